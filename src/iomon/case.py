@@ -1,0 +1,231 @@
+"""The case sidecar (``<recording stem>.case.toml``): who the patient is surgically, what each
+channel is, and when the phases were.
+
+See DESIGN.md section 4 for the format. Every value is checked here; a wrong one is an
+:class:`~iomon.errors.InputError` naming the sidecar and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .annotations import Phase
+from .errors import InputError
+from .muscles import MUSCLES, parse_channel_name
+from .sweeps import LIMBS, ROLES, SIDES, Channel
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+_LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
+_CLINICAL_TYPES = {
+    "sex": str, "age": (int, float), "etiology": str, "surgery_date": str, "vas_pre": (int, float),
+    "vas_post": (int, float), "analgesics_post": bool, "complications": str, "new_deficit": bool,
+}
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What the sidecar says about one channel; None means "infer it"."""
+
+    name: str
+    muscle: str | None = None
+    side: str | None = None
+    limb: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """Facts about a case that the recording does not hold.
+
+    Attributes
+    ----------
+    id : str
+        Case identifier used in the outputs.
+    side : str or None
+        Side of the avulsion and lesioning (``"left"`` / ``"right"``), None when unknown.
+    levels : tuple of str
+        Avulsed root levels.
+    channels : tuple of ChannelSpec
+        Per-channel overrides.
+    phases : tuple of Phase
+        Explicit phases; when empty they come from the recording's annotations.
+    clinical : dict
+        Optional clinical facts for cohort tables.
+    source : Path or None
+        The sidecar file, None when there was none.
+    """
+
+    id: str
+    side: str | None = None
+    levels: tuple[str, ...] = ()
+    channels: tuple[ChannelSpec, ...] = ()
+    phases: tuple[Phase, ...] = ()
+    clinical: dict = field(default_factory=dict)
+    source: Path | None = None
+
+
+def sidecar_path(recording: str | Path) -> Path:
+    """Return where the automatic sidecar of ``recording`` would be."""
+    recording = Path(recording)
+    return recording.with_name(recording.stem + ".case.toml")
+
+
+def _check_keys(table: dict, allowed: set, where: str, path: Path):
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise InputError(
+            f"unknown key {unknown[0]!r} in {where} (expected: {', '.join(sorted(allowed))})", path
+        )
+
+
+def _choice(value, allowed, key: str, path: Path):
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise InputError(f"{key} must be one of {', '.join(allowed)}, got {value!r}", path)
+    return value.lower()
+
+
+def read_case(path: str | Path, default_id: str | None = None) -> Case:
+    """Read and validate a case sidecar.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.case.toml`` file.
+    default_id : str, optional
+        Case id to use when the sidecar has none (the recording's stem, usually).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("case sidecar not found", path)
+    try:
+        with path.open("rb") as f:
+            doc = tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"not valid TOML ({err})", path) from None
+    except UnicodeDecodeError:
+        raise InputError("not valid TOML (not UTF-8 text)", path) from None
+    _check_keys(doc, {"case", "channels", "phases", "clinical"}, "the sidecar", path)
+
+    case_table = doc.get("case", {})
+    if not isinstance(case_table, dict):
+        raise InputError("[case] must be a table", path)
+    _check_keys(case_table, {"id", "side", "levels"}, "[case]", path)
+    case_id = case_table.get("id", default_id or path.name.removesuffix(".case.toml"))
+    if not isinstance(case_id, str) or not case_id.strip():
+        raise InputError(f"case.id must be a non-empty string, got {case_id!r}", path)
+    side = _choice(case_table.get("side"), SIDES, "case.side", path)
+    levels = case_table.get("levels", [])
+    if not isinstance(levels, list) or not all(isinstance(v, str) for v in levels):
+        raise InputError("case.levels must be a list of root levels such as \"C5\"", path)
+    bad = [v for v in levels if not _LEVEL.match(v.upper())]
+    if bad:
+        raise InputError(f"case.levels: {bad[0]!r} is not a root level (C1-C8, T1-T12, L1-L5, "
+                         "S1-S5)", path)
+
+    specs = []
+    raw_channels = doc.get("channels", [])
+    if not isinstance(raw_channels, list):
+        raise InputError("channels must be an array of tables ([[channels]])", path)
+    for i, entry in enumerate(raw_channels):
+        where = f"channels[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} must be a table", path)
+        _check_keys(entry, {"name", "muscle", "side", "limb", "role"}, where, path)
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{where}.name must be the channel's label in the recording", path)
+        muscle = entry.get("muscle")
+        if muscle is not None:
+            if not isinstance(muscle, str):
+                raise InputError(f"{where}.muscle must be text, got {muscle!r}", path)
+            known = {code.lower(): code for code in MUSCLES}
+            muscle = known.get(muscle.lower(), muscle)
+        specs.append(ChannelSpec(
+            name=name,
+            muscle=muscle,
+            side=_choice(entry.get("side"), SIDES, f"{where}.side", path),
+            limb=_choice(entry.get("limb"), LIMBS, f"{where}.limb", path),
+            role=_choice(entry.get("role"), ROLES, f"{where}.role", path),
+        ))
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise InputError("a channel is listed twice under [[channels]]", path)
+
+    phases = []
+    raw_phases = doc.get("phases", [])
+    if not isinstance(raw_phases, list):
+        raise InputError("phases must be an array of tables ([[phases]])", path)
+    for i, entry in enumerate(raw_phases):
+        where = f"phases[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} must be a table", path)
+        _check_keys(entry, {"name", "start_s", "end_s"}, where, path)
+        name, start, end = entry.get("name"), entry.get("start_s"), entry.get("end_s")
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"{where}.name must be a non-empty string", path)
+        for key, value in (("start_s", start), ("end_s", end)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InputError(f"{where}.{key} must be seconds >= 0, got {value!r}", path)
+        if end <= start:
+            raise InputError(f"{where}: end_s ({end}) must be after start_s ({start})", path)
+        phases.append(Phase(name.strip(), float(start), float(end)))
+    phases.sort(key=lambda p: p.start_s)
+    for a, b in zip(phases, phases[1:]):
+        if b.start_s < a.end_s:
+            raise InputError(f"phases {a.name!r} and {b.name!r} overlap", path)
+
+    clinical = doc.get("clinical", {})
+    if not isinstance(clinical, dict):
+        raise InputError("[clinical] must be a table", path)
+    _check_keys(clinical, set(_CLINICAL_TYPES), "[clinical]", path)
+    for key, value in clinical.items():
+        expected = _CLINICAL_TYPES[key]
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise InputError(f"clinical.{key} has the wrong type: {value!r}", path)
+    if "surgery_date" in clinical:
+        clinical["surgery_date"] = str(clinical["surgery_date"])
+
+    return Case(str(case_id), side, tuple(v.upper() for v in levels), tuple(specs),
+                tuple(phases), dict(clinical), path)
+
+
+def resolve_channels(ch_names, case: Case) -> list[Channel]:
+    """Combine what the names say with what the sidecar says, and decide each channel's role.
+
+    Names are read with :func:`iomon.muscles.parse_channel_name`; sidecar values override them.
+    Without an explicit role, a channel on the side of the lesioning is ``test`` and one on the
+    other side ``control``; with an unknown side (of channel or case) the role stays unknown.
+
+    Raises
+    ------
+    InputError
+        When the sidecar names a channel that the recording lacks.
+    """
+    specs = {s.name: s for s in case.channels}
+    missing = [name for name in specs if name not in ch_names]
+    if missing:
+        raise InputError(
+            f"the sidecar names channel {missing[0]!r}, which the recording lacks "
+            f"(channels: {', '.join(ch_names)})", case.source,
+        )
+    channels = []
+    for name in ch_names:
+        side, muscle = parse_channel_name(name)
+        spec = specs.get(name, ChannelSpec(name))
+        side = spec.side or side
+        muscle = spec.muscle or muscle
+        limb = spec.limb or (MUSCLES[muscle].limb if muscle in MUSCLES else None)
+        role = spec.role
+        if role is None and side is not None and case.side is not None:
+            role = "test" if side == case.side else "control"
+        channels.append(Channel(name, muscle, side, limb, role))
+    return channels

@@ -1,0 +1,157 @@
+"""Readers: every supported file format into one :class:`Recording`.
+
+``read(path)`` recognises the format by the file's content (its magic bytes) as well as its
+extension and hands it to the reader module of that format family. Objects of the libraries
+used inside the readers (edfio, MNE, neo) never leave this package.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..annotations import Annotation, find_stimuli
+from ..errors import InputError
+from ..muscles import MUSCLES, parse_channel_name
+from ..sweeps import Channel, Sweeps
+
+#: Sweep window (s, relative to the stimulus) cut from continuous recordings by default.
+DEFAULT_WINDOW_S = (-0.010, 0.100)
+
+TRIGGER_PATTERN = re.compile(r"^(trigger|trig|sti.*|status)$", re.IGNORECASE)
+
+
+@dataclass
+class Recording:
+    """What a reader found in a file.
+
+    Attributes
+    ----------
+    path : Path
+        The file read.
+    format : str
+        Human-readable format name, e.g. ``"EDF+C"``.
+    reader : str
+        The library or parser that read it, e.g. ``"edfio 0.4.18"``.
+    sweeps : Sweeps
+        The stimulus-locked sweeps; channel facts inferred from names, phases not yet set.
+    annotations : list of Annotation
+        Every marker in the file, in time order.
+    duration_s : float
+        Length of the recording in seconds.
+    start : datetime.datetime or None
+        Start of the recording, from the header.
+    patient : str or None
+        Patient identification from the header; kept out of reports unless asked for.
+    notes : list of str
+        Things the reader decided that a user should know (dropped sweeps, assumed units).
+    """
+
+    path: Path
+    format: str
+    reader: str
+    sweeps: Sweeps
+    annotations: list[Annotation]
+    duration_s: float
+    start: datetime.datetime | None = None
+    patient: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def infer_channels(names) -> list[Channel]:
+    """Channel facts read from the labels alone (muscle, side, limb; role left unknown)."""
+    channels = []
+    for name in names:
+        side, muscle = parse_channel_name(name)
+        limb = MUSCLES[muscle].limb if muscle else None
+        channels.append(Channel(name, muscle, side, limb))
+    return channels
+
+
+_UNIT_SCALE = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
+
+
+def unit_scale(unit: str) -> float | None:
+    """Factor that turns values in ``unit`` into volts; None for a non-voltage unit."""
+    return _UNIT_SCALE.get(unit.strip().lower().replace(" ", ""))
+
+
+def trigger_onsets(values: np.ndarray, sfreq: float, is_status: bool = False) -> np.ndarray:
+    """Sample times (s) of the rising edges of a trigger channel.
+
+    The resting level is the channel's median; a pulse is a departure from it of more than half
+    of the largest departure. BioSemi ``Status`` channels keep triggers in the low 16 bits.
+    """
+    values = np.asarray(values)
+    if is_status:
+        values = values.astype(np.int64) & 0xFFFF
+    level = values.astype(float) - np.median(values)
+    peak = np.abs(level).max()
+    if peak == 0:
+        return np.array([])
+    active = np.abs(level) > 0.5 * peak
+    rising = np.flatnonzero(active[1:] & ~active[:-1]) + 1
+    if active[0]:
+        rising = np.r_[0, rising]
+    return rising / sfreq
+
+
+def sweep_table(stimuli) -> dict:
+    """Columns of the sweep table from a list of :class:`~iomon.annotations.Stimulus`."""
+    return {
+        "onset_s": [s.onset_s for s in stimuli],
+        "stim_intensity": [s.intensity for s in stimuli],
+        "stim_unit": [s.unit for s in stimuli],
+        "montage": [s.montage for s in stimuli],
+    }
+
+
+def stimuli_or_error(annotations, trigger_times, path) -> list:
+    """Stimuli from annotations, else from a trigger channel, else a clear error."""
+    from ..annotations import Stimulus
+
+    stimuli = find_stimuli(annotations)
+    if stimuli:
+        return stimuli
+    if trigger_times is not None and len(trigger_times):
+        return [Stimulus(float(t), np.nan, "", "") for t in trigger_times]
+    raise InputError(
+        "no stimuli found: no annotation matches TcMEP/MEP/stim(ulus) and no trigger channel "
+        "(Trigger, TRIG, STI*, Status) has pulses", path,
+    )
+
+
+def read(path: str | Path, window_s=DEFAULT_WINDOW_S) -> Recording:
+    """Read a recording, choosing the reader from the file's content and extension.
+
+    Parameters
+    ----------
+    path : str or Path
+        The recording.
+    window_s : tuple of float
+        Sweep window (start, end) in seconds around each stimulus, for continuous recordings.
+
+    Raises
+    ------
+    InputError
+        The file is missing, of an unknown format, or unreadable; the message names it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("is a folder, not a recording", path)
+    with path.open("rb") as f:
+        head = f.read(8)
+    suffix = path.suffix.lower()
+    if head.startswith(b"0       ") or head == b"\xffBIOSEMI" or suffix in (".edf", ".bdf"):
+        from .edf import read_edf
+
+        return read_edf(path, window_s=window_s)
+    raise InputError(
+        f"unknown recording format (extension {suffix or 'none'!r}); iomon reads EDF+/BDF", path
+    )

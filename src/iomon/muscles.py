@@ -1,0 +1,129 @@
+"""Facts about the muscles TcMEP monitoring records from, and reading them out of channel names.
+
+The onset latencies are those of DESIGN.md section 2 (after the first pulse of the train); the
+sweep-to-sweep coefficients of variation under steady propofol are Fried, Smith and Legatt's
+(hand 48 %, abductor hallucis 35 %, tibialis anterior 27 %); the other muscles take the value of
+their nearest neighbour. The root levels are the usual segmental innervation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Muscle:
+    """One muscle: its short code, limb, roots, onset latency range and variability.
+
+    Attributes
+    ----------
+    code : str
+        Short name used throughout iomon, e.g. ``"TA"``.
+    name : str
+        Full anatomical name.
+    limb : str
+        ``"upper"`` or ``"lower"``.
+    roots : tuple of str
+        Spinal root levels that innervate it.
+    onset_s : tuple of float
+        Typical onset latency range after the first pulse, in seconds.
+    cv : float
+        Sweep-to-sweep coefficient of variation of the amplitude under steady anaesthesia.
+    """
+
+    code: str
+    name: str
+    limb: str
+    roots: tuple[str, ...]
+    onset_s: tuple[float, float]
+    cv: float
+
+
+MUSCLES: dict[str, Muscle] = {
+    m.code: m
+    for m in (
+        Muscle("Deltoid", "deltoid", "upper", ("C5", "C6"), (0.012, 0.016), 0.40),
+        Muscle("Biceps", "biceps brachii", "upper", ("C5", "C6"), (0.012, 0.016), 0.40),
+        Muscle("Triceps", "triceps brachii", "upper", ("C6", "C7", "C8"), (0.013, 0.017), 0.40),
+        Muscle("ECR", "extensor carpi radialis", "upper", ("C6", "C7"), (0.015, 0.019), 0.45),
+        Muscle("APB", "abductor pollicis brevis", "upper", ("C8", "T1"), (0.020, 0.025), 0.48),
+        Muscle("ADM", "abductor digiti minimi", "upper", ("C8", "T1"), (0.020, 0.025), 0.48),
+        Muscle("FDI", "first dorsal interosseous", "upper", ("C8", "T1"), (0.020, 0.025), 0.48),
+        Muscle("Quad", "quadriceps", "lower", ("L2", "L3", "L4"), (0.026, 0.030), 0.30),
+        Muscle("TA", "tibialis anterior", "lower", ("L4", "L5"), (0.030, 0.035), 0.27),
+        Muscle("Gastroc", "gastrocnemius", "lower", ("S1", "S2"), (0.033, 0.040), 0.30),
+        Muscle("AH", "abductor hallucis", "lower", ("S1", "S2"), (0.038, 0.045), 0.35),
+    )
+}
+
+# Spellings seen in montage labels, lower case with separators removed, longest first when
+# matched so that "tibant" wins over "ta".
+_ALIASES: dict[str, str] = {
+    "deltoid": "Deltoid", "delt": "Deltoid", "del": "Deltoid",
+    "biceps": "Biceps", "bicep": "Biceps", "bic": "Biceps", "bi": "Biceps",
+    "triceps": "Triceps", "tricep": "Triceps", "tri": "Triceps",
+    "ecr": "ECR", "extcarprad": "ECR",
+    "apb": "APB", "abdpollbrev": "APB", "abductorpollicisbrevis": "APB", "thenar": "APB",
+    "adm": "ADM", "abddigmin": "ADM", "abductordigitiminimi": "ADM", "hypothenar": "ADM",
+    "fdi": "FDI", "firstdorsalinterosseous": "FDI",
+    "quad": "Quad", "quads": "Quad", "quadriceps": "Quad", "vl": "Quad", "vastuslateralis": "Quad",
+    "rf": "Quad", "rectusfemoris": "Quad", "vm": "Quad",
+    "ta": "TA", "tibant": "TA", "tibialisanterior": "TA", "tib": "TA", "atib": "TA",
+    "gastroc": "Gastroc", "gas": "Gastroc", "gastrocnemius": "Gastroc", "gs": "Gastroc",
+    "mg": "Gastroc",
+    "ah": "AH", "abh": "AH", "abdhal": "AH", "abdhall": "AH", "abductorhallucis": "AH",
+}
+
+_SIDE_WORDS = {"l": "left", "lt": "left", "left": "left", "r": "right", "rt": "right",
+               "right": "right"}
+
+
+def _muscle_from_token(token: str) -> str | None:
+    return _ALIASES.get(re.sub(r"[^a-z]", "", token.lower()))
+
+
+def parse_channel_name(name: str) -> tuple[str | None, str | None]:
+    """Read the side and muscle out of a channel label.
+
+    Understands ``"L TA"``, ``"TA-L"``, ``"Lt TA"``, ``"Left Tib Ant"``, ``"LTA"``, ``"R APB"``,
+    ``"Rt. AH"`` and similar. A label that cannot be read gives ``None`` for the part that is
+    not understood, never a guess.
+
+    Parameters
+    ----------
+    name : str
+        The channel label as stored in the recording.
+
+    Returns
+    -------
+    side : str or None
+        ``"left"``, ``"right"`` or None.
+    muscle : str or None
+        A key of :data:`MUSCLES` or None.
+    """
+    tokens = [t for t in re.split(r"[\s\-_.,/()]+", name.strip()) if t]
+    if not tokens:
+        return None, None
+    side = None
+    rest = list(tokens)
+    for index in (0, len(tokens) - 1):
+        word = tokens[index].lower()
+        if word in _SIDE_WORDS:
+            side = _SIDE_WORDS[word]
+            rest = tokens[:index] + tokens[index + 1:]
+            break
+    if rest:
+        muscle = _muscle_from_token("".join(rest))
+        if muscle is None and len(rest) > 1:
+            # Trailing electrode or montage words ("TA 1", "APB+") are not part of the muscle.
+            muscle = _muscle_from_token(rest[0])
+    else:
+        muscle = None
+    if side is None and len(tokens) == 1 and muscle is None:
+        # Glued styles such as "LTA" or "RAPB": a leading L or R followed by a known muscle.
+        head, tail = tokens[0][:1].lower(), tokens[0][1:]
+        glued = _muscle_from_token(tail) if head in ("l", "r") and len(tail) >= 2 else None
+        if glued is not None:
+            return _SIDE_WORDS[head], glued
+    return side, muscle

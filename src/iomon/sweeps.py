@@ -1,0 +1,248 @@
+"""The case model: sweeps x channels x samples, with one table row per sweep.
+
+Every reader produces a :class:`Sweeps`; everything downstream consumes one. Data are in volts,
+``times`` in seconds relative to the stimulus (the first pulse of the train), and the per-sweep
+table holds what changes from sweep to sweep (as ``mne.Epochs.metadata`` does).
+
+Copy semantics: the constructor keeps a reference to the array it is given when that array is
+already float64 (no copy); every selection method returns a new :class:`Sweeps` with its own
+copy of the data and table, so changing a selection never changes its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SIDES = ("left", "right")
+LIMBS = ("upper", "lower")
+ROLES = ("test", "control")
+
+#: Columns of :attr:`Sweeps.table`, in order.
+TABLE_COLUMNS = ("onset_s", "stim_intensity", "stim_unit", "montage", "phase", "rejected")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Facts about one recorded channel.
+
+    Attributes
+    ----------
+    name : str
+        The label exactly as in the recording.
+    muscle : str or None
+        Muscle code (a key of :data:`iomon.muscles.MUSCLES`), None when unknown.
+    side : str or None
+        ``"left"`` or ``"right"``, None when unknown.
+    limb : str or None
+        ``"upper"`` or ``"lower"``, None when unknown.
+    role : str or None
+        ``"test"`` (at risk) or ``"control"``, None when it cannot be decided.
+    """
+
+    name: str
+    muscle: str | None = None
+    side: str | None = None
+    limb: str | None = None
+    role: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise InputError(f"channel name must be a non-empty string, got {self.name!r}")
+        for field, allowed in (("side", SIDES), ("limb", LIMBS), ("role", ROLES)):
+            value = getattr(self, field)
+            if value is not None and value not in allowed:
+                raise InputError(
+                    f"channel {self.name!r}: {field} must be one of {', '.join(allowed)}, "
+                    f"got {value!r}"
+                )
+
+    @property
+    def label(self) -> str:
+        """Short description for tables and plots, e.g. ``"L TA (test)"``."""
+        side = {"left": "L", "right": "R"}.get(self.side or "", "?")
+        muscle = self.muscle or "?"
+        return f"{self.name} [{side} {muscle}, {self.role or 'role ?'}]"
+
+
+class Sweeps:
+    """Stimulus-locked sweeps of a case.
+
+    Parameters
+    ----------
+    data : array of float, shape (n_sweeps, n_channels, n_samples)
+        Signals in volts. Time is on the last axis.
+    times : array of float, shape (n_samples,)
+        Seconds relative to the stimulus, strictly increasing and evenly spaced at ``1/sfreq``.
+    sfreq : float
+        Sampling rate in Hz.
+    channels : sequence of Channel
+        One per channel, names unique.
+    table : pandas.DataFrame
+        One row per sweep, in time order, with the columns of :data:`TABLE_COLUMNS`:
+        ``onset_s`` (float, seconds since the start of the recording), ``stim_intensity``
+        (float, NaN when unknown), ``stim_unit`` (``"V"``, ``"mA"`` or ``""``), ``montage``
+        (str, ``""`` when unknown), ``phase`` (str) and ``rejected`` (bool). Missing optional
+        columns are filled with their "unknown" value.
+    """
+
+    def __init__(self, data, times, sfreq, channels, table=None):
+        import pandas as pd
+
+        data = np.asarray(data, dtype=np.float64)
+        if data.ndim != 3:
+            raise InputError(
+                f"sweep data must have shape (n_sweeps, n_channels, n_samples), got {data.shape}"
+            )
+        n_sweeps, n_channels, n_samples = data.shape
+        if n_sweeps == 0:
+            raise InputError("there are no sweeps")
+        if n_samples < 2:
+            raise InputError(f"sweeps need at least 2 samples, got {n_samples}")
+        sfreq = float(sfreq)
+        if not np.isfinite(sfreq) or sfreq <= 0:
+            raise InputError(f"sampling rate must be a positive number of Hz, got {sfreq}")
+        times = np.asarray(times, dtype=np.float64)
+        if times.shape != (n_samples,):
+            raise InputError(f"times must have shape ({n_samples},), got {times.shape}")
+        steps = np.diff(times)
+        if not np.allclose(steps, 1.0 / sfreq, rtol=1e-6, atol=1e-9):
+            raise InputError(f"times must increase evenly by 1/sfreq = {1.0 / sfreq:g} s")
+        channels = tuple(channels)
+        if len(channels) != n_channels:
+            raise InputError(f"{len(channels)} channel descriptions for {n_channels} channels")
+        if not all(isinstance(ch, Channel) for ch in channels):
+            raise InputError("channels must be Channel instances")
+        names = [ch.name for ch in channels]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise InputError(f"channel names must be unique; repeated: {', '.join(dup)}")
+
+        table = pd.DataFrame(index=range(n_sweeps)) if table is None else table.copy()
+        if len(table) != n_sweeps:
+            raise InputError(f"the sweep table has {len(table)} rows for {n_sweeps} sweeps")
+        table = table.reset_index(drop=True)
+        defaults = {
+            "onset_s": np.nan, "stim_intensity": np.nan, "stim_unit": "", "montage": "",
+            "phase": "", "rejected": False,
+        }
+        for column, default in defaults.items():
+            if column not in table:
+                table[column] = default
+        table["onset_s"] = table["onset_s"].astype(float)
+        table["stim_intensity"] = table["stim_intensity"].astype(float)
+        table["rejected"] = table["rejected"].astype(bool)
+        for column in ("stim_unit", "montage", "phase"):
+            table[column] = table[column].fillna("").astype(str)
+        onsets = table["onset_s"].to_numpy()
+        if np.isfinite(onsets).all() and np.any(np.diff(onsets) < 0):
+            raise InputError("sweeps must be in time order (onset_s increasing)")
+
+        self.data = data
+        self.times = times
+        self.sfreq = sfreq
+        self.channels = channels
+        self.table = table[list(TABLE_COLUMNS) + [c for c in table if c not in TABLE_COLUMNS]]
+
+    # ------------------------------------------------------------------ description
+    @property
+    def n_sweeps(self) -> int:
+        """Number of sweeps."""
+        return self.data.shape[0]
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels."""
+        return self.data.shape[1]
+
+    @property
+    def ch_names(self) -> list[str]:
+        """Channel labels, in data order."""
+        return [ch.name for ch in self.channels]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Sweeps | {self.n_sweeps} sweeps x {self.n_channels} channels x "
+            f"{self.data.shape[2]} samples, {self.sfreq:g} Hz, "
+            f"{self.times[0] * 1e3:.1f} to {self.times[-1] * 1e3:.1f} ms>"
+        )
+
+    # ------------------------------------------------------------------ selection (copies)
+    def _subset(self, sweep_index=None, channel_index=None) -> Sweeps:
+        data = self.data
+        table = self.table
+        channels = self.channels
+        if sweep_index is not None:
+            data = data[sweep_index]
+            table = table.iloc[sweep_index]
+        if channel_index is not None:
+            data = data[:, channel_index]
+            channels = tuple(channels[i] for i in channel_index)
+        return Sweeps(data.copy(), self.times.copy(), self.sfreq, channels, table.copy())
+
+    def pick_channels(self, names) -> Sweeps:
+        """Return a copy holding only the named channels, in the order given."""
+        names = [names] if isinstance(names, str) else list(names)
+        missing = [n for n in names if n not in self.ch_names]
+        if missing:
+            raise InputError(f"no channel named {', '.join(map(repr, missing))}")
+        return self._subset(channel_index=[self.ch_names.index(n) for n in names])
+
+    def select(self, mask) -> Sweeps:
+        """Return a copy holding the sweeps where ``mask`` (bool, shape (n_sweeps,)) is True."""
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != (self.n_sweeps,):
+            raise InputError(f"mask must be boolean with shape ({self.n_sweeps},)")
+        if not mask.any():
+            raise InputError("the selection holds no sweep")
+        return self._subset(sweep_index=np.flatnonzero(mask))
+
+    def in_phase(self, phase: str) -> Sweeps:
+        """Return a copy holding the sweeps of one phase (e.g. ``"lesioning"``)."""
+        mask = (self.table["phase"] == phase).to_numpy()
+        if not mask.any():
+            known = ", ".join(sorted(set(self.table["phase"]))) or "none"
+            raise InputError(f"no sweep in phase {phase!r} (phases: {known})")
+        return self.select(mask)
+
+    def with_channels(self, channels) -> Sweeps:
+        """Return a copy whose channel facts are replaced (same names, same order)."""
+        channels = tuple(channels)
+        if [c.name for c in channels] != self.ch_names:
+            raise InputError("replacement channels must keep the names and order")
+        return Sweeps(self.data.copy(), self.times.copy(), self.sfreq, channels, self.table)
+
+    # ------------------------------------------------------------------ MNE conversion
+    def to_mne(self):
+        """Convert to :class:`mne.EpochsArray` (EMG channels, metadata = the sweep table)."""
+        import mne
+
+        info = mne.create_info(self.ch_names, self.sfreq, ch_types="emg")
+        return mne.EpochsArray(
+            self.data.copy(), info, tmin=float(self.times[0]),
+            metadata=self.table.copy(), verbose="error",
+        )
+
+    @classmethod
+    def from_mne(cls, epochs, channels=None) -> Sweeps:
+        """Build from :class:`mne.Epochs`; channel facts are inferred from names if not given.
+
+        ``epochs.metadata`` becomes the sweep table when present.
+        """
+        from .muscles import MUSCLES, parse_channel_name
+
+        if channels is None:
+            channels = []
+            for name in epochs.ch_names:
+                side, muscle = parse_channel_name(name)
+                limb = MUSCLES[muscle].limb if muscle else None
+                channels.append(Channel(name, muscle, side, limb))
+        return cls(epochs.get_data(copy=True), epochs.times, epochs.info["sfreq"], channels,
+                   epochs.metadata)
