@@ -149,7 +149,7 @@ def _schedule_onsets(schedule: Schedule, rng):
         nxt = t + step
         # Stimulate right at the start of lesioning, as a team does.
         les_start = bounds["lesioning"][0]
-        if t < les_start < nxt:
+        if t < les_start < nxt and les_start + 1.0 - t >= schedule.lesioning_interval_s[0]:
             nxt = les_start + 1.0
         t = nxt
     return np.array(onsets), phases, bounds
@@ -402,7 +402,7 @@ def simulate_case(
         dt = local_t - k * _TRAIN_ISI_S
         after = dt >= 0
         artefact[after] += (np.exp(-dt[after] / 0.0003)
-                            + 0.02 * np.exp(-dt[after] / 0.002) * (-1) ** k)
+                            + 0.02 * np.exp(-dt[after] / 0.001) * (-1) ** k)
     n_phases = np.zeros((n_sweeps, n_ch), int)
     for i in range(n_sweeps):
         start = int(round(onsets[i] * sfreq))

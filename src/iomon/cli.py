@@ -1,0 +1,214 @@
+"""The ``iomon`` command: parse arguments, call the pipeline, map errors to exit codes.
+
+Exit status: 0 on success (alerts are a result, not a failure); 2 for bad usage or unreadable
+input, with one line on stderr; 1 for anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _add_criteria(parser):
+    parser.add_argument("--criteria", metavar="NAME|FILE", default=None,
+                        help="warning criteria preset (see `iomon criteria`) or a TOML file; "
+                             "default: drez")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (its help is the command-line documentation)."""
+    from .simulate import SCENARIOS
+
+    parser = argparse.ArgumentParser(
+        prog="iomon",
+        description="Analyse intraoperative TcMEP recordings: measurements, cited alert "
+                    "criteria and per-case reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"iomon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser("demo", help="simulate a DREZ case, analyse it, write its report")
+    demo.add_argument("--out", default="iomon-demo", metavar="DIR",
+                      help="output folder (default: iomon-demo)")
+
+    analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
+    analyze.add_argument("recording", metavar="RECORDING", help="EDF+/BDF recording")
+    analyze.add_argument("--case", metavar="FILE", default=None,
+                         help="case sidecar (default: RECORDING's stem + .case.toml, if any)")
+    _add_criteria(analyze)
+    analyze.add_argument("--out", metavar="DIR", default=None,
+                         help="output folder (default: RECORDING's stem + _iomon)")
+    analyze.add_argument("--no-report", action="store_true",
+                         help="write measurements.csv, alerts.json and summary.json only")
+    analyze.add_argument("--identify", action="store_true",
+                         help="let patient identifiers from the file header into the report")
+
+    info = sub.add_parser("info", help="what the reader sees: channels, sweeps, annotations, "
+                                       "phases")
+    info.add_argument("recording", metavar="RECORDING")
+    info.add_argument("--case", metavar="FILE", default=None, help="case sidecar")
+
+    simulate = sub.add_parser(
+        "simulate", help="write a synthetic DREZ case with its ground truth",
+        description="Scenarios: " + "; ".join(f"{k}: {v}" for k, v in SCENARIOS.items()),
+    )
+    simulate.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    simulate.add_argument("--scenario", default="focal_recovering", choices=list(SCENARIOS),
+                          metavar="NAME", help="one of: " + ", ".join(SCENARIOS)
+                          + " (default: focal_recovering)")
+    simulate.add_argument("--format", default="edf", choices=["edf"], metavar="FMT",
+                          help="file format (edf)")
+    simulate.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
+    simulate.add_argument("--time-compression", type=float, default=20.0, metavar="X",
+                          help="divide the surgical clock by X in the file (default 20; 1 = "
+                               "real time, about 1 GB per case)")
+    simulate.add_argument("--sfreq", type=float, default=5000.0, metavar="HZ",
+                          help="sampling rate (default 5000)")
+
+    sub.add_parser("criteria", help="the criteria presets, their thresholds and citations")
+    return parser
+
+
+def _cmd_analyze(args) -> int:
+    from .io import read
+    from .outputs import write_outputs
+    from .pipeline import analyze, load_case
+
+    recording_path = Path(args.recording)
+    case = load_case(recording_path, args.case)
+    recording = read(recording_path)
+    result = analyze(recording, case, args.criteria)
+    out = Path(args.out) if args.out else recording_path.with_name(recording_path.stem +
+                                                                   "_iomon")
+    write_outputs(result, out, report=not args.no_report, identify=args.identify)
+    focal = sum(a.scope == "focal" for a in result.alerts)
+    print(f"{result.case.id}: {result.sweeps.n_sweeps} sweeps, {len(result.alerts)} alert(s) "
+          f"({focal} focal) with criteria {result.criteria.name}; outputs in {out}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .io import read
+    from .outputs import write_outputs
+    from .pipeline import analyze, load_case
+    from .simulate import simulate_case, write_simulated_case
+
+    out = Path(args.out)
+    sim = simulate_case("focal_recovering", seed=0, case_id="DEMO")
+    recording_path = write_simulated_case(sim, out / "recording", stem="demo")
+    result = analyze(read(recording_path), load_case(recording_path))
+    write_outputs(result, out)
+    print(f"demo: simulated a DREZ case with a focal drop that recovers "
+          f"({', '.join(sim.truth['expected']['focal_channels'])}); recording in "
+          f"{recording_path}; {len(result.alerts)} alert(s); report in {out / 'report.html'}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from .annotations import find_baseline_start, is_stimulus
+    from .io import read
+    from .pipeline import load_case, prepare
+
+    recording_path = Path(args.recording)
+    case = load_case(recording_path, args.case)
+    recording = read(recording_path)
+    sweeps, phases = prepare(recording, case)
+    t = sweeps.times
+    print(f"file:       {recording.path}")
+    print(f"format:     {recording.format} (read with {recording.reader})")
+    print(f"duration:   {recording.duration_s:.1f} s")
+    print(f"sweeps:     {sweeps.n_sweeps}, {t[0] * 1e3:.1f} to {t[-1] * 1e3:.1f} ms around "
+          f"each stimulus, {sweeps.sfreq:g} Hz")
+    intensities = sweeps.table["stim_intensity"].dropna()
+    if len(intensities):
+        unit = sweeps.table["stim_unit"].iloc[0]
+        print(f"intensity:  {intensities.min():g} to {intensities.max():g} {unit}")
+    montages = sorted(set(sweeps.table["montage"]) - {""})
+    print(f"montage:    {', '.join(montages) if montages else 'not stated'}")
+    print(f"case:       {case.id} (sidecar: {case.source or 'none'}), side "
+          f"{case.side or 'unknown'}")
+    print(f"channels:   {sweeps.n_channels}")
+    for ch in sweeps.channels:
+        print(f"  {ch.name:<16} muscle {ch.muscle or 'unknown':<8} side {ch.side or 'unknown':<8}"
+              f" limb {ch.limb or 'unknown':<8} role {ch.role or 'unknown'}")
+    n_stim = sum(is_stimulus(a.text) for a in recording.annotations)
+    others = [a for a in recording.annotations if not is_stimulus(a.text)]
+    print(f"annotations: {len(recording.annotations)} ({n_stim} stimulus markers)")
+    for a in others[:30]:
+        print(f"  {a.onset_s:10.3f} s  {a.text}")
+    if len(others) > 30:
+        print(f"  ... and {len(others) - 30} more")
+    baseline = find_baseline_start(recording.annotations)
+    print(f"baseline:   from {baseline:.1f} s" if baseline is not None else
+          "baseline:   from the first sweep (no Baseline annotation)")
+    print("phases:")
+    for p in phases:
+        n = int((sweeps.table["phase"] == p.name).sum())
+        print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
+    for note in recording.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _cmd_simulate(args) -> int:
+    from .simulate import simulate_case, write_simulated_case
+
+    sim = simulate_case(args.scenario, seed=args.seed, sfreq=args.sfreq,
+                        time_compression=args.time_compression)
+    path = write_simulated_case(sim, args.out, fmt=args.format)
+    print(f"wrote {path}, {path.with_suffix('').name}.case.toml and "
+          f"{path.with_suffix('').name}.truth.json ({len(sim.truth['sweeps']['onset_s'])} "
+          f"sweeps, scenario {args.scenario})")
+    return 0
+
+
+def _cmd_criteria(args) -> int:
+    from .criteria import DEFAULT_PRESET, PRESETS
+
+    for name, c in PRESETS.items():
+        default = " (default)" if name == DEFAULT_PRESET else ""
+        print(f"{name}{default}")
+        print(f"  alert at a drop of {c.amplitude_drop_percent:g} % or more "
+              f"(<= {c.threshold_percent:g} % of baseline) in {c.sustained_n} of the last "
+              f"{c.sustained_m} valid sweeps; systemic when the controls fall to "
+              f"<= {100 - c.systemic_share * c.amplitude_drop_percent:g} %")
+        print(f"  {c.description}")
+        print(f"  source: {c.citation}")
+    print("A custom preset is a TOML file with a [criteria] table of the same fields "
+          "(name, description, citation, amplitude_drop_percent, sustained_n, sustained_m, "
+          "systemic_share).")
+    return 0
+
+
+COMMANDS = {"analyze": _cmd_analyze, "demo": _cmd_demo, "info": _cmd_info,
+            "simulate": _cmd_simulate, "criteria": _cmd_criteria}
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``iomon`` console script."""
+    from .errors import InputError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as err:
+        print(f"iomon: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("iomon: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # anything else is a bug: say so in one line, keep the details
+        if os.environ.get("IOMON_DEBUG"):
+            raise
+        print(f"iomon: unexpected error ({type(err).__name__}: {err}); run with IOMON_DEBUG=1 "
+              "for the traceback and please report it", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Measures of each response: amplitude, latencies, area, duration, phases, presence.
+
+Pure functions on conditioned sweeps of shape (n_sweeps, n_channels, n_samples) in volts; every
+result has shape (n_sweeps, n_channels), in SI units (V, s, V*s), NaN where undefined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .conditioning import pre_stimulus_mask
+from .muscles import MUSCLES
+
+#: Absolute floor of a response's peak-to-peak amplitude (V); MEP presence criteria in the
+#: literature use 20-50 µV.
+PRESENCE_FLOOR_V = 30e-6
+#: A response must exceed this many times the channel's pre-stimulus rms, peak to peak.
+PRESENCE_NOISE_FACTOR = 10.0
+#: Onset threshold in pre-stimulus standard deviations, and how long it must be held (s).
+ONSET_K = 5.0
+ONSET_HOLD_S = 0.0005
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Per sweep x channel measures (arrays of shape (n_sweeps, n_channels)).
+
+    Attributes
+    ----------
+    amplitude : peak-to-peak in the response window, V.
+    onset_latency : s after the stimulus, NaN without a response.
+    peak_latency : s of the largest absolute deflection, NaN without a response.
+    area : rectified area from onset to offset, V*s.
+    duration : offset - onset, s.
+    n_phases : number of phases (sign changes + 1 of the deflections above threshold).
+    noise : pre-stimulus rms, V.
+    present : whether a response stands out from the noise.
+    """
+
+    amplitude: np.ndarray
+    onset_latency: np.ndarray
+    peak_latency: np.ndarray
+    area: np.ndarray
+    duration: np.ndarray
+    n_phases: np.ndarray
+    noise: np.ndarray
+    present: np.ndarray
+
+
+def response_windows(muscles, times, not_before_s, margin_before_s=0.004, span_after_s=0.030):
+    """Response window (start_s, end_s) per channel from the muscle's expected onset.
+
+    A known muscle's window runs from ``margin_before_s`` before its earliest expected onset to
+    ``span_after_s`` after its latest, never before ``not_before_s`` (the end of the blanked
+    artefact); an unknown muscle's window is everything after ``not_before_s``.
+
+    Returns
+    -------
+    array of float, shape (n_channels, 2)
+    """
+    end_of_sweep = float(times[-1])
+    windows = []
+    for muscle in muscles:
+        if muscle in MUSCLES:
+            early, late = MUSCLES[muscle].onset_s
+            start, end = early - margin_before_s, late + span_after_s
+        else:
+            start, end = not_before_s, end_of_sweep
+        windows.append((max(start, not_before_s), min(end, end_of_sweep)))
+    return np.array(windows, dtype=float)
+
+
+def _first_true(mask, axis=-1):
+    """Index of the first True along ``axis``, -1 where there is none."""
+    index = np.argmax(mask, axis=axis)
+    return np.where(mask.any(axis=axis), index, -1)
+
+
+def _last_true(mask, axis=-1):
+    """Index of the last True along ``axis``, -1 where there is none."""
+    n = mask.shape[axis]
+    index = n - 1 - np.argmax(np.flip(mask, axis=axis), axis=axis)
+    return np.where(mask.any(axis=axis), index, -1)
+
+
+def onset_threshold(data, in_window, sigma, sfreq, k=ONSET_K, hold_s=ONSET_HOLD_S):
+    """Onset as the start of the first excursion beyond ``k`` SD of the noise, held ``hold_s``.
+
+    After Hodges & Bui (1996, Electroencephalogr Clin Neurophysiol 101:511-519): the threshold
+    crossing must be sustained to count, and the onset is then traced back to where the signal
+    left the noise band (1.5 SD), which removes most of the delay a high threshold adds.
+
+    Parameters
+    ----------
+    data : array of float, shape (n_sweeps, n_channels, n_samples)
+    in_window : array of bool, shape (n_channels, n_samples)
+        Samples of each channel's response window.
+    sigma : array of float, shape (n_sweeps, n_channels) or broadcastable
+        Noise standard deviation, V.
+    sfreq : float
+    k, hold_s : float
+
+    Returns
+    -------
+    onset_index, offset_index : array of int, shape (n_sweeps, n_channels)
+        Sample index of onset and of the last supra-threshold sample; -1 where none.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    magnitude = np.abs(data)
+    threshold = k * np.asarray(sigma)[..., None]
+    above = (magnitude > threshold) & in_window[None]
+    hold = max(int(round(hold_s * sfreq)), 1)
+    held = sliding_window_view(above, hold, axis=-1).all(axis=-1)
+    held = np.concatenate([held, np.zeros(above.shape[:2] + (hold - 1,), bool)], axis=-1)
+    crossing = _first_true(held)
+    n = data.shape[-1]
+    sample = np.arange(n)
+    # Trace back from the crossing to the last sample inside the noise band.
+    quiet = (magnitude <= 1.5 * np.asarray(sigma)[..., None]) & (sample < crossing[..., None])
+    last_quiet = _last_true(quiet)
+    window_start = _first_true(in_window)[None, :]
+    onset = np.where(last_quiet >= 0, np.maximum(last_quiet + 1, window_start), crossing)
+    onset = np.where(crossing >= 0, np.minimum(onset, crossing), -1)
+    offset = _last_true(above)
+    return onset, offset
+
+
+def count_phases(data, onset, offset, threshold):
+    """Number of phases between onset and offset: sign changes of the supra-threshold signal + 1.
+
+    Deflections smaller than ``threshold`` (V, per sweep x channel) do not count as phases, so
+    noise riding on a baseline crossing is not mistaken for one.
+    """
+    n = data.shape[-1]
+    sample = np.arange(n)
+    span = (sample >= onset[..., None]) & (sample <= offset[..., None])
+    signs = np.where(np.abs(data) > threshold[..., None], np.sign(data), 0.0) * span
+    # Carry the last non-zero sign forward so that a change is counted once, across gaps.
+    index = np.where(signs != 0, sample, 0)
+    np.maximum.accumulate(index, axis=-1, out=index)
+    carried = np.take_along_axis(signs, index, axis=-1)
+    changes = (carried[..., 1:] * carried[..., :-1] < 0).sum(axis=-1)
+    return np.where(onset >= 0, changes + 1, 0)
+
+
+def measure(data, times, sfreq, windows, noise_sd=None):
+    """Measure every sweep x channel.
+
+    Parameters
+    ----------
+    data : array of float, shape (n_sweeps, n_channels, n_samples)
+        Conditioned sweeps, V.
+    times : array of float, shape (n_samples,)
+    sfreq : float
+    windows : array of float, shape (n_channels, 2)
+        Response window per channel, s (see :func:`response_windows`).
+    noise_sd : array of float, shape (n_channels,), optional
+        Noise level per channel used for thresholds; by default the median over sweeps of the
+        pre-stimulus rms, which one noisy sweep cannot inflate.
+
+    Returns
+    -------
+    Measurements
+    """
+    pre = pre_stimulus_mask(times)
+    noise = np.sqrt(np.mean(data[..., pre] ** 2, axis=-1)) if pre.any() \
+        else np.full(data.shape[:2], np.nan)
+    if noise_sd is None:
+        noise_sd = np.nanmedian(noise, axis=0)
+    sigma = np.broadcast_to(np.asarray(noise_sd, float)[None, :], data.shape[:2])
+    in_window = (times[None, :] >= windows[:, :1]) & (times[None, :] <= windows[:, 1:])
+    masked = np.where(in_window[None], data, np.nan)
+    with np.errstate(invalid="ignore"):
+        amplitude = np.nanmax(masked, axis=-1) - np.nanmin(masked, axis=-1)
+
+    onset, offset = onset_threshold(data, in_window, sigma, sfreq)
+    floor = np.maximum(PRESENCE_FLOOR_V, PRESENCE_NOISE_FACTOR * sigma)
+    present = (amplitude >= floor) & (onset >= 0)
+    onset = np.where(present, onset, -1)
+    offset = np.where(present, np.maximum(offset, onset), -1)
+
+    sample = np.arange(data.shape[-1])
+    span = (sample >= onset[..., None]) & (sample <= offset[..., None]) & present[..., None]
+    area = np.sum(np.abs(data) * span, axis=-1) / sfreq
+    peak_index = np.argmax(np.where(in_window[None], np.abs(data), -np.inf), axis=-1)
+    nan = np.nan
+    return Measurements(
+        amplitude=amplitude,
+        onset_latency=np.where(present, times[np.maximum(onset, 0)], nan),
+        peak_latency=np.where(present, times[peak_index], nan),
+        area=np.where(present, area, nan),
+        duration=np.where(present, (offset - onset) / sfreq, nan),
+        n_phases=count_phases(data, onset, offset, ONSET_K * sigma),
+        noise=noise,
+        present=present,
+    )

@@ -1,0 +1,296 @@
+"""The one composition point: recording + case + criteria -> CaseResult.
+
+read -> Sweeps -> condition -> measure -> baseline -> alerts; the report and the output files
+are made from the CaseResult by :mod:`iomon.outputs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .alerts import Alert, detect_alerts
+from .annotations import (
+    Phase,
+    assign_phases,
+    complete_phases,
+    find_baseline_start,
+    phases_from_annotations,
+)
+from .baseline import (
+    DEFAULT_BASELINE_SWEEPS,
+    Baseline,
+    compute_baseline,
+    percent_of_baseline,
+    select_baseline_sweeps,
+)
+from .case import Case, read_case, resolve_channels, sidecar_path
+from .conditioning import DEFAULT_BAND_HZ, condition, reject_sweeps, remove_mains
+from .criteria import Criteria, load_criteria
+from .errors import InputError
+from .io import Recording
+from .measures import Measurements, measure, response_windows
+from .sweeps import Sweeps
+
+#: Columns of measurements.csv, in order (DESIGN.md section 4, then iomon's additions).
+MEASUREMENT_COLUMNS = (
+    "sweep", "time_s", "phase", "channel", "amplitude_uv", "onset_latency_ms",
+    "peak_latency_ms", "area_uv_ms", "duration_ms", "n_phases", "percent_of_baseline",
+    "present", "rejected", "stim_intensity", "stim_unit", "reject_reason", "noise_uv",
+    "baseline_sweep",
+)
+
+#: Hum is only fitted when at least this much of the sweep follows the response windows (s).
+MIN_LATE_FIT_S = 0.015
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Processing settings; every output records them.
+
+    Attributes
+    ----------
+    band_hz : tuple of float
+        Band-pass edges, Hz.
+    baseline_sweeps : int
+        Valid sweeps that form each channel's baseline.
+    artefact_s : tuple of float or None
+        Window to blank around the stimulus train, s; None to find it in the data.
+    mains_hz : float or None
+        Mains frequency to remove (50 or 60); None to detect it; 0 to leave hum alone.
+    """
+
+    band_hz: tuple[float, float] = DEFAULT_BAND_HZ
+    baseline_sweeps: int = DEFAULT_BASELINE_SWEEPS
+    artefact_s: tuple[float, float] | None = None
+    mains_hz: float | None = None
+
+
+@dataclass
+class CaseResult:
+    """Everything the analysis of one case produced.
+
+    Arrays are (n_sweeps, n_channels) unless stated; see the attributes' types.
+    """
+
+    case: Case
+    recording: Recording
+    sweeps: Sweeps
+    phases: list[Phase]
+    criteria: Criteria
+    settings: Settings
+    conditioned: np.ndarray = field(repr=False)
+    artefact_s: tuple[float, float]
+    mains_hz: float | None
+    windows: np.ndarray
+    rejected: np.ndarray
+    reject_reason: np.ndarray
+    measurements: Measurements
+    baseline: Baseline
+    percent: np.ndarray
+    alerts: list[Alert]
+    input_sha256: str
+
+    # ------------------------------------------------------------------ tables for outputs
+    def measurement_table(self):
+        """One row per sweep x channel, the columns of :data:`MEASUREMENT_COLUMNS`."""
+        import pandas as pd
+
+        n_sweeps, n_channels = self.percent.shape
+        table = self.sweeps.table
+        m = self.measurements
+        sweep = np.repeat(np.arange(n_sweeps), n_channels)
+
+        def flat(values, scale=1.0, digits=3):
+            return np.round(np.asarray(values, float).ravel() * scale, digits)
+
+        frame = pd.DataFrame({
+            "sweep": sweep,
+            "time_s": np.round(table["onset_s"].to_numpy()[sweep], 4),
+            "phase": table["phase"].to_numpy()[sweep],
+            "channel": np.tile(self.sweeps.ch_names, n_sweeps),
+            "amplitude_uv": flat(np.where(self.rejected, np.nan, m.amplitude), 1e6, 2),
+            "onset_latency_ms": flat(np.where(self.rejected, np.nan, m.onset_latency), 1e3),
+            "peak_latency_ms": flat(np.where(self.rejected, np.nan, m.peak_latency), 1e3),
+            "area_uv_ms": flat(np.where(self.rejected, np.nan, m.area), 1e9),
+            "duration_ms": flat(np.where(self.rejected, np.nan, m.duration), 1e3),
+            "n_phases": np.where(self.rejected, 0, m.n_phases).ravel(),
+            "percent_of_baseline": flat(np.where(self.rejected, np.nan, self.percent), 1.0, 1),
+            "present": (m.present & ~self.rejected).ravel(),
+            "rejected": self.rejected.ravel(),
+            "stim_intensity": table["stim_intensity"].to_numpy()[sweep],
+            "stim_unit": table["stim_unit"].to_numpy()[sweep],
+            "reject_reason": self.reject_reason.ravel(),
+            "noise_uv": flat(m.noise, 1e6, 2),
+            "baseline_sweep": self.baseline.sweeps.ravel(),
+        })
+        return frame[list(MEASUREMENT_COLUMNS)]
+
+    def final_percent(self) -> np.ndarray:
+        """Per channel: % of baseline of the median of the last 3 valid sweeps (NaN if none)."""
+        out = np.full(self.percent.shape[1], np.nan)
+        for c in range(out.size):
+            values = self.percent[~self.rejected[:, c], c]
+            values = values[np.isfinite(values)]
+            if values.size:
+                out[c] = float(np.median(values[-3:]))
+        return out
+
+    def summary(self) -> dict:
+        """The content of summary.json."""
+        final = self.final_percent()
+        b = self.baseline
+
+        def num(value, scale=1.0, digits=2):
+            return None if not np.isfinite(value) else round(float(value) * scale, digits)
+
+        return {
+            "case_id": self.case.id,
+            "iomon_version": __version__,
+            "input": self.recording.path.name,
+            "input_sha256": self.input_sha256,
+            "format": self.recording.format,
+            "reader": self.recording.reader,
+            "criteria": self.criteria.name,
+            "criteria_detail": self.criteria.as_dict(),
+            "settings": {"band_hz": list(self.settings.band_hz),
+                         "baseline_sweeps": self.settings.baseline_sweeps,
+                         "artefact_blanked_ms": [round(v * 1e3, 2) for v in self.artefact_s],
+                         "mains_removed_hz": self.mains_hz,
+                         "sfreq_hz": self.sweeps.sfreq,
+                         "sweep_window_ms": [round(self.sweeps.times[0] * 1e3, 2),
+                                             round(self.sweeps.times[-1] * 1e3, 2)]},
+            "side": self.case.side,
+            "levels": list(self.case.levels),
+            "n_sweeps": self.sweeps.n_sweeps,
+            "n_rejected": int(self.rejected.all(axis=1).sum()),
+            "n_rejected_channel_sweeps": int(self.rejected.sum()),
+            "phases": [{"name": p.name, "start_s": round(p.start_s, 3),
+                        "end_s": round(p.end_s, 3),
+                        "n_sweeps": int((self.sweeps.table["phase"] == p.name).sum())}
+                       for p in self.phases],
+            "channels": [
+                {"name": ch.name, "muscle": ch.muscle, "side": ch.side, "limb": ch.limb,
+                 "role": ch.role, "baseline_present": bool(b.present[c]),
+                 "baseline_amplitude_uv": num(b.amplitude[c], 1e6) if b.present[c] else None,
+                 "baseline_latency_ms": num(b.onset_latency[c], 1e3),
+                 "baseline_n_sweeps": int(b.sweeps[:, c].sum()),
+                 "final_percent_of_baseline": num(final[c], 1.0, 1)}
+                for c, ch in enumerate(self.sweeps.channels)
+            ],
+            "n_alerts": len(self.alerts),
+            "notes": list(self.recording.notes),
+        }
+
+    def alerts_document(self) -> dict:
+        """The content of alerts.json."""
+        return {"case_id": self.case.id, "criteria": self.criteria.name,
+                "iomon_version": __version__, "alerts": [a.as_dict() for a in self.alerts]}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_case(recording_path: str | Path, case_path: str | Path | None = None) -> Case:
+    """The case sidecar: the one named, else ``<stem>.case.toml`` beside the recording, else
+    an empty case named after the recording."""
+    recording_path = Path(recording_path)
+    stem = recording_path.stem
+    if case_path is not None:
+        return read_case(case_path, default_id=stem)
+    automatic = sidecar_path(recording_path)
+    if automatic.is_file():
+        return read_case(automatic, default_id=stem)
+    return Case(stem)
+
+
+def prepare(recording: Recording, case: Case) -> tuple[Sweeps, list[Phase]]:
+    """Apply the case to the recording's sweeps: channel facts and roles, and phases."""
+    sweeps = recording.sweeps
+    channels = resolve_channels(sweeps.ch_names, case)
+    if case.phases:
+        phases = complete_phases(list(case.phases), recording.duration_s)
+    else:
+        phases = phases_from_annotations(recording.annotations, recording.duration_s)
+    sweeps = sweeps.with_channels(channels)
+    sweeps.table["phase"] = assign_phases(sweeps.table["onset_s"], phases)
+    return sweeps, phases
+
+
+def analyze(recording: Recording, case: Case | None = None,
+            criteria: Criteria | str | None = None, settings: Settings = Settings()
+            ) -> CaseResult:
+    """Analyse one case.
+
+    Parameters
+    ----------
+    recording : Recording
+        From :func:`iomon.io.read`.
+    case : Case, optional
+        From :func:`load_case`; by default the sidecar beside the recording, if any.
+    criteria : Criteria or str, optional
+        A preset name, a TOML file or a Criteria; default ``drez``.
+    settings : Settings
+
+    Returns
+    -------
+    CaseResult
+    """
+    if case is None:
+        case = load_case(recording.path)
+    if not isinstance(criteria, Criteria):
+        criteria = load_criteria(criteria)
+    if settings.baseline_sweeps < 1:
+        raise InputError(f"baseline_sweeps must be >= 1, got {settings.baseline_sweeps}")
+    sweeps, phases = prepare(recording, case)
+    data, times, sfreq = sweeps.data, sweeps.times, sweeps.sfreq
+
+    conditioned, artefact = condition(data, times, sfreq, settings.band_hz,
+                                      settings.artefact_s)
+    windows = response_windows([ch.muscle for ch in sweeps.channels], times, artefact[1])
+    if np.any(windows[:, 1] <= windows[:, 0]):
+        short = [ch.name for ch, w in zip(sweeps.channels, windows) if w[1] <= w[0]]
+        raise InputError(f"the sweeps ({times[-1] * 1e3:.0f} ms) end before the response "
+                         f"window of {', '.join(short)}", recording.path)
+    mains_hz = None
+    if settings.mains_hz != 0:
+        # Hum is fitted where no channel can hold a response: before the train and after the
+        # latest response window. Too little of the latter and the fit would be unreliable.
+        late = times > windows[:, 1].max() + 0.002
+        if late.sum() / sfreq >= MIN_LATE_FIT_S:
+            conditioned, mains_hz = remove_mains(conditioned, times,
+                                                 late | (times < artefact[0]),
+                                                 settings.mains_hz)
+        else:
+            recording.notes.append("mains hum was not removed: the sweeps end less than "
+                                   f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")
+    rejected, reason = reject_sweeps(data, conditioned, times, sfreq=sfreq)
+    measurements = measure(conditioned, times, sfreq, windows)
+
+    valid = ~rejected
+    onsets = sweeps.table["onset_s"].to_numpy()
+    chosen = select_baseline_sweeps(onsets, sweeps.table["phase"].to_numpy(), valid,
+                                    find_baseline_start(recording.annotations),
+                                    settings.baseline_sweeps)
+    baseline = compute_baseline(measurements.amplitude, measurements.onset_latency,
+                                measurements.present, chosen)
+    percent = percent_of_baseline(measurements.amplitude, baseline)
+    alerts = detect_alerts(percent, measurements.present, valid, sweeps.channels,
+                           baseline.present, onsets, sweeps.table["phase"].to_numpy(), criteria)
+    sweeps.table["rejected"] = rejected.all(axis=1)
+    return CaseResult(
+        case=case, recording=recording, sweeps=sweeps, phases=phases, criteria=criteria,
+        settings=settings, conditioned=conditioned, artefact_s=artefact, mains_hz=mains_hz, windows=windows,
+        rejected=rejected, reject_reason=reason, measurements=measurements, baseline=baseline,
+        percent=percent, alerts=alerts, input_sha256=file_sha256(recording.path),
+    )
