@@ -81,6 +81,21 @@ def reference_channels(channels, present, index):
     return controls or others
 
 
+def episode_scope(channel_percent, controls_percent, criteria: Criteria) -> str:
+    """Focal or systemic, from the channel's and the controls' median over the same sweeps.
+
+    The channel's level is taken relative to the controls' (a drop the controls share is no
+    evidence of a surgical cause): the episode is ``focal`` when the channel, divided by the
+    controls, still meets the criterion's threshold, and ``systemic`` when the controls' own
+    fall accounts for the drop (blood pressure, anaesthesia, fade). Without controls it is
+    ``focal``: the team must judge.
+    """
+    if controls_percent is None or not np.isfinite(controls_percent):
+        return "focal"
+    relative = 100.0 * channel_percent / max(controls_percent, 1e-9)
+    return "focal" if relative <= criteria.threshold_percent else "systemic"
+
+
 def detect_alerts(percent, present_sweep, valid, channels, baseline_present, onsets_s,
                   phases, criteria: Criteria) -> list[Alert]:
     """Alerts over a case.
@@ -126,9 +141,7 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
                                       percent[np.ix_(window, refs)], np.nan)
                 if np.isfinite(ref_values).any():
                     controls = float(np.nanmedian(ref_values))
-            systemic_level = 100.0 - criteria.systemic_share * criteria.amplitude_drop_percent
-            scope = "systemic" if controls is not None and controls <= systemic_level \
-                else "focal"
+            scope = episode_scope(float(np.nanmedian(percent[window, c])), controls, criteria)
             lost = not present_sweep[window, c][dropped_all[window, c]].any()
             alerts.append(Alert(
                 channel=channel.name,

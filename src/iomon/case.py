@@ -1,5 +1,6 @@
-"""The case sidecar (``<recording stem>.case.toml``): who the patient is surgically, what each
-channel is, and when the phases were.
+"""The case sidecar (``<recording stem>.case.toml``).
+
+It says who the patient is surgically, what each channel is, and when the phases were.
 
 See DESIGN.md section 4 for the format. Every value is checked here; a wrong one is an
 :class:`~iomon.errors.InputError` naming the sidecar and the key.
@@ -7,6 +8,7 @@ See DESIGN.md section 4 for the format. Every value is checked here; a wrong one
 
 from __future__ import annotations
 
+import datetime
 import re
 import sys
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
-    "sex": str, "age": (int, float), "etiology": str, "surgery_date": str, "vas_pre": (int, float),
+    "sex": str, "age": (int, float), "etiology": str, "surgery_date": (str, datetime.date), "vas_pre": (int, float),
     "vas_post": (int, float), "analgesics_post": bool, "complications": str, "new_deficit": bool,
 }
 

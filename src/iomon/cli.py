@@ -175,13 +175,12 @@ def _cmd_criteria(args) -> int:
         print(f"{name}{default}")
         print(f"  alert at a drop of {c.amplitude_drop_percent:g} % or more "
               f"(<= {c.threshold_percent:g} % of baseline) in {c.sustained_n} of the last "
-              f"{c.sustained_m} valid sweeps; systemic when the controls fall to "
-              f"<= {100 - c.systemic_share * c.amplitude_drop_percent:g} %")
+              f"{c.sustained_m} valid sweeps; focal when the drop holds relative to the "
+              "control channels, systemic when they share it")
         print(f"  {c.description}")
         print(f"  source: {c.citation}")
     print("A custom preset is a TOML file with a [criteria] table of the same fields "
-          "(name, description, citation, amplitude_drop_percent, sustained_n, sustained_m, "
-          "systemic_share).")
+          "(name, description, citation, amplitude_drop_percent, sustained_n, sustained_m).")
     return 0
 
 
@@ -199,6 +198,10 @@ def main(argv=None) -> int:
     except InputError as err:
         print(f"iomon: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of our output went away (``iomon info x | head``): not an error.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+        return 0
     except KeyboardInterrupt:
         print("iomon: interrupted", file=sys.stderr)
         return 130

@@ -57,7 +57,9 @@ def find_stimulus_train(data, times, sfreq, search_s=(-0.001, 0.030), ratio=20.0
     hits = np.flatnonzero(search & (slope > ratio * level))
     if hits.size == 0:
         return None, None
-    return float(times[hits[0]]), float(mid_times[hits[-1]])
+    # A jump between samples j and j+1 belongs to the pulse at j+1 when it rises and to the
+    # pulse at j when it falls back: first and last pulse are read accordingly.
+    return float(mid_times[hits[0]]), float(times[hits[-1]])
 
 
 def remove_offset(data, times) -> np.ndarray:

@@ -38,9 +38,6 @@ class Criteria:
     sustained_n, sustained_m : int
         The drop must hold in ``sustained_n`` of the last ``sustained_m`` valid sweeps
         (rejected sweeps are skipped, never counted as drops); recovery likewise.
-    systemic_share : float
-        An episode is systemic when the control channels have fallen, over the same sweeps, by
-        at least this fraction of the alert drop (0.6 x 50 % = 30 % for a 50 % criterion).
     """
 
     name: str
@@ -49,7 +46,6 @@ class Criteria:
     amplitude_drop_percent: float
     sustained_n: int = 4
     sustained_m: int = 5
-    systemic_share: float = 0.6
 
     def __post_init__(self):
         if not 0 < self.amplitude_drop_percent <= 100:
@@ -61,9 +57,6 @@ class Criteria:
         if not 1 <= self.sustained_n <= self.sustained_m:
             raise InputError(f"criteria {self.name!r}: need 1 <= sustained_n <= sustained_m, "
                              f"got {self.sustained_n} of {self.sustained_m}")
-        if not 0 < self.systemic_share <= 1:
-            raise InputError(f"criteria {self.name!r}: systemic_share must be in (0, 1], "
-                             f"got {self.systemic_share}")
 
     @property
     def threshold_percent(self) -> float:
@@ -94,7 +87,7 @@ PRESETS: dict[str, Criteria] = {
 DEFAULT_PRESET = "drez"
 
 _FILE_KEYS = {"name", "description", "citation", "amplitude_drop_percent", "sustained_n",
-              "sustained_m", "systemic_share"}
+              "sustained_m"}
 
 
 def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
@@ -125,10 +118,9 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
         raise InputError("[criteria] needs amplitude_drop_percent", path)
     values = {"name": path.stem, "description": "user-defined", "citation": "user-defined"}
     values.update(table)
-    for key in ("amplitude_drop_percent", "systemic_share"):
-        if key in values and (isinstance(values[key], bool)
-                              or not isinstance(values[key], (int, float))):
-            raise InputError(f"{key} must be a number, got {values[key]!r}", path)
+    drop = values["amplitude_drop_percent"]
+    if isinstance(drop, bool) or not isinstance(drop, (int, float)):
+        raise InputError(f"amplitude_drop_percent must be a number, got {drop!r}", path)
     try:
         return Criteria(**values)
     except InputError as err:

@@ -202,8 +202,11 @@ def file_sha256(path: Path) -> str:
 
 
 def load_case(recording_path: str | Path, case_path: str | Path | None = None) -> Case:
-    """The case sidecar: the one named, else ``<stem>.case.toml`` beside the recording, else
-    an empty case named after the recording."""
+    """The case sidecar of a recording.
+
+    The one named, else ``<stem>.case.toml`` beside the recording, else an empty case named
+    after the recording.
+    """
     recording_path = Path(recording_path)
     stem = recording_path.stem
     if case_path is not None:
@@ -290,7 +293,8 @@ def analyze(recording: Recording, case: Case | None = None,
     sweeps.table["rejected"] = rejected.all(axis=1)
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=phases, criteria=criteria,
-        settings=settings, conditioned=conditioned, artefact_s=artefact, mains_hz=mains_hz, windows=windows,
+        settings=settings, conditioned=conditioned, artefact_s=artefact, mains_hz=mains_hz,
+        windows=windows,
         rejected=rejected, reject_reason=reason, measurements=measurements, baseline=baseline,
         percent=percent, alerts=alerts, input_sha256=file_sha256(recording.path),
     )

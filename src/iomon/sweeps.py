@@ -12,14 +12,10 @@ copy of the data and table, so changing a selection never changes its source.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import InputError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 SIDES = ("left", "right")
 LIMBS = ("upper", "lower")

@@ -22,7 +22,8 @@ from ..sweeps import Channel, Sweeps
 #: Sweep window (s, relative to the stimulus) cut from continuous recordings by default.
 DEFAULT_WINDOW_S = (-0.010, 0.100)
 
-TRIGGER_PATTERN = re.compile(r"^(trigger|trig|sti.*|status)$", re.IGNORECASE)
+# An optional EDF signal-type prefix ("DIG DTRIG", "Trigger Status") may precede the name.
+TRIGGER_PATTERN = re.compile(r"^(\w+\s+)?(trigger|d?trig|sti\S*|status)$", re.IGNORECASE)
 
 
 @dataclass

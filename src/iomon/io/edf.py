@@ -88,7 +88,8 @@ def read_edf(path: str | Path, window_s=(-0.010, 0.100)) -> Recording:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            edf = (edfio.read_bdf if is_bdf else edfio.read_edf)(path, lazy_load_data=True)
+            # edfio maps EDF data lazily; its BDF reader has no such option yet.
+            edf = edfio.read_bdf(path) if is_bdf else edfio.read_edf(path, lazy_load_data=True)
         except Warning as warning:
             raise InputError(f"inconsistent EDF file: {warning}", path) from None
         except Exception as err:  # edfio raises plain ValueErrors for malformed headers
@@ -122,9 +123,9 @@ def read_edf(path: str | Path, window_s=(-0.010, 0.100)) -> Recording:
     trigger_times = None
     if trigger:
         source = trigger[0]
-        values = source.digital if source.label.strip().lower() == "status" else source.data
-        trigger_times = trigger_onsets(values, float(source.sampling_frequency),
-                                       is_status=source.label.strip().lower() == "status")
+        is_status = source.label.strip().lower().endswith("status")
+        values = source.digital if is_status else source.data
+        trigger_times = trigger_onsets(values, float(source.sampling_frequency), is_status)
     stimuli = stimuli_or_error(annotations, trigger_times, path)
 
     first = int(round(window_s[0] * sfreq))
@@ -177,5 +178,6 @@ def read_edf(path: str | Path, window_s=(-0.010, 0.100)) -> Recording:
         patient = None
     from importlib.metadata import version
 
-    return Recording(path, kind, f"edfio {version('edfio')}", sweeps, sorted(annotations, key=lambda a: a.onset_s), duration,
+    return Recording(path, kind, f"edfio {version('edfio')}", sweeps,
+                     sorted(annotations, key=lambda a: a.onset_s), duration,
                      start if isinstance(start, datetime.datetime) else None, patient, notes)

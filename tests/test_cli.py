@@ -1,0 +1,139 @@
+"""The command line, run as users run it: a real subprocess on real files."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from iomon.pipeline import MEASUREMENT_COLUMNS
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "iomon.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def analysed(small_case, tmp_path_factory):
+    sim, path = small_case
+    out = tmp_path_factory.mktemp("cli") / "out"
+    proc = run("analyze", path, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return sim, path, out, proc
+
+
+def test_analyze_writes_the_contract_files(analysed):
+    sim, path, out, proc = analysed
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "measurements.csv",
+                                             "alerts.json", "summary.json", "figures"}
+    table = pd.read_csv(out / "measurements.csv")
+    assert tuple(table.columns) == MEASUREMENT_COLUMNS
+    n_sweeps = len(sim.truth["sweeps"]["onset_s"])
+    assert len(table) == n_sweeps * len(sim.channels)
+    assert table["sweep"].max() == n_sweeps - 1
+    assert table["time_s"].is_monotonic_increasing
+    assert set(table["phase"]) == {"pre-lesioning", "lesioning", "post-lesioning"}
+    alerts = json.loads((out / "alerts.json").read_text())
+    assert set(alerts) == {"case_id", "criteria", "iomon_version", "alerts"}
+    assert alerts["criteria"] == "drez" and alerts["case_id"] == sim.case.id
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("case_id", "iomon_version", "input_sha256", "criteria", "n_sweeps",
+                "n_rejected", "phases", "channels"):
+        assert key in summary
+    assert summary["n_sweeps"] == n_sweeps
+    import hashlib
+
+    assert summary["input_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    deltoid = next(c for c in summary["channels"] if c["name"] == "L Deltoid")
+    assert deltoid["baseline_present"] is False and deltoid["baseline_amplitude_uv"] is None
+    assert {"name", "muscle", "side", "limb", "role", "baseline_present",
+            "baseline_amplitude_uv", "baseline_latency_ms",
+            "final_percent_of_baseline"} <= set(deltoid)
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "src=\"figures" not in html
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["trend.png", "waveforms.png"]
+    assert "alert(s)" in proc.stdout
+
+
+def test_patient_identifiers_only_with_identify(analysed, tmp_path):
+    _, path, out, _ = analysed
+    assert "Synthetic_Patient" not in (out / "report.html").read_text()
+    proc = run("analyze", path, "--out", tmp_path / "id", "--identify")
+    assert proc.returncode == 0, proc.stderr
+    assert "Synthetic_Patient" in (tmp_path / "id" / "report.html").read_text()
+
+
+def test_no_report_writes_tables_only(small_case, tmp_path):
+    _, path = small_case
+    proc = run("analyze", path, "--out", tmp_path / "o", "--no-report", "--criteria", "jssr70")
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"measurements.csv", "alerts.json",
+                                                          "summary.json"}
+    assert json.loads((tmp_path / "o" / "alerts.json").read_text())["criteria"] == "jssr70"
+
+
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(small_case, tmp_path):
+    _, good = small_case
+    (tmp_path / "fake.edf").write_text("not an edf")
+    (tmp_path / "trunc.edf").write_bytes(good.read_bytes()[:100_000])
+    sidecar = good.with_name(good.stem + ".case.toml").read_text()
+    (tmp_path / "missing.case.toml").write_text(sidecar.replace('"L TA"', '"L XX"'))
+    (tmp_path / "invalid.case.toml").write_text(sidecar.replace('side = "left"',
+                                                                'side = "middle"', 1))
+    from edfio import Edf, EdfSignal
+    import numpy as np
+
+    Edf([EdfSignal(np.zeros(5000), 1000, label="L TA", physical_dimension="uV",
+                   physical_range=(-10, 10))]).write(tmp_path / "nostim.edf")
+    attempts = {
+        "missing file": (tmp_path / "absent.edf",),
+        "not an EDF": (tmp_path / "fake.edf",),
+        "truncated": (tmp_path / "trunc.edf",),
+        "no stimuli": (tmp_path / "nostim.edf",),
+        "lacks": (good, "--case", tmp_path / "missing.case.toml"),
+        "case.side": (good, "--case", tmp_path / "invalid.case.toml"),
+        "unknown criteria": (good, "--criteria", "nope"),
+    }
+    for expected, args in attempts.items():
+        out = tmp_path / f"out-{expected.replace(' ', '_')}"
+        proc = run("analyze", *args, "--out", out)
+        assert proc.returncode == 2, (expected, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert (expected in lines[0]) or (expected == "missing file" and "not found" in lines[0])
+        assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_info_and_criteria(small_case):
+    _, path = small_case
+    proc = run("info", path)
+    assert proc.returncode == 0, proc.stderr
+    for text in ("EDF+C", "edfio", "L TA", "muscle TA", "side left", "lesioning",
+                 "DREZ lesioning start", "5000 Hz", "-10.0 to 100.0 ms"):
+        assert text in proc.stdout
+    proc = run("criteria")
+    assert proc.returncode == 0
+    for name in ("drez", "fifty", "jssr70", "macdonald2017", "Son", "Kobayashi"):
+        assert name in proc.stdout
+
+
+def test_simulate_writes_recording_sidecar_and_truth(tmp_path):
+    proc = run("simulate", "--out", tmp_path, "--scenario", "loss", "--seed", "4",
+               "--time-compression", "60")
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["SIM-loss-4.case.toml", "SIM-loss-4.edf", "SIM-loss-4.truth.json"]
+    truth = json.loads((tmp_path / "SIM-loss-4.truth.json").read_text())
+    assert truth["scenario"] == "loss" and truth["seed"] == 4
+    assert run("simulate", "--out", tmp_path, "--scenario", "asteroid").returncode == 2
+
+
+def test_help_lists_the_commands():
+    proc = run("--help")
+    assert proc.returncode == 0
+    for command in ("demo", "analyze", "info", "simulate", "criteria"):
+        assert command in proc.stdout

@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from iomon.errors import InputError
+from iomon.io import read
+
+
+def test_simulated_case_round_trip(small_case):
+    sim, path = small_case
+    recording = read(path)
+    sweeps = recording.sweeps
+    truth = sim.truth
+    assert recording.format == "EDF+C"
+    assert sweeps.n_sweeps == len(truth["sweeps"]["onset_s"])
+    np.testing.assert_allclose(sweeps.table["onset_s"], truth["sweeps"]["onset_s"], atol=1e-6)
+    np.testing.assert_allclose(sweeps.table["stim_intensity"], truth["sweeps"]["intensity_v"])
+    assert set(sweeps.table["stim_unit"]) == {"V"} and set(sweeps.table["montage"]) == {"C3-C4"}
+    assert sweeps.ch_names == [c.name for c in sim.channels]
+    assert [(c.muscle, c.side) for c in sweeps.channels] == [(c.muscle, c.side)
+                                                              for c in sim.channels]
+    # The cut windows hold exactly the simulated signal, in volts, to 16-bit resolution.
+    sfreq = sim.sfreq
+    first = int(round(sweeps.times[0] * sfreq))
+    for i in (0, sweeps.n_sweeps // 2, sweeps.n_sweeps - 1):
+        start = int(round(truth["sweeps"]["onset_s"][i] * sfreq)) + first
+        expected = sim.signals[:, start:start + sweeps.data.shape[2]]
+        step = np.ptp(sim.signals, axis=1, keepdims=True) / 65535
+        assert np.all(np.abs(sweeps.data[i] - expected) <= step + 1e-12)
+    assert sweeps.times[0] == pytest.approx(-0.010) and sweeps.times[-1] == pytest.approx(0.100)
+    assert "Synthetic_Patient" in recording.patient
+
+
+def test_trigger_channel_gives_the_stimuli(tmp_path):
+    from edfio import Edf, EdfSignal
+
+    sfreq = 2000.0
+    n = int(20 * sfreq)
+    trigger = np.zeros(n)
+    onsets = [2.0, 7.5, 13.25]
+    for t in onsets:
+        trigger[int(t * sfreq):int(t * sfreq) + 4] = 5.0
+    emg = np.random.default_rng(0).standard_normal(n) * 5.0
+    path = tmp_path / "trig.edf"
+    Edf([EdfSignal(emg, sfreq, label="L TA", physical_dimension="uV"),
+         EdfSignal(trigger, sfreq, label="TRIG", physical_dimension="V")]).write(path)
+    recording = read(path)
+    np.testing.assert_allclose(recording.sweeps.table["onset_s"], onsets)
+    assert recording.sweeps.ch_names == ["L TA"]
+    assert recording.sweeps.data.std() == pytest.approx(5e-6, rel=0.2)
+
+
+def test_bad_files(tmp_path, small_case):
+    _, good = small_case
+    cases = {
+        "missing.edf": None,
+        "text.edf": b"this is not an EDF file at all" * 20,
+        "tiny.edf": b"0   ",
+        "truncated.edf": good.read_bytes()[:200_000],
+        "notes.xyz": b"hello",
+    }
+    messages = {"missing.edf": "not found", "text.edf": "not an EDF",
+                "tiny.edf": "not an EDF", "truncated.edf": "truncated",
+                "notes.xyz": "unknown recording format"}
+    for name, content in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(InputError, match=messages[name]) as info:
+            read(path)
+        assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_recording_without_stimuli(tmp_path):
+    from edfio import Edf, EdfSignal
+
+    path = tmp_path / "quiet.edf"
+    Edf([EdfSignal(np.zeros(10_000), 1000, label="L TA", physical_dimension="uV",
+                   physical_range=(-100, 100))]).write(path)
+    with pytest.raises(InputError, match="no stimuli found"):
+        read(path)
+
+
+def test_input_file_is_not_modified(small_case):
+    import hashlib
+
+    _, path = small_case
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    read(path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_real_edf_files_read_or_refuse_cleanly(realdata):
+    """Files written by other software: a valid case model or one clear refusal, never a crash."""
+    outcomes = {}
+    for path in sorted((realdata / "edf").iterdir()):
+        try:
+            recording = read(path)
+        except InputError as err:
+            assert path.name in str(err) and "\n" not in str(err)
+            outcomes[path.name] = "refused"
+            continue
+        sweeps = recording.sweeps
+        assert sweeps.data.ndim == 3 and np.isfinite(sweeps.data).all()
+        assert np.all(np.diff(sweeps.times) > 0)
+        assert len(sweeps.table) == sweeps.n_sweeps
+        assert np.all(np.diff(sweeps.table["onset_s"]) >= 0)
+        outcomes[path.name] = "read"
+    # The BioSemi files carry a Status trigger channel and must read.
+    assert outcomes["test_bdf_stim_channel.bdf"] == "read"
+    assert outcomes["test.bdf"] == "read"
+    assert outcomes["test_edf_stim_channel.edf"] == "read"

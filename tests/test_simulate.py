@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from iomon.errors import InputError
+from iomon.muscles import MUSCLES
+from iomon.simulate import SCENARIOS, simulate_case
+
+
+def test_same_seed_same_case_other_seed_other_case():
+    a = simulate_case("stable", 5, time_compression=60)
+    b = simulate_case("stable", 5, time_compression=60)
+    c = simulate_case("stable", 6, time_compression=60)
+    np.testing.assert_array_equal(a.signals, b.signals)
+    assert a.signals.shape != c.signals.shape or not np.array_equal(a.signals, c.signals)
+
+
+def test_physiology_follows_the_design_notes():
+    sim = simulate_case("stable", 1, time_compression=60)
+    truth = sim.truth
+    by_name = {c["name"]: c for c in truth["channels"]}
+    # C5-C8 avulsed on the left: deltoid and biceps (C5-C6) have no response at all.
+    assert not by_name["L Deltoid"]["present"] and not by_name["L Biceps"]["present"]
+    assert by_name["R Deltoid"]["present"] and by_name["L TA"]["present"]
+    amplitude = np.array(truth["amplitude_uv"], dtype=float)
+    names = [c["name"] for c in truth["channels"]]
+    assert np.isnan(amplitude[:, names.index("L Deltoid")]).all()
+    # Partial avulsion (C8 of C8-T1) halves the hand muscles on average.
+    assert by_name["L APB"]["baseline_amplitude_uv"] < by_name["R APB"]["baseline_amplitude_uv"]
+    for c in truth["channels"]:
+        low, high = MUSCLES[c["muscle"]].onset_s
+        assert low * 1e3 <= c["onset_latency_ms"] <= high * 1e3
+    # Log-normal variability close to the literature CV for a muscle with many sweeps.
+    rows = np.array(truth["sweeps"]["intensity_v"]) == 400
+    ta = amplitude[rows, names.index("R TA")]
+    assert 0.15 < np.std(ta) / np.mean(ta) < 0.40
+    # Schedule: routine sweeps 1-2 min apart, lesioning 10-30 s apart (surgical clock).
+    nominal = np.array(truth["sweeps"]["nominal_s"])
+    phase = np.array(truth["sweeps"]["surgical_phase"])
+    gaps = np.diff(nominal)
+    assert np.all(gaps[phase[:-1] == "lesioning"][:-1] <= 30.0)
+    assert np.median(gaps[phase[:-1] == "exposure"]) >= 60.0
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_scenario_has_ground_truth(scenario):
+    sim = simulate_case(scenario, 0, time_compression=60)
+    truth = sim.truth
+    n = len(truth["sweeps"]["onset_s"])
+    assert np.array(truth["amplitude_uv"], dtype=float).shape == (n, 12)
+    assert sum(a.text.startswith("TcMEP") for a in sim.annotations) == n
+    texts = {a.text for a in sim.annotations}
+    assert {"Baseline", "DREZ lesioning start", "DREZ lesioning end"} <= texts
+    if scenario in ("focal_recovering", "focal_persistent", "loss"):
+        assert truth["expected"]["focal_channels"] == ["L AH", "L TA"]
+    else:
+        assert truth["expected"]["focal_channels"] == []
+    assert truth["expected"]["systemic"] is (scenario == "systemic")
+
+
+def test_injected_drop_is_in_the_truth():
+    sim = simulate_case("focal_persistent", 2, time_compression=60)
+    truth = sim.truth
+    names = [c["name"] for c in truth["channels"]]
+    amplitude = np.array(truth["amplitude_uv"], dtype=float)
+    onsets = np.array(truth["sweeps"]["onset_s"])
+    event = truth["events"][0]
+    hit = onsets >= event["start_s"]
+    ta = amplitude[:, names.index("L TA")]
+    control = amplitude[:, names.index("R TA")]
+    assert np.median(ta[hit]) < 0.35 * np.median(ta[~hit])
+    assert np.median(control[hit]) > 0.7 * np.median(control[~hit])
+
+
+def test_threshold_scenario_raises_intensity():
+    truth = simulate_case("threshold", 0, time_compression=60).truth
+    intensity = np.array(truth["sweeps"]["intensity_v"])
+    assert intensity.max() - 400 >= 100
+
+
+def test_bad_parameters():
+    with pytest.raises(InputError, match="unknown scenario"):
+        simulate_case("meteor")
+    with pytest.raises(InputError, match="160 ms"):
+        simulate_case("stable", time_compression=500)
+    with pytest.raises(InputError, match="mains"):
+        simulate_case("stable", mains_hz=55)
