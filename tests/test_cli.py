@@ -83,8 +83,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(small_case, tmp_path
     (tmp_path / "missing.case.toml").write_text(sidecar.replace('"L TA"', '"L XX"'))
     (tmp_path / "invalid.case.toml").write_text(sidecar.replace('side = "left"',
                                                                 'side = "middle"', 1))
-    from edfio import Edf, EdfSignal
     import numpy as np
+    from edfio import Edf, EdfSignal
 
     Edf([EdfSignal(np.zeros(5000), 1000, label="L TA", physical_dimension="uV",
                    physical_range=(-10, 10))]).write(tmp_path / "nostim.edf")
@@ -137,3 +137,18 @@ def test_help_lists_the_commands():
     assert proc.returncode == 0
     for command in ("demo", "analyze", "info", "simulate", "criteria"):
         assert command in proc.stdout
+
+
+@pytest.mark.parametrize("stem", ["drez_focal_recovering", "drez_systemic"])
+def test_shipped_recordings_give_what_their_truth_says(stem, tmp_path):
+    from conftest import RECORDINGS
+
+    recording = RECORDINGS / f"{stem}.edf"
+    truth = json.loads((RECORDINGS / f"{stem}.truth.json").read_text())
+    proc = run("analyze", recording, "--out", tmp_path / "o", "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    alerts = json.loads((tmp_path / "o" / "alerts.json").read_text())["alerts"]
+    focal = sorted({a["channel"] for a in alerts if a["scope"] == "focal"})
+    assert focal == truth["expected"]["focal_channels"]
+    if truth["expected"]["systemic"]:
+        assert alerts and all(a["scope"] == "systemic" for a in alerts)

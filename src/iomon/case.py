@@ -26,8 +26,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
-    "sex": str, "age": (int, float), "etiology": str, "surgery_date": (str, datetime.date), "vas_pre": (int, float),
-    "vas_post": (int, float), "analgesics_post": bool, "complications": str, "new_deficit": bool,
+    "sex": str, "age": (int, float), "etiology": str, "surgery_date": (str, datetime.date),
+    "vas_pre": (int, float), "vas_post": (int, float), "analgesics_post": bool,
+    "complications": str, "new_deficit": bool,
 }
 
 
