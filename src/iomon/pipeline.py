@@ -94,6 +94,7 @@ class CaseResult:
     percent: np.ndarray
     alerts: list[Alert]
     input_sha256: str
+    notes: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ tables for outputs
     def measurement_table(self):
@@ -183,7 +184,7 @@ class CaseResult:
                 for c, ch in enumerate(self.sweeps.channels)
             ],
             "n_alerts": len(self.alerts),
-            "notes": list(self.recording.notes),
+            "notes": list(self.notes),
         }
 
     def alerts_document(self) -> dict:
@@ -265,6 +266,7 @@ def analyze(recording: Recording, case: Case | None = None,
         short = [ch.name for ch, w in zip(sweeps.channels, windows) if w[1] <= w[0]]
         raise InputError(f"the sweeps ({times[-1] * 1e3:.0f} ms) end before the response "
                          f"window of {', '.join(short)}", recording.path)
+    notes = list(recording.notes)
     mains_hz = None
     if settings.mains_hz != 0:
         # Hum is fitted where no channel can hold a response: before the train and after the
@@ -275,7 +277,7 @@ def analyze(recording: Recording, case: Case | None = None,
                                                  late | (times < artefact[0]),
                                                  settings.mains_hz)
         else:
-            recording.notes.append("mains hum was not removed: the sweeps end less than "
+            notes.append("mains hum was not removed: the sweeps end less than "
                                    f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")
     rejected, reason = reject_sweeps(data, conditioned, times, sfreq=sfreq)
     measurements = measure(conditioned, times, sfreq, windows)
@@ -296,5 +298,5 @@ def analyze(recording: Recording, case: Case | None = None,
         settings=settings, conditioned=conditioned, artefact_s=artefact, mains_hz=mains_hz,
         windows=windows,
         rejected=rejected, reject_reason=reason, measurements=measurements, baseline=baseline,
-        percent=percent, alerts=alerts, input_sha256=file_sha256(recording.path),
+        percent=percent, alerts=alerts, input_sha256=file_sha256(recording.path), notes=notes,
     )
