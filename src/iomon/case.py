@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .annotations import Phase
 from .errors import InputError
+from .io import ReadOptions
 from .muscles import MUSCLES, parse_channel_name
 from .sweeps import LIMBS, ROLES, SIDES, Channel
 
@@ -63,6 +64,8 @@ class Case:
         Optional clinical facts for cohort tables.
     source : Path or None
         The sidecar file, None when there was none.
+    read_options : ReadOptions
+        How to read the recording (the ``[recording]`` table).
     """
 
     id: str
@@ -72,6 +75,7 @@ class Case:
     phases: tuple[Phase, ...] = ()
     clinical: dict = field(default_factory=dict)
     source: Path | None = None
+    read_options: ReadOptions = field(default_factory=ReadOptions)
 
 
 def sidecar_path(recording: str | Path) -> Path:
@@ -116,7 +120,8 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         raise InputError(f"not valid TOML ({err})", path) from None
     except UnicodeDecodeError:
         raise InputError("not valid TOML (not UTF-8 text)", path) from None
-    _check_keys(doc, {"case", "channels", "phases", "clinical"}, "the sidecar", path)
+    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording"}, "the sidecar",
+                path)
 
     case_table = doc.get("case", {})
     if not isinstance(case_table, dict):
@@ -198,7 +203,35 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         clinical["surgery_date"] = str(clinical["surgery_date"])
 
     return Case(str(case_id), side, tuple(v.upper() for v in levels), tuple(specs),
-                tuple(phases), dict(clinical), path)
+                tuple(phases), dict(clinical), path,
+                _read_options(doc.get("recording", {}), path))
+
+
+def _read_options(table, path: Path) -> ReadOptions:
+    """The ``[recording]`` table: sweep window, stimulus channel, stimulus time in a sweep."""
+    if not isinstance(table, dict):
+        raise InputError("[recording] must be a table", path)
+    _check_keys(table, {"window_ms", "stimulus_channel", "stimulus_s"}, "[recording]", path)
+    options = {}
+    if "window_ms" in table:
+        window = table["window_ms"]
+        if (not isinstance(window, list) or len(window) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           for v in window)
+                or not window[0] < 0 < window[1]):
+            raise InputError("recording.window_ms must be [start, end] in ms with start < 0 < "
+                             f"end, got {window!r}", path)
+        options["window_s"] = (window[0] / 1e3, window[1] / 1e3)
+    if "stimulus_channel" in table:
+        if not isinstance(table["stimulus_channel"], str) or not table["stimulus_channel"]:
+            raise InputError("recording.stimulus_channel must be a channel name", path)
+        options["stimulus_channel"] = table["stimulus_channel"]
+    if "stimulus_s" in table:
+        value = table["stimulus_s"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise InputError(f"recording.stimulus_s must be seconds >= 0, got {value!r}", path)
+        options["stimulus_s"] = float(value)
+    return ReadOptions(**options)
 
 
 def resolve_channels(ch_names, case: Case) -> list[Channel]:

@@ -81,7 +81,7 @@ def _cmd_analyze(args) -> int:
 
     recording_path = Path(args.recording)
     case = load_case(recording_path, args.case)
-    recording = read(recording_path)
+    recording = read(recording_path, case.read_options)
     result = analyze(recording, case, args.criteria)
     out = Path(args.out) if args.out else recording_path.with_name(recording_path.stem +
                                                                    "_iomon")
@@ -116,7 +116,7 @@ def _cmd_info(args) -> int:
 
     recording_path = Path(args.recording)
     case = load_case(recording_path, args.case)
-    recording = read(recording_path)
+    recording = read(recording_path, case.read_options)
     sweeps, phases = prepare(recording, case)
     t = sweeps.times
     print(f"file:       {recording.path}")

@@ -44,6 +44,8 @@ MEASUREMENT_COLUMNS = (
     "baseline_sweep",
 )
 
+#: Below this sampling rate (Hz) a recording is refused: MEP phases last 1-5 ms.
+MIN_SFREQ_HZ = 1000.0
 #: Hum is only fitted when at least this much of the sweep follows the response windows (s).
 MIN_LATE_FIT_S = 0.015
 
@@ -54,8 +56,9 @@ class Settings:
 
     Attributes
     ----------
-    band_hz : tuple of float
-        Band-pass edges, Hz.
+    band_hz : tuple of float or None
+        Band-pass edges, Hz. None: 10-1500 Hz, the upper edge lowered to 45 % of the sampling
+        rate for recordings sampled below 3.33 kHz (with a note).
     baseline_sweeps : int
         Valid sweeps that form each channel's baseline.
     artefact_s : tuple of float or None
@@ -64,7 +67,7 @@ class Settings:
         Mains frequency to remove (50 or 60); None to detect it; 0 to leave hum alone.
     """
 
-    band_hz: tuple[float, float] = DEFAULT_BAND_HZ
+    band_hz: tuple[float, float] | None = None
     baseline_sweeps: int = DEFAULT_BASELINE_SWEEPS
     artefact_s: tuple[float, float] | None = None
     mains_hz: float | None = None
@@ -85,6 +88,7 @@ class CaseResult:
     settings: Settings
     conditioned: np.ndarray = field(repr=False)
     artefact_s: tuple[float, float]
+    band_hz: tuple[float, float]
     mains_hz: float | None
     windows: np.ndarray
     rejected: np.ndarray
@@ -158,7 +162,7 @@ class CaseResult:
             "reader": self.recording.reader,
             "criteria": self.criteria.name,
             "criteria_detail": self.criteria.as_dict(),
-            "settings": {"band_hz": list(self.settings.band_hz),
+            "settings": {"band_hz": [round(v, 1) for v in self.band_hz],
                          "baseline_sweeps": self.settings.baseline_sweeps,
                          "artefact_blanked_ms": [round(v * 1e3, 2) for v in self.artefact_s],
                          "mains_removed_hz": self.mains_hz,
@@ -258,15 +262,23 @@ def analyze(recording: Recording, case: Case | None = None,
         raise InputError(f"baseline_sweeps must be >= 1, got {settings.baseline_sweeps}")
     sweeps, phases = prepare(recording, case)
     data, times, sfreq = sweeps.data, sweeps.times, sweeps.sfreq
+    notes = list(recording.notes)
+    if sfreq < MIN_SFREQ_HZ:
+        raise InputError(f"sampled at {sfreq:g} Hz: too slow to measure motor evoked potentials "
+                         f"(iomon needs at least {MIN_SFREQ_HZ:g} Hz)", recording.path)
+    band = settings.band_hz
+    if band is None:
+        band = (DEFAULT_BAND_HZ[0], min(DEFAULT_BAND_HZ[1], 0.45 * sfreq))
+        if band[1] < DEFAULT_BAND_HZ[1]:
+            notes.append(f"the band-pass upper edge was lowered to {band[1]:g} Hz for the "
+                         f"{sfreq:g} Hz sampling rate")
 
-    conditioned, artefact = condition(data, times, sfreq, settings.band_hz,
-                                      settings.artefact_s)
+    conditioned, artefact = condition(data, times, sfreq, band, settings.artefact_s)
     windows = response_windows([ch.muscle for ch in sweeps.channels], times, artefact[1])
     if np.any(windows[:, 1] <= windows[:, 0]):
         short = [ch.name for ch, w in zip(sweeps.channels, windows) if w[1] <= w[0]]
         raise InputError(f"the sweeps ({times[-1] * 1e3:.0f} ms) end before the response "
                          f"window of {', '.join(short)}", recording.path)
-    notes = list(recording.notes)
     mains_hz = None
     if settings.mains_hz != 0:
         # Hum is fitted where no channel can hold a response: before the train and after the
@@ -295,8 +307,8 @@ def analyze(recording: Recording, case: Case | None = None,
     sweeps.table["rejected"] = rejected.all(axis=1)
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=phases, criteria=criteria,
-        settings=settings, conditioned=conditioned, artefact_s=artefact, mains_hz=mains_hz,
-        windows=windows,
+        settings=settings, conditioned=conditioned, artefact_s=artefact, band_hz=band,
+        mains_hz=mains_hz, windows=windows,
         rejected=rejected, reject_reason=reason, measurements=measurements, baseline=baseline,
         percent=percent, alerts=alerts, input_sha256=file_sha256(recording.path), notes=notes,
     )

@@ -22,6 +22,25 @@ from ..sweeps import Channel, Sweeps
 #: Sweep window (s, relative to the stimulus) cut from continuous recordings by default.
 DEFAULT_WINDOW_S = (-0.010, 0.100)
 
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a recording, from the ``[recording]`` table of the case sidecar.
+
+    Attributes
+    ----------
+    window_s : tuple of float
+        Sweep window around each stimulus in continuous recordings, s.
+    stimulus_channel : str or None
+        Event or trigger channel whose events are the stimuli, when its name does not say so.
+    stimulus_s : float or None
+        Time of the stimulus inside each sweep of an episodic file, s from the sweep start.
+    """
+
+    window_s: tuple[float, float] = DEFAULT_WINDOW_S
+    stimulus_channel: str | None = None
+    stimulus_s: float | None = None
+
 # An optional EDF signal-type prefix ("DIG DTRIG", "Trigger Status") may precede the name.
 TRIGGER_PATTERN = re.compile(r"^(\w+\s+)?(trigger|d?trig|sti\S*|status)$", re.IGNORECASE)
 
@@ -73,7 +92,8 @@ def infer_channels(names) -> list[Channel]:
     return channels
 
 
-_UNIT_SCALE = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
+_UNIT_SCALE = {"v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "millivolt": 1e-3,
+               "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "microvolt": 1e-6, "nv": 1e-9}
 
 
 def unit_scale(unit: str) -> float | None:
@@ -126,15 +146,39 @@ def stimuli_or_error(annotations, trigger_times, path) -> list:
     )
 
 
-def read(path: str | Path, window_s=DEFAULT_WINDOW_S) -> Recording:
+def detect_format(path: Path) -> str:
+    """Name of the reader for ``path``, from its first bytes and then its extension."""
+    with path.open("rb") as f:
+        head = f.read(64)
+    suffix = path.suffix.lower()
+    if head.startswith(b"0       ") or head[:8] == b"\xffBIOSEMI":
+        return "edf"
+    if head.lstrip(b"\xef\xbb\xbf").startswith(b"Brain Vision Data Exchange Header"):
+        return "brainvision"
+    if head[:4] in (b"ABF ", b"ABF2") or head.startswith(b"VER="):
+        return "neo"
+    if head.startswith(b"\x89HDF\r\n\x1a\n") and suffix == ".nix":
+        return "neo"
+    if suffix in (".edf", ".bdf"):
+        return "edf"  # the EDF reader explains what is wrong with the header
+    if suffix == ".vhdr":
+        return "brainvision"
+    from .neo_adapter import FORMATS
+
+    if suffix in FORMATS:
+        return "neo"
+    return ""
+
+
+def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """Read a recording, choosing the reader from the file's content and extension.
 
     Parameters
     ----------
     path : str or Path
         The recording.
-    window_s : tuple of float
-        Sweep window (start, end) in seconds around each stimulus, for continuous recordings.
+    options : ReadOptions, optional
+        Sweep window and stimulus source (the case sidecar's ``[recording]`` table).
 
     Raises
     ------
@@ -142,17 +186,28 @@ def read(path: str | Path, window_s=DEFAULT_WINDOW_S) -> Recording:
         The file is missing, of an unknown format, or unreadable; the message names it.
     """
     path = Path(path)
+    options = options or ReadOptions()
     if not path.exists():
         raise InputError("file not found", path)
     if path.is_dir():
         raise InputError("is a folder, not a recording", path)
-    with path.open("rb") as f:
-        head = f.read(8)
-    suffix = path.suffix.lower()
-    if head.startswith(b"0       ") or head == b"\xffBIOSEMI" or suffix in (".edf", ".bdf"):
+    reader = detect_format(path)
+    if reader == "edf":
         from .edf import read_edf
 
-        return read_edf(path, window_s=window_s)
+        return read_edf(path, options)
+    if reader == "brainvision":
+        from .brainvision import read_brainvision
+
+        return read_brainvision(path, options)
+    if reader == "neo":
+        from .neo_adapter import FORMATS, read_neo
+
+        if path.suffix.lower() not in FORMATS:
+            raise InputError(f"its content looks like a format neo reads, but its extension "
+                             f"{path.suffix!r} is not one of {', '.join(FORMATS)}", path)
+        return read_neo(path, options)
     raise InputError(
-        f"unknown recording format (extension {suffix or 'none'!r}); iomon reads EDF+/BDF", path
+        f"unknown recording format (extension {path.suffix or 'none'!r}); iomon reads EDF+/BDF, "
+        "BrainVision (.vhdr), WinWCP (.wcp), Axon (.abf), Spike2 (.smr) and NIX (.nix)", path
     )

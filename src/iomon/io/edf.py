@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..sweeps import Sweeps
 from . import (
     TRIGGER_PATTERN,
+    ReadOptions,
     Recording,
     infer_channels,
     stimuli_or_error,
@@ -66,22 +67,50 @@ def _check_header(path: Path) -> None:
                              f"({expected} bytes), the file has {size} bytes", path)
 
 
-def read_edf(path: str | Path, window_s=(-0.010, 0.100)) -> Recording:
+def _voltage_channels(signals, path):
+    """The voltage channels at the sampling rate most of them share, and notes on the rest."""
+    from collections import Counter
+
+    notes, voltage = [], []
+    for signal in signals:
+        unit = signal.physical_dimension.strip()
+        if not unit:
+            notes.append(f"channel {signal.label.strip()!r} has no unit; taken as µV")
+        elif unit_scale(unit) is None:
+            notes.append(f"channel {signal.label.strip()!r} ({unit}) is not a voltage and was "
+                         "left out")
+            continue
+        voltage.append(signal)
+    if not voltage:
+        raise InputError("the recording has no voltage channel to analyse", path)
+    rates = Counter(float(s.sampling_frequency) for s in voltage)
+    best = max(rates, key=lambda r: (rates[r], r))
+    dropped = [s.label.strip() for s in voltage if float(s.sampling_frequency) != best]
+    if dropped:
+        notes.append(f"channels at other sampling rates than {best:g} Hz were left out: "
+                     + ", ".join(dropped))
+    return [s for s in voltage if float(s.sampling_frequency) == best], notes
+
+
+def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """Read a continuous EDF+/BDF recording into sweeps around its stimuli.
 
-    Stimuli come from annotations (see :mod:`iomon.annotations`), else from a trigger channel.
-    A sweep whose window runs past either end of the recording is dropped, with a note.
+    Stimuli come from annotations (see :mod:`iomon.annotations`), else from a trigger channel
+    (the one ``options.stimulus_channel`` names, or one named like a trigger). A sweep whose
+    window runs past either end of the recording is dropped, with a note. Voltage channels at
+    the sampling rate most of them share are read; others are left out with a note.
 
     Parameters
     ----------
     path : str or Path
         An ``.edf`` or ``.bdf`` file.
-    window_s : tuple of float
-        Start and end of each sweep in seconds relative to the stimulus.
+    options : ReadOptions
+        Sweep window and stimulus source.
     """
     import edfio
 
     path = Path(path)
+    options = options or ReadOptions()
     _check_header(path)
     with path.open("rb") as f:
         is_bdf = f.read(8) == b"\xffBIOSEMI"
@@ -107,17 +136,15 @@ def read_edf(path: str | Path, window_s=(-0.010, 0.100)) -> Recording:
 
     kind = ("BDF" if is_bdf else "EDF") + (("+C") if is_plus else "")
     signals = list(edf.signals)
-    trigger = [s for s in signals if TRIGGER_PATTERN.match(s.label.strip())]
-    emg = [s for s in signals if s not in trigger]
-    if not emg:
-        raise InputError("the recording has no signal channels", path)
-    notes = []
-    rates = sorted({float(s.sampling_frequency) for s in emg})
-    if len(rates) > 1:
-        listed = ", ".join(f"{r:g}" for r in rates)
-        raise InputError(f"channels have different sampling rates ({listed} Hz); mixed rates "
-                         "are not supported yet", path)
-    sfreq = rates[0]
+    if options.stimulus_channel:
+        trigger = [s for s in signals if s.label.strip() == options.stimulus_channel]
+        if not trigger:
+            raise InputError(f"the sidecar's stimulus_channel {options.stimulus_channel!r} is "
+                             "not a channel of this recording", path)
+    else:
+        trigger = [s for s in signals if TRIGGER_PATTERN.match(s.label.strip())]
+    emg, notes = _voltage_channels([s for s in signals if s not in trigger], path)
+    sfreq = float(emg[0].sampling_frequency)
     duration = float(edf.duration)
 
     trigger_times = None
@@ -128,8 +155,8 @@ def read_edf(path: str | Path, window_s=(-0.010, 0.100)) -> Recording:
         trigger_times = trigger_onsets(values, float(source.sampling_frequency), is_status)
     stimuli = stimuli_or_error(annotations, trigger_times, path)
 
-    first = int(round(window_s[0] * sfreq))
-    n_samples = int(round(window_s[1] * sfreq)) - first + 1
+    first = int(round(options.window_s[0] * sfreq))
+    n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
     n_total = int(round(duration * sfreq))
     starts = np.array([int(round(s.onset_s * sfreq)) + first for s in stimuli])
     inside = (starts >= 0) & (starts + n_samples <= n_total)
@@ -155,11 +182,7 @@ def read_edf(path: str | Path, window_s=(-0.010, 0.100)) -> Recording:
 
     data = np.empty((len(stimuli), len(emg), n_samples))
     for c, signal in enumerate(emg):
-        scale = unit_scale(signal.physical_dimension)
-        if scale is None:
-            scale = 1e-6
-            notes.append(f"channel {names[c]!r} has unit {signal.physical_dimension!r}; "
-                         "taken as µV")
+        scale = unit_scale(signal.physical_dimension) or 1e-6  # no unit: µV, noted above
         for i, start in enumerate(starts):
             data[i, c] = signal.get_data_slice(start / sfreq, (start + n_samples) / sfreq)
         data[:, c] *= scale

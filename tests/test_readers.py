@@ -1,0 +1,202 @@
+"""Every reader, on files written by other software, meets one contract (as neo's
+common_rawio_test and MNE's _test_raw_reader do)."""
+
+import numpy as np
+import pytest
+
+from iomon.case import read_case
+from iomon.errors import InputError
+from iomon.io import ReadOptions, Recording, read
+
+
+def check_recording(recording: Recording):
+    """The compliance test every reader passes."""
+    sweeps = recording.sweeps
+    n_sweeps, n_channels, n_samples = sweeps.data.shape
+    assert n_sweeps >= 1 and n_channels >= 1 and n_samples >= 2
+    assert sweeps.data.dtype == np.float64 and np.isfinite(sweeps.data).all()
+    assert np.abs(sweeps.data).max() < 10.0, "data must be in volts"
+    assert np.all(np.diff(sweeps.times) > 0)
+    np.testing.assert_allclose(np.diff(sweeps.times), 1 / sweeps.sfreq, rtol=1e-6)
+    assert sweeps.times[0] <= 0 <= sweeps.times[-1]
+    assert len(sweeps.table) == n_sweeps
+    onsets = sweeps.table["onset_s"].to_numpy()
+    assert np.isfinite(onsets).all() and np.all(np.diff(onsets) >= 0)
+    assert onsets.min() >= -1e-9 and onsets.max() <= recording.duration_s + 1e-9
+    assert len(set(sweeps.ch_names)) == n_channels
+    assert all(isinstance(n, str) and n for n in recording.notes) or not recording.notes
+    assert recording.format and recording.reader
+    onsets_ann = [a.onset_s for a in recording.annotations]
+    assert onsets_ann == sorted(onsets_ann)
+
+
+@pytest.fixture(scope="module")
+def edf_case(small_case):
+    sim, path = small_case
+    return sim, path, read(path)
+
+
+def test_edf_reader_compliance(edf_case):
+    check_recording(edf_case[2])
+
+
+def test_brainvision_round_trip_matches_edf(edf_case, tmp_path):
+    """A simulated case written by pybv reads as the same case as its EDF+."""
+    import pybv
+
+    sim, _, from_edf = edf_case
+    # pybv writes Stimulus markers with numeric codes, as recorders do ("S  1").
+    events = [{"onset": int(round(a.onset_s * sim.sfreq)), "duration": 1,
+               "description": 1 if a.text.startswith("TcMEP") else a.text,
+               "type": "Stimulus" if a.text.startswith("TcMEP") else "Comment"}
+              for a in sim.annotations]
+    pybv.write_brainvision(data=sim.signals, sfreq=sim.sfreq,  # pybv takes volts
+                           ch_names=[c.name for c in sim.channels], fname_base="case",
+                           folder_out=tmp_path, events=events, unit="µV")
+    recording = read(tmp_path / "case.vhdr")
+    check_recording(recording)
+    assert recording.format.startswith("BrainVision")
+    assert recording.sweeps.ch_names == from_edf.sweeps.ch_names
+    np.testing.assert_allclose(recording.sweeps.table["onset_s"],
+                               from_edf.sweeps.table["onset_s"], atol=0.5 / sim.sfreq)
+    # float32 µV against 16-bit EDF: equal to the EDF's quantisation step.
+    step = np.ptp(sim.signals, axis=1).max() / 65535
+    assert np.abs(recording.sweeps.data - from_edf.sweeps.data).max() <= step
+    texts = {a.text for a in recording.annotations}
+    assert {"DREZ lesioning start", "DREZ lesioning end", "Baseline"} <= texts
+
+
+def test_brainvision_missing_eeg_file(edf_case, tmp_path):
+    import pybv
+
+    sim = edf_case[0]
+    pybv.write_brainvision(data=sim.signals[:, :5000], sfreq=sim.sfreq,
+                           ch_names=[c.name for c in sim.channels], fname_base="gone",
+                           folder_out=tmp_path, events=[{"onset": 1000, "duration": 1,
+                                                         "description": 1,
+                                                         "type": "Stimulus"}])
+    (tmp_path / "gone.eeg").unlink()
+    with pytest.raises(InputError, match="gone.vhdr") as info:
+        read(tmp_path / "gone.vhdr")
+    assert "\n" not in str(info.value)
+
+
+def _episodes(edf_case, n=12):
+    sim, _, recording = edf_case
+    sweeps = recording.sweeps
+    return sim, sweeps.data[:n], sweeps.times, sweeps.sfreq, sweeps.ch_names
+
+
+def test_nix_episodic_round_trip(edf_case, tmp_path):
+    """Sweeps written by neo's NixIO come back as the same sweeps, t = 0 at the artefact."""
+    import neo
+    import quantities as pq
+
+    sim, data, times, sfreq, names = _episodes(edf_case)
+    block = neo.Block()
+    for i, sweep in enumerate(data):
+        segment = neo.Segment(name=f"sweep {i}")
+        segment.analogsignals.append(neo.AnalogSignal(
+            sweep.T * 1e3, units="mV", sampling_rate=sfreq * pq.Hz, t_start=i * 2.0 * pq.s,
+            array_annotations={"channel_names": np.array(names)}))
+        block.segments.append(segment)
+    path = tmp_path / "sweeps.nix"
+    with neo.io.NixIO(str(path), mode="ow") as io:
+        io.write_block(block)
+    recording = read(path)
+    check_recording(recording)
+    assert recording.sweeps.n_sweeps == len(data)
+    np.testing.assert_allclose(recording.sweeps.data, data, rtol=1e-6, atol=1e-12)
+    # The stimulus was found from the artefact: the first pulse sits at t = 0 again.
+    assert recording.sweeps.times[0] == pytest.approx(times[0], abs=1.5 / sfreq)
+    np.testing.assert_allclose(np.diff(recording.sweeps.table["onset_s"]), 2.0)
+
+
+def test_abf1_round_trip_with_stimulus_time_from_the_sidecar(edf_case, tmp_path):
+    import pyabf
+    import pyabf.abfWriter
+
+    sim, data, times, sfreq, names = _episodes(edf_case, 8)
+    channel = names.index("L TA")
+    path = tmp_path / "ta.abf"
+    pyabf.abfWriter.writeABF1(data[:, channel] * 1e3, str(path), sfreq, units="mV")
+    stimulus_s = -times[0]
+    recording = read(path, ReadOptions(stimulus_s=stimulus_s))
+    check_recording(recording)
+    assert recording.sweeps.n_sweeps == 8
+    np.testing.assert_allclose(recording.sweeps.times, times, atol=1e-9)
+    # What iomon reads is what pyabf, the writer's own reader, reads...
+    abf = pyabf.ABF(str(path))
+    for sweep in range(8):
+        abf.setSweep(sweep)
+        np.testing.assert_allclose(recording.sweeps.data[sweep, 0], abf.sweepY * 1e-3,
+                                   rtol=1e-6, atol=1e-12)
+    # ...and, through ABF1's 16-bit integers, the sweeps that were written (within 1 µV).
+    assert np.abs(recording.sweeps.data[:, 0] - data[:, channel]).max() < 1e-6
+
+
+def test_real_winwcp(realdata):
+    recording = read(realdata / "wcp" / "wcp-file.wcp")
+    check_recording(recording)
+    # 11 records of Im (pA, left out: not a voltage) and Vm (mV).
+    assert recording.sweeps.n_sweeps == 11 and recording.sweeps.ch_names == ["Vm"]
+    assert any("not a voltage" in n for n in recording.notes)
+    assert recording.sweeps.data.shape[2] == 256
+    with pytest.raises(InputError, match="no records"):
+        read(realdata / "wcp" / "wcp-file-empty.wcp")
+
+
+@pytest.mark.parametrize("name", ["pclamp11_4ch.abf", "pclamp11_4ch_abf1.abf",
+                                  "2018_12_09_pCLAMP11_0001.abf"])
+def test_real_abf_current_clamp_files_are_refused(realdata, name):
+    # These pCLAMP files record currents (pA / A): there is no voltage to measure an MEP on.
+    with pytest.raises(InputError, match="no voltage channel"):
+        read(realdata / "abf" / name)
+
+
+def test_real_spike2_magnetic_stimulation(realdata, tmp_path):
+    """Soleus responses to 10 magnetic stimuli: median peak-to-peak about 9.3 mV (README)."""
+    path = realdata / "smr" / "physiology.smr"
+    with pytest.raises(InputError, match="stimulus_channel"):
+        read(path)
+    sidecar = tmp_path / "physiology.case.toml"
+    sidecar.write_text('[recording]\nstimulus_channel = "Magnet"\nwindow_ms = [-20, 100]\n')
+    case = read_case(sidecar)
+    recording = read(path, case.read_options)
+    check_recording(recording)
+    sweeps = recording.sweeps
+    assert sweeps.n_sweeps == 10 and sweeps.sfreq == 2000.0
+    assert {"FDI", "soleus"} <= set(sweeps.ch_names)
+    from iomon.pipeline import analyze
+
+    result = analyze(recording, case)
+    soleus = sweeps.ch_names.index("soleus")
+    amplitude_mv = np.median(result.measurements.amplitude[:, soleus]) * 1e3
+    assert 7.0 < amplitude_mv < 12.0
+    latency_ms = np.nanmedian(result.measurements.onset_latency[:, soleus]) * 1e3
+    assert 15.0 < latency_ms < 45.0
+
+
+def test_real_brainvision(realdata):
+    recording = read(realdata / "brainvision" / "test.vhdr")
+    check_recording(recording)
+    assert recording.sweeps.n_sweeps == 7  # the Stimulus markers with room for a sweep
+    # Marker positions count from 1: Mk2 at data point 487 is 0.486 s.
+    assert recording.annotations[0].text == "Stimulus S253"
+    assert recording.sweeps.table["onset_s"].iloc[0] == pytest.approx(0.486)
+
+
+def test_every_real_file_reads_or_is_refused_cleanly(realdata):
+    outcomes = {}
+    for path in sorted(realdata.rglob("*")):
+        if path.suffix.lower() not in {".edf", ".bdf", ".vhdr", ".wcp", ".abf", ".smr",
+                                       ".cfs", ".mat"}:
+            continue
+        try:
+            check_recording(read(path))
+            outcomes[path.name] = "read"
+        except InputError as err:
+            assert str(path) in str(err) and "\n" not in str(err)
+            outcomes[path.name] = "refused"
+    assert len(outcomes) >= 18
+    assert outcomes["wcp-file.wcp"] == "read" and outcomes["wcp-file-empty.wcp"] == "refused"
