@@ -200,3 +200,103 @@ def test_every_real_file_reads_or_is_refused_cleanly(realdata):
             outcomes[path.name] = "refused"
     assert len(outcomes) >= 18
     assert outcomes["wcp-file.wcp"] == "read" and outcomes["wcp-file-empty.wcp"] == "refused"
+
+
+def _csv_text(sweeps, unit_scale=1e6, sep=","):
+    header = ["sweep", "channel", "onset_s", "stim_intensity", "stim_unit"] + [
+        f"{t * 1e3:.1f}" for t in sweeps.times]
+    lines = [sep.join(header)]
+    for i in range(sweeps.n_sweeps):
+        row = sweeps.table.iloc[i]
+        for c, name in enumerate(sweeps.ch_names):
+            values = [f"{v:.4f}" for v in sweeps.data[i, c] * unit_scale]
+            lines.append(sep.join([str(i), name, f"{row.onset_s:.6f}",
+                                   f"{row.stim_intensity:g}", row.stim_unit] + values))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("sep, suffix", [(",", ".csv"), ("\t", ".tsv"), (";", ".csv")])
+def test_csv_sweep_table_round_trip(edf_case, tmp_path, sep, suffix):
+    sweeps = edf_case[2].sweeps.select(np.arange(edf_case[2].sweeps.n_sweeps) < 10)
+    path = tmp_path / f"sweeps{suffix}"
+    path.write_text(_csv_text(sweeps, sep=sep))
+    recording = read(path)
+    check_recording(recording)
+    assert recording.sweeps.ch_names == sweeps.ch_names
+    assert recording.sweeps.sfreq == pytest.approx(sweeps.sfreq)
+    np.testing.assert_allclose(recording.sweeps.times, sweeps.times, atol=1e-9)
+    np.testing.assert_allclose(recording.sweeps.data, sweeps.data, atol=1e-10)
+    np.testing.assert_allclose(recording.sweeps.table["stim_intensity"],
+                               sweeps.table["stim_intensity"])
+
+
+def test_csv_with_a_sidecar_mapping(edf_case, tmp_path):
+    sweeps = edf_case[2].sweeps.select(np.arange(edf_case[2].sweeps.n_sweeps) < 4)
+    text = _csv_text(sweeps, unit_scale=1e3).replace("sweep,channel,onset_s",
+                                                    "Trial,Muscle,Time")
+    path = tmp_path / "export.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match="no 'sweep' column"):
+        read(path)
+    sidecar = tmp_path / "export.case.toml"
+    sidecar.write_text('[tabular]\nsweep_column = "Trial"\nchannel_column = "Muscle"\n'
+                       'onset_column = "Time"\nunit = "mV"\n')
+    recording = read(path, read_case(sidecar).read_options)
+    # Four decimals in mV: 0.05 µV.
+    np.testing.assert_allclose(recording.sweeps.data, sweeps.data, atol=1e-7)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: "\n".join(t.splitlines()[:2] + [t.splitlines()[2] + "x"]
+                         + t.splitlines()[3:]), "non-numeric cell"),
+    (lambda t: "\n".join(t.splitlines()[:3] + [t.splitlines()[3].rsplit(",", 5)[0]]
+                         + t.splitlines()[4:]), "mismatched sample counts"),
+    (lambda t: "\n".join(t.splitlines()[:-1]), "one row per channel"),
+    (lambda t: "", "empty"),
+])
+def test_bad_csv_tables(edf_case, tmp_path, damage, message):
+    sweeps = edf_case[2].sweeps.select(np.arange(edf_case[2].sweeps.n_sweeps) < 3)
+    path = tmp_path / "bad.csv"
+    path.write_text(damage(_csv_text(sweeps)))
+    with pytest.raises(InputError, match=message) as info:
+        read(path)
+    assert "bad.csv" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_mat_round_trip_and_layouts(edf_case, tmp_path):
+    import scipy.io
+
+    sweeps = edf_case[2].sweeps
+    path = tmp_path / "sweeps.mat"
+    scipy.io.savemat(path, {"data": sweeps.data * 1e6, "sfreq": sweeps.sfreq,
+                            "first_sample_ms": sweeps.times[0] * 1e3,
+                            "channels": np.array(sweeps.ch_names, dtype=object),
+                            "onset_s": sweeps.table["onset_s"].to_numpy()})
+    recording = read(path)
+    check_recording(recording)
+    np.testing.assert_allclose(recording.sweeps.data, sweeps.data, atol=1e-12)
+    assert recording.sweeps.ch_names == sweeps.ch_names
+    # One channel stored samples x sweeps, described by the sidecar.
+    single = tmp_path / "one.mat"
+    scipy.io.savemat(single, {"meps": sweeps.data[:, 0].T * 1e6})
+    sidecar = tmp_path / "one.case.toml"
+    sidecar.write_text('[tabular]\ndata_variable = "meps"\nlayout = "samples,sweeps"\n'
+                       'sfreq_hz = 5000\nfirst_sample_ms = -10\nchannels = ["L Deltoid"]\n')
+    recording = read(single, read_case(sidecar).read_options)
+    np.testing.assert_allclose(recording.sweeps.data[:, 0], sweeps.data[:, 0], atol=1e-12)
+    with pytest.raises(InputError, match="no variable 'data'"):
+        read(single)
+
+
+def test_real_tms_meps_from_matlab(realdata, tmp_path):
+    """MEPFeatX's TMS sweeps (3 kHz, µV, samples x trials) read through a sidecar mapping."""
+    sidecar = tmp_path / "mep.case.toml"
+    sidecar.write_text('[tabular]\ndata_variable = "raw_meps"\nlayout = "samples,sweeps"\n'
+                       'sfreq_hz = 3000\nfirst_sample_ms = -50\nchannels = ["TA"]\n')
+    options = read_case(sidecar).read_options
+    for name, n_trials in (("ID02.mat", 40), ("ID04.mat", 20)):
+        recording = read(realdata / "mat_mep" / name, options)
+        check_recording(recording)
+        assert recording.sweeps.data.shape == (n_trials, 1, 601)
+        peak_to_peak_uv = np.ptp(recording.sweeps.data, axis=-1) * 1e6
+        assert 10 < np.median(peak_to_peak_uv) < 5000

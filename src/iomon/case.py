@@ -120,8 +120,8 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         raise InputError(f"not valid TOML ({err})", path) from None
     except UnicodeDecodeError:
         raise InputError("not valid TOML (not UTF-8 text)", path) from None
-    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording"}, "the sidecar",
-                path)
+    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "tabular"},
+                "the sidecar", path)
 
     case_table = doc.get("case", {})
     if not isinstance(case_table, dict):
@@ -204,13 +204,34 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
 
     return Case(str(case_id), side, tuple(v.upper() for v in levels), tuple(specs),
                 tuple(phases), dict(clinical), path,
-                _read_options(doc.get("recording", {}), path))
+                _read_options(doc.get("recording", {}), doc.get("tabular", {}), path))
 
 
-def _read_options(table, path: Path) -> ReadOptions:
-    """The ``[recording]`` table: sweep window, stimulus channel, stimulus time in a sweep."""
+def _read_options(table, tabular, path: Path) -> ReadOptions:
+    """Reading options from the ``[recording]`` and ``[tabular]`` tables.
+
+    ``[recording]`` holds the sweep window, stimulus channel and stimulus time in a sweep;
+    ``[tabular]`` says where the parts of a sweep table are.
+    """
+    from .io.tabular import TABULAR_KEYS
+
     if not isinstance(table, dict):
         raise InputError("[recording] must be a table", path)
+    if not isinstance(tabular, dict):
+        raise InputError("[tabular] must be a table", path)
+    _check_keys(tabular, TABULAR_KEYS, "[tabular]", path)
+    for key in ("sfreq_hz", "first_sample_ms"):
+        value = tabular.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or (key == "sfreq_hz" and value <= 0)):
+            raise InputError(f"tabular.{key} must be a number{' > 0' * (key == 'sfreq_hz')}, "
+                             f"got {value!r}", path)
+    for key in TABULAR_KEYS - {"sfreq_hz", "first_sample_ms", "channels"}:
+        if key in tabular and not isinstance(tabular[key], str):
+            raise InputError(f"tabular.{key} must be text, got {tabular[key]!r}", path)
+    if "channels" in tabular and (not isinstance(tabular["channels"], list) or not all(
+            isinstance(v, str) for v in tabular["channels"])):
+        raise InputError("tabular.channels must be a list of channel names", path)
     _check_keys(table, {"window_ms", "stimulus_channel", "stimulus_s"}, "[recording]", path)
     options = {}
     if "window_ms" in table:
@@ -231,7 +252,7 @@ def _read_options(table, path: Path) -> ReadOptions:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise InputError(f"recording.stimulus_s must be seconds >= 0, got {value!r}", path)
         options["stimulus_s"] = float(value)
-    return ReadOptions(**options)
+    return ReadOptions(**options, tabular=dict(tabular))
 
 
 def resolve_channels(ch_names, case: Case) -> list[Channel]:

@@ -35,11 +35,15 @@ class ReadOptions:
         Event or trigger channel whose events are the stimuli, when its name does not say so.
     stimulus_s : float or None
         Time of the stimulus inside each sweep of an episodic file, s from the sweep start.
+    tabular : dict
+        Where the parts of a CSV or MATLAB sweep table are (the ``[tabular]`` table; see
+        :mod:`iomon.io.tabular`).
     """
 
     window_s: tuple[float, float] = DEFAULT_WINDOW_S
     stimulus_channel: str | None = None
     stimulus_s: float | None = None
+    tabular: dict = field(default_factory=dict)
 
 # An optional EDF signal-type prefix ("DIG DTRIG", "Trigger Status") may precede the name.
 TRIGGER_PATTERN = re.compile(r"^(\w+\s+)?(trigger|d?trig|sti\S*|status)$", re.IGNORECASE)
@@ -157,6 +161,12 @@ def detect_format(path: Path) -> str:
         return "brainvision"
     if head[:4] in (b"ABF ", b"ABF2") or head.startswith(b"VER="):
         return "neo"
+    if head.startswith(b"MATLAB 5.0 MAT-file"):
+        return "mat"
+    if suffix == ".mat":
+        return "mat"
+    if suffix in (".csv", ".tsv", ".txt"):
+        return "csv"
     if head.startswith(b"\x89HDF\r\n\x1a\n") and suffix == ".nix":
         return "neo"
     if suffix in (".edf", ".bdf"):
@@ -196,6 +206,10 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
         from .edf import read_edf
 
         return read_edf(path, options)
+    if reader in ("csv", "mat"):
+        from .tabular import read_csv, read_mat
+
+        return (read_csv if reader == "csv" else read_mat)(path, dict(options.tabular))
     if reader == "brainvision":
         from .brainvision import read_brainvision
 
@@ -209,5 +223,6 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
         return read_neo(path, options)
     raise InputError(
         f"unknown recording format (extension {path.suffix or 'none'!r}); iomon reads EDF+/BDF, "
-        "BrainVision (.vhdr), WinWCP (.wcp), Axon (.abf), Spike2 (.smr) and NIX (.nix)", path
+        "BrainVision (.vhdr), WinWCP (.wcp), Axon (.abf), Spike2 (.smr), NIX (.nix) and sweep "
+        "tables (.csv, .tsv, .mat)", path
     )
