@@ -86,6 +86,19 @@ class Recording:
     notes: list[str] = field(default_factory=list)
 
 
+def unique_names(names, notes) -> list[str]:
+    """Channel labels made unique (a repeated label gets "-2", "-3"...), with a note if any."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    if unique != list(names):
+        notes.append("duplicate channel labels were numbered: "
+                     + ", ".join(n for n in unique if n not in names))
+    return unique
+
+
 def infer_channels(names) -> list[Channel]:
     """Channel facts read from the labels alone (muscle, side, limb; role left unknown)."""
     channels = []
@@ -133,6 +146,40 @@ def sweep_table(stimuli) -> dict:
         "stim_unit": [s.unit for s in stimuli],
         "montage": [s.montage for s in stimuli],
     }
+
+
+def stimulus_sample_in_episodes(data, sfreq, options: ReadOptions, notes, path) -> int:
+    """Sample index of the stimulus inside episodic sweeps that do not record it.
+
+    The sidecar's ``[recording] stimulus_s`` when given, else the first pulse of the stimulus
+    artefact found in the data, else the sweep start; the choice is noted.
+
+    Parameters
+    ----------
+    data : array of float, shape (n_sweeps, n_channels, n_samples)
+    sfreq : float
+    options : ReadOptions
+    notes : list of str
+        Appended to.
+    path : Path
+        For error messages.
+    """
+    from ..conditioning import find_stimulus_train
+
+    offset = np.arange(data.shape[-1]) / sfreq
+    if options.stimulus_s is not None:
+        if not 0 <= options.stimulus_s < offset[-1]:
+            raise InputError(f"the sidecar's stimulus_s ({options.stimulus_s} s) is outside "
+                             f"the {offset[-1]:.3f} s sweeps", path)
+        return int(round(options.stimulus_s * sfreq))
+    first, _ = find_stimulus_train(data, offset, sfreq, search_s=(0.0, offset[-1]))
+    if first is None:
+        notes.append("no stimulus artefact found and no [recording] stimulus_s in the sidecar: "
+                     "the stimulus is taken at the start of each sweep")
+        return 0
+    notes.append(f"the stimulus was placed at the artefact found {first * 1e3:.2f} ms into "
+                 "each sweep (set [recording] stimulus_s to override)")
+    return int(round(first * sfreq))
 
 
 def stimuli_or_error(annotations, trigger_times, path) -> list:

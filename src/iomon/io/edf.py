@@ -7,12 +7,13 @@ edfio maps the data records lazily and only the windows are read.
 from __future__ import annotations
 
 import datetime
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ..annotations import Annotation
+from ..annotations import Annotation, find_stimuli
 from ..errors import InputError
 from ..sweeps import Sweeps
 from . import (
@@ -21,14 +22,20 @@ from . import (
     Recording,
     infer_channels,
     stimuli_or_error,
+    stimulus_sample_in_episodes,
     sweep_table,
     trigger_onsets,
+    unique_names,
     unit_scale,
 )
 
 
-def _check_header(path: Path) -> None:
-    """Refuse files whose fixed header is not EDF/BDF or whose size contradicts it."""
+def _check_header(path: Path) -> dict:
+    """Refuse files whose fixed header is not EDF/BDF or whose size contradicts it.
+
+    Returns the record layout: ``header_bytes``, ``n_records``, ``labels``, ``per_record``
+    (samples of each signal per record) and ``bytes_per_sample``.
+    """
     size = path.stat().st_size
     with path.open("rb") as f:
         header = f.read(256)
@@ -51,8 +58,12 @@ def _check_header(path: Path) -> None:
         raise InputError(f"truncated: the header alone needs {header_bytes} bytes, the file has "
                          f"{size}", path)
     with path.open("rb") as f:
+        f.seek(256)
+        labels_raw = f.read(n_signals * 16)
         f.seek(256 + n_signals * 216)
         raw = f.read(n_signals * 8)
+    labels = [labels_raw[i * 16:(i + 1) * 16].decode("latin-1").strip()
+              for i in range(n_signals)]
     try:
         per_record = [int(raw[i * 8:(i + 1) * 8].decode("ascii").strip())
                       for i in range(n_signals)]
@@ -65,6 +76,80 @@ def _check_header(path: Path) -> None:
         if size < expected:
             raise InputError(f"truncated: the header promises {n_records} data records "
                              f"({expected} bytes), the file has {size} bytes", path)
+    return {"header_bytes": header_bytes, "n_records": n_records, "labels": labels,
+            "per_record": per_record, "bytes_per_sample": bytes_per_sample}
+
+
+_TAL_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)\x14\x14")
+
+
+def record_onsets(path: Path, layout: dict) -> np.ndarray:
+    """Start of every data record (s, from the first one), from the EDF+ time-keeping TALs.
+
+    EDF+D keeps each record's start in the first annotation of its first ``EDF Annotations``
+    signal; the file is read through a memory map, one small slice per record.
+    """
+    kind = "BDF Annotations" if layout["bytes_per_sample"] == 3 else "EDF Annotations"
+    if kind not in layout["labels"]:
+        raise InputError("EDF+D file without an annotation signal: record times unknown", path)
+    index = layout["labels"].index(kind)
+    width = layout["bytes_per_sample"]
+    start = sum(layout["per_record"][:index]) * width
+    length = layout["per_record"][index] * width
+    record_bytes = sum(layout["per_record"]) * width
+    records = np.memmap(path, dtype=np.uint8, mode="r", offset=layout["header_bytes"],
+                        shape=(layout["n_records"], record_bytes))
+    onsets = np.empty(layout["n_records"])
+    for r in range(layout["n_records"]):
+        match = _TAL_ONSET.match(records[r, start:start + length].tobytes())
+        if match is None:
+            raise InputError(f"data record {r} has no time-keeping annotation", path)
+        onsets[r] = float(match.group(1))
+    if np.any(np.diff(onsets) <= 0):
+        raise InputError("EDF+D data records are not in time order", path)
+    return onsets - onsets[0]
+
+
+class _Timeline:
+    """Maps times (s from the first record) to sample indices of the concatenated records.
+
+    For a continuous file the records abut and the map is ``round(t * sfreq)``; for EDF+D each
+    record starts at its own time and a window may not straddle a gap.
+    """
+
+    def __init__(self, sfreq, n_total, onsets=None, record_s=None):
+        self.sfreq = sfreq
+        self.n_total = n_total
+        self.onsets = onsets
+        self.per_record = None if onsets is None else int(round(record_s * sfreq))
+
+    def window_start(self, t_s, n_samples):
+        """First sample of an ``n_samples`` window starting at ``t_s``, or None if impossible."""
+        if self.onsets is None:
+            start = int(round(t_s * self.sfreq))
+            return start if 0 <= start and start + n_samples <= self.n_total else None
+        record = int(np.searchsorted(self.onsets, t_s + 0.5 / self.sfreq, side="right")) - 1
+        if record < 0:
+            return None
+        offset = int(round((t_s - self.onsets[record]) * self.sfreq))
+        if offset >= self.per_record:
+            return None  # in a gap
+        start = record * self.per_record + offset
+        last = (start + n_samples - 1) // self.per_record
+        if last >= len(self.onsets):
+            return None
+        # Every record the window spans must follow the previous one without a gap.
+        span = self.onsets[record:last + 1]
+        if np.any(np.abs(np.diff(span) - self.per_record / self.sfreq) > 0.5 / self.sfreq):
+            return None
+        return start
+
+    def time_of(self, sample):
+        """Time (s) of a sample index of the concatenated records."""
+        if self.onsets is None:
+            return sample / self.sfreq
+        record, offset = divmod(int(sample), self.per_record)
+        return float(self.onsets[record] + offset / self.sfreq)
 
 
 def _voltage_channels(signals, path):
@@ -92,6 +177,48 @@ def _voltage_channels(signals, path):
     return [s for s in voltage if float(s.sampling_frequency) == best], notes
 
 
+def _read_windows(signals, starts, n_samples, sfreq):
+    """Windows of ``n_samples`` from each signal, in volts: (n_windows, n_signals, n_samples)."""
+    data = np.empty((len(starts), len(signals), n_samples))
+    for c, signal in enumerate(signals):
+        scale = unit_scale(signal.physical_dimension) or 1e-6  # no unit: µV, as noted
+        for i, start in enumerate(starts):
+            data[i, c] = signal.get_data_slice(start / sfreq, (start + n_samples) / sfreq)
+        data[:, c] *= scale
+    return data
+
+
+def _episodic_edf(path, edf, emg, kind, layout, annotations, duration, notes, options):
+    """EDF+D without stimulus markers: every run of contiguous records is one sweep."""
+    import pandas as pd
+
+    from ..annotations import Stimulus
+
+    sfreq = float(emg[0].sampling_frequency)
+    onsets = record_onsets(path, layout)
+    record_s = edf.data_record_duration
+    per_record = int(round(record_s * sfreq))
+    breaks = np.flatnonzero(np.abs(np.diff(onsets) - record_s) > 0.5 / sfreq) + 1
+    first_records = np.r_[0, breaks]
+    lengths = np.diff(np.r_[first_records, len(onsets)]) * per_record
+    n_samples = int(lengths.min())
+    if np.any(lengths != n_samples):
+        notes.append(f"sweeps of different lengths were cut to the shortest ({n_samples} "
+                     "samples)")
+    data = _read_windows(emg, [int(r) * per_record for r in first_records], n_samples, sfreq)
+    zero = stimulus_sample_in_episodes(data, sfreq, options, notes, path)
+    times = (np.arange(n_samples) - zero) / sfreq
+    stimuli = [Stimulus(float(onsets[r] + zero / sfreq), np.nan, "", "")
+               for r in first_records]
+    names = unique_names([s.label.strip() for s in emg], notes)
+    sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
+    from importlib.metadata import version
+
+    return Recording(path, f"{kind} (one sweep per record run)", f"edfio {version('edfio')}",
+                     sweeps, sorted(annotations, key=lambda a: a.onset_s), duration, None, None,
+                     notes)
+
+
 def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """Read a continuous EDF+/BDF recording into sweeps around its stimuli.
 
@@ -111,7 +238,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
 
     path = Path(path)
     options = options or ReadOptions()
-    _check_header(path)
+    layout = _check_header(path)
     with path.open("rb") as f:
         is_bdf = f.read(8) == b"\xffBIOSEMI"
     with warnings.catch_warnings():
@@ -125,8 +252,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
             raise InputError(f"cannot be read as EDF/BDF: {err}", path) from None
         try:
             is_plus = edf.reserved.startswith(("EDF+", "BDF+"))
-            if is_plus and not edf.is_continuous:
-                raise InputError("EDF+D (discontinuous) recordings are not supported yet", path)
+            discontinuous = is_plus and not edf.is_continuous
             annotations = [Annotation(float(a.onset), float(a.duration or 0.0), a.text)
                            for a in edf.annotations]
         except InputError:
@@ -134,7 +260,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
         except Exception as err:
             raise InputError(f"cannot read the EDF+ annotations: {err}", path) from None
 
-    kind = ("BDF" if is_bdf else "EDF") + (("+C") if is_plus else "")
+    kind = ("BDF" if is_bdf else "EDF") + (("+D" if discontinuous else "+C") if is_plus else "")
     signals = list(edf.signals)
     if options.stimulus_channel:
         trigger = [s for s in signals if s.label.strip() == options.stimulus_channel]
@@ -145,48 +271,45 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
         trigger = [s for s in signals if TRIGGER_PATTERN.match(s.label.strip())]
     emg, notes = _voltage_channels([s for s in signals if s not in trigger], path)
     sfreq = float(emg[0].sampling_frequency)
-    duration = float(edf.duration)
+    n_total = int(round(edf.duration * sfreq))
+    if discontinuous:
+        onsets = record_onsets(path, layout)
+        timeline = _Timeline(sfreq, n_total, onsets, edf.data_record_duration)
+        duration = float(onsets[-1] + edf.data_record_duration)
+    else:
+        timeline = _Timeline(sfreq, n_total)
+        duration = float(edf.duration)
 
     trigger_times = None
     if trigger:
         source = trigger[0]
         is_status = source.label.strip().lower().endswith("status")
         values = source.digital if is_status else source.data
-        trigger_times = trigger_onsets(values, float(source.sampling_frequency), is_status)
+        trigger_rate = float(source.sampling_frequency)
+        trigger_times = trigger_onsets(values, trigger_rate, is_status)
+        if discontinuous:
+            trigger_times = np.array([
+                _Timeline(trigger_rate, len(values), onsets, edf.data_record_duration)
+                .time_of(round(t * trigger_rate)) for t in trigger_times])
+    if discontinuous and not find_stimuli(annotations) and trigger_times is None:
+        return _episodic_edf(path, edf, emg, kind, layout, annotations, duration, notes,
+                             options)
     stimuli = stimuli_or_error(annotations, trigger_times, path)
 
     first = int(round(options.window_s[0] * sfreq))
     n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
-    n_total = int(round(duration * sfreq))
-    starts = np.array([int(round(s.onset_s * sfreq)) + first for s in stimuli])
-    inside = (starts >= 0) & (starts + n_samples <= n_total)
+    starts = [timeline.window_start(s.onset_s + first / sfreq, n_samples) for s in stimuli]
+    inside = np.array([s is not None for s in starts])
     if not inside.all():
-        notes.append(f"{int((~inside).sum())} stimulus/stimuli too close to the recording's "
-                     "start or end for a full sweep window were skipped")
+        notes.append(f"{int((~inside).sum())} stimulus/stimuli without a full sweep window "
+                     "inside the recorded data were skipped")
     stimuli = [s for s, keep in zip(stimuli, inside) if keep]
-    starts = starts[inside]
+    starts = [s for s in starts if s is not None]
     if not stimuli:
         raise InputError("no stimulus leaves room for a full sweep window inside the recording",
                          path)
-
-    names = [s.label.strip() for s in emg]
-    if len(set(names)) != len(names):
-        seen: dict[str, int] = {}
-        unique = []
-        for name in names:
-            seen[name] = seen.get(name, 0) + 1
-            unique.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
-        notes.append("duplicate channel labels were numbered: " + ", ".join(
-            n for n in unique if n not in names))
-        names = unique
-
-    data = np.empty((len(stimuli), len(emg), n_samples))
-    for c, signal in enumerate(emg):
-        scale = unit_scale(signal.physical_dimension) or 1e-6  # no unit: µV, noted above
-        for i, start in enumerate(starts):
-            data[i, c] = signal.get_data_slice(start / sfreq, (start + n_samples) / sfreq)
-        data[:, c] *= scale
-
+    names = unique_names([s.label.strip() for s in emg], notes)
+    data = _read_windows(emg, starts, n_samples, sfreq)
     times = (np.arange(n_samples) + first) / sfreq
     import pandas as pd
 

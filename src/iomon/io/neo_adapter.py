@@ -27,7 +27,15 @@ import numpy as np
 from ..annotations import Annotation, Stimulus, is_stimulus, parse_stimulus
 from ..errors import InputError
 from ..sweeps import Sweeps
-from . import ReadOptions, Recording, infer_channels, sweep_table, unit_scale
+from . import (
+    ReadOptions,
+    Recording,
+    infer_channels,
+    stimulus_sample_in_episodes,
+    sweep_table,
+    unique_names,
+    unit_scale,
+)
 
 # Extension -> (neo RawIO class name, format name, unit assumed for channels without one).
 FORMATS = {
@@ -209,10 +217,7 @@ def read_neo(path: str | Path, options: ReadOptions | None = None) -> Recording:
     data *= scales[None, :, None]
     import pandas as pd
 
-    if len(set(names)) != len(names):
-        names = [f"{n}-{k}" if names.count(n) > 1 else n
-                 for k, n in enumerate(names, start=1)]
-        notes.append("duplicate channel labels were numbered")
+    names = unique_names(names, notes)
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
     return Recording(path, kind, f"neo {version('neo')} {class_name}", sweeps, annotations,
                      float(duration), None, None, notes)
@@ -271,26 +276,7 @@ def _episodic(rawio, pieces, layout, n_channels, sfreq, options, notes, path):
     if max(starts) - min(starts) > 0.5 / sfreq:
         notes.append("streams start at different times within a sweep; they were aligned by "
                      "sample index")
-    offset = np.arange(n_samples) / sfreq
-    if options.stimulus_s is not None:
-        stimulus_at = float(options.stimulus_s)
-        if not 0 <= stimulus_at < offset[-1]:
-            raise InputError(f"the sidecar's stimulus_s ({stimulus_at} s) is outside the "
-                             f"{offset[-1]:.3f} s sweeps", path)
-    else:
-        from ..conditioning import find_stimulus_train
-
-        first, _ = find_stimulus_train(data, offset, sfreq, search_s=(0.0, offset[-1]))
-        if first is None:
-            stimulus_at = 0.0
-            notes.append("no stimulus artefact found and no [recording] stimulus_s in the "
-                         "sidecar: the stimulus is taken at the start of each sweep")
-        else:
-            stimulus_at = first
-            notes.append(f"the stimulus was placed at the artefact found {first * 1e3:.2f} ms "
-                         "into each sweep (set [recording] stimulus_s to override)")
-    # Place t = 0 on the sample nearest the stimulus so that times stay on the sample grid.
-    zero = int(round(stimulus_at * sfreq))
+    zero = stimulus_sample_in_episodes(data, sfreq, options, notes, path)
     times = (np.arange(n_samples) - zero) / sfreq
     return data, times
 

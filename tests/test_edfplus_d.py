@@ -1,0 +1,64 @@
+"""EDF+D: one data record per sweep, each with its true start time."""
+
+import numpy as np
+import pytest
+from edfplus_d import write_edfplus_d
+
+from iomon.io import ReadOptions, read
+
+
+@pytest.fixture(scope="module")
+def sweeps(small_case):
+    from iomon.io import read as read_any
+
+    return read_any(small_case[1]).sweeps
+
+
+def _write(sweeps, path, with_markers):
+    n = sweeps.n_sweeps
+    onsets = sweeps.table["onset_s"].to_numpy() + sweeps.times[0]  # record = sweep window
+    annotations = [(t, f"TcMEP {v:.0f}V") for t, v in zip(sweeps.table["onset_s"],
+                                                         sweeps.table["stim_intensity"])]
+    annotations.append((onsets[0] + 0.02, "Baseline"))
+    write_edfplus_d(path, sweeps.data[:, :, :550] * 1e6, sweeps.sfreq, sweeps.ch_names,
+                    onsets[:n], annotations if with_markers else [])
+    return onsets
+
+
+@pytest.mark.parametrize("with_markers", [True, False])
+def test_edfplus_d_keeps_each_sweeps_true_onset(sweeps, tmp_path, with_markers):
+    path = tmp_path / "sweeps.edf"
+    onsets = _write(sweeps, path, with_markers)
+    options = ReadOptions(window_s=(-0.010, 0.0998))
+    recording = read(path, options)
+    assert recording.format.startswith("EDF+D")
+    got = recording.sweeps
+    assert got.n_sweeps == sweeps.n_sweeps
+    # The gaps between records are kept: each sweep's onset is its true stimulus time.
+    np.testing.assert_allclose(got.table["onset_s"], onsets - onsets[0] - sweeps.times[0],
+                               atol=1.5 / sweeps.sfreq)
+    step = np.ptp(sweeps.data) / 65535
+    np.testing.assert_allclose(got.data[:, :, :549], sweeps.data[:, :, :549], atol=step)
+    if with_markers:
+        np.testing.assert_allclose(got.table["stim_intensity"], sweeps.table["stim_intensity"])
+    else:
+        # Without markers the stimulus is found from the train artefact in the data.
+        assert got.times[0] == pytest.approx(sweeps.times[0], abs=1.5 / sweeps.sfreq)
+        assert any("artefact" in note for note in recording.notes)
+
+
+def test_our_edfplus_d_files_are_valid_for_other_readers(sweeps, tmp_path):
+    import edfio
+    import mne
+
+    path = tmp_path / "sweeps.edf"
+    _write(sweeps, path, True)
+    assert not edfio.read_edf(path).is_continuous
+    raw = mne.io.read_raw_edf(path, verbose="error")
+    assert raw.ch_names[:len(sweeps.ch_names)] == sweeps.ch_names
+    assert raw.n_times == sweeps.n_sweeps * 550
+    # MNE joins the records end to end (losing the gaps), so only the first stimulus keeps
+    # its place: 10 ms into the first record.
+    first = next(o for o, d in zip(raw.annotations.onset, raw.annotations.description)
+                 if d.startswith("TcMEP"))
+    assert first == pytest.approx(0.010, abs=1e-3)
