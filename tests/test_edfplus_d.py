@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from edfplus_d import write_edfplus_d
 
+from edfplus_d import write_edfplus_d
 from iomon.io import ReadOptions, read
 
 
