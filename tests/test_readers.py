@@ -300,3 +300,37 @@ def test_real_tms_meps_from_matlab(realdata, tmp_path):
         assert recording.sweeps.data.shape == (n_trials, 1, 601)
         peak_to_peak_uv = np.ptp(recording.sweeps.data, axis=-1) * 1e6
         assert 10 < np.median(peak_to_peak_uv) < 5000
+
+
+def test_real_cfs_matches_ceds_own_library(realdata):
+    """CED's SIMPLEW example file: iomon's parser against pythonCFS (CED's C API)."""
+    path = realdata / "cfs" / "test_file.cfs"
+    recording = read(path)
+    check_recording(recording)
+    sweeps = recording.sweeps
+    assert sweeps.data.shape == (3, 1, 256) and sweeps.ch_names == ["ECG"]
+    assert sweeps.sfreq == pytest.approx(100.0)
+    assert any("Blood Pressure" in n and "not a voltage" in n for n in recording.notes)
+    cfs = pytest.importorskip("CFS.CFSFile", reason="pythonCFS has wheels for CPython 3.11 "
+                              "on x86_64 only")
+    from pathlib import Path
+
+    reference = cfs.CFSFile(Path(path))
+    for frame in range(3):
+        np.testing.assert_allclose(sweeps.data[frame, 0] * 1e3,
+                                   np.asarray(reference.channel_data[0][frame]), rtol=1e-6)
+
+
+def test_bad_cfs_files(realdata, tmp_path):
+    good = (realdata / "cfs" / "test_file.cfs").read_bytes()
+    cases = {
+        "truncated.cfs": (good[:1000], "truncated"),
+        "magic.cfs": (b"NOTACFS!" + good[8:], "not a CFS file"),
+        "empty.cfs": (good[:56] + b"\x00\x00" + good[58:], "no frames"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(InputError, match=message) as info:
+            read(path)
+        assert name in str(info.value) and "\n" not in str(info.value)

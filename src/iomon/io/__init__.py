@@ -208,6 +208,8 @@ def detect_format(path: Path) -> str:
         return "brainvision"
     if head[:4] in (b"ABF ", b"ABF2") or head.startswith(b"VER="):
         return "neo"
+    if head.startswith(b'CEDFILE"') or suffix == ".cfs":
+        return "cfs"
     if head.startswith(b"MATLAB 5.0 MAT-file"):
         return "mat"
     if suffix == ".mat":
@@ -253,6 +255,10 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
         from .edf import read_edf
 
         return read_edf(path, options)
+    if reader == "cfs":
+        from .cfs import read_cfs
+
+        return read_cfs(path, options)
     if reader in ("csv", "mat"):
         from .tabular import read_csv, read_mat
 
@@ -270,6 +276,6 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
         return read_neo(path, options)
     raise InputError(
         f"unknown recording format (extension {path.suffix or 'none'!r}); iomon reads EDF+/BDF, "
-        "BrainVision (.vhdr), WinWCP (.wcp), Axon (.abf), Spike2 (.smr), NIX (.nix) and sweep "
-        "tables (.csv, .tsv, .mat)", path
+        "BrainVision (.vhdr), WinWCP (.wcp), Axon (.abf), Spike2 (.smr), NIX (.nix), CED CFS "
+        "(.cfs) and sweep tables (.csv, .tsv, .mat)", path
     )
