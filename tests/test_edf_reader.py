@@ -109,3 +109,53 @@ def test_real_edf_files_read_or_refuse_cleanly(realdata):
     assert outcomes["test_bdf_stim_channel.bdf"] == "read"
     assert outcomes["test.bdf"] == "read"
     assert outcomes["test_edf_stim_channel.edf"] == "read"
+
+
+def test_subsecond_start_and_inverted_gain(realdata):
+    """pyedflib's test file: the first record starts 0.39 s after the header's start time and
+    physical_min > physical_max. Its XLSpike annotations serve as stimuli."""
+    import edfio
+
+    from iomon.io import ReadOptions
+
+    path = realdata / "edf" / "test_subsecond.edf"
+    recording = read(path, ReadOptions(stimulus_channel="XLSpike", window_s=(-0.1, 0.5)))
+    reference = edfio.read_edf(path)
+    signal = reference.signals[0].data * 1e-6
+    spikes = [a.onset for a in reference.annotations if a.text == "XLSpike"]
+    sfreq = 128.0
+    assert recording.sweeps.n_sweeps == len(spikes)
+    for i, onset in enumerate(spikes):
+        # Onsets count from the first sample, so the sub-second offset is already out.
+        start = int(round(onset * sfreq)) + int(round(-0.1 * sfreq))
+        np.testing.assert_allclose(recording.sweeps.data[i, 0],
+                                   signal[start:start + recording.sweeps.data.shape[2]])
+    # The inverted range flips the sign of the gain, not the data: edfio and MNE agree.
+    import mne
+
+    raw = mne.io.read_raw_edf(path, verbose="error")
+    np.testing.assert_allclose(raw.get_data()[0, :1000], signal[:1000], atol=1e-9)
+
+
+def test_mixed_rates_keep_the_dominant_rate(realdata):
+    """EDFlib's generator file: signals at 1000-2000 Hz; its square wave serves as trigger."""
+    from iomon.io import ReadOptions
+
+    path = realdata / "edf" / "test_generator_datarec_generator_0_5.bdf"
+    recording = read(path, ReadOptions(stimulus_channel="square 26Hz"))
+    assert recording.sweeps.sfreq == 2000.0
+    assert any("other sampling rates" in note for note in recording.notes)
+    assert "square 26Hz" not in recording.sweeps.ch_names
+    # A 26 Hz square wave rises every 38.5 ms.
+    gaps = np.diff(recording.sweeps.table["onset_s"])
+    np.testing.assert_allclose(np.median(gaps), 1 / 26, rtol=0.02)
+
+
+def test_duplicate_labels_are_numbered(realdata):
+    from iomon.io import ReadOptions
+
+    path = realdata / "edf" / "duplicate_channel_labels.edf"
+    recording = read(path, ReadOptions(stimulus_channel="EEG F2-Ref"))
+    names = recording.sweeps.ch_names
+    assert "EEG F1-Ref" in names and "EEG F1-Ref-2" in names
+    assert any("duplicate channel labels" in note for note in recording.notes)

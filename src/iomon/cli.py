@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="output folder (default: iomon-demo)")
 
     analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
-    analyze.add_argument("recording", metavar="RECORDING", help="EDF+/BDF recording")
+    analyze.add_argument("recording", metavar="RECORDING",
+                         help="recording: EDF/BDF (+C, +D), BrainVision .vhdr, .wcp, .abf, .smr, "
+                              ".nix, .cfs, or a .csv/.tsv/.mat sweep table")
     analyze.add_argument("--case", metavar="FILE", default=None,
                          help="case sidecar (default: RECORDING's stem + .case.toml, if any)")
     _add_criteria(analyze)

@@ -262,11 +262,19 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
 
     kind = ("BDF" if is_bdf else "EDF") + (("+D" if discontinuous else "+C") if is_plus else "")
     signals = list(edf.signals)
+    stimulus_source = annotations
     if options.stimulus_channel:
+        # A trigger channel by its label, or else the annotations whose text starts so.
         trigger = [s for s in signals if s.label.strip() == options.stimulus_channel]
         if not trigger:
-            raise InputError(f"the sidecar's stimulus_channel {options.stimulus_channel!r} is "
-                             "not a channel of this recording", path)
+            wanted = options.stimulus_channel.lower()
+            marked = [Annotation(a.onset_s, a.duration_s, f"stimulus {a.text}")
+                      for a in annotations if a.text.lower().startswith(wanted)]
+            if not marked:
+                raise InputError(f"the sidecar's stimulus_channel {options.stimulus_channel!r} "
+                                 "is neither a channel nor an annotation of this recording",
+                                 path)
+            stimulus_source = marked
     else:
         trigger = [s for s in signals if TRIGGER_PATTERN.match(s.label.strip())]
     emg, notes = _voltage_channels([s for s in signals if s not in trigger], path)
@@ -291,10 +299,10 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
             trigger_times = np.array([
                 _Timeline(trigger_rate, len(values), onsets, edf.data_record_duration)
                 .time_of(round(t * trigger_rate)) for t in trigger_times])
-    if discontinuous and not find_stimuli(annotations) and trigger_times is None:
+    if discontinuous and not find_stimuli(stimulus_source) and trigger_times is None:
         return _episodic_edf(path, edf, emg, kind, layout, annotations, duration, notes,
                              options)
-    stimuli = stimuli_or_error(annotations, trigger_times, path)
+    stimuli = stimuli_or_error(stimulus_source, trigger_times, path)
 
     first = int(round(options.window_s[0] * sfreq))
     n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
