@@ -5,6 +5,7 @@ import pytest
 
 from edfplus_d import write_edfplus_d
 from iomon.io import ReadOptions, read
+from test_readers import check_recording
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def test_edfplus_d_keeps_each_sweeps_true_onset(sweeps, tmp_path, with_markers):
     onsets = _write(sweeps, path, with_markers)
     options = ReadOptions(window_s=(-0.010, 0.0998))
     recording = read(path, options)
+    check_recording(recording)
     assert recording.format.startswith("EDF+D")
     got = recording.sweeps
     assert got.n_sweeps == sweeps.n_sweeps

@@ -16,6 +16,12 @@ from iomon.muscles import parse_channel_name
     ("L Deltoid", "left", "Deltoid"),
     ("ADM_R", "right", "ADM"),
     ("Quad L", "left", "Quad"),
+    ("L. TA", "left", "TA"),
+    ("TIB ANT L", "left", "TA"),
+    ("APB (R)", "right", "APB"),
+    ("L_AH", "left", "AH"),
+    ("Lt Gastroc", "left", "Gastroc"),
+    ("R-Quad", "right", "Quad"),
 ])
 def test_common_label_styles(label, side, muscle):
     assert parse_channel_name(label) == (side, muscle)

@@ -334,3 +334,13 @@ def test_bad_cfs_files(realdata, tmp_path):
         with pytest.raises(InputError, match=message) as info:
             read(path)
         assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unique_names():
+    from iomon.io import unique_names
+
+    notes = []
+    assert unique_names(["A", "B", "A", "A"], notes) == ["A", "B", "A-2", "A-3"]
+    assert notes and "A-2" in notes[0]
+    notes = []
+    assert unique_names(["A", "B"], notes) == ["A", "B"] and notes == []
