@@ -159,3 +159,18 @@ def test_duplicate_labels_are_numbered(realdata):
     names = recording.sweeps.ch_names
     assert "EEG F1-Ref" in names and "EEG F1-Ref-2" in names
     assert any("duplicate channel labels" in note for note in recording.notes)
+
+
+@pytest.mark.parametrize("offset, value, message", [
+    (252, b"abcd", "corrupt EDF header"),
+    (184, b"-1      ", "corrupt EDF header"),
+])
+def test_header_fields_out_of_range(small_case, tmp_path, offset, value, message):
+    _, good = small_case
+    content = bytearray(good.read_bytes())
+    content[offset:offset + len(value)] = value
+    path = tmp_path / "broken.edf"
+    path.write_bytes(bytes(content))
+    with pytest.raises(InputError, match=message) as info:
+        read(path)
+    assert "broken.edf" in str(info.value) and "\n" not in str(info.value)

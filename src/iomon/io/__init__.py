@@ -118,24 +118,58 @@ def unit_scale(unit: str) -> float | None:
     return _UNIT_SCALE.get(unit.strip().lower().replace(" ", ""))
 
 
-def trigger_onsets(values: np.ndarray, sfreq: float, is_status: bool = False) -> np.ndarray:
+def trigger_onsets(values, sfreq: float, is_status: bool = False, n_samples=None,
+                   chunk=1_000_000) -> np.ndarray:
     """Sample times (s) of the rising edges of a trigger channel.
 
     The resting level is the channel's median; a pulse is a departure from it of more than half
     of the largest departure. BioSemi ``Status`` channels keep triggers in the low 16 bits.
+
+    Parameters
+    ----------
+    values : array, or callable (start, stop) -> array
+        The channel, or a function reading a slice of it, so that a long channel is scanned in
+        chunks and never held whole.
+    sfreq : float
+    is_status : bool
+    n_samples : int, optional
+        Length of the channel; needed when ``values`` is a callable.
+    chunk : int
+        Samples per chunk.
     """
-    values = np.asarray(values)
-    if is_status:
-        values = values.astype(np.int64) & 0xFFFF
-    level = values.astype(float) - np.median(values)
-    peak = np.abs(level).max()
+    if callable(values):
+        read_slice = values
+    else:
+        array = np.asarray(values)
+        n_samples = array.size
+        def read_slice(start, stop):
+            return array[start:stop]
+
+    def level(start, stop):
+        part = np.asarray(read_slice(start, stop))
+        return (part.astype(np.int64) & 0xFFFF if is_status else part).astype(float)
+
+    bounds = [(s, min(s + chunk, n_samples)) for s in range(0, n_samples, chunk)]
+    # Pass 1: the resting level (median of a regular subsample) and the extremes.
+    subsample, low, high = [], np.inf, -np.inf
+    for start, stop in bounds:
+        part = level(start, stop)
+        subsample.append(part[::37])
+        low, high = min(low, part.min()), max(high, part.max())
+    if not bounds:
+        return np.array([])
+    rest = float(np.median(np.concatenate(subsample)))
+    peak = max(abs(high - rest), abs(low - rest))
     if peak == 0:
         return np.array([])
-    active = np.abs(level) > 0.5 * peak
-    rising = np.flatnonzero(active[1:] & ~active[:-1]) + 1
-    if active[0]:
-        rising = np.r_[0, rising]
-    return rising / sfreq
+    # Pass 2: rising edges, carrying the state across chunk boundaries.
+    edges, previous = [], False
+    for start, stop in bounds:
+        active = np.abs(level(start, stop) - rest) > 0.5 * peak
+        before = np.r_[previous, active[:-1]]
+        edges.append(np.flatnonzero(active & ~before) + start)
+        previous = bool(active[-1])
+    return np.concatenate(edges) / sfreq
 
 
 def sweep_table(stimuli) -> dict:

@@ -7,7 +7,6 @@ edfio maps the data records lazily and only the windows are read.
 from __future__ import annotations
 
 import datetime
-import re
 import warnings
 from pathlib import Path
 
@@ -34,7 +33,8 @@ def _check_header(path: Path) -> dict:
     """Refuse files whose fixed header is not EDF/BDF or whose size contradicts it.
 
     Returns the record layout: ``header_bytes``, ``n_records``, ``labels``, ``per_record``
-    (samples of each signal per record) and ``bytes_per_sample``.
+    (samples of each signal per record), ``bytes_per_sample``, ``reserved`` (``EDF+C``...)
+    and ``start`` (datetime of the header's start date and time, None if unreadable).
     """
     size = path.stat().st_size
     with path.open("rb") as f:
@@ -76,38 +76,67 @@ def _check_header(path: Path) -> dict:
         if size < expected:
             raise InputError(f"truncated: the header promises {n_records} data records "
                              f"({expected} bytes), the file has {size} bytes", path)
+    try:
+        day, month, year = (int(v) for v in header[168:176].decode("ascii").split("."))
+        hour, minute, second = (int(v) for v in header[176:184].decode("ascii").split("."))
+        start = datetime.datetime(2000 + year if year < 85 else 1900 + year, month, day, hour,
+                                  minute, second)
+    except ValueError:
+        start = None  # an anonymised or malformed date: not needed for the analysis
     return {"header_bytes": header_bytes, "n_records": n_records, "labels": labels,
-            "per_record": per_record, "bytes_per_sample": bytes_per_sample}
+            "per_record": per_record, "bytes_per_sample": bytes_per_sample,
+            "reserved": header[192:236].decode("latin-1").strip(), "start": start}
 
 
-_TAL_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)\x14\x14")
+def read_tals(path: Path, layout: dict):
+    """Record start times and annotations from the EDF+/BDF+ annotation signals.
 
+    Only the annotation bytes of each data record are read (seek and read, no memory map), so
+    a long recording is not paged in. Times count from the first record's start, the first
+    sample, as the sample indices do; a sub-second start offset is thereby taken out.
 
-def record_onsets(path: Path, layout: dict) -> np.ndarray:
-    """Start of every data record (s, from the first one), from the EDF+ time-keeping TALs.
-
-    EDF+D keeps each record's start in the first annotation of its first ``EDF Annotations``
-    signal; the file is read through a memory map, one small slice per record.
+    Returns
+    -------
+    onsets : array of float, shape (n_records,)
+        Start of every data record, s (None for a plain EDF/BDF without annotations).
+    annotations : list of Annotation
     """
-    kind = "BDF Annotations" if layout["bytes_per_sample"] == 3 else "EDF Annotations"
-    if kind not in layout["labels"]:
-        raise InputError("EDF+D file without an annotation signal: record times unknown", path)
-    index = layout["labels"].index(kind)
+    suffix = "BDF Annotations" if layout["bytes_per_sample"] == 3 else "EDF Annotations"
+    signals = [i for i, label in enumerate(layout["labels"]) if label == suffix]
+    if not signals:
+        return None, []
     width = layout["bytes_per_sample"]
-    start = sum(layout["per_record"][:index]) * width
-    length = layout["per_record"][index] * width
     record_bytes = sum(layout["per_record"]) * width
-    records = np.memmap(path, dtype=np.uint8, mode="r", offset=layout["header_bytes"],
-                        shape=(layout["n_records"], record_bytes))
+    spans = [(sum(layout["per_record"][:i]) * width, layout["per_record"][i] * width)
+             for i in signals]
     onsets = np.empty(layout["n_records"])
-    for r in range(layout["n_records"]):
-        match = _TAL_ONSET.match(records[r, start:start + length].tobytes())
-        if match is None:
-            raise InputError(f"data record {r} has no time-keeping annotation", path)
-        onsets[r] = float(match.group(1))
+    raw_annotations = []
+    with path.open("rb") as f:
+        for r in range(layout["n_records"]):
+            for k, (start, length) in enumerate(spans):
+                f.seek(layout["header_bytes"] + r * record_bytes + start)
+                tals = [t for t in f.read(length).split(b"\x00") if t]
+                for n, tal in enumerate(tals):
+                    timing, *texts = tal.split(b"\x14")
+                    onset, _, duration = timing.partition(b"\x15")
+                    try:
+                        onset_s = float(onset)
+                        duration_s = float(duration) if duration else 0.0
+                    except ValueError:
+                        raise InputError(f"data record {r} holds a malformed annotation "
+                                         f"({tal[:40]!r})", path) from None
+                    if k == 0 and n == 0:
+                        onsets[r] = onset_s  # the record's time-keeping annotation
+                    for text in texts:
+                        if text.strip():
+                            raw_annotations.append(
+                                (onset_s, duration_s, text.decode("utf-8", "replace").strip()))
     if np.any(np.diff(onsets) <= 0):
-        raise InputError("EDF+D data records are not in time order", path)
-    return onsets - onsets[0]
+        raise InputError("EDF+ data records are not in time order", path)
+    origin = onsets[0]
+    annotations = sorted((Annotation(round(o - origin, 9), d, t) for o, d, t in raw_annotations),
+                         key=lambda a: a.onset_s)
+    return onsets - origin, annotations
 
 
 class _Timeline:
@@ -188,15 +217,13 @@ def _read_windows(signals, starts, n_samples, sfreq):
     return data
 
 
-def _episodic_edf(path, edf, emg, kind, layout, annotations, duration, notes, options):
+def _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, notes, options):
     """EDF+D without stimulus markers: every run of contiguous records is one sweep."""
     import pandas as pd
 
     from ..annotations import Stimulus
 
     sfreq = float(emg[0].sampling_frequency)
-    onsets = record_onsets(path, layout)
-    record_s = edf.data_record_duration
     per_record = int(round(record_s * sfreq))
     breaks = np.flatnonzero(np.abs(np.diff(onsets) - record_s) > 0.5 / sfreq) + 1
     first_records = np.r_[0, breaks]
@@ -250,15 +277,13 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
             raise InputError(f"inconsistent EDF file: {warning}", path) from None
         except Exception as err:  # edfio raises plain ValueErrors for malformed headers
             raise InputError(f"cannot be read as EDF/BDF: {err}", path) from None
-        try:
-            is_plus = edf.reserved.startswith(("EDF+", "BDF+"))
-            discontinuous = is_plus and not edf.is_continuous
-            annotations = [Annotation(float(a.onset), float(a.duration or 0.0), a.text)
-                           for a in edf.annotations]
-        except InputError:
-            raise
-        except Exception as err:
-            raise InputError(f"cannot read the EDF+ annotations: {err}", path) from None
+    # Annotations and record times are parsed here rather than by edfio, whose parsing pages
+    # the whole file in (a long recording would then occupy its size in memory).
+    is_plus = layout["reserved"].startswith(("EDF+", "BDF+"))
+    onsets, annotations = read_tals(path, layout) if is_plus else (None, [])
+    record_s = float(edf.data_record_duration)
+    discontinuous = onsets is not None and bool(
+        np.any(np.abs(np.diff(onsets) - record_s) > 1e-6))
 
     kind = ("BDF" if is_bdf else "EDF") + (("+D" if discontinuous else "+C") if is_plus else "")
     signals = list(edf.signals)
@@ -281,9 +306,8 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     sfreq = float(emg[0].sampling_frequency)
     n_total = int(round(edf.duration * sfreq))
     if discontinuous:
-        onsets = record_onsets(path, layout)
-        timeline = _Timeline(sfreq, n_total, onsets, edf.data_record_duration)
-        duration = float(onsets[-1] + edf.data_record_duration)
+        timeline = _Timeline(sfreq, n_total, onsets, record_s)
+        duration = float(onsets[-1] + record_s)
     else:
         timeline = _Timeline(sfreq, n_total)
         duration = float(edf.duration)
@@ -292,15 +316,20 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     if trigger:
         source = trigger[0]
         is_status = source.label.strip().lower().endswith("status")
-        values = source.digital if is_status else source.data
         trigger_rate = float(source.sampling_frequency)
-        trigger_times = trigger_onsets(values, trigger_rate, is_status)
+        n_trigger = int(round(edf.duration * trigger_rate))
+
+        def trigger_slice(start, stop):
+            read = source.get_digital_slice if is_status else source.get_data_slice
+            return read(start / trigger_rate, stop / trigger_rate)
+
+        trigger_times = trigger_onsets(trigger_slice, trigger_rate, is_status, n_trigger)
         if discontinuous:
             trigger_times = np.array([
-                _Timeline(trigger_rate, len(values), onsets, edf.data_record_duration)
+                _Timeline(trigger_rate, n_trigger, onsets, record_s)
                 .time_of(round(t * trigger_rate)) for t in trigger_times])
     if discontinuous and not find_stimuli(stimulus_source) and trigger_times is None:
-        return _episodic_edf(path, edf, emg, kind, layout, annotations, duration, notes,
+        return _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, notes,
                              options)
     stimuli = stimuli_or_error(stimulus_source, trigger_times, path)
 
@@ -322,10 +351,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     import pandas as pd
 
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
-    try:
-        start = edf.startdatetime
-    except Exception:
-        start = None
+    start = layout["start"]
     try:
         patient = edf.local_patient_identification.strip() or None
     except Exception:
@@ -334,4 +360,4 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
 
     return Recording(path, kind, f"edfio {version('edfio')}", sweeps,
                      sorted(annotations, key=lambda a: a.onset_s), duration,
-                     start if isinstance(start, datetime.datetime) else None, patient, notes)
+                     start, patient, notes)
