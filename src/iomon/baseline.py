@@ -4,6 +4,13 @@ The baseline of a channel is the median over its first ``n_sweeps`` valid sweeps
 or after the ``Baseline`` annotation (or the start of the case) and before lesioning. The median
 is robust to the one odd sweep that TcMEP variability produces; the spread (median absolute
 deviation) is reported beside it.
+
+A response depends on how it was evoked, so baselines are kept per stimulation montage and
+intensity: a sweep is compared with the baseline of its own montage and intensity when there is
+one, else with the baseline of its montage at the intensity used most at baseline (an intensity
+raised later, to chase a rising threshold, is judged against the original baseline). An explicit
+re-baselining from a given time starts a new set of baselines, taken from the first valid
+sweeps from that time on; every baseline used is listed in the outputs (the audit trail).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .annotations import LESIONING, POST
+from .errors import InputError
 
 DEFAULT_BASELINE_SWEEPS = 10
 
@@ -80,6 +88,143 @@ def compute_baseline(amplitude, onset_latency, present, chosen) -> Baseline:
         n_present = (chosen & present).sum(axis=0)
     base_present = (n_chosen > 0) & (2 * n_present > n_chosen)
     return Baseline(chosen, median, mad, np.where(base_present, latency, np.nan), base_present)
+
+
+@dataclass(frozen=True)
+class Rebaseline:
+    """An explicit re-baselining: from ``at_s`` on, sweeps are compared with a new baseline.
+
+    Attributes
+    ----------
+    at_s : float
+        Seconds since the start of the recording.
+    reason : str
+        Why (written into the audit trail), e.g. "after repositioning of the leg electrodes".
+    """
+
+    at_s: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    """One baseline of the audit trail: when, why, for which montage and intensity, values."""
+
+    start_s: float
+    reason: str
+    montage: str
+    intensity: float
+    baseline: Baseline
+
+
+@dataclass(frozen=True)
+class BaselineSet:
+    """Every baseline of a case and which one each sweep is compared with.
+
+    Attributes
+    ----------
+    entries : list of BaselineEntry
+        The first entry is the case's main baseline (first epoch, most used montage and
+        intensity).
+    assignment : array of int, shape (n_sweeps,)
+        Index into ``entries`` for each sweep.
+    """
+
+    entries: list
+    assignment: np.ndarray
+
+    @property
+    def main(self) -> Baseline:
+        """The baseline reported per channel in the summary."""
+        return self.entries[0].baseline
+
+    def reference(self, field: str) -> np.ndarray:
+        """A per-channel baseline value laid out per sweep: shape (n_sweeps, n_channels)."""
+        values = np.stack([getattr(e.baseline, field) for e in self.entries])
+        return values[self.assignment]
+
+
+def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, montages,
+                    intensities, start_s=None, n_sweeps=DEFAULT_BASELINE_SWEEPS,
+                    rebaselines=()) -> BaselineSet:
+    """All baselines of a case, per epoch (re-baselining) and per montage and intensity.
+
+    Parameters
+    ----------
+    amplitude, onset_latency : array of float, shape (n_sweeps, n_channels)
+    present, valid : array of bool, shape (n_sweeps, n_channels)
+    onsets_s : array of float, shape (n_sweeps,)
+    phases, montages : array of str, shape (n_sweeps,)
+    intensities : array of float, shape (n_sweeps,) (NaN when unknown)
+    start_s : float, optional
+        The ``Baseline`` annotation.
+    n_sweeps : int
+    rebaselines : sequence of Rebaseline
+
+    Returns
+    -------
+    BaselineSet
+    """
+    onsets_s = np.asarray(onsets_s, float)
+    intensities = np.asarray(intensities, float)
+    montages = np.asarray(montages).astype(str)
+    keys = np.array([f"{m}|{'' if np.isnan(i) else f'{i:g}'}"
+                     for m, i in zip(montages, intensities)])
+    epochs = [(start_s, "case baseline", False)] + [
+        (r.at_s, r.reason or "re-baselined", True) for r in sorted(rebaselines,
+                                                                   key=lambda r: r.at_s)]
+    epoch_of = np.zeros(onsets_s.size, int)
+    for k, (at, _, _) in enumerate(epochs[1:], start=1):
+        epoch_of[onsets_s >= at] = k
+    entries, assignment = [], np.full(onsets_s.size, -1)
+    for k, (at, reason, explicit) in enumerate(epochs):
+        in_epoch = epoch_of == k
+        if not in_epoch.any():
+            continue
+        eligible = in_epoch.copy()
+        if not explicit:
+            # The case baseline comes before lesioning and from the Baseline marker on.
+            eligible &= ~np.isin(np.asarray(phases), [LESIONING, POST])
+        if at is not None:
+            eligible &= onsets_s >= at
+        # Groups in order of use at baseline: the most used one is the epoch's main baseline.
+        counts = {}
+        for key in keys[eligible]:
+            counts[key] = counts.get(key, 0) + 1
+        groups = sorted(counts, key=lambda g: -counts[g])
+        first_entry = len(entries)
+        for key in groups:
+            chosen = select_baseline_sweeps(onsets_s, phases, valid & (keys == key)[:, None]
+                                            & eligible[:, None], None, n_sweeps)
+            montage, intensity = key.split("|")
+            entries.append(BaselineEntry(
+                float(onsets_s[eligible & (keys == key)].min()) if at is None else float(at),
+                reason, montage, float(intensity) if intensity else float("nan"),
+                compute_baseline(amplitude, onset_latency, present, chosen)))
+        if len(entries) == first_entry:
+            continue
+        # Each sweep: its own group's baseline, else its montage's main one, else the epoch's.
+        by_key = {key: first_entry + e for e, key in enumerate(groups)}
+        by_montage = {}
+        for key in groups:
+            by_montage.setdefault(key.split("|")[0], by_key[key])
+        epoch_rows = np.flatnonzero(in_epoch)
+        assignment[epoch_rows] = [by_key.get(keys[i], by_montage.get(montages[i], first_entry))
+                                  for i in epoch_rows]
+    if not entries:
+        raise InputError("no valid sweep before lesioning to form a baseline (add a "
+                         "[[rebaseline]] to the sidecar to take one later)")
+    # Sweeps before the first eligible baseline sweep of an epoch still need a reference.
+    assignment[assignment < 0] = 0
+    return BaselineSet(entries, assignment)
+
+
+def percent_of_reference(amplitude, baselines: BaselineSet) -> np.ndarray:
+    """Amplitude as % of each sweep's own baseline; NaN where that baseline has no response."""
+    reference = baselines.reference("amplitude")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percent = 100.0 * amplitude / reference
+    return np.where(baselines.reference("present"), percent, np.nan)
 
 
 def percent_of_baseline(amplitude, baseline: Baseline) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .annotations import Phase
+from .baseline import Rebaseline
 from .errors import InputError
 from .io import ReadOptions
 from .muscles import MUSCLES, parse_channel_name
@@ -66,6 +67,8 @@ class Case:
         The sidecar file, None when there was none.
     read_options : ReadOptions
         How to read the recording (the ``[recording]`` table).
+    rebaselines : tuple of Rebaseline
+        Explicit re-baselinings (``[[rebaseline]]``: ``at_s``, ``reason``).
     """
 
     id: str
@@ -76,6 +79,7 @@ class Case:
     clinical: dict = field(default_factory=dict)
     source: Path | None = None
     read_options: ReadOptions = field(default_factory=ReadOptions)
+    rebaselines: tuple[Rebaseline, ...] = ()
 
 
 def sidecar_path(recording: str | Path) -> Path:
@@ -120,8 +124,8 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         raise InputError(f"not valid TOML ({err})", path) from None
     except UnicodeDecodeError:
         raise InputError("not valid TOML (not UTF-8 text)", path) from None
-    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "tabular"},
-                "the sidecar", path)
+    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "tabular",
+                      "rebaseline"}, "the sidecar", path)
 
     case_table = doc.get("case", {})
     if not isinstance(case_table, dict):
@@ -204,7 +208,28 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
 
     return Case(str(case_id), side, tuple(v.upper() for v in levels), tuple(specs),
                 tuple(phases), dict(clinical), path,
-                _read_options(doc.get("recording", {}), doc.get("tabular", {}), path))
+                _read_options(doc.get("recording", {}), doc.get("tabular", {}), path),
+                _rebaselines(doc.get("rebaseline", []), path))
+
+
+def _rebaselines(entries, path: Path) -> tuple[Rebaseline, ...]:
+    """The ``[[rebaseline]]`` entries: ``at_s`` (required) and ``reason``."""
+    if not isinstance(entries, list):
+        raise InputError("rebaseline must be an array of tables ([[rebaseline]])", path)
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"rebaseline[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} must be a table", path)
+        _check_keys(entry, {"at_s", "reason"}, where, path)
+        at = entry.get("at_s")
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
+            raise InputError(f"{where}.at_s must be seconds >= 0, got {at!r}", path)
+        reason = entry.get("reason", "")
+        if not isinstance(reason, str):
+            raise InputError(f"{where}.reason must be text", path)
+        out.append(Rebaseline(float(at), reason))
+    return tuple(out)
 
 
 def _read_options(table, tabular, path: Path) -> ReadOptions:

@@ -24,16 +24,17 @@ from .annotations import (
 from .baseline import (
     DEFAULT_BASELINE_SWEEPS,
     Baseline,
-    compute_baseline,
-    percent_of_baseline,
-    select_baseline_sweeps,
+    BaselineSet,
+    Rebaseline,
+    build_baselines,
+    percent_of_reference,
 )
 from .case import Case, read_case, resolve_channels, sidecar_path
 from .conditioning import DEFAULT_BAND_HZ, condition, reject_sweeps, remove_mains
 from .criteria import Criteria, load_criteria
 from .errors import InputError
 from .io import Recording
-from .measures import Measurements, measure, response_windows
+from .measures import Measurements, measure, refine_windows, response_windows
 from .sweeps import Sweeps
 
 #: Columns of measurements.csv, in order (DESIGN.md section 4, then iomon's additions).
@@ -41,7 +42,7 @@ MEASUREMENT_COLUMNS = (
     "sweep", "time_s", "phase", "channel", "amplitude_uv", "onset_latency_ms",
     "peak_latency_ms", "area_uv_ms", "duration_ms", "n_phases", "percent_of_baseline",
     "present", "rejected", "stim_intensity", "stim_unit", "reject_reason", "noise_uv",
-    "baseline_sweep",
+    "onset_latency_tkeo_ms", "n_turns", "snr_db", "baseline_id", "baseline_sweep",
 )
 
 #: Below this sampling rate (Hz) a recording is refused: MEP phases last 1-5 ms.
@@ -65,12 +66,15 @@ class Settings:
         Window to blank around the stimulus train, s; None to find it in the data.
     mains_hz : float or None
         Mains frequency to remove (50 or 60); None to detect it; 0 to leave hum alone.
+    rebaselines : tuple of Rebaseline
+        Explicit re-baselinings, added to those of the case sidecar.
     """
 
     band_hz: tuple[float, float] | None = None
     baseline_sweeps: int = DEFAULT_BASELINE_SWEEPS
     artefact_s: tuple[float, float] | None = None
     mains_hz: float | None = None
+    rebaselines: tuple[Rebaseline, ...] = ()
 
 
 @dataclass
@@ -95,6 +99,7 @@ class CaseResult:
     reject_reason: np.ndarray
     measurements: Measurements
     baseline: Baseline
+    baselines: BaselineSet
     percent: np.ndarray
     alerts: list[Alert]
     input_sha256: str
@@ -131,7 +136,14 @@ class CaseResult:
             "stim_unit": table["stim_unit"].to_numpy()[sweep],
             "reject_reason": self.reject_reason.ravel(),
             "noise_uv": flat(m.noise, 1e6, 2),
-            "baseline_sweep": self.baseline.sweeps.ravel(),
+            "onset_latency_tkeo_ms": flat(np.where(self.rejected, np.nan,
+                                                   m.onset_latency_tkeo), 1e3),
+            "n_turns": np.where(self.rejected, 0, m.n_turns).ravel(),
+            "snr_db": flat(np.where(self.rejected | ~np.isfinite(m.snr_db), np.nan, m.snr_db),
+                           1.0, 1),
+            "baseline_id": np.repeat(self.baselines.assignment, n_channels),
+            "baseline_sweep": np.any([e.baseline.sweeps for e in self.baselines.entries],
+                                     axis=0).ravel(),
         })
         return frame[list(MEASUREMENT_COLUMNS)]
 
@@ -184,8 +196,20 @@ class CaseResult:
                  "baseline_amplitude_uv": num(b.amplitude[c], 1e6) if b.present[c] else None,
                  "baseline_latency_ms": num(b.onset_latency[c], 1e3),
                  "baseline_n_sweeps": int(b.sweeps[:, c].sum()),
-                 "final_percent_of_baseline": num(final[c], 1.0, 1)}
+                 "final_percent_of_baseline": num(final[c], 1.0, 1),
+                 "response_window_ms": [round(v * 1e3, 2) for v in self.windows[c]]}
                 for c, ch in enumerate(self.sweeps.channels)
+            ],
+            "baselines": [
+                {"id": k, "start_s": round(e.start_s, 3), "reason": e.reason,
+                 "montage": e.montage,
+                 "intensity": None if np.isnan(e.intensity) else e.intensity,
+                 "n_sweeps_compared": int((self.baselines.assignment == k).sum()),
+                 "channels": {ch.name: {"present": bool(e.baseline.present[c]),
+                                        "amplitude_uv": num(e.baseline.amplitude[c], 1e6),
+                                        "n_sweeps": int(e.baseline.sweeps[:, c].sum())}
+                              for c, ch in enumerate(self.sweeps.channels)}}
+                for k, e in enumerate(self.baselines.entries)
             ],
             "n_alerts": len(self.alerts),
             "notes": list(self.notes),
@@ -292,23 +316,38 @@ def analyze(recording: Recording, case: Case | None = None,
             notes.append("mains hum was not removed: the sweeps end less than "
                                    f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")
     rejected, reason = reject_sweeps(data, conditioned, times, sfreq=sfreq)
-    measurements = measure(conditioned, times, sfreq, windows)
-
     valid = ~rejected
-    onsets = sweeps.table["onset_s"].to_numpy()
-    chosen = select_baseline_sweeps(onsets, sweeps.table["phase"].to_numpy(), valid,
-                                    find_baseline_start(recording.annotations),
-                                    settings.baseline_sweeps)
-    baseline = compute_baseline(measurements.amplitude, measurements.onset_latency,
-                                measurements.present, chosen)
-    percent = percent_of_baseline(measurements.amplitude, baseline)
+    table = sweeps.table
+    rebaselines = tuple(case.rebaselines) + tuple(settings.rebaselines)
+
+    def baselines_for(m):
+        return build_baselines(
+            m.amplitude, m.onset_latency, m.present, valid, table["onset_s"].to_numpy(),
+            table["phase"].to_numpy(), table["montage"].to_numpy(),
+            table["stim_intensity"].to_numpy(), find_baseline_start(recording.annotations),
+            settings.baseline_sweeps, rebaselines)
+
+    # Two passes: the expected-latency windows find the baseline responses; their average then
+    # narrows each channel's window to where its response really is.
+    measurements = measure(conditioned, times, sfreq, windows)
+    main = baselines_for(measurements).main
+    counts = main.sweeps.sum(axis=0)
+    average = np.einsum("sc,sct->ct", main.sweeps.astype(float), conditioned) / np.maximum(
+        counts, 1)[:, None]
+    noise_sd = np.nanmedian(measurements.noise, axis=0)
+    windows = refine_windows(average, times, sfreq, windows, noise_sd, counts)
+    measurements = measure(conditioned, times, sfreq, windows, noise_sd=noise_sd)
+    baselines = baselines_for(measurements)
+    percent = percent_of_reference(measurements.amplitude, baselines)
     alerts = detect_alerts(percent, measurements.present, valid, sweeps.channels,
-                           baseline.present, onsets, sweeps.table["phase"].to_numpy(), criteria)
-    sweeps.table["rejected"] = rejected.all(axis=1)
+                           baselines.main.present, table["onset_s"].to_numpy(),
+                           table["phase"].to_numpy(), criteria)
+    table["rejected"] = rejected.all(axis=1)
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=phases, criteria=criteria,
         settings=settings, conditioned=conditioned, artefact_s=artefact, band_hz=band,
         mains_hz=mains_hz, windows=windows,
-        rejected=rejected, reject_reason=reason, measurements=measurements, baseline=baseline,
+        rejected=rejected, reject_reason=reason, measurements=measurements,
+        baseline=baselines.main, baselines=baselines,
         percent=percent, alerts=alerts, input_sha256=file_sha256(recording.path), notes=notes,
     )
