@@ -194,8 +194,8 @@ def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, 
         groups = sorted(counts, key=lambda g: -counts[g])
         first_entry = len(entries)
         for key in groups:
-            chosen = select_baseline_sweeps(onsets_s, phases, valid & (keys == key)[:, None]
-                                            & eligible[:, None], None, n_sweeps)
+            candidates = valid & ((keys == key) & eligible)[:, None]
+            chosen = candidates & (np.cumsum(candidates, axis=0) <= n_sweeps)
             montage, intensity = key.split("|")
             entries.append(BaselineEntry(
                 float(onsets_s[eligible & (keys == key)].min()) if at is None else float(at),

@@ -257,7 +257,8 @@ def _read_options(table, tabular, path: Path) -> ReadOptions:
     if "channels" in tabular and (not isinstance(tabular["channels"], list) or not all(
             isinstance(v, str) for v in tabular["channels"])):
         raise InputError("tabular.channels must be a list of channel names", path)
-    _check_keys(table, {"window_ms", "stimulus_channel", "stimulus_s"}, "[recording]", path)
+    _check_keys(table, {"window_ms", "stimulus_channel", "stimulus_s", "mains_hz"},
+                "[recording]", path)
     options = {}
     if "window_ms" in table:
         window = table["window_ms"]
@@ -277,6 +278,11 @@ def _read_options(table, tabular, path: Path) -> ReadOptions:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise InputError(f"recording.stimulus_s must be seconds >= 0, got {value!r}", path)
         options["stimulus_s"] = float(value)
+    if "mains_hz" in table:
+        if table["mains_hz"] not in (0, 50, 60) or isinstance(table["mains_hz"], bool):
+            raise InputError(f"recording.mains_hz must be 50, 60 or 0 (no hum removal), got "
+                             f"{table['mains_hz']!r}", path)
+        options["mains_hz"] = float(table["mains_hz"])
     return ReadOptions(**options, tabular=dict(tabular))
 
 

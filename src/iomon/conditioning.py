@@ -14,6 +14,8 @@ from .errors import InputError
 DEFAULT_BAND_HZ = (10.0, 1500.0)
 #: Pre-stimulus samples closer than this to the stimulus are not used as "noise" (s).
 PRE_STIMULUS_GUARD_S = 0.001
+#: Hum is only fitted when at least this much of the sweep follows the responses (s).
+MIN_LATE_FIT_S = 0.015
 #: Rejection reasons, as written in the outputs.
 REASONS = ("", "nan", "flat", "clipped", "noisy baseline")
 
@@ -158,8 +160,45 @@ def reject_sweeps(raw, filtered, times, noise_ratio=5.0, flat_v=1e-7, clip_run_s
     return reason != "", reason.astype(str)
 
 
-def _mains_design(times, mains_hz, n_harmonics=3):
-    columns = [np.ones_like(times), times - times.mean()]
+#: Degree of the polynomial fitted beside the hum (offset, slope and the curvature of slow
+#: electrode drift over a sweep); it is not subtracted.
+_DRIFT_DEGREE = 3
+
+
+def detect_mains(signals, sfreq, min_ratio=4.0):
+    """Mains frequency (50 or 60 Hz) from a stretch of continuous recording, or None.
+
+    The Welch spectrum (1 s segments, 1 Hz resolution) of each channel is compared at 50 and
+    60 Hz with its median over the 20 Hz around; the frequency standing out more, summed over
+    channels, wins if it stands out ``min_ratio``-fold. Sweeps alone are too short to tell the
+    two apart reliably.
+
+    Parameters
+    ----------
+    signals : array of float, shape (n_channels, n_samples)
+        At least 2 s of recording.
+    sfreq : float
+    """
+    from scipy.signal import welch
+
+    if signals.shape[-1] < 2 * sfreq or sfreq < 200:
+        return None
+    freqs, power = welch(signals, fs=sfreq, nperseg=int(sfreq), axis=-1)
+    scores = {}
+    for mains in (50.0, 60.0):
+        peak = (freqs >= mains - 1) & (freqs <= mains + 1)
+        around = (np.abs(freqs - mains) <= 10) & ~((freqs >= mains - 2) & (freqs <= mains + 2))
+        ratio = power[:, peak].max(axis=-1) / np.maximum(np.median(power[:, around], axis=-1),
+                                                        np.finfo(float).tiny)
+        scores[mains] = float(np.sum(ratio))
+    best = max(scores, key=scores.get)
+    return best if scores[best] / signals.shape[0] >= min_ratio else None
+
+
+def _mains_design(times, mains_hz, n_harmonics=3, reference=None):
+    centre, half = reference if reference is not None else (times.mean(), np.ptp(times) / 2)
+    tau = (times - centre) / half
+    columns = [tau ** d for d in range(_DRIFT_DEGREE + 1)]
     for k in range(1, n_harmonics + 1):
         phase = 2 * np.pi * k * mains_hz * times
         columns += [np.sin(phase), np.cos(phase)]
@@ -170,7 +209,7 @@ def remove_mains(data, times, fit_mask, mains_hz=None, n_harmonics=3):
     """Subtract mains hum (and its harmonics) fitted where there is no response.
 
     A notch filter rings for longer than a 100 ms sweep lasts, so the hum is instead fitted by
-    least squares, one sine and cosine per harmonic plus an offset and a slope, on the samples
+    least squares, one sine and cosine per harmonic plus a cubic for the drift, on the samples
     of ``fit_mask`` (before the stimulus and after the responses), and subtracted from the
     whole sweep. All sweeps and channels share one design matrix, so this is one solve.
 
@@ -180,8 +219,8 @@ def remove_mains(data, times, fit_mask, mains_hz=None, n_harmonics=3):
     times : array of float, shape (n_samples,)
     fit_mask : array of bool, shape (n_samples,)
         Samples free of artefact and response.
-    mains_hz : float, optional
-        50 or 60; by default the one that explains more of the signal in ``fit_mask``.
+    mains_hz : float
+        50 or 60 (see :func:`detect_mains`).
     n_harmonics : int
 
     Returns
@@ -190,26 +229,34 @@ def remove_mains(data, times, fit_mask, mains_hz=None, n_harmonics=3):
     mains_hz : float
     """
     fit_times = times[fit_mask]
+    reference = (times.mean(), np.ptp(times) / 2)  # one polynomial scale for fit and sweep
     flat = data[..., fit_mask].reshape(-1, fit_times.size).T
-    if mains_hz is None:
-        # Decide with the fundamental alone: with harmonics, either family can bend to fit
-        # the other over a few tens of milliseconds.
-        residuals = {}
-        for frequency in (50.0, 60.0):
-            design = _mains_design(fit_times, frequency, 1)
-            coef, *_ = np.linalg.lstsq(design, flat, rcond=None)
-            residuals[frequency] = float(np.sum((flat - design @ coef) ** 2))
-        mains_hz = min(residuals, key=residuals.get)
     frequency = float(mains_hz)
-    design = _mains_design(fit_times, frequency, n_harmonics)
+    design = _mains_design(fit_times, frequency, n_harmonics, reference)
     coef, *_ = np.linalg.lstsq(design, flat, rcond=None)
-    # Keep the fitted offset and slope out of the subtraction: they are not hum.
-    hum = _mains_design(times, frequency, n_harmonics)[:, 2:] @ coef[2:]
+    # Keep the fitted drift polynomial out of the subtraction: it is not hum.
+    drift = _DRIFT_DEGREE + 1
+    hum = _mains_design(times, frequency, n_harmonics, reference)[:, drift:] @ coef[drift:]
     return data - hum.T.reshape(data.shape), frequency
 
 
-def condition(data, times, sfreq, band_hz=DEFAULT_BAND_HZ, artefact_s=None):
-    """Offset removal, artefact blanking and band-pass, in that order.
+def artefact_window(data, times, sfreq):
+    """The span to blank: first pulse - 0.5 ms to last pulse + 1.5 ms, found in the data.
+
+    Without a visible artefact, the first 2 ms after the stimulus.
+    """
+    centred = remove_offset(np.where(np.isfinite(data), data, 0.0), times)
+    first, last = find_stimulus_train(centred, times, sfreq)
+    if first is None:
+        return (-0.0005, 0.002)
+    return (first - 0.0005, last + 0.0015)
+
+
+def condition(data, times, sfreq, band_hz, artefact_s, mains_hz=None, quiet_after_s=None):
+    """Offset removal, artefact blanking, mains removal and band-pass, in that order.
+
+    Hum is subtracted before filtering: the filter's edge transients would otherwise bend the
+    sinusoid near the ends of the sweep, where the pre-stimulus noise is measured.
 
     Parameters
     ----------
@@ -217,20 +264,26 @@ def condition(data, times, sfreq, band_hz=DEFAULT_BAND_HZ, artefact_s=None):
     times : array of float, shape (n_samples,)
     sfreq : float
     band_hz : tuple of float
-    artefact_s : tuple of float, optional
-        Window to blank; by default found from the data (first pulse - 0.5 ms to last pulse
-        + 1.5 ms), or the first 2 ms after the stimulus when no artefact shows.
+    artefact_s : tuple of float
+        Window to blank (see :func:`artefact_window`).
+    mains_hz : float or None
+        50 or 60; None or 0 to leave hum in.
+    quiet_after_s : float or None
+        After this time no channel holds a response; the hum is fitted there and before the
+        stimulus. None (or too short a span) leaves hum in.
 
     Returns
     -------
     conditioned : array of float, same shape
-    artefact_s : tuple of float
-        The window that was blanked.
+    mains_hz : float or None
+        The mains frequency removed, None if none was.
     """
     clean = np.where(np.isfinite(data), data, 0.0)
-    centred = remove_offset(clean, times)
-    if artefact_s is None:
-        first, last = find_stimulus_train(centred, times, sfreq)
-        artefact_s = (-0.0005, 0.002) if first is None else (first - 0.0005, last + 0.0015)
-    blanked = blank_artefact(centred, times, *artefact_s)
-    return bandpass(blanked, sfreq, band_hz), (float(artefact_s[0]), float(artefact_s[1]))
+    blanked = blank_artefact(remove_offset(clean, times), times, *artefact_s)
+    removed = None
+    if mains_hz and quiet_after_s is not None:
+        late = times > quiet_after_s
+        if late.sum() / sfreq >= MIN_LATE_FIT_S:
+            blanked, removed = remove_mains(blanked, times, late | (times < artefact_s[0]),
+                                            mains_hz)
+    return bandpass(blanked, sfreq, band_hz), removed

@@ -111,7 +111,13 @@ def refine_windows(average, times, sfreq, windows, noise_sd, n_averaged, before_
     refined = windows.copy()
     found = m.present[0] & (np.asarray(n_averaged) > 0)
     onset = m.onset_latency[0]
-    offset = onset + m.duration[0]
+    # The response ends where the average last exceeds a tenth of its peak (as MEPFeatX's
+    # end point): the noise threshold alone would follow slow tails to the window's end.
+    centred = average - local_level(average[None], times, windows)[0][:, None]
+    in_window = (times[None, :] >= windows[:, :1]) & (times[None, :] <= windows[:, 1:])
+    magnitude = np.where(in_window, np.abs(centred), 0.0)
+    large = magnitude > np.maximum(0.1 * magnitude.max(axis=-1), ONSET_K * sigma)[:, None]
+    offset = times[np.maximum(_last_true(large), 0)]
     refined[found, 0] = np.maximum(windows[found, 0], onset[found] - before_s)
     refined[found, 1] = np.minimum(windows[found, 1], offset[found] + after_s)
     return refined
@@ -242,6 +248,28 @@ def count_phases(data, onset, offset, threshold):
     return np.where(onset >= 0, changes + 1, 0)
 
 
+#: Span before each response window whose median is the level onsets are measured from (s).
+LEVEL_SPAN_S = 0.003
+
+
+def local_level(data, times, windows, span_s=LEVEL_SPAN_S):
+    """Median of each sweep over the ``span_s`` before its channel's window (after t = 0).
+
+    Where that span is empty (a window starting right after the stimulus), the level is 0, the
+    pre-stimulus level the offset removal already set.
+
+    Returns
+    -------
+    array of float, shape (n_sweeps, n_channels)
+    """
+    level = np.zeros(data.shape[:2])
+    for c, (start, _) in enumerate(windows):
+        span = (times >= max(start - span_s, 0.0)) & (times < start)
+        if span.sum() >= 3:
+            level[:, c] = np.median(data[:, c][..., span], axis=-1)
+    return level
+
+
 def measure(data, times, sfreq, windows, noise_sd=None):
     """Measure every sweep x channel.
 
@@ -272,7 +300,11 @@ def measure(data, times, sfreq, windows, noise_sd=None):
     with np.errstate(invalid="ignore"):
         amplitude = np.nanmax(masked, axis=-1) - np.nanmin(masked, axis=-1)
 
-    onset, offset = onset_threshold(data, in_window, sigma, sfreq)
+    # Thresholds are applied around the level just before each window, not around zero: a slow
+    # offset left by the artefact or by background activity would otherwise cross them at the
+    # window's first sample.
+    centred = data - local_level(data, times, windows)[..., None]
+    onset, offset = onset_threshold(centred, in_window, sigma, sfreq)
     onset_energy = onset_tkeo(data, in_window, pre, sfreq)
     floor = np.maximum(PRESENCE_FLOOR_V, PRESENCE_NOISE_FACTOR * sigma)
     present = (amplitude >= floor) & (onset >= 0)
@@ -294,8 +326,8 @@ def measure(data, times, sfreq, windows, noise_sd=None):
         peak_latency=np.where(present, times[peak_index], nan),
         area=np.where(present, area, nan),
         duration=np.where(present, (offset - onset) / sfreq, nan),
-        n_phases=count_phases(data, onset, offset, ONSET_K * sigma),
-        n_turns=count_turns(data, onset, offset, ONSET_K * sigma),
+        n_phases=count_phases(centred, onset, offset, ONSET_K * sigma),
+        n_turns=count_turns(centred, onset, offset, ONSET_K * sigma),
         snr_db=snr_db,
         noise=noise,
         present=present,

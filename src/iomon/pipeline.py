@@ -30,7 +30,13 @@ from .baseline import (
     percent_of_reference,
 )
 from .case import Case, read_case, resolve_channels, sidecar_path
-from .conditioning import DEFAULT_BAND_HZ, condition, reject_sweeps, remove_mains
+from .conditioning import (
+    DEFAULT_BAND_HZ,
+    MIN_LATE_FIT_S,
+    artefact_window,
+    condition,
+    reject_sweeps,
+)
 from .criteria import Criteria, load_criteria
 from .errors import InputError
 from .io import Recording
@@ -47,8 +53,6 @@ MEASUREMENT_COLUMNS = (
 
 #: Below this sampling rate (Hz) a recording is refused: MEP phases last 1-5 ms.
 MIN_SFREQ_HZ = 1000.0
-#: Hum is only fitted when at least this much of the sweep follows the response windows (s).
-MIN_LATE_FIT_S = 0.015
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,8 @@ class Settings:
     artefact_s : tuple of float or None
         Window to blank around the stimulus train, s; None to find it in the data.
     mains_hz : float or None
-        Mains frequency to remove (50 or 60); None to detect it; 0 to leave hum alone.
+        Mains frequency to remove (50 or 60); 0 to leave hum alone; None to take it from the
+        sidecar's ``[recording] mains_hz`` or from the recording.
     rebaselines : tuple of Rebaseline
         Explicit re-baselinings, added to those of the case sidecar.
     """
@@ -297,24 +302,24 @@ def analyze(recording: Recording, case: Case | None = None,
             notes.append(f"the band-pass upper edge was lowered to {band[1]:g} Hz for the "
                          f"{sfreq:g} Hz sampling rate")
 
-    conditioned, artefact = condition(data, times, sfreq, band, settings.artefact_s)
+    artefact = settings.artefact_s or artefact_window(data, times, sfreq)
     windows = response_windows([ch.muscle for ch in sweeps.channels], times, artefact[1])
     if np.any(windows[:, 1] <= windows[:, 0]):
         short = [ch.name for ch, w in zip(sweeps.channels, windows) if w[1] <= w[0]]
         raise InputError(f"the sweeps ({times[-1] * 1e3:.0f} ms) end before the response "
                          f"window of {', '.join(short)}", recording.path)
-    mains_hz = None
-    if settings.mains_hz != 0:
-        # Hum is fitted where no channel can hold a response: before the train and after the
-        # latest response window. Too little of the latter and the fit would be unreliable.
-        late = times > windows[:, 1].max() + 0.002
-        if late.sum() / sfreq >= MIN_LATE_FIT_S:
-            conditioned, mains_hz = remove_mains(conditioned, times,
-                                                 late | (times < artefact[0]),
-                                                 settings.mains_hz)
-        else:
-            notes.append("mains hum was not removed: the sweeps end less than "
-                                   f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")
+    # Hum is fitted where no channel can hold a response: before the train and after the
+    # latest response window.
+    mains = next((m for m in (settings.mains_hz, case.read_options.mains_hz,
+                              recording.mains_hz) if m is not None), None)
+    conditioned, mains_hz = condition(data, times, sfreq, band, artefact, mains,
+                                      windows[:, 1].max() + 0.002)
+    if mains is None:
+        notes.append("mains hum was not removed: its frequency is unknown (no continuous "
+                     "stretch to find it in); set [recording] mains_hz = 50 or 60")
+    elif mains and mains_hz is None:
+        notes.append("mains hum was not removed: the sweeps end less than "
+                     f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")
     rejected, reason = reject_sweeps(data, conditioned, times, sfreq=sfreq)
     valid = ~rejected
     table = sweeps.table

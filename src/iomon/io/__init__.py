@@ -38,12 +38,16 @@ class ReadOptions:
     tabular : dict
         Where the parts of a CSV or MATLAB sweep table are (the ``[tabular]`` table; see
         :mod:`iomon.io.tabular`).
+    mains_hz : float or None
+        Mains frequency to remove (50 or 60), 0 to leave hum in, None to use the one found in
+        the recording.
     """
 
     window_s: tuple[float, float] = DEFAULT_WINDOW_S
     stimulus_channel: str | None = None
     stimulus_s: float | None = None
     tabular: dict = field(default_factory=dict)
+    mains_hz: float | None = None
 
 # An optional EDF signal-type prefix ("DIG DTRIG", "Trigger Status") may precede the name.
 TRIGGER_PATTERN = re.compile(r"^(\w+\s+)?(trigger|d?trig|sti\S*|status)$", re.IGNORECASE)
@@ -73,6 +77,9 @@ class Recording:
         Patient identification from the header; kept out of reports unless asked for.
     notes : list of str
         Things the reader decided that a user should know (dropped sweeps, assumed units).
+    mains_hz : float or None
+        Mains frequency found in a stretch of the continuous recording (50 or 60), None when
+        the file holds sweeps only or no hum stands out.
     """
 
     path: Path
@@ -84,6 +91,11 @@ class Recording:
     start: datetime.datetime | None = None
     patient: str | None = None
     notes: list[str] = field(default_factory=list)
+    mains_hz: float | None = None
+
+
+#: Seconds of continuous recording a reader scans for mains hum.
+MAINS_SCAN_S = 10.0
 
 
 def unique_names(names, notes) -> list[str]:

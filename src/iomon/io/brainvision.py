@@ -15,7 +15,14 @@ import numpy as np
 from ..annotations import Annotation, find_stimuli
 from ..errors import InputError
 from ..sweeps import Sweeps
-from . import ReadOptions, Recording, infer_channels, sweep_table, unit_scale
+from . import (
+    MAINS_SCAN_S,
+    ReadOptions,
+    Recording,
+    infer_channels,
+    sweep_table,
+    unit_scale,
+)
 
 
 def _annotation_text(description: str) -> str:
@@ -84,6 +91,9 @@ def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Re
 
     names = [raw.ch_names[i] for i in picks]
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
+    from ..conditioning import detect_mains
+
+    scan = raw.get_data(picks=picks, start=0, stop=int(min(raw.n_times, MAINS_SCAN_S * sfreq)))
     start = raw.info.get("meas_date")
     return Recording(path, "BrainVision", f"mne {version('mne')}", sweeps, annotations,
-                     float(raw.n_times / sfreq), start, None, notes)
+                     float(raw.n_times / sfreq), start, None, notes, detect_mains(scan, sfreq))

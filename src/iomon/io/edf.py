@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from ..annotations import Annotation, find_stimuli
+from ..conditioning import detect_mains
 from ..errors import InputError
 from ..sweeps import Sweeps
 from . import (
+    MAINS_SCAN_S,
     TRIGGER_PATTERN,
     ReadOptions,
     Recording,
@@ -348,6 +350,8 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     names = unique_names([s.label.strip() for s in emg], notes)
     data = _read_windows(emg, starts, n_samples, sfreq)
     times = (np.arange(n_samples) + first) / sfreq
+    scan = int(min(MAINS_SCAN_S, edf.duration) * sfreq)
+    mains = detect_mains(_read_windows(emg, [0], scan, sfreq)[0], sfreq) if scan else None
     import pandas as pd
 
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
@@ -360,4 +364,4 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
 
     return Recording(path, kind, f"edfio {version('edfio')}", sweeps,
                      sorted(annotations, key=lambda a: a.onset_s), duration,
-                     start, patient, notes)
+                     start, patient, notes, mains)

@@ -28,6 +28,7 @@ from ..annotations import Annotation, Stimulus, is_stimulus, parse_stimulus
 from ..errors import InputError
 from ..sweeps import Sweeps
 from . import (
+    MAINS_SCAN_S,
     ReadOptions,
     Recording,
     infer_channels,
@@ -194,6 +195,7 @@ def read_neo(path: str | Path, options: ReadOptions | None = None) -> Recording:
     origin = rawio.segment_t_start(0, 0)
 
     pieces = _episodes(rawio, n_segments, layout, sfreq, notes)
+    mains = None
     if pieces:
         data, times = _episodic(rawio, pieces, layout, len(indices), sfreq, options, notes,
                                 path)
@@ -212,6 +214,13 @@ def read_neo(path: str | Path, options: ReadOptions | None = None) -> Recording:
                 path)
         data, times, stimuli = _continuous(rawio, layout, len(indices), sfreq, stimuli,
                                            options, notes, path)
+        from ..conditioning import detect_mains
+
+        scan = np.empty((len(indices), int(min(MAINS_SCAN_S * sfreq, min(
+            rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout)))))
+        for stream, local, positions in layout:
+            scan[positions] = _read_chunk(rawio, 0, stream, local, 0, scan.shape[1])
+        mains = detect_mains(scan * scales[:, None], sfreq)
         duration = rawio.segment_t_stop(0, 0) - origin
         kind = f"{format_name} (continuous)"
     data *= scales[None, :, None]
@@ -220,7 +229,7 @@ def read_neo(path: str | Path, options: ReadOptions | None = None) -> Recording:
     names = unique_names(names, notes)
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
     return Recording(path, kind, f"neo {version('neo')} {class_name}", sweeps, annotations,
-                     float(duration), None, None, notes)
+                     float(duration), None, None, notes, mains)
 
 
 def _abf_episode_length(rawio):
