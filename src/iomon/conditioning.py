@@ -168,22 +168,23 @@ _DRIFT_DEGREE = 3
 def detect_mains(signals, sfreq, min_ratio=4.0):
     """Mains frequency (50 or 60 Hz) from a stretch of continuous recording, or None.
 
-    The Welch spectrum (1 s segments, 1 Hz resolution) of each channel is compared at 50 and
-    60 Hz with its median over the 20 Hz around; the frequency standing out more, summed over
-    channels, wins if it stands out ``min_ratio``-fold. Sweeps alone are too short to tell the
-    two apart reliably.
+    The Welch spectrum (0.5 s segments, 2 Hz resolution) of each channel is compared at 50
+    and 60 Hz with its median over the 20 Hz around; the frequency standing out more, summed
+    over channels, wins if it stands out ``min_ratio``-fold. Sweeps alone are too short to tell
+    the two apart reliably.
 
     Parameters
     ----------
     signals : array of float, shape (n_channels, n_samples)
-        At least 2 s of recording.
+        At least 0.5 s of recording free of stimuli (see :func:`iomon.io.quiet_stretch`).
     sfreq : float
     """
     from scipy.signal import welch
 
-    if signals.shape[-1] < 2 * sfreq or sfreq < 200:
+    segment = int(0.5 * sfreq)
+    if signals.shape[-1] < segment or sfreq < 200:
         return None
-    freqs, power = welch(signals, fs=sfreq, nperseg=int(sfreq), axis=-1)
+    freqs, power = welch(signals, fs=sfreq, nperseg=segment, axis=-1)
     scores = {}
     for mains in (50.0, 60.0):
         peak = (freqs >= mains - 1) & (freqs <= mains + 1)

@@ -98,6 +98,19 @@ class Recording:
 MAINS_SCAN_S = 10.0
 
 
+def quiet_stretch(stimulus_onsets_s, duration_s, longest_s=MAINS_SCAN_S):
+    """The longest stretch free of stimuli and their responses: (start_s, stop_s).
+
+    Mains hum is looked for there: a stimulus artefact is broadband and would hide it.
+    """
+    edges = np.r_[0.0, np.sort(np.asarray(stimulus_onsets_s, float)), duration_s]
+    starts = edges[:-1] + np.r_[0.0, np.full(edges.size - 2, 0.15)]
+    stops = edges[1:] - np.r_[np.full(edges.size - 2, 0.02), 0.0]
+    best = int(np.argmax(stops - starts))
+    start = max(starts[best], 0.0)
+    return start, max(start, min(stops[best], start + longest_s))
+
+
 def unique_names(names, notes) -> list[str]:
     """Channel labels made unique (a repeated label gets "-2", "-3"...), with a note if any."""
     seen: dict[str, int] = {}

@@ -16,10 +16,10 @@ from ..annotations import Annotation, find_stimuli
 from ..errors import InputError
 from ..sweeps import Sweeps
 from . import (
-    MAINS_SCAN_S,
     ReadOptions,
     Recording,
     infer_channels,
+    quiet_stretch,
     sweep_table,
     unit_scale,
 )
@@ -93,7 +93,8 @@ def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Re
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
     from ..conditioning import detect_mains
 
-    scan = raw.get_data(picks=picks, start=0, stop=int(min(raw.n_times, MAINS_SCAN_S * sfreq)))
+    quiet = quiet_stretch([s.onset_s for s in stimuli], raw.n_times / sfreq)
+    scan = raw.get_data(picks=picks, start=int(quiet[0] * sfreq), stop=int(quiet[1] * sfreq))
     start = raw.info.get("meas_date")
     return Recording(path, "BrainVision", f"mne {version('mne')}", sweeps, annotations,
                      float(raw.n_times / sfreq), start, None, notes, detect_mains(scan, sfreq))

@@ -17,11 +17,11 @@ from ..conditioning import detect_mains
 from ..errors import InputError
 from ..sweeps import Sweeps
 from . import (
-    MAINS_SCAN_S,
     TRIGGER_PATTERN,
     ReadOptions,
     Recording,
     infer_channels,
+    quiet_stretch,
     stimuli_or_error,
     stimulus_sample_in_episodes,
     sweep_table,
@@ -350,8 +350,12 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     names = unique_names([s.label.strip() for s in emg], notes)
     data = _read_windows(emg, starts, n_samples, sfreq)
     times = (np.arange(n_samples) + first) / sfreq
-    scan = int(min(MAINS_SCAN_S, edf.duration) * sfreq)
-    mains = detect_mains(_read_windows(emg, [0], scan, sfreq)[0], sfreq) if scan else None
+    quiet = quiet_stretch([timeline.time_of(s) for s in starts], duration)
+    quiet_start = timeline.window_start(quiet[0], int((quiet[1] - quiet[0]) * sfreq))
+    mains = None
+    if quiet_start is not None and quiet[1] > quiet[0]:
+        mains = detect_mains(_read_windows(emg, [quiet_start], int((quiet[1] - quiet[0])
+                                                                     * sfreq), sfreq)[0], sfreq)
     import pandas as pd
 
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))

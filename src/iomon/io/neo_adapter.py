@@ -28,10 +28,10 @@ from ..annotations import Annotation, Stimulus, is_stimulus, parse_stimulus
 from ..errors import InputError
 from ..sweeps import Sweeps
 from . import (
-    MAINS_SCAN_S,
     ReadOptions,
     Recording,
     infer_channels,
+    quiet_stretch,
     stimulus_sample_in_episodes,
     sweep_table,
     unique_names,
@@ -216,10 +216,13 @@ def read_neo(path: str | Path, options: ReadOptions | None = None) -> Recording:
                                            options, notes, path)
         from ..conditioning import detect_mains
 
-        scan = np.empty((len(indices), int(min(MAINS_SCAN_S * sfreq, min(
-            rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout)))))
+        size = min(rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout)
+        quiet = quiet_stretch([s.onset_s for s in stimuli], size / sfreq)
+        first_sample = int(quiet[0] * sfreq)
+        scan = np.empty((len(indices), int((quiet[1] - quiet[0]) * sfreq)))
         for stream, local, positions in layout:
-            scan[positions] = _read_chunk(rawio, 0, stream, local, 0, scan.shape[1])
+            scan[positions] = _read_chunk(rawio, 0, stream, local, first_sample,
+                                          first_sample + scan.shape[1])
         mains = detect_mains(scan * scales[:, None], sfreq)
         duration = rawio.segment_t_stop(0, 0) - origin
         kind = f"{format_name} (continuous)"
