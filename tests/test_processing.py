@@ -300,3 +300,12 @@ def test_no_hum_no_mains():
     t = np.arange(20000) / 5000.0
     assert detect_mains(rng.standard_normal((3, 20000)) + 3 * np.sin(2 * np.pi * 60 * t),
                         5000.0) == 60.0
+
+
+def test_recordings_sampled_too_slowly_are_refused(realdata):
+    from iomon.io import read
+    from iomon.pipeline import Case, analyze
+
+    recording = read(realdata / "edf" / "test.edf")  # EEG at 512 Hz
+    with pytest.raises(InputError, match="too slow"):
+        analyze(recording, Case("eeg"))
