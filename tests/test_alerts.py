@@ -18,12 +18,11 @@ def test_sustained_episode_needs_n_of_m_and_recovers_likewise():
 
 
 def test_scope_is_relative_to_the_controls():
-    fifty = PRESETS["fifty"]
-    assert episode_scope(20.0, 100.0, fifty) == "focal"
-    assert episode_scope(30.0, 35.0, fifty) == "systemic"
-    assert episode_scope(45.0, 70.0, fifty) == "systemic"   # fade shared with the controls
-    assert episode_scope(20.0, 60.0, fifty) == "focal"      # a focal drop on top of a fade
-    assert episode_scope(20.0, None, fifty) == "focal"
+    assert episode_scope(20.0, 100.0, 50.0) == "focal"
+    assert episode_scope(30.0, 35.0, 50.0) == "systemic"
+    assert episode_scope(45.0, 70.0, 50.0) == "systemic"   # fade shared with the controls
+    assert episode_scope(20.0, 60.0, 50.0) == "focal"      # a focal drop on top of a fade
+    assert episode_scope(20.0, None, 50.0) == "focal"
 
 
 def test_presets_and_custom_files(tmp_path):
@@ -123,3 +122,108 @@ def test_stricter_criterion_sees_fewer_alerts(cases):
     _, strict = cases.analyse("focal_recovering", 0, criteria="macdonald2017")
     assert strict.criteria.name == "macdonald2017"
     assert {a.channel for a in strict.alerts} <= {a.channel for a in default.alerts}
+
+
+# ------------------------------------------------------------ criteria beyond amplitude
+def _arrays(n_sweeps=30, n_channels=4):
+    from iomon.sweeps import Channel
+
+    channels = [Channel("L TA", "TA", "left", "lower", "test"),
+                Channel("L APB", "APB", "left", "upper", "test"),
+                Channel("R TA", "TA", "right", "lower", "control"),
+                Channel("R APB", "APB", "right", "upper", "control")][:n_channels]
+    rng = np.random.default_rng(0)
+    percent = 100 * np.exp(rng.normal(0, 0.1, (n_sweeps, n_channels)))
+    present = np.ones((n_sweeps, n_channels), bool)
+    valid = np.ones((n_sweeps, n_channels), bool)
+    onsets = np.arange(n_sweeps) * 10.0
+    phases = np.array(["pre-lesioning"] * 10 + ["lesioning"] * 10 + ["post-lesioning"] * 10)
+    return channels, percent, present, valid, onsets, phases
+
+
+def test_focal_alert_before_lesioning_is_informational_under_drez():
+    from iomon.alerts import detect_alerts
+
+    channels, percent, present, valid, onsets, phases = _arrays()
+    percent[3:9, 0] = 20.0   # before lesioning
+    percent[14:20, 0] = 20.0  # during lesioning
+    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+                           phases, PRESETS["drez"])
+    assert [(a.phase, a.informational) for a in alerts] == [("pre-lesioning", True),
+                                                             ("lesioning", False)]
+    plain = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+                          phases, PRESETS["fifty"])
+    assert not any(a.informational for a in plain)
+
+
+def test_per_muscle_thresholds():
+    from iomon.alerts import detect_alerts
+
+    channels, percent, present, valid, onsets, phases = _arrays()
+    percent[12:20, :2] = 40.0  # TA and APB on the left both at 40 %
+    strict_hands = Criteria("hands80", "", "", 50.0, muscle_drop_percent=(("APB", 80.0),))
+    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+                           phases, strict_hands)
+    assert {a.channel for a in alerts} == {"L TA"}
+
+
+def test_latency_and_morphology_criteria():
+    from iomon.alerts import detect_alerts
+
+    channels, percent, present, valid, onsets, phases = _arrays()
+    latency = np.full(percent.shape, 0.030)
+    latency[15:25, 0] = 0.034   # +13 % on L TA only
+    n_phases = np.full(percent.shape, 4)
+    n_phases[15:25, 1] = 2      # L APB loses two phases
+    criteria = Criteria("both", "", "", 50.0, latency_increase_percent=10.0, phase_loss=2)
+    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+                           criteria, onset_latency=latency,
+                           baseline_latency=np.full(percent.shape, 0.030), n_phases=n_phases,
+                           baseline_phases=np.full(percent.shape, 4.0))
+    found = {(a.channel, a.criterion, a.scope, a.recovered) for a in alerts}
+    assert found == {("L TA", "latency", "focal", True), ("L APB", "morphology", "focal", True)}
+    latency_alert = next(a for a in alerts if a.criterion == "latency")
+    assert latency_alert.nadir_percent == pytest.approx(113.3, abs=0.1)
+    # The same latency change on every channel is systemic (temperature, anaesthesia).
+    latency[15:25] = 0.034
+    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+                           Criteria("lat", "", "", 50.0, latency_increase_percent=10.0),
+                           onset_latency=latency, baseline_latency=np.full(percent.shape, 0.030))
+    assert alerts and all(a.scope == "systemic" for a in alerts)
+
+
+def test_latency_increase_end_to_end(small_case):
+    """A 4 ms delay injected into L TA's sweeps after the first third raises a latency alert."""
+    from iomon.io import read
+    from iomon.pipeline import analyze, load_case
+
+    recording = read(small_case[1])
+    sweeps = recording.sweeps
+    ta = sweeps.ch_names.index("L TA")
+    shift = int(0.004 * sweeps.sfreq)
+    late = np.arange(sweeps.n_sweeps) >= sweeps.n_sweeps // 2
+    # Delay everything after 20 ms (the TA response, not the stimulus artefact) by 4 ms.
+    cut = int(np.searchsorted(sweeps.times, 0.020))
+    sweeps.data[late, ta, cut + shift:] = sweeps.data[late, ta, cut:-shift].copy()
+    criteria = Criteria("lat10", "", "", 50.0, latency_increase_percent=10.0)
+    result = analyze(recording, load_case(small_case[1]), criteria)
+    latency_alerts = [a for a in result.alerts if a.criterion == "latency"]
+    assert {a.channel for a in latency_alerts} == {"L TA"}
+    assert all(a.scope == "focal" for a in latency_alerts)
+    first_late = int(np.flatnonzero(late)[0])
+    assert first_late <= latency_alerts[0].onset_sweep <= first_late + 5
+
+
+def test_criteria_file_with_every_key(tmp_path):
+    path = tmp_path / "full.toml"
+    path.write_text('[criteria]\nname = "full"\namplitude_drop_percent = 60\n'
+                    'latency_increase_percent = 10\nphase_loss = 2\n'
+                    'focal_phases = ["lesioning"]\n'
+                    '[criteria.muscle_drop_percent]\nAPB = 80\n')
+    criteria = load_criteria(path)
+    assert criteria.focal_phases == ("lesioning",)
+    assert criteria.drop_percent_for(["APB", "TA", None]).tolist() == [80.0, 60.0, 60.0]
+    assert criteria.as_dict()["muscle_drop_percent"] == {"APB": 80.0}
+    path.write_text("[criteria]\namplitude_drop_percent = 60\nphase_loss = 0\n")
+    with pytest.raises(InputError, match="phase_loss"):
+        load_criteria(path)

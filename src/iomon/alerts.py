@@ -13,12 +13,19 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .criteria import Criteria, amplitude_dropped
+from .criteria import Criteria, amplitude_dropped, latency_increased, phases_lost
 
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert episode on one channel (field names are those of ``alerts.json``)."""
+    """One alert episode on one channel (field names are those of ``alerts.json``).
+
+    ``nadir_percent`` is the most abnormal value of the episode as % of baseline: the lowest
+    amplitude (``amplitude``, ``loss``), the longest latency (``latency``) or the fewest phases
+    (``morphology``). ``controls_percent`` is the control channels' median of the same measure
+    over the sweeps that called the alert. ``informational`` marks a focal alert outside the
+    phases the preset watches (before lesioning, for ``drez``).
+    """
 
     channel: str
     criterion: str
@@ -31,6 +38,7 @@ class Alert:
     recovery_s: float | None
     nadir_percent: float
     controls_percent: float | None
+    informational: bool = False
 
     def as_dict(self) -> dict:
         """Plain dict for JSON outputs."""
@@ -81,31 +89,40 @@ def reference_channels(channels, present, index):
     return controls or others
 
 
-def episode_scope(channel_percent, controls_percent, criteria: Criteria) -> str:
-    """Focal or systemic, from the channel's and the controls' median over the same sweeps.
+def episode_scope(channel_percent, controls_percent, threshold_percent) -> str:
+    """Focal or systemic amplitude drop, from the channel's and the controls' medians.
 
     The channel's level is taken relative to the controls' (a drop the controls share is no
     evidence of a surgical cause): the episode is ``focal`` when the channel, divided by the
-    controls, still meets the criterion's threshold, and ``systemic`` when the controls' own
-    fall accounts for the drop (blood pressure, anaesthesia, fade). Without controls it is
-    ``focal``: the team must judge.
+    controls, is still at or below ``threshold_percent`` of baseline, and ``systemic`` when the
+    controls' own fall accounts for the drop (blood pressure, anaesthesia, fade). Without
+    controls it is ``focal``: the team must judge.
     """
     if controls_percent is None or not np.isfinite(controls_percent):
         return "focal"
     relative = 100.0 * channel_percent / max(controls_percent, 1e-9)
-    return "focal" if relative <= criteria.threshold_percent else "systemic"
+    return "focal" if relative <= threshold_percent else "systemic"
+
+
+def _shared_by_controls(met, valid, window, refs) -> bool:
+    """Whether most control channels meet the same criterion in most of the same sweeps."""
+    if not refs:
+        return False
+    counts = (met[np.ix_(window, refs)] & valid[np.ix_(window, refs)]).sum(axis=0)
+    return bool(np.mean(counts * 2 > len(window)) >= 0.5)
 
 
 def detect_alerts(percent, present_sweep, valid, channels, baseline_present, onsets_s,
-                  phases, criteria: Criteria) -> list[Alert]:
-    """Alerts over a case.
+                  phases, criteria: Criteria, onset_latency=None, baseline_latency=None,
+                  n_phases=None, baseline_phases=None) -> list[Alert]:
+    """Alerts over a case, one per channel per episode of each criterion the preset applies.
 
     Parameters
     ----------
     percent : array of float, shape (n_sweeps, n_channels)
-        Amplitude as % of baseline (NaN where no baseline).
+        Amplitude as % of each sweep's baseline (NaN where no baseline).
     present_sweep : array of bool, shape (n_sweeps, n_channels)
-        Whether each sweep holds a response (for telling ``loss`` from ``amplitude``).
+        Whether each sweep holds a response (tells ``loss`` from ``amplitude``).
     valid : array of bool, shape (n_sweeps, n_channels)
         Not rejected.
     channels : sequence of Channel
@@ -114,46 +131,74 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     onsets_s : array of float, shape (n_sweeps,)
     phases : array of str, shape (n_sweeps,)
     criteria : Criteria
+    onset_latency, baseline_latency : array of float, shape (n_sweeps, n_channels), optional
+        Needed when the preset applies the latency criterion (s).
+    n_phases, baseline_phases : array, shape (n_sweeps, n_channels), optional
+        Needed when the preset applies the morphology criterion.
 
     Returns
     -------
     list of Alert, in onset order
     """
+    drop = criteria.drop_percent_for([ch.muscle for ch in channels])
+    kinds = [("amplitude", amplitude_dropped(percent, drop[None, :]), percent, np.nanmin)]
+    if criteria.latency_increase_percent is not None and onset_latency is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = 100.0 * onset_latency / baseline_latency
+        kinds.append(("latency", latency_increased(onset_latency, baseline_latency,
+                                                    criteria.latency_increase_percent),
+                      relative, np.nanmax))
+    if criteria.phase_loss is not None and n_phases is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = 100.0 * np.where(present_sweep, n_phases, np.nan) / baseline_phases
+        kinds.append(("morphology", phases_lost(np.where(present_sweep, n_phases, 0),
+                                                baseline_phases, criteria.phase_loss),
+                      relative, np.nanmin))
     n, m = criteria.sustained_n, criteria.sustained_m
-    dropped_all = amplitude_dropped(percent, criteria)
     alerts = []
-    for c, channel in enumerate(channels):
-        if not baseline_present[c]:
-            continue
-        rows = np.flatnonzero(valid[:, c] & np.isfinite(percent[:, c]))
-        if rows.size == 0:
-            continue
-        refs = reference_channels(channels, baseline_present, c)
-        for start, end in sustained_episodes(dropped_all[rows, c], n, m):
-            onset_row = rows[start]
-            window = rows[max(start - m + 1, 0): start + 1]
-            stop = rows[end] if end is not None else None
-            episode_rows = rows[max(start - m + 1, 0): end]
-            nadir = float(np.nanmin(percent[episode_rows, c]))
-            controls = None
-            if refs:
-                ref_values = np.where(valid[np.ix_(window, refs)],
-                                      percent[np.ix_(window, refs)], np.nan)
-                if np.isfinite(ref_values).any():
-                    controls = float(np.nanmedian(ref_values))
-            scope = episode_scope(float(np.nanmedian(percent[window, c])), controls, criteria)
-            lost = not present_sweep[window, c][dropped_all[window, c]].any()
-            alerts.append(Alert(
-                channel=channel.name,
-                criterion="loss" if lost else "amplitude",
-                scope=scope,
-                phase=str(phases[onset_row]),
-                onset_sweep=int(onset_row),
-                onset_s=float(onsets_s[onset_row]),
-                recovered=stop is not None,
-                recovery_sweep=None if stop is None else int(stop),
-                recovery_s=None if stop is None else float(onsets_s[stop]),
-                nadir_percent=round(nadir, 1),
-                controls_percent=None if controls is None else round(controls, 1),
-            ))
-    return sorted(alerts, key=lambda a: (a.onset_sweep, a.channel))
+    for kind, met, value, extreme in kinds:
+        for c, channel in enumerate(channels):
+            if not baseline_present[c]:
+                continue
+            rows = np.flatnonzero(valid[:, c] & np.isfinite(value[:, c]))
+            if rows.size == 0:
+                continue
+            refs = reference_channels(channels, baseline_present, c)
+            for start, end in sustained_episodes(met[rows, c], n, m):
+                onset_row = rows[start]
+                window = rows[max(start - m + 1, 0): start + 1]
+                stop = rows[end] if end is not None else None
+                episode_rows = rows[max(start - m + 1, 0): end]
+                controls = None
+                if refs:
+                    ref_values = np.where(valid[np.ix_(window, refs)],
+                                          value[np.ix_(window, refs)], np.nan)
+                    if np.isfinite(ref_values).any():
+                        controls = float(np.nanmedian(ref_values))
+                criterion = kind
+                if kind == "amplitude":
+                    scope = episode_scope(float(np.nanmedian(value[window, c])), controls,
+                                          100.0 - drop[c])
+                    if not present_sweep[window, c][met[window, c]].any():
+                        criterion = "loss"
+                else:
+                    scope = ("systemic" if _shared_by_controls(met, valid, window, refs)
+                             else "focal")
+                phase = str(phases[onset_row])
+                informational = (scope == "focal" and criteria.focal_phases is not None
+                                 and phase not in criteria.focal_phases)
+                alerts.append(Alert(
+                    channel=channel.name,
+                    criterion=criterion,
+                    scope=scope,
+                    phase=phase,
+                    onset_sweep=int(onset_row),
+                    onset_s=float(onsets_s[onset_row]),
+                    recovered=stop is not None,
+                    recovery_sweep=None if stop is None else int(stop),
+                    recovery_s=None if stop is None else float(onsets_s[stop]),
+                    nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
+                    controls_percent=None if controls is None else round(controls, 1),
+                    informational=informational,
+                ))
+    return sorted(alerts, key=lambda a: (a.onset_sweep, a.channel, a.criterion))

@@ -37,6 +37,7 @@ class Baseline:
     amplitude : median peak-to-peak amplitude, V (NaN when no valid sweep).
     amplitude_mad : median absolute deviation of the amplitude, V.
     onset_latency : median onset latency of the present responses, s.
+    n_phases : median number of phases of the present responses.
     present : True where most baseline sweeps hold a response.
     """
 
@@ -44,6 +45,7 @@ class Baseline:
     amplitude: np.ndarray
     amplitude_mad: np.ndarray
     onset_latency: np.ndarray
+    n_phases: np.ndarray
     present: np.ndarray
 
 
@@ -75,7 +77,7 @@ def select_baseline_sweeps(onsets_s, phases, valid, start_s=None,
     return candidates & (rank <= n_sweeps)
 
 
-def compute_baseline(amplitude, onset_latency, present, chosen) -> Baseline:
+def compute_baseline(amplitude, onset_latency, present, chosen, n_phases=None) -> Baseline:
     """Reference values over the chosen sweeps (all inputs shape (n_sweeps, n_channels))."""
     with warnings.catch_warnings():
         # All-NaN columns are channels without a valid baseline sweep: they get NaN, quietly.
@@ -84,10 +86,13 @@ def compute_baseline(amplitude, onset_latency, present, chosen) -> Baseline:
         median = np.nanmedian(amp, axis=0)
         mad = np.nanmedian(np.abs(amp - median), axis=0)
         latency = np.nanmedian(np.where(chosen & present, onset_latency, np.nan), axis=0)
+        phases = (np.full(chosen.shape[1], np.nan) if n_phases is None else
+                  np.nanmedian(np.where(chosen & present, n_phases, np.nan), axis=0))
         n_chosen = chosen.sum(axis=0)
         n_present = (chosen & present).sum(axis=0)
     base_present = (n_chosen > 0) & (2 * n_present > n_chosen)
-    return Baseline(chosen, median, mad, np.where(base_present, latency, np.nan), base_present)
+    return Baseline(chosen, median, mad, np.where(base_present, latency, np.nan),
+                    np.where(base_present, phases, np.nan), base_present)
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ class BaselineSet:
 
 def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, montages,
                     intensities, start_s=None, n_sweeps=DEFAULT_BASELINE_SWEEPS,
-                    rebaselines=()) -> BaselineSet:
+                    rebaselines=(), n_phases=None) -> BaselineSet:
     """All baselines of a case, per epoch (re-baselining) and per montage and intensity.
 
     Parameters
@@ -160,6 +165,7 @@ def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, 
         The ``Baseline`` annotation.
     n_sweeps : int
     rebaselines : sequence of Rebaseline
+    n_phases : array of int, shape (n_sweeps, n_channels), optional
 
     Returns
     -------
@@ -200,7 +206,7 @@ def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, 
             entries.append(BaselineEntry(
                 float(onsets_s[eligible & (keys == key)].min()) if at is None else float(at),
                 reason, montage, float(intensity) if intensity else float("nan"),
-                compute_baseline(amplitude, onset_latency, present, chosen)))
+                compute_baseline(amplitude, onset_latency, present, chosen, n_phases)))
         if len(entries) == first_entry:
             continue
         # Each sweep: its own group's baseline, else its montage's main one, else the epoch's.

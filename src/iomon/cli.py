@@ -179,10 +179,23 @@ def _cmd_criteria(args) -> int:
               f"(<= {c.threshold_percent:g} % of baseline) in {c.sustained_n} of the last "
               f"{c.sustained_m} valid sweeps; focal when the drop holds relative to the "
               "control channels, systemic when they share it")
+        extras = []
+        if c.latency_increase_percent:
+            extras.append(f"latency +{c.latency_increase_percent:g} %")
+        if c.phase_loss:
+            extras.append(f"loss of {c.phase_loss} phases")
+        if c.muscle_drop_percent:
+            extras.append("per muscle: " + ", ".join(f"{m} {v:g} %"
+                                                      for m, v in c.muscle_drop_percent))
+        if c.focal_phases:
+            extras.append("focal alerts count during " + " and ".join(c.focal_phases))
+        if extras:
+            print("  also: " + "; ".join(extras))
         print(f"  {c.description}")
         print(f"  source: {c.citation}")
-    print("A custom preset is a TOML file with a [criteria] table of the same fields "
-          "(name, description, citation, amplitude_drop_percent, sustained_n, sustained_m).")
+    print("A custom preset is a TOML file with a [criteria] table: name, description, citation, "
+          "amplitude_drop_percent, sustained_n, sustained_m, latency_increase_percent, "
+          "phase_loss, focal_phases, and a [criteria.muscle_drop_percent] table.")
     return 0
 
 

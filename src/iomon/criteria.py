@@ -1,8 +1,12 @@
 """Warning criteria: named, cited, parameterised presets (DESIGN.md section 2).
 
-No criterion is standard (MacDonald 2017), so every output names the preset that ran. This
-version applies the amplitude-drop criterion, with disappearance reported as ``loss`` when the
-response is gone altogether; threshold, latency and morphology criteria are not applied yet.
+No criterion is standard (MacDonald 2017), so every output names the preset that ran. Applied:
+the amplitude drop (disappearance is reported as ``loss`` when the response is gone
+altogether), and, where a preset enables them, the latency increase and the loss of phases
+(morphology). The threshold-elevation criterion is not applied yet.
+
+Each criterion is one small function below, returning which sweeps meet it; the alerting
+(:mod:`iomon.alerts`) turns sustained runs of them into alerts.
 """
 
 from __future__ import annotations
@@ -38,6 +42,18 @@ class Criteria:
     sustained_n, sustained_m : int
         The drop must hold in ``sustained_n`` of the last ``sustained_m`` valid sweeps
         (rejected sweeps are skipped, never counted as drops); recovery likewise.
+    latency_increase_percent : float or None
+        Also alert when the onset latency has grown by at least this much (% of baseline);
+        None: not applied.
+    phase_loss : int or None
+        Also alert when a response has lost at least this many phases against its baseline
+        (polyphasic to simpler, Quiñones-Hinojosa 2005); None: not applied.
+    focal_phases : tuple of str or None
+        Surgical phases in which focal alerts count; a focal alert starting in another phase is
+        reported as informational. None: every phase counts.
+    muscle_drop_percent : tuple of (str, float)
+        Per-muscle amplitude thresholds that replace ``amplitude_drop_percent`` for that muscle
+        (variability differs by muscle: CV about 48 % for hand muscles, 27 % for TA).
     """
 
     name: str
@@ -46,6 +62,10 @@ class Criteria:
     amplitude_drop_percent: float
     sustained_n: int = 4
     sustained_m: int = 5
+    latency_increase_percent: float | None = None
+    phase_loss: int | None = None
+    focal_phases: tuple[str, ...] | None = None
+    muscle_drop_percent: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
         if not 0 < self.amplitude_drop_percent <= 100:
@@ -57,6 +77,24 @@ class Criteria:
         if not 1 <= self.sustained_n <= self.sustained_m:
             raise InputError(f"criteria {self.name!r}: need 1 <= sustained_n <= sustained_m, "
                              f"got {self.sustained_n} of {self.sustained_m}")
+        if self.latency_increase_percent is not None and not (
+                0 < self.latency_increase_percent <= 200):
+            raise InputError(f"criteria {self.name!r}: latency_increase_percent must be in "
+                             f"(0, 200], got {self.latency_increase_percent}")
+        if self.phase_loss is not None and (not isinstance(self.phase_loss, int)
+                                            or self.phase_loss < 1):
+            raise InputError(f"criteria {self.name!r}: phase_loss must be a whole number >= 1, "
+                             f"got {self.phase_loss!r}")
+        for muscle, value in self.muscle_drop_percent:
+            if not 0 < value <= 100:
+                raise InputError(f"criteria {self.name!r}: muscle_drop_percent for {muscle} must "
+                                 f"be in (0, 100], got {value}")
+
+    def drop_percent_for(self, muscles) -> np.ndarray:
+        """The amplitude-drop threshold of each channel, by its muscle (shape (n_channels,))."""
+        overrides = {m.lower(): v for m, v in self.muscle_drop_percent}
+        return np.array([overrides.get((m or "").lower(), self.amplitude_drop_percent)
+                         for m in muscles], dtype=float)
 
     @property
     def threshold_percent(self) -> float:
@@ -65,16 +103,21 @@ class Criteria:
 
     def as_dict(self) -> dict:
         """Plain dict for JSON outputs."""
-        return asdict(self)
+        out = asdict(self)
+        out["muscle_drop_percent"] = dict(self.muscle_drop_percent)
+        out["focal_phases"] = None if self.focal_phases is None else list(self.focal_phases)
+        return out
 
 
 PRESETS: dict[str, Criteria] = {
     c.name: c
     for c in (
         Criteria("drez", "> 50 % amplitude drop, sustained 4 of 5 sweeps, focal vs systemic by "
-                 "the contralateral controls (default)",
+                 "the contralateral controls; focal alerts count during and after lesioning, "
+                 "earlier ones are informational (default)",
                  "Son et al. 2017 (DREZ lesioning, n = 9: every patient with a > 50 % drop had "
-                 "new leg weakness)", 50.0),
+                 "new leg weakness)", 50.0,
+                 focal_phases=("lesioning", "post-lesioning")),
         Criteria("fifty", "> 50 % amplitude drop, sustained 4 of 5 sweeps",
                  "common in cervical surgery (MacDonald 2017 review)", 50.0),
         Criteria("jssr70", ">= 70 % amplitude drop, sustained 4 of 5 sweeps",
@@ -87,7 +130,8 @@ PRESETS: dict[str, Criteria] = {
 DEFAULT_PRESET = "drez"
 
 _FILE_KEYS = {"name", "description", "citation", "amplitude_drop_percent", "sustained_n",
-              "sustained_m"}
+              "sustained_m", "latency_increase_percent", "phase_loss", "focal_phases",
+              "muscle_drop_percent"}
 
 
 def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
@@ -118,19 +162,64 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
         raise InputError("[criteria] needs amplitude_drop_percent", path)
     values = {"name": path.stem, "description": "user-defined", "citation": "user-defined"}
     values.update(table)
-    drop = values["amplitude_drop_percent"]
-    if isinstance(drop, bool) or not isinstance(drop, (int, float)):
-        raise InputError(f"amplitude_drop_percent must be a number, got {drop!r}", path)
+    for key in ("amplitude_drop_percent", "latency_increase_percent"):
+        value = values.get(key)
+        if key in values and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InputError(f"{key} must be a number, got {value!r}", path)
+    if "focal_phases" in values:
+        phases = values["focal_phases"]
+        if not isinstance(phases, list) or not all(isinstance(p, str) for p in phases):
+            raise InputError("focal_phases must be a list of phase names", path)
+        values["focal_phases"] = tuple(phases)
+    if "muscle_drop_percent" in values:
+        table = values["muscle_drop_percent"]
+        if not isinstance(table, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in table.values()):
+            raise InputError("muscle_drop_percent must be a table of muscle = percent", path)
+        values["muscle_drop_percent"] = tuple((k, float(v)) for k, v in table.items())
     try:
         return Criteria(**values)
     except InputError as err:
         raise InputError(err.reason, path) from None
 
 
-def amplitude_dropped(percent_of_baseline, criteria: Criteria) -> np.ndarray:
-    """Sweeps whose amplitude has fallen to or below the criterion's threshold.
+def amplitude_dropped(percent_of_baseline, drop_percent) -> np.ndarray:
+    """Sweeps whose peak-to-peak amplitude has fallen by at least ``drop_percent``.
 
+    The amplitude criterion of every review (MacDonald 2017: > 80 % for the spinal cord;
+    Kobayashi 2014: >= 70 %; > 50 % in cervical surgery and, for DREZ lesioning, Son 2017).
     NaN (rejected, or no baseline) counts as not dropped; the alerting skips such sweeps.
+
+    Parameters
+    ----------
+    percent_of_baseline : array of float, shape (n_sweeps, n_channels)
+    drop_percent : float or array of float, shape (n_channels,)
     """
     with np.errstate(invalid="ignore"):
-        return np.asarray(percent_of_baseline) <= criteria.threshold_percent
+        return np.asarray(percent_of_baseline) <= 100.0 - np.asarray(drop_percent)
+
+
+def latency_increased(onset_latency, baseline_latency, increase_percent) -> np.ndarray:
+    """Sweeps whose onset latency has grown by at least ``increase_percent`` of baseline.
+
+    A supporting criterion in the reviews (MacDonald 2017), usually paired with amplitude; NaN
+    (no response or no baseline) counts as not increased.
+    """
+    with np.errstate(invalid="ignore"):
+        return np.asarray(onset_latency) >= np.asarray(baseline_latency) * (
+            1 + increase_percent / 100.0)
+
+
+def phases_lost(n_phases, baseline_phases, count) -> np.ndarray:
+    """Sweeps whose response has ``count`` or more fewer phases than its baseline.
+
+    Morphology criterion: a polyphasic response becoming simpler (Quiñones-Hinojosa et al.
+    2005; supporting evidence weak). Channels with fewer than ``count + 1`` baseline phases
+    cannot lose that many and never meet it; a sweep without a response does not (that is
+    ``loss``).
+    """
+    baseline_phases = np.asarray(baseline_phases, float)
+    n_phases = np.asarray(n_phases, float)
+    with np.errstate(invalid="ignore"):
+        return (baseline_phases >= count + 1) & (n_phases >= 1) & (
+            n_phases <= baseline_phases - count)

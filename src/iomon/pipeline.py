@@ -330,7 +330,7 @@ def analyze(recording: Recording, case: Case | None = None,
             m.amplitude, m.onset_latency, m.present, valid, table["onset_s"].to_numpy(),
             table["phase"].to_numpy(), table["montage"].to_numpy(),
             table["stim_intensity"].to_numpy(), find_baseline_start(recording.annotations),
-            settings.baseline_sweeps, rebaselines)
+            settings.baseline_sweeps, rebaselines, m.n_phases)
 
     # Two passes: the expected-latency windows find the baseline responses; their average then
     # narrows each channel's window to where its response really is.
@@ -346,7 +346,11 @@ def analyze(recording: Recording, case: Case | None = None,
     percent = percent_of_reference(measurements.amplitude, baselines)
     alerts = detect_alerts(percent, measurements.present, valid, sweeps.channels,
                            baselines.main.present, table["onset_s"].to_numpy(),
-                           table["phase"].to_numpy(), criteria)
+                           table["phase"].to_numpy(), criteria,
+                           onset_latency=measurements.onset_latency,
+                           baseline_latency=baselines.reference("onset_latency"),
+                           n_phases=measurements.n_phases,
+                           baseline_phases=baselines.reference("n_phases"))
     table["rejected"] = rejected.all(axis=1)
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=phases, criteria=criteria,
