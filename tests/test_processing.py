@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from iomon.baseline import compute_baseline, select_baseline_sweeps
+from iomon.baseline import build_baselines
 from iomon.conditioning import bandpass, blank_artefact, find_stimulus_train, reject_sweeps
 from iomon.errors import InputError
 from iomon.measures import count_phases, measure, response_windows
@@ -113,12 +113,19 @@ def test_baseline_starts_at_the_marker_and_skips_rejected():
     phases = np.array(["pre-lesioning"] * 6 + ["lesioning"] * 2)
     valid = np.ones((8, 1), bool)
     valid[3] = False
-    chosen = select_baseline_sweeps(onsets, phases, valid, start_s=15.0, n_sweeps=3)
-    assert np.flatnonzero(chosen[:, 0]).tolist() == [2, 4, 5]
     amplitude = np.array([1, 1, 4, 9, 5, 6, 1, 1], float)[:, None]
     present = np.ones((8, 1), bool)
-    base = compute_baseline(amplitude, amplitude * 0.01, present, chosen)
+    baselines = build_baselines(amplitude, amplitude * 0.01, present, valid, onsets, phases,
+                                np.array(["C3-C4"] * 8), np.full(8, 400.0), start_s=15.0,
+                                n_sweeps=3)
+    base = baselines.main
+    assert np.flatnonzero(base.sweeps[:, 0]).tolist() == [2, 4, 5]
     assert base.amplitude[0] == 5.0 and base.present[0]
+    # Lesioning sweeps never form the case baseline: with n_sweeps=10 still only 3 qualify.
+    more = build_baselines(amplitude, amplitude * 0.01, present, valid, onsets, phases,
+                           np.array(["C3-C4"] * 8), np.full(8, 400.0), start_s=15.0,
+                           n_sweeps=10)
+    assert np.flatnonzero(more.main.sweeps[:, 0]).tolist() == [2, 4, 5]
 
 
 # ---------------------------------------------------------------- processing core (issue 4)

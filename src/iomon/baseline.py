@@ -49,34 +49,6 @@ class Baseline:
     present: np.ndarray
 
 
-def select_baseline_sweeps(onsets_s, phases, valid, start_s=None,
-                           n_sweeps=DEFAULT_BASELINE_SWEEPS):
-    """Choose each channel's baseline sweeps.
-
-    Parameters
-    ----------
-    onsets_s : array of float, shape (n_sweeps,)
-    phases : array of str, shape (n_sweeps,)
-    valid : array of bool, shape (n_sweeps, n_channels)
-        Sweeps not rejected.
-    start_s : float, optional
-        Where the baseline starts (the ``Baseline`` annotation); default: the first sweep.
-    n_sweeps : int
-        How many valid sweeps form the baseline.
-
-    Returns
-    -------
-    array of bool, shape (n_sweeps, n_channels)
-    """
-    onsets_s = np.asarray(onsets_s, float)
-    eligible = ~np.isin(np.asarray(phases), [LESIONING, POST])
-    if start_s is not None:
-        eligible &= onsets_s >= start_s
-    candidates = valid & eligible[:, None]
-    rank = np.cumsum(candidates, axis=0)
-    return candidates & (rank <= n_sweeps)
-
-
 def compute_baseline(amplitude, onset_latency, present, chosen, n_phases=None) -> Baseline:
     """Reference values over the chosen sweeps (all inputs shape (n_sweeps, n_channels))."""
     with warnings.catch_warnings():
@@ -231,11 +203,3 @@ def percent_of_reference(amplitude, baselines: BaselineSet) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         percent = 100.0 * amplitude / reference
     return np.where(baselines.reference("present"), percent, np.nan)
-
-
-def percent_of_baseline(amplitude, baseline: Baseline) -> np.ndarray:
-    """Amplitude as % of the channel's baseline; NaN for channels absent at baseline."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        percent = 100.0 * amplitude / baseline.amplitude[None, :]
-    return np.where(baseline.present[None, :], percent, np.nan)
-
