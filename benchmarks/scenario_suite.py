@@ -4,8 +4,8 @@ Each case is simulated, written to a real EDF+ file, read back and analysed with
 settings (or ``--criteria``). Printed per scenario:
 
 - exact: share of cases whose focal alerts are exactly the injected channels;
-- false/case-h: focal alerts on channels without an injected focal drop, per case-hour of the
-  surgical clock;
+- false/case-h: focal alerts (not informational) on channels without an injected focal drop,
+  per case-hour of the surgical clock;
 - systemic ok: share of systemic-scenario cases with at least one alert during the injected
   event and every such alert systemic;
 - delay: median sweeps from the first dropped sweep to the alert (focal scenarios);
@@ -43,7 +43,8 @@ def evaluate(scenario, seed, folder, criteria):
     big = valid & np.isfinite(amplitude) & (amplitude >= 100)
     absent = valid & np.isnan(amplitude)
     expected = set(truth["expected"]["focal_channels"])
-    focal = [a for a in result.alerts if a.scope == "focal"]
+    # What the surgeon hears: focal alerts that are not informational.
+    focal = [a for a in result.alerts if a.scope == "focal" and not a.informational]
     onsets = result.sweeps.table["onset_s"].to_numpy()
     delays, recovery_ok = [], []
     for event in truth["events"]:

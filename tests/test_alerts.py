@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from iomon.alerts import episode_scope, sustained_episodes
+from iomon.alerts import sustained_episodes
 from iomon.criteria import PRESETS, Criteria, load_criteria
 from iomon.errors import InputError
 
@@ -17,12 +17,24 @@ def test_sustained_episode_needs_n_of_m_and_recovers_likewise():
     assert sustained_episodes(np.array([0, 1, 1, 1, 1], bool), 3, 4) == [(3, None)]
 
 
-def test_scope_is_relative_to_the_controls():
-    assert episode_scope(20.0, 100.0, 50.0) == "focal"
-    assert episode_scope(30.0, 35.0, 50.0) == "systemic"
-    assert episode_scope(45.0, 70.0, 50.0) == "systemic"   # fade shared with the controls
-    assert episode_scope(20.0, 60.0, 50.0) == "focal"      # a focal drop on top of a fade
-    assert episode_scope(20.0, None, 50.0) == "focal"
+@pytest.mark.parametrize("channel, controls, expected", [
+    (20.0, 100.0, {"focal"}),
+    (30.0, 35.0, {"systemic"}),
+    (45.0, 70.0, {"systemic"}),   # a fade shared with the controls
+    (20.0, 60.0, {"focal"}),      # a focal drop on top of a fade
+    (100.0, 40.0, set()),         # only the controls fell: nothing on this channel
+])
+def test_scope_is_relative_to_the_controls(channel, controls, expected):
+    from iomon.alerts import detect_alerts
+
+    channels, percent, present, valid, onsets, phases = _arrays()
+    percent[12:22, 0] = channel
+    percent[12:22, 2:] = controls
+    alerts = [a for a in detect_alerts(percent, present, valid, channels, np.ones(4, bool),
+                                       onsets, phases, PRESETS["fifty"])
+              if a.channel == "L TA"]
+    assert {a.scope for a in alerts} == expected
+    assert len(alerts) == len(expected)
 
 
 def test_presets_and_custom_files(tmp_path):

@@ -3,12 +3,16 @@
 An episode starts at the sweep where the drop has held in ``sustained_n`` of the last
 ``sustained_m`` valid sweeps (the moment a monitoring team would call it) and ends when the
 channel has been back above the threshold for the same count. Rejected sweeps are skipped.
-Its scope is ``systemic`` when the control channels fell too over the same sweeps, ``focal``
-otherwise.
+Amplitude drops are followed in two streams: against the controls' level (``focal``: the
+channel fell and its controls did not) and on the channel's own baseline (``systemic``: the
+controls fell with it). A decline every channel shares, such as anaesthetic fade, thus never
+raises a focal alert. Latency and morphology episodes are ``systemic`` when most controls meet
+the same criterion over the same sweeps.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -89,19 +93,28 @@ def reference_channels(channels, present, index):
     return controls or others
 
 
-def episode_scope(channel_percent, controls_percent, threshold_percent) -> str:
-    """Focal or systemic amplitude drop, from the channel's and the controls' medians.
+def control_level(percent, valid, channels, baseline_present, span):
+    """The controls' level each channel is judged against: shape (n_sweeps, n_channels), %.
 
-    The channel's level is taken relative to the controls' (a drop the controls share is no
-    evidence of a surgical cause): the episode is ``focal`` when the channel, divided by the
-    controls, is still at or below ``threshold_percent`` of baseline, and ``systemic`` when the
-    controls' own fall accounts for the drop (blood pressure, anaesthesia, fade). Without
-    controls it is ``focal``: the team must judge.
+    Per sweep, the median % of baseline of the channel's reference channels (see
+    :func:`reference_channels`); then the median over the last ``span`` sweeps, so that one
+    odd sweep of the controls does not move it. Only declines are kept (capped at 100 %): a
+    rise of the controls (lighter anaesthesia) must not make a steady channel look dropped.
     """
-    if controls_percent is None or not np.isfinite(controls_percent):
-        return "focal"
-    relative = 100.0 * channel_percent / max(controls_percent, 1e-9)
-    return "focal" if relative <= threshold_percent else "systemic"
+    n_sweeps, n_channels = percent.shape
+    level = np.full((n_sweeps, n_channels), np.nan)
+    usable = np.where(valid, percent, np.nan)
+    for c in range(n_channels):
+        refs = reference_channels(channels, baseline_present, c)
+        if not refs:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # sweeps where no control is valid
+            per_sweep = np.nanmedian(usable[:, refs], axis=1)
+            windows = np.lib.stride_tricks.sliding_window_view(
+                np.r_[np.full(span - 1, np.nan), per_sweep], span)
+            level[:, c] = np.nanmedian(windows, axis=1)
+    return np.minimum(level, 100.0)
 
 
 def _shared_by_controls(met, valid, window, refs) -> bool:
@@ -141,23 +154,72 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     list of Alert, in onset order
     """
     drop = criteria.drop_percent_for([ch.muscle for ch in channels])
-    kinds = [("amplitude", amplitude_dropped(percent, drop[None, :]), percent, np.nanmin)]
-    if criteria.latency_increase_percent is not None and onset_latency is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            relative = 100.0 * onset_latency / baseline_latency
-        kinds.append(("latency", latency_increased(onset_latency, baseline_latency,
-                                                    criteria.latency_increase_percent),
-                      relative, np.nanmax))
-    if criteria.phase_loss is not None and n_phases is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            relative = 100.0 * np.where(present_sweep, n_phases, np.nan) / baseline_phases
-        kinds.append(("morphology", phases_lost(np.where(present_sweep, n_phases, 0),
-                                                baseline_phases, criteria.phase_loss),
-                      relative, np.nanmin))
     n, m = criteria.sustained_n, criteria.sustained_m
     alerts = []
+
+    def record(c, kind, scope, rows, start, end, value, extreme, controls):
+        onset_row = rows[start]
+        stop = rows[end] if end is not None else None
+        episode_rows = rows[max(start - m + 1, 0): end]
+        phase = str(phases[onset_row])
+        alerts.append(Alert(
+            channel=channels[c].name,
+            criterion=kind,
+            scope=scope,
+            phase=phase,
+            onset_sweep=int(onset_row),
+            onset_s=float(onsets_s[onset_row]),
+            recovered=stop is not None,
+            recovery_sweep=None if stop is None else int(stop),
+            recovery_s=None if stop is None else float(onsets_s[stop]),
+            nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
+            controls_percent=None if controls is None else round(float(controls), 1),
+            informational=(scope == "focal" and criteria.focal_phases is not None
+                           and phase not in criteria.focal_phases),
+        ))
+
+    # Amplitude, in two streams. Focal: the channel against its controls' level, so that a
+    # decline the controls share (fade, blood pressure) never looks focal. Systemic: the
+    # channel's own drop, when the controls account for it.
+    level = control_level(percent, valid, channels, baseline_present, m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.where(np.isfinite(level), 100.0 * percent / level, percent)
+    focal_met = amplitude_dropped(relative, drop[None, :])
+    own_met = amplitude_dropped(percent, drop[None, :])
+    for c in range(len(channels)):
+        if not baseline_present[c]:
+            continue
+        rows = np.flatnonzero(valid[:, c] & np.isfinite(percent[:, c]))
+        if rows.size == 0:
+            continue
+        for start, end in sustained_episodes(focal_met[rows, c], n, m):
+            window = rows[max(start - m + 1, 0): start + 1]
+            lost = not present_sweep[window, c][own_met[window, c]].any()
+            record(c, "loss" if lost else "amplitude", "focal", rows, start, end, percent,
+                   np.nanmin, np.nanmedian(level[window, c]))
+        for start, end in sustained_episodes(own_met[rows, c], n, m):
+            window = rows[max(start - m + 1, 0): start + 1]
+            if np.nanmedian(focal_met[window, c].astype(float)) >= 0.5:
+                continue  # the focal stream reports it
+            lost = not present_sweep[window, c][own_met[window, c]].any()
+            record(c, "loss" if lost else "amplitude", "systemic", rows, start, end, percent,
+                   np.nanmin, np.nanmedian(level[window, c]))
+
+    kinds = []
+    if criteria.latency_increase_percent is not None and onset_latency is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            latency_percent = 100.0 * onset_latency / baseline_latency
+        kinds.append(("latency", latency_increased(onset_latency, baseline_latency,
+                                                    criteria.latency_increase_percent),
+                      latency_percent, np.nanmax))
+    if criteria.phase_loss is not None and n_phases is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            phase_percent = 100.0 * np.where(present_sweep, n_phases, np.nan) / baseline_phases
+        kinds.append(("morphology", phases_lost(np.where(present_sweep, n_phases, 0),
+                                                baseline_phases, criteria.phase_loss),
+                      phase_percent, np.nanmin))
     for kind, met, value, extreme in kinds:
-        for c, channel in enumerate(channels):
+        for c in range(len(channels)):
             if not baseline_present[c]:
                 continue
             rows = np.flatnonzero(valid[:, c] & np.isfinite(value[:, c]))
@@ -165,40 +227,13 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
                 continue
             refs = reference_channels(channels, baseline_present, c)
             for start, end in sustained_episodes(met[rows, c], n, m):
-                onset_row = rows[start]
                 window = rows[max(start - m + 1, 0): start + 1]
-                stop = rows[end] if end is not None else None
-                episode_rows = rows[max(start - m + 1, 0): end]
                 controls = None
                 if refs:
                     ref_values = np.where(valid[np.ix_(window, refs)],
                                           value[np.ix_(window, refs)], np.nan)
                     if np.isfinite(ref_values).any():
-                        controls = float(np.nanmedian(ref_values))
-                criterion = kind
-                if kind == "amplitude":
-                    scope = episode_scope(float(np.nanmedian(value[window, c])), controls,
-                                          100.0 - drop[c])
-                    if not present_sweep[window, c][met[window, c]].any():
-                        criterion = "loss"
-                else:
-                    scope = ("systemic" if _shared_by_controls(met, valid, window, refs)
-                             else "focal")
-                phase = str(phases[onset_row])
-                informational = (scope == "focal" and criteria.focal_phases is not None
-                                 and phase not in criteria.focal_phases)
-                alerts.append(Alert(
-                    channel=channel.name,
-                    criterion=criterion,
-                    scope=scope,
-                    phase=phase,
-                    onset_sweep=int(onset_row),
-                    onset_s=float(onsets_s[onset_row]),
-                    recovered=stop is not None,
-                    recovery_sweep=None if stop is None else int(stop),
-                    recovery_s=None if stop is None else float(onsets_s[stop]),
-                    nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
-                    controls_percent=None if controls is None else round(controls, 1),
-                    informational=informational,
-                ))
+                        controls = np.nanmedian(ref_values)
+                scope = "systemic" if _shared_by_controls(met, valid, window, refs) else "focal"
+                record(c, kind, scope, rows, start, end, value, extreme, controls)
     return sorted(alerts, key=lambda a: (a.onset_sweep, a.channel, a.criterion))
