@@ -96,6 +96,21 @@ def _check_keys(table: dict, allowed: set, where: str, path: Path):
         )
 
 
+def _tables(doc, key: str, allowed: set, path: Path):
+    """The entries of an array of tables (``[[key]]``) as (where, table), keys checked."""
+    entries = doc.get(key, [])
+    if not isinstance(entries, list):
+        raise InputError(f"{key} must be an array of tables ([[{key}]])", path)
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"{key}[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} must be a table", path)
+        _check_keys(entry, allowed, where, path)
+        out.append((where, entry))
+    return out
+
+
 def _choice(value, allowed, key: str, path: Path):
     if value is None:
         return None
@@ -144,14 +159,8 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
                          "S1-S5)", path)
 
     specs = []
-    raw_channels = doc.get("channels", [])
-    if not isinstance(raw_channels, list):
-        raise InputError("channels must be an array of tables ([[channels]])", path)
-    for i, entry in enumerate(raw_channels):
-        where = f"channels[{i}]"
-        if not isinstance(entry, dict):
-            raise InputError(f"{where} must be a table", path)
-        _check_keys(entry, {"name", "muscle", "side", "limb", "role"}, where, path)
+    for where, entry in _tables(doc, "channels", {"name", "muscle", "side", "limb", "role"},
+                                path):
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             raise InputError(f"{where}.name must be the channel's label in the recording", path)
@@ -173,14 +182,7 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         raise InputError("a channel is listed twice under [[channels]]", path)
 
     phases = []
-    raw_phases = doc.get("phases", [])
-    if not isinstance(raw_phases, list):
-        raise InputError("phases must be an array of tables ([[phases]])", path)
-    for i, entry in enumerate(raw_phases):
-        where = f"phases[{i}]"
-        if not isinstance(entry, dict):
-            raise InputError(f"{where} must be a table", path)
-        _check_keys(entry, {"name", "start_s", "end_s"}, where, path)
+    for where, entry in _tables(doc, "phases", {"name", "start_s", "end_s"}, path):
         name, start, end = entry.get("name"), entry.get("start_s"), entry.get("end_s")
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"{where}.name must be a non-empty string", path)
@@ -209,19 +211,13 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     return Case(str(case_id), side, tuple(v.upper() for v in levels), tuple(specs),
                 tuple(phases), dict(clinical), path,
                 _read_options(doc.get("recording", {}), doc.get("tabular", {}), path),
-                _rebaselines(doc.get("rebaseline", []), path))
+                _rebaselines(doc, path))
 
 
-def _rebaselines(entries, path: Path) -> tuple[Rebaseline, ...]:
+def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:
     """The ``[[rebaseline]]`` entries: ``at_s`` (required) and ``reason``."""
-    if not isinstance(entries, list):
-        raise InputError("rebaseline must be an array of tables ([[rebaseline]])", path)
     out = []
-    for i, entry in enumerate(entries):
-        where = f"rebaseline[{i}]"
-        if not isinstance(entry, dict):
-            raise InputError(f"{where} must be a table", path)
-        _check_keys(entry, {"at_s", "reason"}, where, path)
+    for where, entry in _tables(doc, "rebaseline", {"at_s", "reason"}, path):
         at = entry.get("at_s")
         if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
             raise InputError(f"{where}.at_s must be seconds >= 0, got {at!r}", path)

@@ -241,6 +241,33 @@ def stimulus_sample_in_episodes(data, sfreq, options: ReadOptions, notes, path) 
     return int(round(first * sfreq))
 
 
+def keep_full_windows(stimuli, starts, notes, path):
+    """Drop the stimuli whose sweep window does not fit in the recorded data.
+
+    Parameters
+    ----------
+    stimuli : list of Stimulus
+    starts : list
+        Each stimulus's window start (whatever the reader needs to read it), or None where the
+        window would run past the data.
+    notes : list of str
+        A note is appended when stimuli are dropped.
+    path : Path
+
+    Returns
+    -------
+    stimuli, starts : lists without the dropped ones
+    """
+    kept = [(s, w) for s, w in zip(stimuli, starts) if w is not None]
+    if len(kept) < len(stimuli):
+        notes.append(f"{len(stimuli) - len(kept)} stimulus/stimuli without a full sweep window "
+                     "inside the recorded data were skipped")
+    if not kept:
+        raise InputError("no stimulus leaves room for a full sweep window inside the recording",
+                         path)
+    return [s for s, _ in kept], [w for _, w in kept]
+
+
 def stimuli_or_error(annotations, trigger_times, path) -> list:
     """Stimuli from annotations, else from a trigger channel, else a clear error."""
     from ..annotations import Stimulus

@@ -19,6 +19,7 @@ from . import (
     ReadOptions,
     Recording,
     infer_channels,
+    keep_full_windows,
     quiet_stretch,
     sweep_table,
     unit_scale,
@@ -73,17 +74,12 @@ def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Re
 
     first = int(round(options.window_s[0] * sfreq))
     n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
-    starts = np.array([int(round(s.onset_s * sfreq)) + first for s in stimuli])
-    inside = (starts >= 0) & (starts + n_samples <= raw.n_times)
-    if not inside.all():
-        notes.append(f"{int((~inside).sum())} stimulus/stimuli too close to the recording's "
-                     "start or end for a full sweep window were skipped")
-    stimuli = [s for s, keep in zip(stimuli, inside) if keep]
-    if not stimuli:
-        raise InputError("no stimulus leaves room for a full sweep window inside the recording",
-                         path)
-    data = np.stack([raw.get_data(picks=picks, start=int(start), stop=int(start) + n_samples)
-                     for start in starts[inside]])
+    starts = [int(round(s.onset_s * sfreq)) + first for s in stimuli]
+    stimuli, starts = keep_full_windows(
+        stimuli, [s if 0 <= s and s + n_samples <= raw.n_times else None for s in starts],
+        notes, path)
+    data = np.stack([raw.get_data(picks=picks, start=start, stop=start + n_samples)
+                     for start in starts])
     times = (np.arange(n_samples) + first) / sfreq
     from importlib.metadata import version
 

@@ -21,6 +21,7 @@ from . import (
     ReadOptions,
     Recording,
     infer_channels,
+    keep_full_windows,
     quiet_stretch,
     stimuli_or_error,
     stimulus_sample_in_episodes,
@@ -337,16 +338,9 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
 
     first = int(round(options.window_s[0] * sfreq))
     n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
-    starts = [timeline.window_start(s.onset_s + first / sfreq, n_samples) for s in stimuli]
-    inside = np.array([s is not None for s in starts])
-    if not inside.all():
-        notes.append(f"{int((~inside).sum())} stimulus/stimuli without a full sweep window "
-                     "inside the recorded data were skipped")
-    stimuli = [s for s, keep in zip(stimuli, inside) if keep]
-    starts = [s for s in starts if s is not None]
-    if not stimuli:
-        raise InputError("no stimulus leaves room for a full sweep window inside the recording",
-                         path)
+    stimuli, starts = keep_full_windows(
+        stimuli, [timeline.window_start(s.onset_s + first / sfreq, n_samples) for s in stimuli],
+        notes, path)
     names = unique_names([s.label.strip() for s in emg], notes)
     data = _read_windows(emg, starts, n_samples, sfreq)
     times = (np.arange(n_samples) + first) / sfreq

@@ -31,6 +31,7 @@ from . import (
     ReadOptions,
     Recording,
     infer_channels,
+    keep_full_windows,
     quiet_stretch,
     stimulus_sample_in_episodes,
     sweep_table,
@@ -297,26 +298,15 @@ def _continuous(rawio, layout, n_channels, sfreq, stimuli, options, notes, path)
     first = int(round(options.window_s[0] * sfreq))
     n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
     origin = rawio.segment_t_start(0, 0)
-    windows = []
-    keep = []
+    # Each stream has its own start time: a window's first sample is found per stream.
+    offsets = [rawio.get_signal_t_start(0, 0, stream) - origin for stream, _, _ in layout]
+    sizes = [rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout]
+    candidates = []
     for stimulus in stimuli:
-        ranges = []
-        for stream, _, _ in layout:
-            t0 = rawio.get_signal_t_start(0, 0, stream) - origin
-            start = int(round((stimulus.onset_s - t0) * sfreq)) + first
-            ranges.append(start)
-        size_ok = all(0 <= s and s + n_samples <= rawio.get_signal_size(0, 0, stream)
-                      for s, (stream, _, _) in zip(ranges, layout))
-        keep.append(size_ok)
-        if size_ok:
-            windows.append(ranges)
-    if not all(keep):
-        notes.append(f"{keep.count(False)} stimulus/stimuli too close to the recording's start "
-                     "or end for a full sweep window were skipped")
-    stimuli = [s for s, k in zip(stimuli, keep) if k]
-    if not stimuli:
-        raise InputError("no stimulus leaves room for a full sweep window inside the recording",
-                         path)
+        ranges = [int(round((stimulus.onset_s - t0) * sfreq)) + first for t0 in offsets]
+        fits = all(0 <= s and s + n_samples <= size for s, size in zip(ranges, sizes))
+        candidates.append(ranges if fits else None)
+    stimuli, windows = keep_full_windows(stimuli, candidates, notes, path)
     data = np.empty((len(stimuli), n_channels, n_samples))
     for i, ranges in enumerate(windows):
         for (stream, local, positions), start in zip(layout, ranges):
