@@ -252,7 +252,8 @@ def test_nan_and_flat_channels_are_rejected_not_measured(small_case):
     assert np.isnan(result.percent[:, 3]).all()
     table = result.measurement_table()
     assert not np.isinf(table.select_dtypes("number").to_numpy(float)).any()
-    assert "L TA" not in {a.channel for a in result.alerts} or True
+    # The flat channel (index 3) has no baseline, so it can never alert.
+    assert result.sweeps.ch_names[3] not in {a.channel for a in result.alerts}
 
 
 def test_sweeps_shorter_than_the_response_window(small_case):
@@ -316,3 +317,12 @@ def test_recordings_sampled_too_slowly_are_refused(realdata):
     recording = read(realdata / "edf" / "test.edf")  # EEG at 512 Hz
     with pytest.raises(InputError, match="too slow"):
         analyze(recording, Case("eeg"))
+
+
+def test_sweeps_without_pre_stimulus_time_are_refused(small_case):
+    from iomon.io import ReadOptions, read
+    from iomon.pipeline import analyze, load_case
+
+    recording = read(small_case[1], ReadOptions(window_s=(-0.0005, 0.100)))
+    with pytest.raises(InputError, match="before the stimulus"):
+        analyze(recording, load_case(small_case[1]))

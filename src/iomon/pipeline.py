@@ -295,6 +295,10 @@ def analyze(recording: Recording, case: Case | None = None,
     if sfreq < MIN_SFREQ_HZ:
         raise InputError(f"sampled at {sfreq:g} Hz: too slow to measure motor evoked potentials "
                          f"(iomon needs at least {MIN_SFREQ_HZ:g} Hz)", recording.path)
+    if (times < -0.002).sum() < 5:
+        raise InputError(f"the sweeps start at {times[0] * 1e3:.1f} ms: at least 2 ms before the "
+                         "stimulus are needed to measure the noise a response must stand out "
+                         "from (for episodic files, set [recording] stimulus_s)", recording.path)
     band = settings.band_hz
     if band is None:
         band = (DEFAULT_BAND_HZ[0], min(DEFAULT_BAND_HZ[1], 0.45 * sfreq))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -403,6 +404,8 @@ def simulate_case(
         after = dt >= 0
         artefact[after] += (np.exp(-dt[after] / 0.0003)
                             + 0.02 * np.exp(-dt[after] / 0.001) * (-1) ** k)
+    from scipy.signal import butter, sosfilt
+
     n_phases = np.zeros((n_sweeps, n_ch), int)
     for i in range(n_sweeps):
         start = int(round(onsets[i] * sfreq))
@@ -415,8 +418,6 @@ def simulate_case(
                 signals[c, idx] += response_waveform(local_t, onset[i, c], durations,
                                                      rel * amplitude[i, c])
         if contaminated[i]:
-            from scipy.signal import butter, sosfilt
-
             length = int(0.16 * sfreq)
             begin = start + int(_SWEEP_WINDOW_S[0] * sfreq) - int(0.03 * sfreq)
             burst = rng.standard_normal((n_ch, length)) * rng.uniform(0.3e-3, 1.5e-3)
@@ -541,8 +542,6 @@ def write_simulated_case(sim: SimulatedCase, out_dir: str | Path, stem: str | No
     Returns the path of the recording. Files are written under temporary names and renamed,
     so an interrupted run leaves no partial recording.
     """
-    import os
-
     if fmt != "edf":
         raise InputError(f"unknown format {fmt!r} (available: edf)")
     out_dir = Path(out_dir)

@@ -59,7 +59,8 @@ def write_pdf(result, path: Path, identify: bool = False) -> None:
     for a in result.alerts:
         recovery = (f"recovered at sweep {a.recovery_sweep} ({a.recovery_s:.1f} s)"
                     if a.recovered else "NOT recovered")
-        lines.append(f"  {a.channel}: {a.criterion}, {a.scope}, {a.phase}, from sweep "
+        flag = " (informational)" if a.informational else ""
+        lines.append(f"  {a.channel}: {a.criterion}, {a.scope}{flag}, {a.phase}, from sweep "
                      f"{a.onset_sweep} ({a.onset_s:.1f} s), nadir {a.nadir_percent} %, {recovery}")
     if not result.alerts:
         lines.append("  none")
