@@ -174,3 +174,30 @@ def test_header_fields_out_of_range(small_case, tmp_path, offset, value, message
     with pytest.raises(InputError, match=message) as info:
         read(path)
     assert "broken.edf" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["test.bdf", "test_bdf_stim_channel.bdf",
+                                  "test_generator_datarec_generator_0_5.bdf"])
+def test_lazy_bdf_signals_match_mne(realdata, name):
+    """iomon reads BDF samples itself (lazily); MNE's BDF reader is the reference."""
+    import mne
+
+    from iomon.io.edf import BdfSignal, _check_header
+
+    path = realdata / "edf" / name
+    layout = _check_header(path)
+    raw = mne.io.read_raw_bdf(path, preload=False, verbose="error")
+    compared = 0
+    for index, label in enumerate(layout["labels"][:6]):
+        signal = BdfSignal(path, layout, index)
+        if label not in raw.ch_names or signal.sampling_frequency != raw.info["sfreq"]:
+            continue  # MNE resamples channels slower than the fastest one
+        n = min(1000, raw.n_times)
+        mine = signal.get_data_slice(0, n / signal.sampling_frequency)
+        reference = raw.get_data(picks=[label], start=0, stop=n)[0]
+        scale = 1e-6 if signal.physical_dimension in ("uV", "µV") else 1.0
+        if label == "Status":
+            continue  # MNE keeps only the trigger bits of the Status channel
+        np.testing.assert_allclose(mine * scale, reference, rtol=1e-6, atol=1e-9)
+        compared += 1
+    assert compared >= 1

@@ -62,16 +62,26 @@ def _check_header(path: Path) -> dict:
                          f"{size}", path)
     with path.open("rb") as f:
         f.seek(256)
-        labels_raw = f.read(n_signals * 16)
-        f.seek(256 + n_signals * 216)
-        raw = f.read(n_signals * 8)
-    labels = [labels_raw[i * 16:(i + 1) * 16].decode("latin-1").strip()
-              for i in range(n_signals)]
+        signal_header = f.read(n_signals * 256)
+
+    def field(offset, width):
+        """One column of the signal headers, offset in units of n_signals bytes."""
+        start = offset * n_signals
+        return [signal_header[start + i * width:start + (i + 1) * width].decode("latin-1").strip()
+                for i in range(n_signals)]
+
+    labels = field(0, 16)
     try:
-        per_record = [int(raw[i * 8:(i + 1) * 8].decode("ascii").strip())
-                      for i in range(n_signals)]
+        per_record = [int(v) for v in field(216, 8)]
+        physical = [(float(lo), float(hi)) for lo, hi in zip(field(104, 8), field(112, 8))]
+        digital = [(int(lo), int(hi)) for lo, hi in zip(field(120, 8), field(128, 8))]
     except ValueError:
-        raise InputError("corrupt EDF header (samples per record is not a number)", path) from None
+        raise InputError("corrupt EDF header (a signal's samples per record or range is not a "
+                         "number)", path) from None
+    try:
+        record_s = float(header[244:252].decode("ascii").strip())
+    except ValueError:
+        raise InputError("corrupt EDF header (record duration is not a number)", path) from None
     bytes_per_sample = 3 if header[:8] == b"\xffBIOSEMI" else 2
     record_bytes = sum(per_record) * bytes_per_sample
     if n_records > 0 and record_bytes > 0:
@@ -88,7 +98,52 @@ def _check_header(path: Path) -> dict:
         start = None  # an anonymised or malformed date: not needed for the analysis
     return {"header_bytes": header_bytes, "n_records": n_records, "labels": labels,
             "per_record": per_record, "bytes_per_sample": bytes_per_sample,
-            "reserved": header[192:236].decode("latin-1").strip(), "start": start}
+            "reserved": header[192:236].decode("latin-1").strip(), "start": start,
+            "units": field(96, 8), "physical": physical, "digital": digital,
+            "record_s": record_s, "patient": header[8:88].decode("latin-1").strip()}
+
+
+class BdfSignal:
+    """One signal of a BDF file, read lazily (edfio's BDF reader loads the whole file).
+
+    Offers what :func:`read_edf` uses of an edfio signal: ``label``, ``physical_dimension``,
+    ``sampling_frequency``, ``get_data_slice`` and ``get_digital_slice`` (seconds). Each read
+    seeks to the records it needs and decodes their 24-bit samples.
+    """
+
+    def __init__(self, path: Path, layout: dict, index: int):
+        self.path = path
+        self.label = layout["labels"][index]
+        self.physical_dimension = layout["units"][index]
+        self._per_record = layout["per_record"][index]
+        self.sampling_frequency = self._per_record / layout["record_s"]
+        self._record_bytes = sum(layout["per_record"]) * 3
+        self._offset = layout["header_bytes"] + sum(layout["per_record"][:index]) * 3
+        self._n_records = layout["n_records"]
+        (p_lo, p_hi), (d_lo, d_hi) = layout["physical"][index], layout["digital"][index]
+        self._gain = (p_hi - p_lo) / (d_hi - d_lo) if d_hi != d_lo else 1.0
+        self._shift = p_lo - d_lo * self._gain
+
+    def get_digital_slice(self, start_second: float, stop_second: float) -> np.ndarray:
+        """Digital values of [start, stop) s."""
+        first = int(round(start_second * self.sampling_frequency))
+        stop = int(round(stop_second * self.sampling_frequency))
+        if first < 0 or stop > self._n_records * self._per_record or stop < first:
+            raise ValueError("slice outside the recording")
+        r0, r1 = first // self._per_record, max(stop - 1, first) // self._per_record
+        chunks = []
+        with self.path.open("rb") as f:
+            for record in range(r0, r1 + 1):
+                f.seek(self._offset + record * self._record_bytes)
+                chunks.append(f.read(self._per_record * 3))
+        raw = np.frombuffer(b"".join(chunks), np.uint8).reshape(-1, 3).astype(np.int32)
+        values = raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16)
+        values = np.where(values >= 1 << 23, values - (1 << 24), values)  # two's complement
+        return values[first - r0 * self._per_record:stop - r0 * self._per_record]
+
+    def get_data_slice(self, start_second: float, stop_second: float) -> np.ndarray:
+        """Physical values of [start, stop) s, in the signal's unit."""
+        return self.get_digital_slice(start_second, stop_second) * self._gain + self._shift
 
 
 def read_tals(path: Path, layout: dict):
@@ -220,7 +275,8 @@ def _read_windows(signals, starts, n_samples, sfreq):
     return data
 
 
-def _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, notes, options):
+def _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, notes, options,
+                  reader):
     """EDF+D without stimulus markers: every run of contiguous records is one sweep."""
     import pandas as pd
 
@@ -242,11 +298,8 @@ def _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, note
                for r in first_records]
     names = unique_names([s.label.strip() for s in emg], notes)
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
-    from importlib.metadata import version
-
-    return Recording(path, f"{kind} (one sweep per record run)", f"edfio {version('edfio')}",
-                     sweeps, sorted(annotations, key=lambda a: a.onset_s), duration, None, None,
-                     notes)
+    return Recording(path, f"{kind} (one sweep per record run)", reader, sweeps,
+                     sorted(annotations, key=lambda a: a.onset_s), duration, None, None, notes)
 
 
 def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
@@ -271,25 +324,35 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     layout = _check_header(path)
     with path.open("rb") as f:
         is_bdf = f.read(8) == b"\xffBIOSEMI"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        try:
-            # edfio maps EDF data lazily; its BDF reader has no such option yet.
-            edf = edfio.read_bdf(path) if is_bdf else edfio.read_edf(path, lazy_load_data=True)
-        except Warning as warning:
-            raise InputError(f"inconsistent EDF file: {warning}", path) from None
-        except Exception as err:  # edfio raises plain ValueErrors for malformed headers
-            raise InputError(f"cannot be read as EDF/BDF: {err}", path) from None
+    if is_bdf:
+        # edfio's BDF reader loads the whole file; BDF signals are read lazily here instead.
+        annotation_label = "BDF Annotations"
+        signals = [BdfSignal(path, layout, i) for i, label in enumerate(layout["labels"])
+                   if label != annotation_label]
+        record_s, n_records = layout["record_s"], layout["n_records"]
+        patient = layout["patient"] or None
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                # edfio maps the data lazily: only the sweep windows are read.
+                edf = edfio.read_edf(path, lazy_load_data=True)
+            except Warning as warning:
+                raise InputError(f"inconsistent EDF file: {warning}", path) from None
+            except Exception as err:  # edfio raises plain ValueErrors for malformed headers
+                raise InputError(f"cannot be read as EDF/BDF: {err}", path) from None
+        signals = list(edf.signals)
+        record_s, n_records = float(edf.data_record_duration), edf.num_data_records
+        patient = edf.local_patient_identification.strip() or None
+    total_s = n_records * record_s
     # Annotations and record times are parsed here rather than by edfio, whose parsing pages
     # the whole file in (a long recording would then occupy its size in memory).
     is_plus = layout["reserved"].startswith(("EDF+", "BDF+"))
     onsets, annotations = read_tals(path, layout) if is_plus else (None, [])
-    record_s = float(edf.data_record_duration)
     discontinuous = onsets is not None and bool(
         np.any(np.abs(np.diff(onsets) - record_s) > 1e-6))
 
     kind = ("BDF" if is_bdf else "EDF") + (("+D" if discontinuous else "+C") if is_plus else "")
-    signals = list(edf.signals)
     stimulus_source = annotations
     if options.stimulus_channel:
         # A trigger channel by its label, or else the annotations whose text starts so.
@@ -307,20 +370,20 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
         trigger = [s for s in signals if TRIGGER_PATTERN.match(s.label.strip())]
     emg, notes = _voltage_channels([s for s in signals if s not in trigger], path)
     sfreq = float(emg[0].sampling_frequency)
-    n_total = int(round(edf.duration * sfreq))
+    n_total = int(round(total_s * sfreq))
     if discontinuous:
         timeline = _Timeline(sfreq, n_total, onsets, record_s)
         duration = float(onsets[-1] + record_s)
     else:
         timeline = _Timeline(sfreq, n_total)
-        duration = float(edf.duration)
+        duration = float(total_s)
 
     trigger_times = None
     if trigger:
         source = trigger[0]
         is_status = source.label.strip().lower().endswith("status")
         trigger_rate = float(source.sampling_frequency)
-        n_trigger = int(round(edf.duration * trigger_rate))
+        n_trigger = int(round(total_s * trigger_rate))
 
         def trigger_slice(start, stop):
             read = source.get_digital_slice if is_status else source.get_data_slice
@@ -333,7 +396,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
                 .time_of(round(t * trigger_rate)) for t in trigger_times])
     if discontinuous and not find_stimuli(stimulus_source) and trigger_times is None:
         return _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, notes,
-                             options)
+                             options, "iomon BDF reader" if is_bdf else "edfio")
     stimuli = stimuli_or_error(stimulus_source, trigger_times, path)
 
     first = int(round(options.window_s[0] * sfreq))
@@ -354,12 +417,9 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
 
     sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
     start = layout["start"]
-    try:
-        patient = edf.local_patient_identification.strip() or None
-    except Exception:
-        patient = None
     from importlib.metadata import version
 
-    return Recording(path, kind, f"edfio {version('edfio')}", sweeps,
+    reader = "iomon BDF reader" if is_bdf else f"edfio {version('edfio')}"
+    return Recording(path, kind, reader, sweeps,
                      sorted(annotations, key=lambda a: a.onset_s), duration,
                      start, patient, notes, mains)
