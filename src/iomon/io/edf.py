@@ -1,7 +1,10 @@
-"""Continuous EDF+/BDF recordings (EDF+C, BDF+C and plain EDF/BDF), read with edfio.
+"""EDF and BDF recordings: plain, EDF+C/BDF+C (continuous) and EDF+D/BDF+D (discontinuous).
 
-Sweeps are cut out of the file around each stimulus without loading the whole recording:
-edfio maps the data records lazily and only the windows are read.
+Sweeps are cut out of the file around each stimulus without loading the whole recording: edfio
+maps EDF data records lazily and only the windows are read; BDF samples (24 bit, which edfio
+can only load whole) are read record by record by :class:`BdfSignal`. The annotations and the
+start time of every data record are parsed here from the annotation signal alone
+(:func:`read_tals`), so a long recording is never paged into memory.
 """
 
 from __future__ import annotations
