@@ -292,7 +292,7 @@ def analyze(recording: Recording, case: Case | None = None,
     sweeps, phases = prepare(recording, case)
     data, times, sfreq = sweeps.data, sweeps.times, sweeps.sfreq
     notes = list(recording.notes)
-    if sfreq < MIN_SFREQ_HZ:
+    if sfreq < 0.999 * MIN_SFREQ_HZ:  # a nominal 1 kHz may be stored as 999.99995 Hz
         raise InputError(f"sampled at {sfreq:g} Hz: too slow to measure motor evoked potentials "
                          f"(iomon needs at least {MIN_SFREQ_HZ:g} Hz)", recording.path)
     if (times < -0.002).sum() < 5:

@@ -90,8 +90,8 @@ def _select_channels(rawio, default_unit, path):
         unit = str(channel["units"]).strip()
         scale = unit_scale(unit if unit or default_unit is None else default_unit)
         if scale is None:
-            notes.append(f"channel {channel['name']!r} ({unit or 'no unit'}) is not a voltage "
-                         "and was left out")
+            notes.append(f"channel {str(channel['name'])!r} ({unit or 'no unit'}) is not a "
+                         "voltage and was left out")
             continue
         keep.append(index)
         scales.append(scale)
@@ -102,7 +102,8 @@ def _select_channels(rawio, default_unit, path):
     rates = Counter(float(channels[i]["sampling_rate"]) for i in keep)
     best = max(rates, key=lambda r: (rates[r], r))
     chosen = [(i, s) for i, s in zip(keep, scales) if float(channels[i]["sampling_rate"]) == best]
-    dropped = [channels[i]["name"] for i in keep if float(channels[i]["sampling_rate"]) != best]
+    dropped = [str(channels[i]["name"]) for i in keep
+               if float(channels[i]["sampling_rate"]) != best]
     if dropped:
         notes.append(f"channels at other sampling rates than {best:g} Hz were left out: "
                      + ", ".join(dropped))
