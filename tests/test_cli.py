@@ -152,3 +152,23 @@ def test_shipped_recordings_give_what_their_truth_says(stem, tmp_path):
     assert focal == truth["expected"]["focal_channels"]
     if truth["expected"]["systemic"]:
         assert alerts and all(a["scope"] == "systemic" for a in alerts)
+
+
+def test_every_real_file_through_the_command_line(realdata, tmp_path):
+    """Other people's files: analysed (exit 0) or refused in one line (exit 2), never a crash."""
+    suffixes = {".edf", ".bdf", ".vhdr", ".wcp", ".abf", ".smr", ".cfs", ".mat"}
+    files = sorted(p for p in realdata.rglob("*") if p.suffix.lower() in suffixes)
+    assert len(files) >= 18
+    codes = {}
+    for path in files:
+        out = tmp_path / path.name
+        proc = run("analyze", path, "--out", out, "--no-report")
+        assert proc.returncode in (0, 2), (path.name, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        if proc.returncode == 2:
+            assert len(proc.stderr.strip().splitlines()) == 1 and str(path) in proc.stderr
+            assert not out.exists()
+        else:
+            assert (out / "summary.json").exists()
+        codes[path.name] = proc.returncode
+    assert codes["test.vhdr"] == 0 and codes["wcp-file.wcp"] == 0 and codes["test.bdf"] == 0
