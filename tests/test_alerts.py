@@ -239,3 +239,19 @@ def test_criteria_file_with_every_key(tmp_path):
     path.write_text("[criteria]\namplitude_drop_percent = 60\nphase_loss = 0\n")
     with pytest.raises(InputError, match="phase_loss"):
         load_criteria(path)
+
+
+def test_without_phase_markers_drez_focal_alerts_still_count(cases):
+    """No lesioning markers: phases are unknown, so no alert may be demoted to informational."""
+    from iomon.io import read
+    from iomon.pipeline import analyze, load_case
+
+    sim, path = cases.write("focal_persistent", 0)
+    recording = read(path)
+    recording.annotations = [a for a in recording.annotations if a.text.startswith("TcMEP")]
+    result = analyze(recording, load_case(path))
+    assert set(result.sweeps.table["phase"]) == {"unassigned"}
+    focal = [a for a in result.alerts if a.scope == "focal"]
+    assert {a.channel for a in focal} == set(sim.truth["expected"]["focal_channels"])
+    assert not any(a.informational for a in focal)
+    assert any("focal alerts count in every phase" in note for note in result.notes)

@@ -47,7 +47,7 @@ def test_phases_from_lesioning_markers():
 
 
 def test_no_markers_means_one_phase_and_open_end():
-    assert [p.name for p in phases_from_annotations([], 50.0)] == ["pre-lesioning"]
+    assert [p.name for p in phases_from_annotations([], 50.0)] == ["unassigned"]
     phases = phases_from_annotations([Annotation(20, 0, "DREZ start")], 50.0)
     assert [(p.name, p.end_s) for p in phases] == [("pre-lesioning", 20), ("lesioning", 50.0)]
 

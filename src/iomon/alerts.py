@@ -165,6 +165,10 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     drop = criteria.drop_percent_for([ch.muscle for ch in channels])
     n, m = criteria.sustained_n, criteria.sustained_m
     alerts = []
+    # Phase scoping needs the phases: a case that never reaches a watched phase (no lesioning
+    # markers) has every focal alert count.
+    watched = criteria.focal_phases is not None and bool(
+        np.isin(np.asarray(phases), criteria.focal_phases).any())
 
     def record(c, kind, scope, rows, start, end, value, extreme, controls):
         onset_row = rows[start]
@@ -183,7 +187,7 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
             recovery_s=None if stop is None else float(onsets_s[stop]),
             nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
             controls_percent=None if controls is None else round(float(controls), 1),
-            informational=(scope == "focal" and criteria.focal_phases is not None
+            informational=(scope == "focal" and watched
                            and phase not in criteria.focal_phases),
         ))
 

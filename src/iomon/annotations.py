@@ -21,6 +21,7 @@ LESION_END_PATTERN = re.compile(r"^\s*(drez\s+lesioning|lesion(ing)?|drez)\s+end
 BASELINE_PATTERN = re.compile(r"^\s*baseline\s*$", re.IGNORECASE)
 
 PRE, LESIONING, POST = "pre-lesioning", "lesioning", "post-lesioning"
+UNASSIGNED = "unassigned"
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,12 @@ def find_baseline_start(annotations) -> float | None:
 def phases_from_annotations(annotations, duration_s: float) -> list[Phase]:
     """Derive pre-lesioning, lesioning and post-lesioning from lesioning start/end markers.
 
-    Without a start marker the whole recording is one ``pre-lesioning`` phase; a start without
-    an end runs to the end of the recording.
+    Without a start marker the phase of the whole recording is unknown (``unassigned``); a start
+    without an end runs to the end of the recording.
     """
     starts = sorted(a.onset_s for a in annotations if LESION_START_PATTERN.match(a.text))
     if not starts:
-        return [Phase(PRE, 0.0, duration_s)]
+        return [Phase(UNASSIGNED, 0.0, duration_s)]
     start = starts[0]
     ends = sorted(a.onset_s for a in annotations
                   if LESION_END_PATTERN.match(a.text) and a.onset_s > start)
@@ -129,7 +130,7 @@ def complete_phases(explicit: list[Phase], duration_s: float) -> list[Phase]:
             elif lesioning and cursor >= lesioning[-1].end_s:
                 name = POST
             else:
-                name = "unassigned"
+                name = UNASSIGNED
             filled.append(Phase(name, cursor, phase.start_s))
         if phase.name:
             filled.append(phase)
@@ -140,12 +141,12 @@ def complete_phases(explicit: list[Phase], duration_s: float) -> list[Phase]:
 def assign_phases(onsets_s, phases: list[Phase]) -> np.ndarray:
     """Name the phase of each sweep onset (array of str, ``"unassigned"`` outside all)."""
     onsets_s = np.asarray(onsets_s, dtype=float)
-    names = np.full(onsets_s.shape, "unassigned", dtype=object)
+    names = np.full(onsets_s.shape, UNASSIGNED, dtype=object)
     for phase in phases:
         inside = (onsets_s >= phase.start_s) & (onsets_s < phase.end_s)
-        names[inside & (names == "unassigned")] = phase.name
+        names[inside & (names == UNASSIGNED)] = phase.name
     # A sweep exactly at the end of the recording belongs to the last phase.
     if phases:
         last = max(phases, key=lambda p: p.end_s)
-        names[(onsets_s >= last.end_s) & (names == "unassigned")] = last.name
+        names[(onsets_s >= last.end_s) & (names == UNASSIGNED)] = last.name
     return names.astype(str)

@@ -355,6 +355,9 @@ def analyze(recording: Recording, case: Case | None = None,
                            baseline_latency=baselines.reference("onset_latency"),
                            n_phases=measurements.n_phases,
                            baseline_phases=baselines.reference("n_phases"))
+    if criteria.focal_phases and not np.isin(table["phase"], criteria.focal_phases).any():
+        notes.append(f"no sweep falls in {' or '.join(criteria.focal_phases)} (no lesioning "
+                     "markers or sidecar phases): focal alerts count in every phase")
     table["rejected"] = rejected.all(axis=1)
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=phases, criteria=criteria,
