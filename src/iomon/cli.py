@@ -77,14 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_analyze(args) -> int:
-    from .io import read
     from .outputs import write_outputs
-    from .pipeline import analyze, load_case
+    from .pipeline import analyze_file
 
     recording_path = Path(args.recording)
-    case = load_case(recording_path, args.case)
-    recording = read(recording_path, case.read_options)
-    result = analyze(recording, case, args.criteria)
+    result = analyze_file(recording_path, args.case, args.criteria)
     out = Path(args.out) if args.out else recording_path.with_name(recording_path.stem +
                                                                    "_iomon")
     write_outputs(result, out, report=not args.no_report, identify=args.identify)
@@ -95,15 +92,14 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .io import read
     from .outputs import write_outputs
-    from .pipeline import analyze, load_case
+    from .pipeline import analyze_file
     from .simulate import simulate_case, write_simulated_case
 
     out = Path(args.out)
     sim = simulate_case("focal_recovering", seed=0, case_id="DEMO")
     recording_path = write_simulated_case(sim, out / "recording", stem="demo")
-    result = analyze(read(recording_path), load_case(recording_path))
+    result = analyze_file(recording_path)
     write_outputs(result, out)
     print(f"demo: simulated a DREZ case with a focal drop that recovers "
           f"({', '.join(sim.truth['expected']['focal_channels'])}); recording in "

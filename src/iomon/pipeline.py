@@ -264,6 +264,26 @@ def prepare(recording: Recording, case: Case) -> tuple[Sweeps, list[Phase]]:
     return sweeps, phases
 
 
+def analyze_file(path: str | Path, case_path: str | Path | None = None,
+                 criteria: Criteria | str | None = None, settings: Settings = Settings()
+                 ) -> CaseResult:
+    """Read a recording with its case sidecar (and the sidecar's reading options) and analyse it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The recording.
+    case_path : str or Path, optional
+        The case sidecar; by default ``<stem>.case.toml`` beside the recording, if any.
+    criteria, settings
+        As for :func:`analyze`.
+    """
+    from .io import read
+
+    case = load_case(path, case_path)
+    return analyze(read(path, case.read_options), case, criteria, settings)
+
+
 def analyze(recording: Recording, case: Case | None = None,
             criteria: Criteria | str | None = None, settings: Settings = Settings()
             ) -> CaseResult:
