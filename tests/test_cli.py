@@ -172,3 +172,14 @@ def test_every_real_file_through_the_command_line(realdata, tmp_path):
             assert (out / "summary.json").exists()
         codes[path.name] = proc.returncode
     assert codes["test.vhdr"] == 0 and codes["wcp-file.wcp"] == 0 and codes["test.bdf"] == 0
+
+
+def test_demo_simulates_and_reports(tmp_path):
+    proc = run("demo", "--out", tmp_path / "demo")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "demo"
+    assert (out / "report.html").exists() and (out / "recording" / "demo.edf").exists()
+    alerts = json.loads((out / "alerts.json").read_text())["alerts"]
+    truth = json.loads((out / "recording" / "demo.truth.json").read_text())
+    focal = {a["channel"] for a in alerts if a["scope"] == "focal" and not a["informational"]}
+    assert focal == set(truth["expected"]["focal_channels"])
