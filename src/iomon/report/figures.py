@@ -68,8 +68,10 @@ def trend_figure(result):
                 continue
             color = _FOCAL if alert.scope == "focal" else _SYSTEMIC
             end = alert.recovery_s if alert.recovered else onsets[-1]
-            ax.axvspan(alert.onset_s, end, color=color, alpha=0.18, lw=0)
-            ax.axvline(alert.onset_s, color=color, lw=1.2)
+            # Informational alerts (outside the watched phases) are drawn fainter, dashed.
+            faint = alert.informational
+            ax.axvspan(alert.onset_s, end, color=color, alpha=0.08 if faint else 0.18, lw=0)
+            ax.axvline(alert.onset_s, color=color, lw=1.2, ls="--" if faint else "-")
         ax.set_title(f"{channel.name}  ({channel.muscle or 'muscle ?'}, "
                      f"{channel.side or 'side ?'}, {channel.role or 'role ?'})",
                      fontsize=9, loc="left")
