@@ -205,18 +205,14 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
         rows = np.flatnonzero(valid[:, c] & np.isfinite(percent[:, c]))
         if rows.size == 0:
             continue
-        for start, end in sustained_episodes(focal_met[rows, c], n, m):
-            window = rows[max(start - m + 1, 0): start + 1]
-            lost = not present_sweep[window, c][own_met[window, c]].any()
-            record(c, "loss" if lost else "amplitude", "focal", rows, start, end, percent,
-                   np.nanmin, np.nanmedian(level[window, c]))
-        for start, end in sustained_episodes(own_met[rows, c], n, m):
-            window = rows[max(start - m + 1, 0): start + 1]
-            if np.nanmedian(focal_met[window, c].astype(float)) >= 0.5:
-                continue  # the focal stream reports it
-            lost = not present_sweep[window, c][own_met[window, c]].any()
-            record(c, "loss" if lost else "amplitude", "systemic", rows, start, end, percent,
-                   np.nanmin, np.nanmedian(level[window, c]))
+        for scope, met in (("focal", focal_met), ("systemic", own_met)):
+            for start, end in sustained_episodes(met[rows, c], n, m):
+                window = rows[max(start - m + 1, 0): start + 1]
+                if scope == "systemic" and focal_met[window, c].mean() >= 0.5:
+                    continue  # the focal stream reports it
+                lost = not present_sweep[window, c][own_met[window, c]].any()
+                record(c, "loss" if lost else "amplitude", scope, rows, start, end, percent,
+                       np.nanmin, np.nanmedian(level[window, c]))
 
     kinds = []
     if criteria.latency_increase_percent is not None and onset_latency is not None:

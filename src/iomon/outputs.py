@@ -12,8 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-#: The files (and folder) ``analyze`` writes.
-CONTRACT_FILES = ("measurements.csv", "alerts.json", "summary.json")
+#: The report's files (and folder), removed when a rerun writes no report.
 REPORT_FILES = ("report.html", "report.pdf", "figures")
 
 

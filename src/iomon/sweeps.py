@@ -60,13 +60,6 @@ class Channel:
                     f"got {value!r}"
                 )
 
-    @property
-    def label(self) -> str:
-        """Short description for tables and plots, e.g. ``"L TA (test)"``."""
-        side = {"left": "L", "right": "R"}.get(self.side or "", "?")
-        muscle = self.muscle or "?"
-        return f"{self.name} [{side} {muscle}, {self.role or 'role ?'}]"
-
 
 class Sweeps:
     """Stimulus-locked sweeps of a case.
