@@ -23,6 +23,8 @@ def test_sustained_episode_needs_n_of_m_and_recovers_likewise():
     (45.0, 70.0, {"systemic"}),   # a fade shared with the controls
     (20.0, 60.0, {"focal"}),      # a focal drop on top of a fade
     (100.0, 40.0, set()),         # only the controls fell: nothing on this channel
+    (20.0, 35.0, {"systemic"}),   # deeper than controls that are down too: still systemic
+    (5.0, 35.0, {"focal"}),       # ... unless far deeper (below half the alert level)
 ])
 def test_scope_is_relative_to_the_controls(channel, controls, expected):
     from iomon.alerts import detect_alerts
@@ -255,3 +257,100 @@ def test_without_phase_markers_drez_focal_alerts_still_count(cases):
     assert {a.channel for a in focal} == set(sim.truth["expected"]["focal_channels"])
     assert not any(a.informational for a in focal)
     assert any("focal alerts count in every phase" in note for note in result.notes)
+
+
+# ------------------------------------------------------------ threshold elevation
+def test_threshold_brackets_follow_the_newest_agreeing_sweeps():
+    from iomon.threshold import threshold_brackets
+
+    intensity = [200, 250, 300, 300, 300, 350, 300, 350, 250]
+    present = [0, 1, 1, 0, 0, 1, 0, 1, 1]
+    lower, upper = threshold_brackets(intensity, present)
+    # Ramp: fails at 200, responds at 250.
+    assert (lower[1], upper[1]) == (200, 250)
+    # Fails at 300 after responding at 300: the threshold moved; only the newest sweeps count.
+    assert (lower[3], upper[3]) == (300, np.inf)
+    assert (lower[5], upper[5]) == (300, 350)
+    assert (lower[7], upper[7]) == (300, 350)
+    # Responds at 250 again: the threshold came back down.
+    assert (lower[8], upper[8]) == (-np.inf, 250)
+
+
+def test_threshold_rise_criterion_and_its_evidence():
+    from iomon.criteria import threshold_raised
+
+    base = 250.0
+    lower = np.array([-np.inf, 300, 300, 300, 400, -np.inf])
+    upper = np.array([400, 330, 350, np.inf, 450, 450])
+    met = threshold_raised(lower, upper, base, 100.0)
+    # 330 - 250 < 100 <= 350 - 250; responding only at high intensities proves nothing; no
+    # response at all is a loss, not a threshold.
+    assert list(met) == [False, False, True, False, True, False]
+
+
+def _threshold_arrays():
+    channels, percent, present, valid, onsets, phases = _arrays()
+    n = percent.shape[0]
+    base = np.full(percent.shape, 250.0)
+    lower = np.full(percent.shape, -np.inf)
+    upper = np.full(percent.shape, 300.0)
+    return channels, percent, present, valid, onsets, phases, (lower, upper, base), n
+
+
+def test_threshold_alert_lifecycle_and_scope():
+    from iomon.alerts import detect_alerts
+
+    channels, percent, present, valid, onsets, phases, (lower, upper, base), n = \
+        _threshold_arrays()
+    criteria = PRESETS["macdonald2017"]
+    lower[12:22, 0], upper[12:22, 0] = 350.0, 400.0  # L TA needs 150 V more
+    lower[22:, 0], upper[22:, 0] = -np.inf, 450.0    # nothing said: neither alert nor recovery
+    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+                           phases, criteria, thresholds=(lower, upper, base))
+    assert [(a.channel, a.criterion, a.scope, a.recovered) for a in alerts] == [
+        ("L TA", "threshold", "focal", False)]
+    assert alerts[0].onset_sweep == 15 and alerts[0].threshold_rise_v == 150.0
+    assert alerts[0].nadir_percent == 160.0
+    # Responds at 300 V again: recovered.
+    upper[22:, 0] = 300.0
+    again = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+                          phases, criteria, thresholds=(lower, upper, base))
+    assert again[0].recovered and again[0].recovery_sweep == 25
+    # The controls' thresholds rose with it (anaesthesia): systemic.
+    lower[12:22], upper[12:22] = 350.0, 400.0
+    shared = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+                           phases, criteria, thresholds=(lower, upper, base))
+    assert {a.scope for a in shared if a.channel == "L TA"} == {"systemic"}
+    # Presets without the criterion ignore it.
+    assert detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+                         PRESETS["jssr70"], thresholds=(lower, upper, base)) == []
+
+
+def test_threshold_scenario_end_to_end(cases):
+    sim, result = cases.analyse("threshold", 1)
+    expected = sim.truth["expected"]["focal_channels"]
+    raised = [a for a in result.alerts if a.criterion == "threshold"]
+    assert sorted(a.channel for a in raised) == expected == ["L AH", "L TA"]
+    rise = sim.truth["events"][0]["rise_v"]
+    for alert in raised:
+        assert alert.scope == "focal" and not alert.recovered
+        # 50 V steps and a baseline threshold that is an upper bound: within one step or two.
+        assert rise - 50 <= alert.threshold_rise_v <= rise + 100
+    assert not result.notes
+
+
+@pytest.mark.parametrize("intensity, unit, note", [
+    (np.nan, "", "gives no stimulus intensities"),
+    (400.0, "V", "never changed"),
+    (30.0, "mA", "in mA"),
+])
+def test_threshold_criterion_off_with_a_note(small_case, intensity, unit, note):
+    from iomon.io import read
+    from iomon.pipeline import analyze, load_case
+
+    recording = read(small_case[1])
+    recording.sweeps.table["stim_intensity"] = intensity
+    recording.sweeps.table["stim_unit"] = unit
+    result = analyze(recording, load_case(small_case[1]))
+    assert any(note in n and "threshold" in n for n in result.notes)
+    assert not any(a.criterion == "threshold" for a in result.alerts)

@@ -199,8 +199,8 @@ def test_raised_intensity_is_judged_against_the_original_baseline(cases):
     _, result = cases.analyse("threshold", 0)
     intensity = result.sweeps.table["stim_intensity"].to_numpy()
     main = result.baselines.entries[0]
-    assert main.intensity == 400.0
-    raised = intensity > 400
+    assert main.intensity == 300.0
+    raised = intensity > 300
     assert raised.any()
     assert np.all(result.baselines.assignment[raised] == 0)
 

@@ -50,7 +50,7 @@ def test_every_scenario_has_ground_truth(scenario):
     assert sum(a.text.startswith("TcMEP") for a in sim.annotations) == n
     texts = {a.text for a in sim.annotations}
     assert {"Baseline", "DREZ lesioning start", "DREZ lesioning end"} <= texts
-    if scenario in ("focal_recovering", "focal_persistent", "loss"):
+    if scenario in ("focal_recovering", "focal_persistent", "loss", "threshold"):
         assert truth["expected"]["focal_channels"] == ["L AH", "L TA"]
     else:
         assert truth["expected"]["focal_channels"] == []
@@ -71,10 +71,28 @@ def test_injected_drop_is_in_the_truth():
     assert np.median(control[hit]) > 0.7 * np.median(control[~hit])
 
 
-def test_threshold_scenario_raises_intensity():
+def test_threshold_scenario_chases_the_leg_threshold():
     truth = simulate_case("threshold", 0, time_compression=60).truth
     intensity = np.array(truth["sweeps"]["intensity_v"])
-    assert intensity.max() - 400 >= 100
+    phase = np.array(truth["sweeps"]["surgical_phase"])
+    amplitude = np.array(truth["amplitude_uv"], dtype=float)
+    names = [c["name"] for c in truth["channels"]]
+    ta = np.nan_to_num(amplitude[:, names.index("L TA")])
+    # Ramp-up, then threshold-level monitoring at 300 V until the leg threshold rises.
+    assert list(intensity[:3]) == [150.0, 200.0, 250.0]
+    assert np.all(intensity[phase == "exposure"] == 300.0)
+    assert intensity.max() - 300 >= 100
+    assert np.all(np.diff(intensity) % 50 == 0)
+    # The team steps up after a sweep without a leg response, and probes 50 V lower now and
+    # then: failures below, responses above, which bracket the threshold.
+    raised = np.flatnonzero(np.diff(intensity) > 0)
+    raised = raised[raised >= 3]  # after the ramp-up
+    legs = amplitude[:, [names.index("L TA"), names.index("L AH")]]
+    assert np.all(np.nan_to_num(legs[raised]).min(axis=1) < 30)
+    weakest = np.nan_to_num(legs).min(axis=1)
+    late = phase == "closure"
+    assert (weakest[late][intensity[late] < intensity[late].max()] < 30).any()
+    assert (ta[late][intensity[late] == intensity[late].max()] >= 30).mean() > 0.8
 
 
 def test_bad_parameters():

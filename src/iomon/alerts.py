@@ -6,8 +6,8 @@ channel has been back above the threshold for the same count. Rejected sweeps ar
 Amplitude drops are followed in two streams: against the controls' level (``focal``: the
 channel fell and its controls did not) and on the channel's own baseline (``systemic``: the
 controls fell with it). A decline every channel shares, such as anaesthetic fade, thus never
-raises a focal alert. Latency and morphology episodes are ``systemic`` when most controls meet
-the same criterion over the same sweeps.
+raises a focal alert. Threshold, latency and morphology episodes are ``systemic`` when most
+controls meet the same criterion over the same sweeps (anaesthesia raises every threshold).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .criteria import Criteria, amplitude_dropped, latency_increased, phases_lost
+from .criteria import Criteria, amplitude_dropped, latency_increased, phases_lost, threshold_raised
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,12 @@ class Alert:
     """One alert episode on one channel (field names are those of ``alerts.json``).
 
     ``nadir_percent`` is the most abnormal value of the episode as % of baseline: the lowest
-    amplitude (``amplitude``, ``loss``), the longest latency (``latency``) or the fewest phases
-    (``morphology``). ``controls_percent`` is the control channels' median of the same measure
-    over the sweeps that called the alert. ``informational`` marks a focal alert outside the
-    phases the preset watches (before lesioning, for ``drez``).
+    amplitude (``amplitude``, ``loss``), the highest threshold (``threshold``), the longest
+    latency (``latency``) or the fewest phases (``morphology``). ``controls_percent`` is the
+    control channels' median of the same measure over the sweeps that called the alert.
+    ``informational`` marks a focal alert outside the phases the preset watches (before
+    lesioning, for ``drez``). ``threshold_rise_v`` is the largest rise of a ``threshold``
+    episode over the baseline threshold, in volts.
     """
 
     channel: str
@@ -43,6 +45,7 @@ class Alert:
     nadir_percent: float
     controls_percent: float | None
     informational: bool = False
+    threshold_rise_v: float | None = None
 
     def as_dict(self) -> dict:
         """Plain dict for JSON outputs."""
@@ -136,7 +139,7 @@ def _shared_by_controls(met, valid, window, refs) -> bool:
 
 def detect_alerts(percent, present_sweep, valid, channels, baseline_present, onsets_s,
                   phases, criteria: Criteria, onset_latency=None, baseline_latency=None,
-                  n_phases=None, baseline_phases=None) -> list[Alert]:
+                  n_phases=None, baseline_phases=None, thresholds=None) -> list[Alert]:
     """Alerts over a case, one per channel per episode of each criterion the preset applies.
 
     Parameters
@@ -157,6 +160,9 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
         Needed when the preset applies the latency criterion (s).
     n_phases, baseline_phases : array, shape (n_sweeps, n_channels), optional
         Needed when the preset applies the morphology criterion.
+    thresholds : tuple of 3 arrays of float, shape (n_sweeps, n_channels), optional
+        ``(lower, upper, baseline)`` from :func:`iomon.threshold.track_thresholds` (V); needed
+        when the preset applies the threshold criterion.
 
     Returns
     -------
@@ -170,11 +176,12 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     watched = criteria.focal_phases is not None and bool(
         np.isin(np.asarray(phases), criteria.focal_phases).any())
 
-    def record(c, kind, scope, rows, start, end, value, extreme, controls):
+    def record(c, kind, scope, rows, start, end, value, extreme, controls, rise=None):
         onset_row = rows[start]
         stop = rows[end] if end is not None else None
         episode_rows = rows[max(start - m + 1, 0): end]
         phase = str(phases[onset_row])
+        peak_rise = None if rise is None else round(float(np.nanmax(rise[episode_rows, c])), 1)
         alerts.append(Alert(
             channel=channels[c].name,
             criterion=kind,
@@ -189,6 +196,7 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
             controls_percent=None if controls is None else round(float(controls), 1),
             informational=(scope == "focal" and watched
                            and phase not in criteria.focal_phases),
+            threshold_rise_v=peak_rise,
         ))
 
     # Amplitude, in two streams. Focal: the channel against its controls' level, so that a
@@ -197,7 +205,13 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     level = control_level(percent, valid, channels, baseline_present, CONTROL_SPAN)
     with np.errstate(invalid="ignore", divide="ignore"):
         relative = np.where(np.isfinite(level), 100.0 * percent / level, percent)
-    focal_met = amplitude_dropped(relative, drop[None, :])
+    # While the controls are themselves down to the alert level (a systemic event: blood
+    # pressure, an anaesthetic bolus), a channel's shortfall against them is mostly their
+    # noise and its own; a sweep then counts as a focal drop only when severe, at half the
+    # alert level of its controls or below.
+    controls_down = amplitude_dropped(level, drop[None, :])
+    severe = amplitude_dropped(relative, (100.0 + drop[None, :]) / 2)
+    focal_met = amplitude_dropped(relative, drop[None, :]) & (~controls_down | severe)
     own_met = amplitude_dropped(percent, drop[None, :])
     for c in range(len(channels)):
         if not baseline_present[c]:
@@ -215,19 +229,31 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
                        np.nanmin, np.nanmedian(level[window, c]))
 
     kinds = []
+    if criteria.threshold_rise_v is not None and thresholds is not None:
+        lower, upper, base = (np.asarray(a, float) for a in thresholds)
+        raised = threshold_raised(lower, upper, base, criteria.threshold_rise_v)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # A sweep counts only where it tells something: the threshold is proven raised,
+            # or the channel responds below the raised level. Elsewhere (responses only at
+            # high intensities, no failure to bracket them; or no response at all, a loss)
+            # it is skipped like a rejected sweep, so neither an alert nor a recovery is
+            # called without evidence.
+            telling = raised | (upper - base < criteria.threshold_rise_v)
+            known = np.where(telling, upper, np.nan)
+        kinds.append(("threshold", raised, 100.0 * known / base, np.nanmax, known - base))
     if criteria.latency_increase_percent is not None and onset_latency is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             latency_percent = 100.0 * onset_latency / baseline_latency
         kinds.append(("latency", latency_increased(onset_latency, baseline_latency,
                                                     criteria.latency_increase_percent),
-                      latency_percent, np.nanmax))
+                      latency_percent, np.nanmax, None))
     if criteria.phase_loss is not None and n_phases is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             phase_percent = 100.0 * np.where(present_sweep, n_phases, np.nan) / baseline_phases
         kinds.append(("morphology", phases_lost(np.where(present_sweep, n_phases, 0),
                                                 baseline_phases, criteria.phase_loss),
-                      phase_percent, np.nanmin))
-    for kind, met, value, extreme in kinds:
+                      phase_percent, np.nanmin, None))
+    for kind, met, value, extreme, rise in kinds:
         for c in range(len(channels)):
             if not baseline_present[c]:
                 continue
@@ -244,5 +270,5 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
                     if np.isfinite(ref_values).any():
                         controls = np.nanmedian(ref_values)
                 scope = "systemic" if _shared_by_controls(met, valid, window, refs) else "focal"
-                record(c, kind, scope, rows, start, end, value, extreme, controls)
+                record(c, kind, scope, rows, start, end, value, extreme, controls, rise)
     return sorted(alerts, key=lambda a: (a.onset_sweep, a.channel, a.criterion))

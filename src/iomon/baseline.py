@@ -121,6 +121,15 @@ class BaselineSet:
         return values[self.assignment]
 
 
+def baseline_epochs(onsets_s, rebaselines=()) -> np.ndarray:
+    """Index of each sweep's baseline epoch: 0 before the first re-baselining, k after the k-th."""
+    onsets_s = np.asarray(onsets_s, float)
+    epoch_of = np.zeros(onsets_s.size, int)
+    for k, at in enumerate(sorted(r.at_s for r in rebaselines), start=1):
+        epoch_of[onsets_s >= at] = k
+    return epoch_of
+
+
 def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, montages,
                     intensities, start_s=None, n_sweeps=DEFAULT_BASELINE_SWEEPS,
                     rebaselines=(), n_phases=None) -> BaselineSet:
@@ -151,9 +160,7 @@ def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, 
     epochs = [(start_s, "case baseline", False)] + [
         (r.at_s, r.reason or "re-baselined", True) for r in sorted(rebaselines,
                                                                    key=lambda r: r.at_s)]
-    epoch_of = np.zeros(onsets_s.size, int)
-    for k, (at, _, _) in enumerate(epochs[1:], start=1):
-        epoch_of[onsets_s >= at] = k
+    epoch_of = baseline_epochs(onsets_s, rebaselines)
     entries, assignment = [], np.full(onsets_s.size, -1)
     for k, (at, reason, explicit) in enumerate(epochs):
         in_epoch = epoch_of == k

@@ -176,6 +176,8 @@ def _cmd_criteria(args) -> int:
               f"{c.sustained_m} valid sweeps; focal when the drop holds relative to the "
               "control channels, systemic when they share it")
         extras = []
+        if c.threshold_rise_v:
+            extras.append(f"threshold rise >= {c.threshold_rise_v:g} V")
         if c.latency_increase_percent:
             extras.append(f"latency +{c.latency_increase_percent:g} %")
         if c.phase_loss:
@@ -190,8 +192,9 @@ def _cmd_criteria(args) -> int:
         print(f"  {c.description}")
         print(f"  source: {c.citation}")
     print("A custom preset is a TOML file with a [criteria] table: name, description, citation, "
-          "amplitude_drop_percent, sustained_n, sustained_m, latency_increase_percent, "
-          "phase_loss, focal_phases, and a [criteria.muscle_drop_percent] table.")
+          "amplitude_drop_percent, sustained_n, sustained_m, threshold_rise_v, "
+          "latency_increase_percent, phase_loss, focal_phases, and a "
+          "[criteria.muscle_drop_percent] table.")
     return 0
 
 

@@ -2,8 +2,8 @@
 
 No criterion is standard (MacDonald 2017), so every output names the preset that ran. Applied:
 the amplitude drop (disappearance is reported as ``loss`` when the response is gone
-altogether), and, where a preset enables them, the latency increase and the loss of phases
-(morphology). The threshold-elevation criterion is not applied yet.
+altogether), and, where a preset enables them, the threshold elevation in volts (from the
+per-sweep stimulus intensity), the latency increase and the loss of phases (morphology).
 
 Each criterion is one small function below, returning which sweeps meet it; the alerting
 (:mod:`iomon.alerts`) turns sustained runs of them into alerts.
@@ -45,6 +45,9 @@ class Criteria:
     latency_increase_percent : float or None
         Also alert when the onset latency has grown by at least this much (% of baseline);
         None: not applied.
+    threshold_rise_v : float or None
+        Also alert when a channel's stimulation threshold has risen by at least this many volts
+        over its baseline threshold (see :func:`threshold_raised`); None: not applied.
     phase_loss : int or None
         Also alert when a response has lost at least this many phases against its baseline
         (polyphasic to simpler, Quiñones-Hinojosa 2005); None: not applied.
@@ -63,6 +66,7 @@ class Criteria:
     sustained_n: int = 4
     sustained_m: int = 5
     latency_increase_percent: float | None = None
+    threshold_rise_v: float | None = None
     phase_loss: int | None = None
     focal_phases: tuple[str, ...] | None = None
     muscle_drop_percent: tuple[tuple[str, float], ...] = ()
@@ -81,6 +85,9 @@ class Criteria:
                 0 < self.latency_increase_percent <= 200):
             raise InputError(f"criteria {self.name!r}: latency_increase_percent must be in "
                              f"(0, 200], got {self.latency_increase_percent}")
+        if self.threshold_rise_v is not None and not 0 < self.threshold_rise_v <= 1000:
+            raise InputError(f"criteria {self.name!r}: threshold_rise_v must be in (0, 1000] V, "
+                             f"got {self.threshold_rise_v}")
         if self.phase_loss is not None and (not isinstance(self.phase_loss, int)
                                             or self.phase_loss < 1):
             raise InputError(f"criteria {self.name!r}: phase_loss must be a whole number >= 1, "
@@ -112,26 +119,27 @@ class Criteria:
 PRESETS: dict[str, Criteria] = {
     c.name: c
     for c in (
-        Criteria("drez", "> 50 % amplitude drop, sustained 4 of 5 sweeps, focal vs systemic by "
-                 "the contralateral controls; focal alerts count during and after lesioning, "
-                 "earlier ones are informational (default)",
+        Criteria("drez", "> 50 % amplitude drop or >= 100 V threshold rise, sustained 4 of 5 "
+                 "sweeps, focal vs systemic by the contralateral controls; focal alerts count "
+                 "during and after lesioning, earlier ones are informational (default)",
                  "Son et al. 2017 (DREZ lesioning, n = 9: every patient with a > 50 % drop had "
-                 "new leg weakness)", 50.0,
-                 focal_phases=("lesioning", "post-lesioning")),
+                 "new leg weakness); threshold rise after Calancie et al. 1998", 50.0,
+                 threshold_rise_v=100.0, focal_phases=("lesioning", "post-lesioning")),
         Criteria("fifty", "> 50 % amplitude drop, sustained 4 of 5 sweeps",
                  "common in cervical surgery (MacDonald 2017 review)", 50.0),
         Criteria("jssr70", ">= 70 % amplitude drop, sustained 4 of 5 sweeps",
                  "Japanese Society for Spine Surgery and Related Research, Kobayashi et al. 2014 "
                  "(sensitivity 95 %, specificity 91 %, n = 959)", 70.0),
-        Criteria("macdonald2017", "> 80 % amplitude drop, sustained 4 of 5 sweeps",
-                 "MacDonald 2017 review (spinal cord monitoring)", 80.0),
+        Criteria("macdonald2017", "> 80 % amplitude drop or >= 100 V threshold rise, sustained "
+                 "4 of 5 sweeps", "MacDonald 2017 review (spinal cord monitoring; threshold "
+                 "method of Calancie et al. 1998)", 80.0, threshold_rise_v=100.0),
     )
 }
 DEFAULT_PRESET = "drez"
 
 _FILE_KEYS = {"name", "description", "citation", "amplitude_drop_percent", "sustained_n",
-              "sustained_m", "latency_increase_percent", "phase_loss", "focal_phases",
-              "muscle_drop_percent"}
+              "sustained_m", "latency_increase_percent", "threshold_rise_v", "phase_loss",
+              "focal_phases", "muscle_drop_percent"}
 
 
 def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
@@ -162,7 +170,7 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
         raise InputError("[criteria] needs amplitude_drop_percent", path)
     values = {"name": path.stem, "description": "user-defined", "citation": "user-defined"}
     values.update(table)
-    for key in ("amplitude_drop_percent", "latency_increase_percent"):
+    for key in ("amplitude_drop_percent", "latency_increase_percent", "threshold_rise_v"):
         value = values.get(key)
         if key in values and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InputError(f"{key} must be a number, got {value!r}", path)
@@ -223,3 +231,28 @@ def phases_lost(n_phases, baseline_phases, count) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return (baseline_phases >= count + 1) & (n_phases >= 1) & (
             n_phases <= baseline_phases - count)
+
+
+def threshold_raised(lower, upper, baseline_threshold, rise_v) -> np.ndarray:
+    """Sweeps where a channel's stimulation threshold has risen by at least ``rise_v`` volts.
+
+    The threshold-level method (Calancie et al. 1998): the lowest intensity that evokes a
+    muscle is followed through surgery, and a rise of 100 V or more over its baseline is a
+    warning (MacDonald 2017 review). Met where the threshold is bracketed (see
+    :func:`iomon.threshold.threshold_brackets`), the channel has failed at an intensity that
+    evoked it at baseline (``lower >= baseline``), and the lowest intensity that now evokes it
+    is at least ``rise_v`` above its baseline threshold. A channel that responds at no tested
+    intensity is not met here: that is a loss, which the amplitude criterion reports. NaN (no
+    intensity, no baseline threshold) is not met.
+
+    Parameters
+    ----------
+    lower, upper, baseline_threshold : array of float, shape (n_sweeps, n_channels)
+        V, from :func:`iomon.threshold.track_thresholds`.
+    rise_v : float
+    """
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    baseline_threshold = np.asarray(baseline_threshold, float)
+    with np.errstate(invalid="ignore"):
+        return (np.isfinite(upper) & (lower >= baseline_threshold)
+                & (upper - baseline_threshold >= rise_v))

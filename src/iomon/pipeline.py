@@ -26,6 +26,7 @@ from .baseline import (
     Baseline,
     BaselineSet,
     Rebaseline,
+    baseline_epochs,
     build_baselines,
     percent_of_reference,
 )
@@ -42,6 +43,7 @@ from .errors import InputError
 from .io import Recording
 from .measures import Measurements, measure, refine_windows, response_windows
 from .sweeps import Sweeps
+from .threshold import reference_sweeps, track_thresholds
 
 #: Columns of measurements.csv, in order (DESIGN.md section 4, then iomon's additions).
 MEASUREMENT_COLUMNS = (
@@ -284,6 +286,38 @@ def analyze_file(path: str | Path, case_path: str | Path | None = None,
     return analyze(read(path, case.read_options), case, criteria, settings)
 
 
+def follow_thresholds(table, present, valid, baselines, rebaselines, notes):
+    """Threshold brackets for the threshold criterion, or None (with a note) when it cannot run.
+
+    The criterion is in volts: it needs intensities, in volts, that vary (a threshold shows
+    only where some sweeps fail and others respond).
+    """
+    intensity = table["stim_intensity"].to_numpy(dtype=float)
+    known = np.isfinite(intensity)
+    units = set(table["stim_unit"].to_numpy().astype(str)[known])
+    skipped = "the threshold-elevation criterion was not applied"
+    if not known.any():
+        notes.append(f"{skipped}: the recording gives no stimulus intensities")
+        return None
+    if units - {"V", ""}:
+        notes.append(f"{skipped}: the stimulus intensities are in {', '.join(sorted(units))}, "
+                     "the criterion is in volts")
+        return None
+    if "" in units:
+        notes.append("the stimulus intensities give no unit: the threshold criterion took "
+                     "them as volts")
+    if np.unique(intensity[known]).size < 2:
+        notes.append(f"{skipped}: the stimulus intensity never changed, so no threshold can "
+                     "be told")
+        return None
+    onsets = table["onset_s"].to_numpy(dtype=float)
+    epoch = baseline_epochs(onsets, rebaselines)
+    chosen = np.any([e.baseline.sweeps.any(axis=1) for e in baselines.entries], axis=0)
+    groups = np.array([f"{m}|{k}" for m, k in zip(table["montage"].to_numpy(), epoch)])
+    return track_thresholds(intensity, present, valid, groups,
+                            reference_sweeps(epoch, chosen))
+
+
 def analyze(recording: Recording, case: Case | None = None,
             criteria: Criteria | str | None = None, settings: Settings = Settings()
             ) -> CaseResult:
@@ -368,13 +402,18 @@ def analyze(recording: Recording, case: Case | None = None,
     measurements = measure(conditioned, times, sfreq, windows, noise_sd=noise_sd)
     baselines = baselines_for(measurements)
     percent = percent_of_reference(measurements.amplitude, baselines)
+    thresholds = None
+    if criteria.threshold_rise_v is not None:
+        thresholds = follow_thresholds(table, measurements.present, valid, baselines,
+                                       rebaselines, notes)
     alerts = detect_alerts(percent, measurements.present, valid, sweeps.channels,
                            baselines.main.present, table["onset_s"].to_numpy(),
                            table["phase"].to_numpy(), criteria,
                            onset_latency=measurements.onset_latency,
                            baseline_latency=baselines.reference("onset_latency"),
                            n_phases=measurements.n_phases,
-                           baseline_phases=baselines.reference("n_phases"))
+                           baseline_phases=baselines.reference("n_phases"),
+                           thresholds=thresholds)
     if criteria.focal_phases and not np.isin(table["phase"], criteria.focal_phases).any():
         notes.append(f"no sweep falls in {' or '.join(criteria.focal_phases)} (no lesioning "
                      "markers or sidecar phases): focal alerts count in every phase")

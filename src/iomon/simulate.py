@@ -45,7 +45,8 @@ SCENARIOS = {
     "systemic": "every channel drops to ~30 % during lesioning (blood pressure), then recovers",
     "fade": "every channel declines steadily to ~60 % by the end (anaesthetic fade)",
     "cautery": "electrocautery bursts contaminate about 15 % of the sweeps",
-    "threshold": "ipsilateral leg threshold rises 150 V; intensity raised in 50 V steps",
+    "threshold": "threshold-level monitoring: the ipsilateral leg threshold rises 200 V during "
+                 "lesioning and the team chases it in 50 V steps",
 }
 
 DEFAULT_MUSCLES = ("Deltoid", "Biceps", "APB", "ADM", "TA", "AH")
@@ -60,6 +61,14 @@ _BASE_AMPLITUDE_V = {
 # Recruitment threshold (V, constant-voltage stimulation) and slope of the sigmoid.
 _THRESHOLD_V = {"upper": 200.0, "lower": 280.0}
 _RECRUITMENT_SLOPE_V = 25.0
+# The threshold scenario monitors at threshold level (Calancie 1998): 50 V above the intensity
+# that first evokes the leg muscles in the ramp-up, with a 200 V rise over lesioning.
+_THRESHOLD_LEVEL_V = 300.0
+_THRESHOLD_RISE_V = 200.0
+_THRESHOLD_STEP_V = 50.0
+_THRESHOLD_MAX_V = 600.0
+# What the team sees as "no response" when chasing the threshold.
+_TEAM_ABSENT_V = 30e-6
 # Part of the log-amplitude variance shared by all channels of one sweep.
 _SHARED_LOG_SD = 0.15
 _TRAIN_PULSES = 5
@@ -196,6 +205,45 @@ def _peak_to_peak(amplitudes):
     return (positive.max() if positive.size else 0.0) - (negative.min() if negative.size else 0.0)
 
 
+def _recruitment(intensity_v, threshold_v):
+    """Share of the maximal response evoked at an intensity (sigmoid around the threshold)."""
+    return 1.0 / (1.0 + np.exp(-(np.asarray(intensity_v) - threshold_v) / _RECRUITMENT_SLOPE_V))
+
+
+def _chase_threshold(intensity, start, drive, vth):
+    """Intensities a team monitoring at threshold level would use (Calancie 1998).
+
+    From sweep ``start`` on, when any watched muscle gives no response the next sweep is
+    50 V stronger; after five sweeps at one intensity the team tries 50 V less (never below
+    the starting level), to follow the threshold down as well as up.
+
+    Parameters
+    ----------
+    intensity : array of float, shape (n_sweeps,)
+        Planned intensities; those before ``start`` (the ramp-up) are kept.
+    drive, vth : array of float, shape (n_sweeps, n_watched)
+        Amplitude at full recruitment (V) and recruitment threshold (V) of the watched muscles.
+    """
+    intensity = np.asarray(intensity, float).copy()
+    if start >= intensity.size:
+        return intensity
+    floor = current = intensity[start]
+    since_change = 0
+    for i in range(start, intensity.size):
+        intensity[i] = current
+        responses = drive[i] * _recruitment(current, vth[i])
+        since_change += 1
+        if drive.shape[1] and np.any(responses < _TEAM_ABSENT_V):
+            step = _THRESHOLD_STEP_V
+        elif since_change >= 5 and current > floor:
+            step = -_THRESHOLD_STEP_V
+        else:
+            continue
+        current = min(max(current + step, floor), _THRESHOLD_MAX_V)
+        since_change = 0
+    return intensity
+
+
 def _fade_factor(nominal_s, extra_fade_to=None, case_end_s=None):
     """Anaesthetic fade on the surgical clock.
 
@@ -222,6 +270,7 @@ def simulate_case(
     mains_hz: float = 50.0,
     noise_uv: float = 5.0,
     cv_scale: float = 1.0,
+    cv: float | None = None,
     case_id: str | None = None,
 ) -> SimulatedCase:
     """Simulate a DREZ case.
@@ -250,6 +299,8 @@ def simulate_case(
         Amplifier noise, µV rms.
     cv_scale : float
         Multiplies every muscle's coefficient of variation (1 = the literature's values).
+    cv : float, optional
+        One coefficient of variation for every muscle, instead of the literature's values.
     case_id : str, optional
         Defaults to ``"SIM-<scenario>-<seed>"``.
 
@@ -259,7 +310,8 @@ def simulate_case(
         ``truth`` holds: the scenario, seed and settings; per channel whether it responds, its
         expected (median) baseline amplitude and onset latency; the injected events with the
         channels they affect and their start and end in file seconds; per sweep its file and
-        surgical time, intensity and whether cautery contaminated it; per sweep x channel the
+        surgical time, intensity, the injected rise of the ipsilateral leg threshold (V) and
+        whether cautery contaminated it; per sweep x channel the
         injected peak-to-peak amplitude (µV, NaN where there is no response), onset latency (ms)
         and number of phases; and ``expected``: which channels should raise a focal alert and
         whether a systemic one is expected.
@@ -270,6 +322,8 @@ def simulate_case(
         raise InputError(f"side must be left or right, got {side!r}")
     if mains_hz not in (50.0, 60.0, 50, 60):
         raise InputError(f"mains_hz must be 50 or 60, got {mains_hz}")
+    if cv is not None and not 0 < cv < 2:
+        raise InputError(f"cv must be in (0, 2), got {cv}")
     if time_compression < 1:
         raise InputError(f"time_compression must be >= 1, got {time_compression}")
     rng = np.random.default_rng(seed)
@@ -289,17 +343,15 @@ def simulate_case(
         )
     les_start, les_end = bounds["lesioning"]
 
-    # --- intensity: ramp-up before the Baseline marker, then constant (threshold: stepped up)
-    baseline_intensity = 400.0
+    # --- intensity: ramp-up before the Baseline marker, then constant (threshold: chased)
+    baseline_intensity = _THRESHOLD_LEVEL_V if scenario == "threshold" else 400.0
     intensity = np.full(n_sweeps, baseline_intensity)
     n_ramp = min(schedule.pre_baseline_sweeps, n_sweeps - 1)
-    intensity[:n_ramp] = baseline_intensity - 50.0 * np.arange(n_ramp, 0, -1)
+    intensity[:n_ramp] = baseline_intensity - _THRESHOLD_STEP_V * np.arange(n_ramp, 0, -1)
     threshold_rise = np.zeros(n_sweeps)
     if scenario == "threshold":
         ramp = np.clip((nominal - les_start) / (les_end - les_start), 0, 1)
-        threshold_rise = 150.0 * ramp
-        # The team raises the intensity by 50 V whenever the leg threshold has risen 50 V.
-        intensity = intensity + 50.0 * np.floor(threshold_rise / 50.0)
+        threshold_rise = _THRESHOLD_RISE_V * ramp
     baseline_marker_nominal = (nominal[n_ramp] - 5.0) if n_sweeps > n_ramp else 0.0
 
     # --- per channel: presence, template, expected amplitude
@@ -346,8 +398,8 @@ def simulate_case(
     elif scenario == "threshold":
         events.append({"kind": "threshold",
                        "channels": [ch.name for ch, t in zip(channels, test_leg) if t],
-                       "start_nominal_s": les_start, "end_nominal_s": les_end,
-                       "rise_v": 150.0, "recovers": False})
+                       "start_nominal_s": les_start, "end_nominal_s": case_end_nominal,
+                       "rise_v": _THRESHOLD_RISE_V, "recovers": False})
 
     fade = _fade_factor(nominal, 0.6 if scenario == "fade" else None, case_end_nominal)
     if scenario == "fade":
@@ -356,19 +408,23 @@ def simulate_case(
                        "recovers": False})
     limb_threshold = np.array([_THRESHOLD_V[ch.limb] for ch in channels])
     vth = limb_threshold[None, :] + threshold_rise[:, None] * test_leg[None, :]
-    recruitment = 1.0 / (1.0 + np.exp(-(intensity[:, None] - vth) / _RECRUITMENT_SLOPE_V))
-    recruitment_at_baseline = 1.0 / (1.0 + np.exp(-(baseline_intensity - limb_threshold)
-                                                   / _RECRUITMENT_SLOPE_V))
+    recruitment_at_baseline = _recruitment(baseline_intensity, limb_threshold)
 
-    cv = np.array([MUSCLES[ch.muscle].cv for ch in channels]) * cv_scale
+    literature_cv = np.array([MUSCLES[ch.muscle].cv for ch in channels])
+    cv = (literature_cv if cv is None else np.full(n_ch, float(cv))) * cv_scale
     total_sd = np.sqrt(np.log1p(cv ** 2))
     shared_sd = np.minimum(_SHARED_LOG_SD, 0.9 * total_sd)
     own_sd = np.sqrt(total_sd ** 2 - shared_sd ** 2)
     log_var = (rng.standard_normal((n_sweeps, 1)) * shared_sd[None, :]
                + rng.standard_normal((n_sweeps, n_ch)) * own_sd[None, :])
-    amplitude = (base_amp[None, :] * np.exp(log_var) * factor * fade[:, None]
-                 * recruitment / recruitment_at_baseline[None, :])
-    amplitude[:, ~present] = 0.0
+    # Amplitude at full recruitment; the intensity scales it along each muscle's sigmoid.
+    drive = (base_amp[None, :] * np.exp(log_var) * factor * fade[:, None]
+             / recruitment_at_baseline[None, :])
+    drive[:, ~present] = 0.0
+    if scenario == "threshold":
+        intensity = _chase_threshold(intensity, n_ramp, drive[:, test_leg & present],
+                                     vth[:, test_leg & present])
+    amplitude = drive * _recruitment(intensity[:, None], vth)
     onset = onset_mean[None, :] + rng.normal(0.0, 0.0003, (n_sweeps, n_ch))
 
     # --- cautery: bursts over some sweeps (exposure and lesioning), in every scenario
@@ -448,7 +504,7 @@ def simulate_case(
     for event in events:
         event["start_s"] = event["start_nominal_s"] / time_compression
         event["end_s"] = event["end_nominal_s"] / time_compression
-    focal_expected = sorted({name for e in events if e["kind"] in ("focal", "loss")
+    focal_expected = sorted({name for e in events if e["kind"] in ("focal", "loss", "threshold")
                              for name in e["channels"]
                              if present[[ch.name for ch in channels].index(name)]})
     truth = {
@@ -475,6 +531,7 @@ def simulate_case(
             "onset_s": onsets.tolist(),
             "nominal_s": nominal.tolist(),
             "intensity_v": intensity.tolist(),
+            "threshold_rise_v": threshold_rise.tolist(),
             "surgical_phase": list(phase_of_sweep),
             "contaminated": contaminated.tolist(),
         },

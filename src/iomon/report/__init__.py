@@ -60,8 +60,10 @@ def write_pdf(result, path: Path, identify: bool = False) -> None:
         recovery = (f"recovered at sweep {a.recovery_sweep} ({a.recovery_s:.1f} s)"
                     if a.recovered else "NOT recovered")
         flag = " (informational)" if a.informational else ""
+        rise = "" if a.threshold_rise_v is None else f" (threshold +{a.threshold_rise_v:g} V)"
         lines.append(f"  {a.channel}: {a.criterion}, {a.scope}{flag}, {a.phase}, from sweep "
-                     f"{a.onset_sweep} ({a.onset_s:.1f} s), nadir {a.nadir_percent} %, {recovery}")
+                     f"{a.onset_sweep} ({a.onset_s:.1f} s), nadir {a.nadir_percent} %{rise}, "
+                     f"{recovery}")
     if not result.alerts:
         lines.append("  none")
     lines.append("")
