@@ -232,15 +232,19 @@ def test_criteria_file_with_every_key(tmp_path):
     path = tmp_path / "full.toml"
     path.write_text('[criteria]\nname = "full"\namplitude_drop_percent = 60\n'
                     'latency_increase_percent = 10\nphase_loss = 2\n'
-                    'focal_phases = ["lesioning"]\n'
+                    'threshold_rise_v = 150\nfocal_phases = ["lesioning"]\n'
                     '[criteria.muscle_drop_percent]\nAPB = 80\n')
     criteria = load_criteria(path)
     assert criteria.focal_phases == ("lesioning",)
+    assert criteria.threshold_rise_v == 150.0
     assert criteria.drop_percent_for(["APB", "TA", None]).tolist() == [80.0, 60.0, 60.0]
     assert criteria.as_dict()["muscle_drop_percent"] == {"APB": 80.0}
-    path.write_text("[criteria]\namplitude_drop_percent = 60\nphase_loss = 0\n")
-    with pytest.raises(InputError, match="phase_loss"):
-        load_criteria(path)
+    for bad, key in (("phase_loss = 0", "phase_loss"), ("threshold_rise_v = -100",
+                                                        "threshold_rise_v"),
+                     ("threshold_rise_v = 'high'", "threshold_rise_v")):
+        path.write_text(f"[criteria]\namplitude_drop_percent = 60\n{bad}\n")
+        with pytest.raises(InputError, match=key):
+            load_criteria(path)
 
 
 def test_without_phase_markers_drez_focal_alerts_still_count(cases):

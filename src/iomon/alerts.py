@@ -5,9 +5,11 @@ An episode starts at the sweep where the drop has held in ``sustained_n`` of the
 channel has been back above the threshold for the same count. Rejected sweeps are skipped.
 Amplitude drops are followed in two streams: against the controls' level (``focal``: the
 channel fell and its controls did not) and on the channel's own baseline (``systemic``: the
-controls fell with it). A decline every channel shares, such as anaesthetic fade, thus never
-raises a focal alert. Threshold, latency and morphology episodes are ``systemic`` when most
-controls meet the same criterion over the same sweeps (anaesthesia raises every threshold).
+controls fell with it). A decline every channel shares, such as anaesthetic fade, thus does
+not raise a focal alert by itself; during a systemic event (controls down to the alert level)
+only a channel far below its controls does. Threshold, latency and morphology episodes are
+``systemic`` when most controls meet the same criterion over the same sweeps (anaesthesia
+raises every threshold).
 """
 
 from __future__ import annotations
