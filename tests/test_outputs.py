@@ -29,3 +29,21 @@ def test_crash_while_writing_leaves_nothing(cases, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         outputs.write_outputs(result, out)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_threshold_case_report_shows_intensity_and_rise(cases, tmp_path):
+    """A threshold-level case: the trend gets an intensity panel; the report states the rise."""
+    from iomon.outputs import write_outputs
+    from iomon.report.figures import trend_figure
+
+    _, result = cases.analyse("threshold", 1)
+    fig = trend_figure(result)
+    assert len(fig.axes) == len(result.sweeps.channels) + 1
+    assert fig.axes[0].get_title(loc="left") == "stimulus intensity"
+    drawn = fig.axes[0].lines[0].get_ydata()
+    assert list(drawn) == list(result.sweeps.table["stim_intensity"])
+    write_outputs(result, tmp_path / "out")
+    html = (tmp_path / "out" / "report.html").read_text()
+    rises = {a.threshold_rise_v for a in result.alerts if a.criterion == "threshold"}
+    assert rises and all(f"(+{r} V)" in html for r in rises)
+    assert "Threshold: the stimulation threshold" in html

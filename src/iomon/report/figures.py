@@ -35,15 +35,29 @@ def _shade_phases(ax, result):
 def trend_figure(result):
     """% of baseline per channel against time, lesioning shaded, alerts marked.
 
-    Channels absent at baseline are drawn in µV (their noise level), marked as such.
+    Channels absent at baseline are drawn in µV (their noise level), marked as such. When the
+    stimulus intensity varies, a first panel shows it: a rising threshold is read there.
     """
     plt = _pyplot()
     channels = result.sweeps.channels
     n = len(channels)
-    onsets = result.sweeps.table["onset_s"].to_numpy()
-    fig, axes = plt.subplots(n, 1, figsize=(10, 1.25 * n + 1.0), sharex=True, squeeze=False)
+    table = result.sweeps.table
+    onsets = table["onset_s"].to_numpy()
+    intensity = table["stim_intensity"].to_numpy(dtype=float)
+    varied = np.unique(intensity[np.isfinite(intensity)]).size > 1
+    rows = n + int(varied)
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 1.25 * rows + 1.0), sharex=True,
+                             squeeze=False)
+    if varied:
+        ax = axes[0, 0]
+        _shade_phases(ax, result)
+        ax.step(onsets, intensity, where="post", color="0.25", lw=1.0)
+        units = {u for u in table["stim_unit"].to_numpy().astype(str) if u}
+        ax.set_ylabel(f"stim. ({'/'.join(sorted(units)) or '?'})", fontsize=8)
+        ax.set_title("stimulus intensity", fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
     threshold = result.criteria.threshold_percent
-    for c, (ax, channel) in enumerate(zip(axes[:, 0], channels)):
+    for c, (ax, channel) in enumerate(zip(axes[int(varied):, 0], channels)):
         _shade_phases(ax, result)
         valid = ~result.rejected[:, c]
         if result.baseline.present[c]:
@@ -72,6 +86,10 @@ def trend_figure(result):
             faint = alert.informational
             ax.axvspan(alert.onset_s, end, color=color, alpha=0.08 if faint else 0.18, lw=0)
             ax.axvline(alert.onset_s, color=color, lw=1.2, ls="--" if faint else "-")
+            if alert.threshold_rise_v is not None:
+                ax.text(alert.onset_s, 0.92, f" threshold +{alert.threshold_rise_v:g} V",
+                        transform=ax.get_xaxis_transform(), fontsize=7, color=color,
+                        va="top")
         ax.set_title(f"{channel.name}  ({channel.muscle or 'muscle ?'}, "
                      f"{channel.side or 'side ?'}, {channel.role or 'role ?'})",
                      fontsize=9, loc="left")
