@@ -102,3 +102,16 @@ def test_bad_parameters():
         simulate_case("stable", time_compression=500)
     with pytest.raises(InputError, match="mains"):
         simulate_case("stable", mains_hz=55)
+
+
+def test_brief_shallow_focal_drop():
+    truth = simulate_case("focal_recovering", 4, time_compression=60, focal_level=0.4,
+                          focal_sweeps=3).truth
+    event = truth["events"][0]
+    onsets = np.array(truth["sweeps"]["onset_s"])
+    hit = (onsets >= event["start_s"]) & (onsets < event["end_s"])
+    assert hit.sum() == 3 and event["level"] == 0.4
+    with pytest.raises(InputError, match="focal_level"):
+        simulate_case("focal_recovering", focal_level=1.5)
+    with pytest.raises(InputError, match="focal_sweeps"):
+        simulate_case("focal_recovering", focal_sweeps=0)

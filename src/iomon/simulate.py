@@ -271,6 +271,8 @@ def simulate_case(
     noise_uv: float = 5.0,
     cv_scale: float = 1.0,
     cv: float | None = None,
+    focal_level: float | None = None,
+    focal_sweeps: int | None = None,
     case_id: str | None = None,
 ) -> SimulatedCase:
     """Simulate a DREZ case.
@@ -301,6 +303,11 @@ def simulate_case(
         Multiplies every muscle's coefficient of variation (1 = the literature's values).
     cv : float, optional
         One coefficient of variation for every muscle, instead of the literature's values.
+    focal_level : float, optional
+        Focal scenarios: the share of the baseline amplitude left during the drop (default
+        0.2, a drop of 80 %).
+    focal_sweeps : int, optional
+        ``focal_recovering``: the drop lasts this many sweeps (default: a third of lesioning).
     case_id : str, optional
         Defaults to ``"SIM-<scenario>-<seed>"``.
 
@@ -322,6 +329,10 @@ def simulate_case(
         raise InputError(f"side must be left or right, got {side!r}")
     if mains_hz not in (50.0, 60.0, 50, 60):
         raise InputError(f"mains_hz must be 50 or 60, got {mains_hz}")
+    if focal_level is not None and not 0 <= focal_level < 1:
+        raise InputError(f"focal_level must be in [0, 1), got {focal_level}")
+    if focal_sweeps is not None and focal_sweeps < 1:
+        raise InputError(f"focal_sweeps must be >= 1, got {focal_sweeps}")
     if cv is not None and not 0 < cv < 2:
         raise InputError(f"cv must be in (0, 2), got {cv}")
     if time_compression < 1:
@@ -379,7 +390,11 @@ def simulate_case(
     if scenario in ("focal_recovering", "focal_persistent", "loss"):
         end = les_start + 0.65 * (les_end - les_start) if scenario == "focal_recovering" \
             else case_end_nominal
-        level = 0.0 if scenario == "loss" else 0.2
+        if focal_sweeps is not None and scenario == "focal_recovering":
+            # A brief drop: the first focal_sweeps sweeps from the event's start.
+            after = np.flatnonzero(nominal >= mid)[focal_sweeps:]
+            end = nominal[after[0]] if after.size else case_end_nominal
+        level = 0.0 if scenario == "loss" else (0.2 if focal_level is None else focal_level)
         hit = (nominal >= mid) & (nominal < end)
         factor[np.ix_(hit, test_leg)] = level
         if scenario == "focal_recovering":
