@@ -286,36 +286,33 @@ def analyze_file(path: str | Path, case_path: str | Path | None = None,
     return analyze(read(path, case.read_options), case, criteria, settings)
 
 
-def follow_thresholds(table, present, valid, baselines, rebaselines, notes):
-    """Threshold brackets for the threshold criterion, or None (with a note) when it cannot run.
+def follow_thresholds(table, present, valid, baselines, rebaselines):
+    """Threshold brackets for the threshold criterion, and a note for the report.
 
     The criterion is in volts: it needs intensities, in volts, that vary (a threshold shows
-    only where some sweeps fail and others respond).
+    only where some sweeps fail and others respond). Returns ``(thresholds, note)``:
+    thresholds is None when the criterion cannot run, note None when there is nothing to say.
     """
     intensity = table["stim_intensity"].to_numpy(dtype=float)
     known = np.isfinite(intensity)
     units = set(table["stim_unit"].to_numpy().astype(str)[known])
     skipped = "the threshold-elevation criterion was not applied"
     if not known.any():
-        notes.append(f"{skipped}: the recording gives no stimulus intensities")
-        return None
+        return None, f"{skipped}: the recording gives no stimulus intensities"
     if units - {"V", ""}:
-        notes.append(f"{skipped}: the stimulus intensities are in {', '.join(sorted(units))}, "
-                     "the criterion is in volts")
-        return None
-    if "" in units:
-        notes.append("the stimulus intensities give no unit: the threshold criterion took "
-                     "them as volts")
+        return None, (f"{skipped}: the stimulus intensities are in "
+                      f"{', '.join(sorted(units))}, the criterion is in volts")
     if np.unique(intensity[known]).size < 2:
-        notes.append(f"{skipped}: the stimulus intensity never changed, so no threshold can "
-                     "be told")
-        return None
+        return None, (f"{skipped}: the stimulus intensity never changed, so no threshold "
+                      "can be told")
+    note = ("the stimulus intensities give no unit: the threshold criterion took them as "
+            "volts") if "" in units else None
     onsets = table["onset_s"].to_numpy(dtype=float)
     epoch = baseline_epochs(onsets, rebaselines)
     chosen = np.any([e.baseline.sweeps.any(axis=1) for e in baselines.entries], axis=0)
     groups = np.array([f"{m}|{k}" for m, k in zip(table["montage"].to_numpy(), epoch)])
     return track_thresholds(intensity, present, valid, groups,
-                            reference_sweeps(epoch, chosen))
+                            reference_sweeps(epoch, chosen)), note
 
 
 def analyze(recording: Recording, case: Case | None = None,
@@ -404,8 +401,9 @@ def analyze(recording: Recording, case: Case | None = None,
     percent = percent_of_reference(measurements.amplitude, baselines)
     thresholds = None
     if criteria.threshold_rise_v is not None:
-        thresholds = follow_thresholds(table, measurements.present, valid, baselines,
-                                       rebaselines, notes)
+        thresholds, note = follow_thresholds(table, measurements.present, valid, baselines,
+                                             rebaselines)
+        notes += [note] if note else []
     alerts = detect_alerts(percent, measurements.present, valid, sweeps.channels,
                            baselines.main.present, table["onset_s"].to_numpy(),
                            table["phase"].to_numpy(), criteria,
