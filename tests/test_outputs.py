@@ -45,5 +45,5 @@ def test_threshold_case_report_shows_intensity_and_rise(cases, tmp_path):
     write_outputs(result, tmp_path / "out")
     html = (tmp_path / "out" / "report.html").read_text()
     rises = {a.threshold_rise_v for a in result.alerts if a.criterion == "threshold"}
-    assert rises and all(f"(+{r} V)" in html for r in rises)
+    assert rises and all(f"(+{r:g} V)" in html for r in rises)
     assert "Threshold: the stimulation threshold" in html
