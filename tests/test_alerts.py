@@ -280,6 +280,26 @@ def test_threshold_brackets_follow_the_newest_agreeing_sweeps():
     assert (lower[8], upper[8]) == (-np.inf, 250)
 
 
+def test_threshold_brackets_hold_the_true_threshold():
+    """Noise-free responses from a known threshold that steps up: the brackets hold it."""
+    from iomon.threshold import threshold_brackets
+
+    rng = np.random.default_rng(7)
+    intensity = rng.choice(np.arange(100.0, 650.0, 50.0), 400)
+    truth = np.where(np.arange(400) < 200, 275.0, 425.0)
+    lower, upper = threshold_brackets(intensity, intensity >= truth)
+    holds = (lower < truth) & (truth <= upper)
+    assert holds[:200].all()
+    # Older responses at 300-400 V agree with the new data until those intensities fail
+    # again: once each has been tried after the step, the bracket holds the new threshold.
+    after = intensity[200:]
+    revealed = 200 + max(int(np.flatnonzero(after == v)[0]) for v in (300.0, 350.0, 400.0))
+    assert holds[revealed:].all()
+    # And once 450 V has been tried too, it is the tightest the 50 V grid allows.
+    tight = max(revealed, 200 + int(np.flatnonzero(after == 450.0)[0]))
+    assert np.all(lower[tight:] == 400) and np.all(upper[tight:] == 450)
+
+
 def test_threshold_rise_criterion_and_its_evidence():
     from iomon.criteria import threshold_raised
 
