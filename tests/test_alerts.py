@@ -378,3 +378,18 @@ def test_threshold_criterion_off_with_a_note(small_case, intensity, unit, note):
     result = analyze(recording, load_case(small_case[1]))
     assert any(note in n and "threshold" in n for n in result.notes)
     assert not any(a.criterion == "threshold" for a in result.alerts)
+
+
+def test_scope_notes_without_controls():
+    from iomon.pipeline import scope_notes
+    from iomon.sweeps import Channel
+
+    test = Channel("L TA", "TA", "left", "lower", "test")
+    control = Channel("R TA", "TA", "right", "lower", "control")
+    unknown = Channel("EMG2", None, None, None, None)
+    assert scope_notes([test, control], [True, True]) == []
+    assert "median of all the others" in scope_notes([test, unknown], [True, True])[0]
+    # A control that does not respond at baseline cannot decide anything.
+    assert scope_notes([test, control, unknown], [True, False, True])
+    assert "cannot be told focal or systemic" in scope_notes([test, control], [True, False])[0]
+    assert scope_notes([test], [False]) == []

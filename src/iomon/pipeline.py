@@ -286,6 +286,21 @@ def analyze_file(path: str | Path, case_path: str | Path | None = None,
     return analyze(read(path, case.read_options), case, criteria, settings)
 
 
+def scope_notes(channels, baseline_present) -> list[str]:
+    """What the report must say when no control channel can decide focal against systemic."""
+    responding = [ch for ch, present in zip(channels, baseline_present) if present]
+    if any(ch.role == "control" for ch in responding):
+        return []
+    if len(responding) > 1:
+        return ["no control channel responds at baseline (roles come from the sidecar's "
+                "[case] side or a channel's role): each channel was judged against the median "
+                "of all the others"]
+    if responding:
+        return ["only one channel responds at baseline: with nothing to compare it with, a "
+                "drop cannot be told focal or systemic; its alerts are reported as focal"]
+    return []
+
+
 def follow_thresholds(table, present, valid, baselines, rebaselines):
     """Threshold brackets for the threshold criterion, and a note for the report.
 
@@ -412,6 +427,7 @@ def analyze(recording: Recording, case: Case | None = None,
                            n_phases=measurements.n_phases,
                            baseline_phases=baselines.reference("n_phases"),
                            thresholds=thresholds)
+    notes += scope_notes(sweeps.channels, baselines.main.present)
     if criteria.focal_phases and not np.isin(table["phase"], criteria.focal_phases).any():
         notes.append(f"no sweep falls in {' or '.join(criteria.focal_phases)} (no lesioning "
                      "markers or sidecar phases): focal alerts count in every phase")
