@@ -61,8 +61,9 @@ _BASE_AMPLITUDE_V = {
 # Recruitment threshold (V, constant-voltage stimulation) and slope of the sigmoid.
 _THRESHOLD_V = {"upper": 200.0, "lower": 280.0}
 _RECRUITMENT_SLOPE_V = 25.0
-# The threshold scenario monitors at threshold level (Calancie 1998): 50 V above the intensity
-# that first evokes the leg muscles in the ramp-up, with a 200 V rise over lesioning.
+# The threshold scenario monitors at threshold level (Calancie 1998): at 300 V, one or two
+# 50 V steps above the intensity that first evokes the leg muscles in the ramp-up, with a 200 V
+# rise of the leg threshold over lesioning.
 _THRESHOLD_LEVEL_V = 300.0
 _THRESHOLD_RISE_V = 200.0
 _THRESHOLD_STEP_V = 50.0
@@ -331,8 +332,11 @@ def simulate_case(
         raise InputError(f"mains_hz must be 50 or 60, got {mains_hz}")
     if focal_level is not None and not 0 <= focal_level < 1:
         raise InputError(f"focal_level must be in [0, 1), got {focal_level}")
-    if focal_sweeps is not None and focal_sweeps < 1:
-        raise InputError(f"focal_sweeps must be >= 1, got {focal_sweeps}")
+    if focal_sweeps is not None and (focal_sweeps < 1 or scenario != "focal_recovering"):
+        raise InputError(f"focal_sweeps must be >= 1 and needs scenario focal_recovering, got "
+                         f"{focal_sweeps} with {scenario}")
+    if focal_level is not None and scenario not in ("focal_recovering", "focal_persistent"):
+        raise InputError(f"focal_level needs a focal scenario, got {scenario}")
     if cv is not None and not 0 < cv < 2:
         raise InputError(f"cv must be in (0, 2), got {cv}")
     if time_compression < 1:
@@ -390,7 +394,7 @@ def simulate_case(
     if scenario in ("focal_recovering", "focal_persistent", "loss"):
         end = les_start + 0.65 * (les_end - les_start) if scenario == "focal_recovering" \
             else case_end_nominal
-        if focal_sweeps is not None and scenario == "focal_recovering":
+        if focal_sweeps is not None:
             # A brief drop: the first focal_sweeps sweeps from the event's start.
             after = np.flatnonzero(nominal >= mid)[focal_sweeps:]
             end = nominal[after[0]] if after.size else case_end_nominal
