@@ -42,7 +42,8 @@ class CaseScore:
         Of those, how many raised a focal alert during the event.
     delays : list of int
         Per found channel-event, valid sweeps from the first changed sweep (for a threshold
-        rise: the first sweep where it reached the criterion) to the alert.
+        rise: the first sweep where it reached the criterion) to the alert; negative when the
+        alert came first.
     recovery_ok : list of bool
         Per found channel-event, whether the alert recovered exactly when the truth does (a
         recovery called during the event is wrong).
@@ -109,9 +110,13 @@ def score_case(sim, result) -> CaseScore:
                 continue
             alert = min(hits, key=lambda a: a.onset_sweep)
             score.found += 1
-            score.delays.append(int(valid[first:alert.onset_sweep, c].sum()))
+            # Negative when the alert came before the reference sweep (a threshold rise is
+            # seen in 50 V steps, so it can be called a step early).
+            score.delays.append(int(valid[first:alert.onset_sweep, c].sum())
+                                - int(valid[alert.onset_sweep:first, c].sum()))
             if event["recovers"]:
-                end = int(np.flatnonzero(onsets >= event["end_s"])[0])
+                after = np.flatnonzero(onsets >= event["end_s"])
+                end = int(after[0]) if after.size else onsets.size
                 # Recovered, and not before the event ended.
                 during = [a for a in hits if a.onset_sweep < end]
                 ok = bool(during) and all(a.recovered and a.recovery_sweep >= end
