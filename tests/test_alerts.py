@@ -233,15 +233,17 @@ def test_criteria_file_with_every_key(tmp_path):
     path.write_text('[criteria]\nname = "full"\namplitude_drop_percent = 60\n'
                     'latency_increase_percent = 10\nphase_loss = 2\n'
                     'threshold_rise_v = 150\nfocal_phases = ["lesioning"]\n'
+                    'focal_until_end = true\n'
                     '[criteria.muscle_drop_percent]\nAPB = 80\n')
     criteria = load_criteria(path)
     assert criteria.focal_phases == ("lesioning",)
-    assert criteria.threshold_rise_v == 150.0
+    assert criteria.threshold_rise_v == 150.0 and criteria.focal_until_end is True
     assert criteria.drop_percent_for(["APB", "TA", None]).tolist() == [80.0, 60.0, 60.0]
     assert criteria.as_dict()["muscle_drop_percent"] == {"APB": 80.0}
     for bad, key in (("phase_loss = 0", "phase_loss"), ("threshold_rise_v = -100",
                                                         "threshold_rise_v"),
-                     ("threshold_rise_v = 'high'", "threshold_rise_v")):
+                     ("threshold_rise_v = 'high'", "threshold_rise_v"),
+                     ("focal_until_end = 'yes'", "focal_until_end")):
         path.write_text(f"[criteria]\namplitude_drop_percent = 60\n{bad}\n")
         with pytest.raises(InputError, match=key):
             load_criteria(path)
@@ -393,3 +395,18 @@ def test_scope_notes_without_controls():
     assert scope_notes([test, control, unknown], [True, False, True])
     assert "cannot be told focal or systemic" in scope_notes([test, control], [True, False])[0]
     assert scope_notes([test], [False]) == []
+
+
+def test_drez_counts_focal_alerts_to_the_end_whatever_later_phases_are_called():
+    from iomon.alerts import detect_alerts
+
+    channels, percent, present, valid, onsets, phases = _arrays()
+    phases = np.array(["exposure"] * 10 + ["lesioning"] * 10 + ["closure"] * 10)
+    percent[22:30, 0] = 20.0  # during closure, a phase a sidecar named
+    drez = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+                         PRESETS["drez"])
+    assert [(a.phase, a.informational) for a in drez] == [("closure", False)]
+    only_lesioning = Criteria("les", "", "", 50.0, focal_phases=("lesioning",))
+    strict = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+                           only_lesioning)
+    assert [(a.phase, a.informational) for a in strict] == [("closure", True)]

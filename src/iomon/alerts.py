@@ -139,6 +139,24 @@ def _shared_by_controls(met, valid, window, refs) -> bool:
     return bool(np.mean(counts * 2 > len(window)) >= 0.5)
 
 
+def focal_counts(phases, criteria: Criteria) -> np.ndarray:
+    """Sweeps at which a focal alert counts (elsewhere it is informational).
+
+    Every sweep when the preset watches no phase, or when the case never reaches one (no
+    lesioning markers): scoping needs the phases. Otherwise the sweeps in the watched phases,
+    and with ``focal_until_end`` every sweep from the first of them on.
+    """
+    phases = np.asarray(phases).astype(str)
+    if criteria.focal_phases is None:
+        return np.ones(phases.size, bool)
+    watched = np.isin(phases, criteria.focal_phases)
+    if not watched.any():
+        return np.ones(phases.size, bool)
+    if criteria.focal_until_end:
+        watched = np.arange(phases.size) >= np.flatnonzero(watched)[0]
+    return watched
+
+
 def detect_alerts(percent, present_sweep, valid, channels, baseline_present, onsets_s,
                   phases, criteria: Criteria, onset_latency=None, baseline_latency=None,
                   n_phases=None, baseline_phases=None, thresholds=None) -> list[Alert]:
@@ -175,8 +193,7 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     alerts = []
     # Phase scoping needs the phases: a case that never reaches a watched phase (no lesioning
     # markers) has every focal alert count.
-    watched = criteria.focal_phases is not None and bool(
-        np.isin(np.asarray(phases), criteria.focal_phases).any())
+    counts = focal_counts(phases, criteria)
 
     def record(c, kind, scope, rows, start, end, value, extreme, controls, rise=None):
         onset_row = rows[start]
@@ -196,8 +213,7 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
             recovery_s=None if stop is None else float(onsets_s[stop]),
             nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
             controls_percent=None if controls is None else round(float(controls), 1),
-            informational=(scope == "focal" and watched
-                           and phase not in criteria.focal_phases),
+            informational=scope == "focal" and not counts[onset_row],
             threshold_rise_v=peak_rise,
         ))
 

@@ -187,14 +187,16 @@ def _cmd_criteria(args) -> int:
             extras.append("per muscle: " + ", ".join(f"{m} {v:g} %"
                                                       for m, v in c.muscle_drop_percent))
         if c.focal_phases:
-            extras.append("focal alerts count during " + " and ".join(c.focal_phases))
+            extras.append("focal alerts count " + ("from " if c.focal_until_end else "during ")
+                          + " and ".join(c.focal_phases)
+                          + (" to the end of the recording" if c.focal_until_end else ""))
         if extras:
             print("  also: " + "; ".join(extras))
         print(f"  {c.description}")
         print(f"  source: {c.citation}")
     print("A custom preset is a TOML file with a [criteria] table: name, description, citation, "
           "amplitude_drop_percent, sustained_n, sustained_m, threshold_rise_v, "
-          "latency_increase_percent, phase_loss, focal_phases, and a "
+          "latency_increase_percent, phase_loss, focal_phases, focal_until_end, and a "
           "[criteria.muscle_drop_percent] table.")
     return 0
 

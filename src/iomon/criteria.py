@@ -54,6 +54,9 @@ class Criteria:
     focal_phases : tuple of str or None
         Surgical phases in which focal alerts count; a focal alert starting in another phase is
         reported as informational. None: every phase counts.
+    focal_until_end : bool
+        Focal alerts count from the first sweep in ``focal_phases`` to the end of the recording,
+        whatever the later phases are called.
     muscle_drop_percent : tuple of (str, float)
         Per-muscle amplitude thresholds that replace ``amplitude_drop_percent`` for that muscle
         (variability differs by muscle: CV about 48 % for hand muscles, 27 % for TA).
@@ -69,6 +72,7 @@ class Criteria:
     threshold_rise_v: float | None = None
     phase_loss: int | None = None
     focal_phases: tuple[str, ...] | None = None
+    focal_until_end: bool = False
     muscle_drop_percent: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
@@ -124,7 +128,7 @@ PRESETS: dict[str, Criteria] = {
                  "during and after lesioning, earlier ones are informational (default)",
                  "Son et al. 2017 (DREZ lesioning, n = 9: every patient with a > 50 % drop had "
                  "new leg weakness); threshold rise after Calancie et al. 1998", 50.0,
-                 threshold_rise_v=100.0, focal_phases=("lesioning", "post-lesioning")),
+                 threshold_rise_v=100.0, focal_phases=("lesioning",), focal_until_end=True),
         Criteria("fifty", "> 50 % amplitude drop, sustained 4 of 5 sweeps",
                  "common in cervical surgery (MacDonald 2017 review)", 50.0),
         Criteria("jssr70", ">= 70 % amplitude drop, sustained 4 of 5 sweeps",
@@ -139,7 +143,7 @@ DEFAULT_PRESET = "drez"
 
 _FILE_KEYS = {"name", "description", "citation", "amplitude_drop_percent", "sustained_n",
               "sustained_m", "latency_increase_percent", "threshold_rise_v", "phase_loss",
-              "focal_phases", "muscle_drop_percent"}
+              "focal_phases", "focal_until_end", "muscle_drop_percent"}
 
 
 def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
@@ -174,6 +178,8 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
         value = values.get(key)
         if key in values and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InputError(f"{key} must be a number, got {value!r}", path)
+    if not isinstance(values.get("focal_until_end", False), bool):
+        raise InputError("focal_until_end must be true or false", path)
     if "focal_phases" in values:
         phases = values["focal_phases"]
         if not isinstance(phases, list) or not all(isinstance(p, str) for p in phases):
