@@ -410,3 +410,31 @@ def test_drez_counts_focal_alerts_to_the_end_whatever_later_phases_are_called():
     strict = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
                            only_lesioning)
     assert [(a.phase, a.informational) for a in strict] == [("closure", True)]
+
+
+def test_thresholds_are_followed_per_montage_and_epoch():
+    from iomon.threshold import reference_sweeps, track_thresholds
+
+    #            ramp A      ramp B   | A rises       | re-baselined (epoch 1)
+    intensity = np.array([200, 300, 200, 300, 300, 400, 400, 300, 400, 300])
+    montage = np.array(["A", "A", "B", "B", "A", "A", "B", "A", "A", "A"])
+    epoch = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1, 1])
+    responds = np.array([[0, 1, 1, 1, 0, 1, 1, 0, 1, 0]], bool).T
+    chosen = np.array([0, 1, 0, 1, 0, 0, 0, 0, 1, 0], bool)
+    reference = reference_sweeps(epoch, chosen)
+    assert reference.tolist() == [1, 1, 1, 1, 0, 0, 0, 1, 1, 0]
+    groups = np.char.add(montage, epoch.astype(str))
+    valid = np.ones_like(responds)
+    lower, upper, base = track_thresholds(intensity, responds, valid, groups, reference)
+    # Montage A: 300 V at baseline; fails at 300, responds at 400 later: threshold (300, 400].
+    assert (base[5, 0], lower[5, 0], upper[5, 0]) == (300, 300, 400)
+    # Montage B responded at 200 V: its own baseline, untouched by A's rise.
+    assert (base[6, 0], upper[6, 0]) == (200, 200)
+    # After re-baselining, A starts afresh: its baseline threshold is 400 V.
+    assert base[9, 0] == 400 and lower[9, 0] == 300
+    # Rejected sweeps and unknown intensities tell nothing.
+    valid[5] = False
+    intensity = intensity.astype(float)
+    intensity[4] = np.nan
+    lower, upper, base = track_thresholds(intensity, responds, valid, groups, reference)
+    assert np.isnan(upper[[4, 5], 0]).all() and upper[1, 0] == 300
