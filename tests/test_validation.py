@@ -42,7 +42,7 @@ def test_false_focal_alerts_in_stable_cases_are_rare(suite):
 
 
 def test_systemic_events_are_systemic_and_fade_is_not_focal(suite):
-    # Target 95 %: with 8 cases, at most none may fail... allow one (87.5 %) as the margin.
+    # Target 95 %; over 8 cases one miss (87.5 %) is the margin.
     assert suite["systemic"]["systemic_ok"] >= 7 / 8
     assert suite["systemic"]["false_focal"] <= 1
     fade = suite["fade"]
