@@ -380,6 +380,10 @@ def test_threshold_criterion_off_with_a_note(small_case, intensity, unit, note):
     result = analyze(recording, load_case(small_case[1]))
     assert any(note in n and "threshold" in n for n in result.notes)
     assert not any(a.criterion == "threshold" for a in result.alerts)
+    # The PDF's summary page carries the notes as the HTML report does.
+    from iomon.report import summary_lines
+
+    assert note in " ".join(" ".join(summary_lines(result)).split())
 
 
 def test_scope_notes_without_controls():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import textwrap
 from pathlib import Path
 
 
@@ -30,16 +31,8 @@ def render_html(result, figure_paths: dict[str, Path], identify: bool = False) -
     )
 
 
-def write_pdf(result, path: Path, identify: bool = False) -> None:
-    """The report as a PDF: a summary page with the alert table, then the figures."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    from .figures import trend_figure, waveform_figure
-
+def summary_lines(result, identify: bool = False) -> list[str]:
+    """The text of the PDF's summary page: case, phases, alerts, channels, notes."""
     summary = result.summary()
     lines = [f"TcMEP monitoring report: {summary['case_id']}",
              f"iomon {summary['iomon_version']}, criterion {summary['criteria']} "
@@ -60,10 +53,12 @@ def write_pdf(result, path: Path, identify: bool = False) -> None:
         recovery = (f"recovered at sweep {a.recovery_sweep} ({a.recovery_s:.1f} s)"
                     if a.recovered else "NOT recovered")
         flag = " (informational)" if a.informational else ""
-        rise = "" if a.threshold_rise_v is None else f" (threshold +{a.threshold_rise_v:g} V)"
+        rise = "" if a.threshold_rise_v is None else f" (+{a.threshold_rise_v:g} V)"
+        # The most abnormal value is a maximum for thresholds and latencies.
+        extreme = "peak" if a.criterion in ("threshold", "latency") else "nadir"
         lines.append(f"  {a.channel}: {a.criterion}, {a.scope}{flag}, {a.phase}, from sweep "
-                     f"{a.onset_sweep} ({a.onset_s:.1f} s), nadir {a.nadir_percent} %{rise}, "
-                     f"{recovery}")
+                     f"{a.onset_sweep} ({a.onset_s:.1f} s), {extreme} {a.nadir_percent} % of "
+                     f"baseline{rise}, {recovery}")
     if not result.alerts:
         lines.append("  none")
     lines.append("")
@@ -74,6 +69,25 @@ def write_pdf(result, path: Path, identify: bool = False) -> None:
                  else "absent at baseline (not alerted)")
         lines.append(f"  {c['name']} ({c['muscle'] or '?'}, {c['side'] or '?'}, "
                      f"{c['role'] or '?'}): {state}")
+    if result.notes:
+        lines.append("")
+        lines.append("Notes:")
+        for note in result.notes:
+            lines += textwrap.wrap(note, 110, initial_indent="  - ", subsequent_indent="    ")
+    return lines
+
+
+def write_pdf(result, path: Path, identify: bool = False) -> None:
+    """The report as a PDF: a summary page with the alert table, then the figures."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from .figures import trend_figure, waveform_figure
+
+    lines = summary_lines(result, identify)
     with PdfPages(path) as pdf:
         page = plt.figure(figsize=(8.27, 11.69))
         page.text(0.06, 0.96, "\n".join(lines), va="top", ha="left", family="monospace",
