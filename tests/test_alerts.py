@@ -24,7 +24,7 @@ def test_sustained_episode_needs_n_of_m_and_recovers_likewise():
     (20.0, 60.0, {"focal"}),      # a focal drop on top of a fade
     (100.0, 40.0, set()),         # only the controls fell: nothing on this channel
     (20.0, 35.0, {"systemic"}),   # deeper than controls that are down too: still systemic
-    (5.0, 35.0, {"focal"}),       # ... unless far deeper (below half the alert level)
+    (10.0, 35.0, {"focal"}),      # ... unless clearly deeper (29 %: below 37.5 % of them)
 ])
 def test_scope_is_relative_to_the_controls(channel, controls, expected):
     from iomon.alerts import detect_alerts

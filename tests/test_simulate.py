@@ -50,11 +50,12 @@ def test_every_scenario_has_ground_truth(scenario):
     assert sum(a.text.startswith("TcMEP") for a in sim.annotations) == n
     texts = {a.text for a in sim.annotations}
     assert {"Baseline", "DREZ lesioning start", "DREZ lesioning end"} <= texts
-    if scenario in ("focal_recovering", "focal_persistent", "loss", "threshold"):
+    if scenario in ("focal_recovering", "focal_persistent", "loss", "threshold",
+                    "systemic_focal"):
         assert truth["expected"]["focal_channels"] == ["L AH", "L TA"]
     else:
         assert truth["expected"]["focal_channels"] == []
-    assert truth["expected"]["systemic"] is (scenario == "systemic")
+    assert truth["expected"]["systemic"] is scenario.startswith("systemic")
 
 
 def test_injected_drop_is_in_the_truth():

@@ -175,7 +175,7 @@ def _cmd_criteria(args) -> int:
               f"(<= {c.threshold_percent:g} % of baseline) in {c.sustained_n} of the last "
               f"{c.sustained_m} valid sweeps; focal when the drop holds relative to the "
               "control channels (while they are down to the alert level themselves, only at "
-              "half that level relative to them), systemic when they share it")
+              "three quarters of that level relative to them), systemic when they share it")
         extras = []
         if c.threshold_rise_v:
             extras.append(f"threshold rise >= {c.threshold_rise_v:g} V")

@@ -43,6 +43,8 @@ SCENARIOS = {
     "focal_persistent": "ipsilateral leg muscles drop to ~20 % during lesioning, to the end",
     "loss": "ipsilateral leg responses disappear during lesioning, to the end",
     "systemic": "every channel drops to ~30 % during lesioning (blood pressure), then recovers",
+    "systemic_focal": "as systemic, and the ipsilateral leg muscles lose a further 80 % over "
+                      "the same sweeps (an injury during a blood-pressure drop)",
     "fade": "every channel declines steadily to ~60 % by the end (anaesthetic fade)",
     "cautery": "electrocautery bursts contaminate about 15 % of the sweeps",
     "threshold": "threshold-level monitoring: the ipsilateral leg threshold rises 200 V during "
@@ -407,13 +409,19 @@ def simulate_case(
                        "channels": [ch.name for ch, t in zip(channels, test_leg) if t],
                        "start_nominal_s": mid, "end_nominal_s": min(end, case_end_nominal),
                        "level": level, "recovers": scenario == "focal_recovering"})
-    elif scenario == "systemic":
+    elif scenario in ("systemic", "systemic_focal"):
         end = les_start + 0.7 * (les_end - les_start)
         hit = (nominal >= mid) & (nominal < end)
         factor[hit] = 0.3
         events.append({"kind": "systemic", "channels": [ch.name for ch in channels],
                        "start_nominal_s": mid, "end_nominal_s": end, "level": 0.3,
                        "recovers": True})
+        if scenario == "systemic_focal":
+            factor[np.ix_(hit, test_leg)] *= 0.2
+            events.append({"kind": "focal",
+                           "channels": [ch.name for ch, t in zip(channels, test_leg) if t],
+                           "start_nominal_s": mid, "end_nominal_s": end, "level": 0.3 * 0.2,
+                           "recovers": True})
     elif scenario == "threshold":
         events.append({"kind": "threshold",
                        "channels": [ch.name for ch, t in zip(channels, test_leg) if t],
@@ -559,7 +567,7 @@ def simulate_case(
         "onset_latency_ms": (onset * 1e3).tolist(),
         "n_phases": n_phases.tolist(),
         "expected": {"focal_channels": focal_expected,
-                     "systemic": scenario == "systemic"},
+                     "systemic": scenario in ("systemic", "systemic_focal")},
     }
     return SimulatedCase(signals, float(sfreq), channels, annotations, case, truth)
 

@@ -53,8 +53,8 @@ class CaseScore:
     false_focal : int
         Focal alerts (not informational) on channels without an injected focal change.
     systemic_ok : bool or None
-        Systemic scenario: whether some alert started during the event and all that did were
-        systemic. None for other scenarios.
+        Scenarios with a systemic event: whether some alert started during it on a channel
+        without a focal change of its own, and all such alerts were systemic. None for others.
     """
 
     scenario: str
@@ -127,9 +127,11 @@ def score_case(sim, result) -> CaseScore:
             else:
                 ok = not any(a.recovered for a in hits)
             score.recovery_ok.append(bool(ok))
-    if truth["scenario"] == "systemic":
+    if truth["expected"]["systemic"]:
+        # Alerts during the event on channels without an injected focal change of their own.
         during = [a for a in result.alerts for e in truth["events"]
-                  if e["kind"] == "systemic" and e["start_s"] <= a.onset_s <= e["end_s"]]
+                  if e["kind"] == "systemic" and e["start_s"] <= a.onset_s <= e["end_s"]
+                  and a.channel not in expected]
         score.systemic_ok = bool(during) and all(a.scope == "systemic" for a in during)
     return score
 
