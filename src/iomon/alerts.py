@@ -110,9 +110,9 @@ CONTROL_SPAN = 1
 #: During a systemic event, the share of the alert level (relative to the controls) a sweep
 #: must fall to to count as a focal drop: 0.75, i.e. 37.5 % of the controls under a 50 %
 #: criterion. Measured over 20 simulated cases each (benchmarks/scenario_suite.py): 0.5 missed
-#: a further 80 % drop of the legs during a blood-pressure drop in 20 % of channels
-#: (systemic_focal), 0.9 called 3 focal alerts in systemic cases (systemic ok 0.85); 0.75
-#: found every leg and kept every systemic case systemic, also over 40 other seeds.
+#: 8 of 40 legs losing a further 80 % during a blood-pressure drop (systemic_focal), 0.9 called
+#: 3 false focal alerts in 20 systemic cases (systemic ok 0.85); 0.75 found every leg and kept
+#: every systemic case systemic, also over 40 other seeds.
 SEVERE_SHARE = 0.75
 
 
