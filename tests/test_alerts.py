@@ -316,17 +316,16 @@ def test_threshold_rise_criterion_and_its_evidence():
 
 def _threshold_arrays():
     channels, percent, present, valid, onsets, phases = _arrays()
-    n = percent.shape[0]
     base = np.full(percent.shape, 250.0)
     lower = np.full(percent.shape, -np.inf)
     upper = np.full(percent.shape, 300.0)
-    return channels, percent, present, valid, onsets, phases, (lower, upper, base), n
+    return channels, percent, present, valid, onsets, phases, (lower, upper, base)
 
 
 def test_threshold_alert_lifecycle_and_scope():
     from iomon.alerts import detect_alerts
 
-    channels, percent, present, valid, onsets, phases, (lower, upper, base), n = \
+    channels, percent, present, valid, onsets, phases, (lower, upper, base) = \
         _threshold_arrays()
     criteria = PRESETS["macdonald2017"]
     lower[12:22, 0], upper[12:22, 0] = 350.0, 400.0  # L TA needs 150 V more

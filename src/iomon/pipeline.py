@@ -43,7 +43,7 @@ from .errors import InputError
 from .io import Recording
 from .measures import Measurements, measure, refine_windows, response_windows
 from .sweeps import Sweeps
-from .threshold import reference_sweeps, track_thresholds
+from .threshold import intensity_varies, reference_sweeps, track_thresholds
 
 #: Columns of measurements.csv, in order (DESIGN.md section 4, then iomon's additions).
 MEASUREMENT_COLUMNS = (
@@ -317,7 +317,7 @@ def follow_thresholds(table, present, valid, baselines, rebaselines):
     if units - {"V", ""}:
         return None, (f"{skipped}: the stimulus intensities are in "
                       f"{', '.join(sorted(units))}, the criterion is in volts")
-    if np.unique(intensity[known]).size < 2:
+    if not intensity_varies(intensity):
         return None, (f"{skipped}: the stimulus intensity never changed, so no threshold "
                       "can be told")
     note = ("the stimulus intensities give no unit: the threshold criterion took them as "

@@ -18,6 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def intensity_varies(intensity) -> bool:
+    """Whether the known intensities take more than one value (else no threshold shows)."""
+    intensity = np.asarray(intensity, float)
+    return np.unique(intensity[np.isfinite(intensity)]).size > 1
+
+
 def threshold_brackets(intensity, present):
     """Bounds on a channel's threshold at each of its sweeps.
 

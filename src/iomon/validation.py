@@ -175,8 +175,14 @@ def summarise(scores) -> dict:
 
 
 def run_suite(scenarios, seeds, criteria=None, folder=None, **simulate_options) -> dict:
-    """Scores per scenario: {scenario: [CaseScore, ...]} over ``seeds`` (an iterable of ints)."""
-    folder = Path(folder or tempfile.mkdtemp(prefix="iomon-suite-"))
+    """Scores per scenario: {scenario: [CaseScore, ...]} over ``seeds`` (an iterable of ints).
+
+    The cases are written to ``folder``, or to a temporary folder removed afterwards (a
+    20-seed suite writes a few GB).
+    """
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="iomon-suite-") as temporary:
+            return run_suite(scenarios, seeds, criteria, temporary, **simulate_options)
     return {scenario: [run_case(scenario, seed, folder, criteria, **simulate_options)
                        for seed in seeds]
             for scenario in scenarios}

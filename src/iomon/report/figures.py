@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..threshold import intensity_varies
+
 _FOCAL = "#c0392b"
 _SYSTEMIC = "#d68910"
 _LESIONING = "#f5cba7"
@@ -44,7 +46,7 @@ def trend_figure(result):
     table = result.sweeps.table
     onsets = table["onset_s"].to_numpy()
     intensity = table["stim_intensity"].to_numpy(dtype=float)
-    varied = np.unique(intensity[np.isfinite(intensity)]).size > 1
+    varied = intensity_varies(intensity)
     rows = n + int(varied)
     fig, axes = plt.subplots(rows, 1, figsize=(10, 1.25 * rows + 1.0), sharex=True,
                              squeeze=False)
