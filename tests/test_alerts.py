@@ -19,15 +19,17 @@ def test_sustained_episode_needs_n_of_m_and_recovers_likewise():
 
 @pytest.mark.parametrize("channel, controls, expected", [
     (20.0, 100.0, {"focal"}),
+    (20.0, 150.0, {"focal"}),     # controls that rose do not make the drop smaller
     (30.0, 35.0, {"systemic"}),
-    (45.0, 70.0, {"systemic"}),   # a fade shared with the controls
+    (45.0, 70.0, set()),          # a fade shared in part with the controls: a note, no alert
     (20.0, 60.0, {"focal"}),      # a focal drop on top of a fade
+    (20.0, 74.5, {"focal"}),      # the channel fell, its controls held: never systemic
     (100.0, 40.0, set()),         # only the controls fell: nothing on this channel
     (20.0, 35.0, {"systemic"}),   # deeper than controls that are down too: still systemic
     (10.0, 35.0, {"focal"}),      # ... unless clearly deeper (29 %: below 37.5 % of them)
 ])
 def test_scope_is_relative_to_the_controls(channel, controls, expected):
-    from iomon.alerts import detect_alerts
+    from iomon.alerts import detect_alerts, unexplained_drops
 
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[12:22, 0] = channel
@@ -37,6 +39,50 @@ def test_scope_is_relative_to_the_controls(channel, controls, expected):
               if a.channel == "L TA"]
     assert {a.scope for a in alerts} == expected
     assert len(alerts) == len(expected)
+    for alert in alerts:
+        # The controls' real level, uncapped; systemic only when they fell by the criterion.
+        assert alert.controls_percent == pytest.approx(controls, abs=0.1)
+        assert alert.scope != "systemic" or alert.controls_percent <= 50
+    unexplained = [d.channel for d in unexplained_drops(percent, valid, channels,
+                                                        np.ones(4, bool), onsets,
+                                                        PRESETS["fifty"])]
+    assert ("L TA" in unexplained) == (channel <= 50 and not expected)
+
+
+def test_one_channel_alerts_with_scope_undetermined():
+    """Nothing to compare with: the alert is raised, its scope undetermined (issue 9)."""
+    import json
+
+    from iomon.alerts import detect_alerts
+
+    channels, percent, present, valid, onsets, phases = _arrays(n_channels=1)
+    percent[12:22, 0] = 20.0
+    alerts = detect_alerts(percent, present, valid, channels, np.ones(1, bool), onsets,
+                           phases, PRESETS["fifty"])
+    assert [(a.scope, a.controls_percent, a.recovered) for a in alerts] == [
+        ("undetermined", None, True)]
+    json.dumps([a.as_dict() for a in alerts], allow_nan=False)
+    # Controls that respond at baseline but are all rejected when the alert is called.
+    channels, percent, present, valid, onsets, phases = _arrays()
+    percent[12:22, 0] = 20.0
+    valid[10:24, 1:] = False
+    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+                           phases, PRESETS["fifty"])
+    assert [(a.channel, a.scope, a.controls_percent) for a in alerts] == [
+        ("L TA", "undetermined", None)]
+
+
+def test_setup_sweeps_never_open_an_alert():
+    """A team ramping the voltage before the Baseline marker is not a drop (issue 9)."""
+    from iomon.alerts import detect_alerts
+
+    channels, percent, present, valid, onsets, phases = _arrays()
+    percent[:8] = 15.0  # every channel far below the 400 V baseline during the ramp
+    setup = np.arange(30) < 8
+    assert detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+                         PRESETS["fifty"], setup=setup) == []
+    assert detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+                         PRESETS["fifty"])
 
 
 def test_presets_and_custom_files(tmp_path):
@@ -396,7 +442,8 @@ def test_scope_notes_without_controls():
     assert "median of all the others" in scope_notes([test, unknown], [True, True])[0]
     # A control that does not respond at baseline cannot decide anything.
     assert scope_notes([test, control, unknown], [True, False, True])
-    assert "cannot be told focal or systemic" in scope_notes([test, control], [True, False])[0]
+    only = scope_notes([test, control], [True, False])[0]
+    assert "cannot be told focal or systemic" in only and "undetermined" in only
     assert scope_notes([test], [False]) == []
 
 

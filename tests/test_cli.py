@@ -183,3 +183,67 @@ def test_demo_simulates_and_reports(tmp_path):
     truth = json.loads((out / "recording" / "demo.truth.json").read_text())
     focal = {a["channel"] for a in alerts if a["scope"] == "focal" and not a["informational"]}
     assert focal == set(truth["expected"]["focal_channels"])
+
+
+def test_processing_settings_from_the_sidecar_are_used_and_recorded(small_case, tmp_path):
+    """Issue 9: band, artefact span, noise window and presence settable in [processing]."""
+    _, good = small_case
+    sidecar = good.with_name(good.stem + ".case.toml").read_text()
+    custom = tmp_path / "custom.case.toml"
+    custom.write_text(sidecar + '\n[processing]\nband_hz = [5, 1000]\nartefact_ms = [-1, 11]\n'
+                      'noise_window_ms = [-8, -2]\npresence_uv = 50\n'
+                      'presence_noise_ratio = 15\n')
+    out = tmp_path / "custom"
+    proc = run("analyze", good, "--case", custom, "--out", out, "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    assert settings["band_hz"] == [5.0, 1000.0]
+    assert settings["artefact"] == "set" and settings["artefact_blanked_ms"] == [-1.0, 11.0]
+    assert settings["noise_window_ms"] == [-8.0, -2.0]
+    assert (settings["presence_uv"], settings["presence_noise_ratio"]) == (50.0, 15.0)
+    plain = tmp_path / "none"
+    (tmp_path / "none.case.toml").write_text(sidecar + '\n[processing]\nband_hz = "none"\n'
+                                             'artefact_ms = "none"\n')
+    proc = run("analyze", good, "--case", tmp_path / "none.case.toml", "--out", plain,
+               "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    settings = json.loads((plain / "summary.json").read_text())["settings"]
+    assert settings["band_hz"] is None and settings["artefact"] == "none"
+    assert settings["artefact_blanked_ms"] is None
+    default = json.loads(run_json(good, tmp_path / "default"))["settings"]
+    assert default["band_hz"] == [2.0, 1500.0] and default["artefact"] == "found in the data"
+    assert default["stimulus_pulses"] == 5 and default["stimulus_isi_ms"] == 2.0
+
+
+def run_json(recording, out):
+    proc = run("analyze", recording, "--out", out, "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    return (out / "summary.json").read_text()
+
+
+@pytest.mark.parametrize("table, key", [
+    ("band_hz = [1500, 10]", "processing.band_hz"),
+    ("band_hz = [10, 3000]", "processing.band_hz"),      # above Nyquist at 5 kHz
+    ("band_hz = [0, 100]", "processing.band_hz"),
+    ("band_hz = \"off\"", "processing.band_hz"),
+    ("artefact_ms = [2, -1]", "processing.artefact_ms"),
+    ("artefact_ms = [-20, 200]", "processing.artefact_ms"),  # longer than the sweep
+    ("noise_window_ms = [-8, 3]", "processing.noise_window_ms"),
+    ("noise_window_ms = [-80, -50]", "processing.noise_window_ms"),  # before the sweep
+    ("presence_uv = -3", "processing.presence_uv"),
+    ("presence_uv = \"thirty\"", "processing.presence_uv"),
+    ("presence_noise_ratio = nan", "processing.presence_noise_ratio"),
+    ("baseline_sweeps = 0", "processing.baseline_sweeps"),
+    ("wobble = 1", "'wobble'"),
+])
+def test_bad_processing_settings_exit_2_naming_file_and_key(small_case, tmp_path, table, key):
+    _, good = small_case
+    sidecar = tmp_path / "bad.case.toml"
+    sidecar.write_text(good.with_name(good.stem + ".case.toml").read_text()
+                       + f"\n[processing]\n{table}\n")
+    out = tmp_path / "out"
+    proc = run("analyze", good, "--case", sidecar, "--out", out)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.case.toml" in lines[0] and key in lines[0], lines
+    assert not out.exists()

@@ -125,8 +125,12 @@ def test_subsecond_start_and_inverted_gain(realdata):
     spikes = [a.onset for a in reference.annotations if a.text == "XLSpike"]
     sfreq = 128.0
     assert recording.sweeps.n_sweeps == len(spikes)
+    # Times count from the header's start time: the first record begins 0.39 s after it
+    # (edfio folds that offset into its start time instead).
+    np.testing.assert_allclose(recording.sweeps.table["onset_s"], np.array(spikes) + 0.3945312,
+                               atol=1e-6)
     for i, onset in enumerate(spikes):
-        # Onsets count from the first sample, so the sub-second offset is already out.
+        # edfio's onsets count from the first sample.
         start = int(round(onset * sfreq)) + int(round(-0.1 * sfreq))
         np.testing.assert_allclose(recording.sweeps.data[i, 0],
                                    signal[start:start + recording.sweeps.data.shape[2]])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edfplus_d import write_edfplus_d
-from iomon.io import ReadOptions, read
+from iomon.io import read
 from test_readers import check_recording
 
 
@@ -15,34 +15,51 @@ def sweeps(small_case):
     return read_any(small_case[1]).sweeps
 
 
-def _write(sweeps, path, with_markers):
+def _write(sweeps, path, with_markers, delay_s=0.0):
+    """One record per sweep, each exactly the sweep window half-open (-10 to +100 ms, 550
+    samples at 5 kHz), the first ``delay_s`` after the file's start time."""
     n = sweeps.n_sweeps
-    onsets = sweeps.table["onset_s"].to_numpy() + sweeps.times[0]  # record = sweep window
-    annotations = [(t, f"TcMEP {v:.0f}V") for t, v in zip(sweeps.table["onset_s"],
+    stimuli = sweeps.table["onset_s"].to_numpy() + delay_s
+    onsets = stimuli + sweeps.times[0]  # record = sweep window
+    annotations = [(t, f"TcMEP {v:.0f}V") for t, v in zip(stimuli,
                                                          sweeps.table["stim_intensity"])]
     annotations.append((onsets[0] + 0.02, "Baseline"))
+    annotations.append((stimuli[n // 2] - 0.001, "DREZ lesioning start"))
     write_edfplus_d(path, sweeps.data[:, :, :550] * 1e6, sweeps.sfreq, sweeps.ch_names,
                     onsets[:n], annotations if with_markers else [])
-    return onsets
+    return stimuli
 
 
 @pytest.mark.parametrize("with_markers", [True, False])
-def test_edfplus_d_keeps_each_sweeps_true_onset(sweeps, tmp_path, with_markers):
+@pytest.mark.parametrize("delay_s", [0.0, 60.0])
+def test_edfplus_d_keeps_each_sweeps_true_onset(sweeps, tmp_path, with_markers, delay_s):
+    """Read with the default window (-10 to +100 ms, one sample more than a record holds):
+    trimmed by that sample, not refused; times count from the file's start (issue 9)."""
     path = tmp_path / "sweeps.edf"
-    onsets = _write(sweeps, path, with_markers)
-    options = ReadOptions(window_s=(-0.010, 0.0998))
-    recording = read(path, options)
+    stimuli = _write(sweeps, path, with_markers, delay_s)
+    recording = read(path)
     check_recording(recording)
     assert recording.format.startswith("EDF+D")
     got = recording.sweeps
     assert got.n_sweeps == sweeps.n_sweeps
-    # The gaps between records are kept: each sweep's onset is its true stimulus time.
-    np.testing.assert_allclose(got.table["onset_s"], onsets - onsets[0] - sweeps.times[0],
-                               atol=1.5 / sweeps.sfreq)
+    assert got.data.shape[2] == 550
+    # The gaps between records are kept: each sweep's onset is its true stimulus time,
+    # counted from the file's start time however late the first record begins.
+    np.testing.assert_allclose(got.table["onset_s"], stimuli, atol=1.5 / sweeps.sfreq)
+    assert recording.duration_s >= stimuli[-1]
     step = np.ptp(sweeps.data) / 65535
     np.testing.assert_allclose(got.data[:, :, :549], sweeps.data[:, :, :549], atol=step)
     if with_markers:
+        assert any("trimmed by one sample at its end" in note for note in recording.notes)
         np.testing.assert_allclose(got.table["stim_intensity"], sweeps.table["stim_intensity"])
+        # The phases and the baseline marker land on the same clock as the sweeps.
+        from iomon.pipeline import analyze
+
+        result = analyze(recording)
+        phases = result.sweeps.table["phase"].to_numpy()
+        n = sweeps.n_sweeps
+        assert set(phases[:n // 2]) == {"pre-lesioning"} and set(phases[n // 2:]) == {
+            "lesioning"}
     else:
         # Without markers the stimulus is found from the train artefact in the data.
         assert got.times[0] == pytest.approx(sweeps.times[0], abs=1.5 / sweeps.sfreq)

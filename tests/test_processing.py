@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from iomon.baseline import build_baselines
-from iomon.conditioning import bandpass, blank_artefact, find_stimulus_train, reject_sweeps
+from iomon.conditioning import (
+    artefact_windows,
+    bandpass,
+    blank_artefact,
+    condition,
+    reject_sweeps,
+    sweep_noise,
+)
 from iomon.errors import InputError
 from iomon.measures import count_phases, measure, response_windows
 from iomon.simulate import response_waveform
@@ -54,29 +61,108 @@ def test_phases_are_counted_on_a_known_waveform():
     lobes = (np.array([0.002, 0.003, 0.002]), np.array([300e-6, -200e-6, 100e-6]))
     wave = response_waveform(times, 0.02, *lobes)[None, None, :]
     windows = np.array([[0.012, 0.05]])
-    m = measure(wave, times, sfreq, windows, noise_sd=np.array([2e-6]))
+    m = measure(wave, times, sfreq, windows, np.array([[2e-6]]), noise_sd=np.array([2e-6]))
     assert m.n_phases[0, 0] == 3
     assert m.amplitude[0, 0] == pytest.approx(500e-6, rel=1e-3)
     assert m.onset_latency[0, 0] == pytest.approx(0.020, abs=2e-4)
     assert m.duration[0, 0] == pytest.approx(0.007, abs=5e-4)
     assert m.present[0, 0]
     # Below the absolute floor it is not a response, however clean.
-    m = measure(wave * 0.05, times, sfreq, windows, noise_sd=np.array([0.1e-6]))
+    m = measure(wave * 0.05, times, sfreq, windows, np.array([[0.1e-6]]),
+                noise_sd=np.array([0.1e-6]))
     assert not m.present[0, 0] and np.isnan(m.onset_latency[0, 0])
     assert count_phases(wave, np.array([[-1]]), np.array([[-1]]), np.array([[1e-6]]))[0, 0] == 0
 
 
+def _sweeps_with(pulses_s, sfreq=5000.0, n_sweeps=6, n_channels=3, seed=0, start_s=-0.01):
+    """Noisy sweeps (5 µV) with a 3 mV artefact spike at each of ``pulses_s``."""
+    times = np.arange(start_s, 0.1, 1 / sfreq)
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal((n_sweeps, n_channels, times.size)) * 5e-6
+    for at in pulses_s:
+        data[..., np.argmin(np.abs(times - at))] += 3e-3
+    return data, times, sfreq
+
+
 def test_artefact_is_found_and_blanked():
+    data, times, sfreq = _sweeps_with([0.002 * k for k in range(5)])
+    windows, train = artefact_windows(data, times, sfreq)
+    assert train.n_pulses == 5 and train.isi_s == pytest.approx(0.002, abs=1e-9)
+    assert train.first_s == pytest.approx(0.0, abs=1 / sfreq)
+    assert windows[:, 0] == pytest.approx(-0.0005, abs=1 / sfreq)
+    assert windows[:, 1] == pytest.approx(0.008 + 0.0015, abs=2 / sfreq)
+    blanked = blank_artefact(data, times, windows)
+    assert np.abs(blanked).max() < 1e-4
+
+
+@pytest.mark.parametrize("pulses, isi", [(9, 0.004), (3, 0.001), (1, None)])
+def test_every_train_a_stimulator_gives_is_found_whole(pulses, isi):
+    """Electrical trains of up to 9 pulses 1-4 ms apart, and a single (magnetic) pulse."""
+    data, times, sfreq = _sweeps_with([k * (isi or 0) for k in range(pulses)],
+                                      sfreq=10000.0)
+    windows, train = artefact_windows(data, times, sfreq)
+    assert train.n_pulses == pulses
+    last = (pulses - 1) * (isi or 0)
+    assert windows[0, 1] == pytest.approx(last + 0.0015, abs=3e-4)
+
+
+def test_a_large_early_response_is_never_taken_for_artefact():
+    """MEPFeatX's ECR: a 3 mV response from 13 ms, no artefact visible (issue 9)."""
+    sfreq = 3000.0
+    times = np.arange(-0.05, 0.1, 1 / sfreq)
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((20, 1, times.size)) * 2e-6
+    data += response_waveform(times, 0.013, np.array([0.004, 0.006]),
+                              np.array([-2e-3, 1e-3]))[None, None, :]
+    windows, train = artefact_windows(data, times, sfreq)
+    assert train is None
+    assert windows[0, 1] <= 0.002
+    # Nor after a real train: the response lies off the train's grid.
+    data[..., np.argmin(np.abs(times))] += 5e-3
+    data[..., np.argmin(np.abs(times - 0.002))] += 5e-3
+    windows, train = artefact_windows(data, times, sfreq)
+    assert train.n_pulses == 2 and windows[0, 1] < 0.006
+
+
+def test_signals_that_are_not_emg_never_decide_the_artefact():
+    """physiology.smr: respiratory belts in V beside EMG in mV (issue 9)."""
+    data, times, sfreq = _sweeps_with([0.0], sfreq=2000.0, n_channels=3)
+    rng = np.random.default_rng(2)
+    data[:, 2] = np.cumsum(rng.standard_normal(data[:, 2].shape), axis=-1) * 1e-3  # a belt
+    data[:, 2, (times > 0) & (times < 0.03)] *= 50
+    deciders = np.array([True, True, False])
+    windows, train = artefact_windows(data, times, sfreq, deciders)
+    assert train.n_pulses == 1
+    assert np.all(windows[:, 1] < 0.005)
+
+
+def test_a_channel_with_a_longer_artefact_is_blanked_longer():
+    data, times, sfreq = _sweeps_with([0.0, 0.002])
+    data[:, 1, np.argmin(np.abs(times - 0.004))] += 3e-3  # nearer the stimulating electrodes
+    windows, _ = artefact_windows(data, times, sfreq)
+    assert windows[1, 1] == pytest.approx(0.004 + 0.0015, abs=2 / sfreq)
+    assert windows[0, 1] == pytest.approx(0.002 + 0.0015, abs=2 / sfreq)
+
+
+def test_the_noise_of_a_sweep_cannot_be_reached_by_what_follows_the_stimulus():
+    """Adding a 3 mV response changes neither the noise figure nor the rejection."""
     sfreq = 5000.0
     times = np.arange(-0.01, 0.1, 1 / sfreq)
-    rng = np.random.default_rng(0)
-    data = rng.standard_normal((6, 3, times.size)) * 5e-6
-    for k in range(5):
-        data[..., np.argmin(np.abs(times - 0.002 * k))] += 3e-3
-    first, last = find_stimulus_train(data, times, sfreq)
-    assert first == pytest.approx(0.0, abs=1 / sfreq) and last == pytest.approx(0.008, abs=2e-4)
-    blanked = blank_artefact(data, times, first - 5e-4, last + 1.5e-3)
-    assert np.abs(blanked).max() < 1e-4
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((10, 2, times.size)) * 2e-6
+    data[4, 1, times < 0] += rng.standard_normal((times < 0).sum()) * 2e-4  # cautery
+    response = response_waveform(times, 0.022, np.array([0.002, 0.003, 0.003]),
+                                 np.array([1.5e-3, -1.5e-3, 0.6e-3]))
+    louder = data.copy()
+    louder[:, :, :] += response
+    for band in ((2.0, 1500.0), (10.0, 1500.0), None):
+        _, _, _, noise = condition(data, times, sfreq, band, (-0.0005, 0.002))
+        _, _, _, noise_after = condition(louder, times, sfreq, band, (-0.0005, 0.002))
+        np.testing.assert_allclose(noise_after, noise, rtol=1e-9)
+        rejected, _ = reject_sweeps(data, noise, sfreq=sfreq)
+        rejected_after, _ = reject_sweeps(louder, noise_after, sfreq=sfreq)
+        np.testing.assert_array_equal(rejected_after, rejected)
+        assert rejected[4, 1] and rejected.sum() == 1
 
 
 def test_response_windows_follow_the_muscle():
@@ -96,11 +182,18 @@ def test_rejection_reasons():
     raw[2, 0, 200:260] = raw[2, 0].max() + 1e-3  # clipped at the rail
     raw[3, 0, times < 0] += rng.standard_normal((times < 0).sum()) * 1e-3  # burst
     raw[4, 0, 10] = np.nan
-    filtered = bandpass(np.nan_to_num(raw), sfreq)
-    rejected, reason = reject_sweeps(raw, filtered, times, sfreq=sfreq)
+    _, noise = sweep_noise(np.nan_to_num(raw), times, sfreq, (2.0, 1500.0))
+    rejected, reason = reject_sweeps(raw, noise, sfreq=sfreq)
     assert reason[:5, 0].tolist() == ["", "flat", "clipped", "noisy baseline", "nan"]
     assert rejected[:5, 0].tolist() == [False, True, True, True, True]
     assert not rejected[5:].any()
+    # Noise well above the usual but far below the channel's responses disturbs nothing.
+    typical = np.array([2e-3])
+    mild = raw.copy()
+    mild[3, 0] = rng.standard_normal(times.size) * 40e-6
+    _, noise = sweep_noise(np.nan_to_num(mild), times, sfreq, (2.0, 1500.0))
+    assert reject_sweeps(mild, noise, sfreq=sfreq)[1][3, 0] == "noisy baseline"
+    assert reject_sweeps(mild, noise, sfreq=sfreq, typical=typical)[1][3, 0] == ""
 
 
 def test_band_must_fit_the_sampling_rate():
@@ -159,7 +252,7 @@ def test_phases_and_turns_follow_the_template(cases):
 def test_windows_are_refined_from_the_baseline_average(cases):
     sim, result = cases.analyse("stable", 0)
     expected = response_windows([c.muscle for c in result.sweeps.channels],
-                                result.sweeps.times, result.artefact_s[1])
+                                result.sweeps.times, result.artefact_s[:, 1])
     present = result.baseline.present
     narrower = (result.windows[:, 1] - result.windows[:, 0]) < (expected[:, 1] - expected[:, 0])
     assert narrower[present].mean() >= 0.8
@@ -296,7 +389,7 @@ def test_mains_frequency_is_found_in_the_continuous_recording(cases, mains):
 
     result = analyze(recording, load_case(path))
     assert result.mains_hz == mains
-    # After removal the pre-stimulus noise is the amplifier's (5 µV white, 10-1500 Hz band).
+    # After removal the pre-stimulus noise is the amplifier's (5 µV white, 2-1500 Hz band).
     assert np.nanmedian(result.measurements.noise) < 6e-6
 
 

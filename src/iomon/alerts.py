@@ -2,14 +2,25 @@
 
 An episode starts at the sweep where the drop has held in ``sustained_n`` of the last
 ``sustained_m`` valid sweeps (the moment a monitoring team would call it) and ends when the
-channel has been back above the threshold for the same count. Rejected sweeps are skipped.
-Amplitude drops are followed in two streams: against the controls' level (``focal``: the
-channel fell and its controls did not) and on the channel's own baseline (``systemic``: the
-controls fell with it). A decline every channel shares, such as anaesthetic fade, thus does
-not raise a focal alert by itself; during a systemic event (controls down to the alert level)
-only a channel clearly below its controls does. Threshold, latency and morphology episodes are
-``systemic`` when most controls meet the same criterion over the same sweeps (anaesthesia
-raises every threshold).
+channel has been back above the threshold for the same count. Rejected sweeps and setup
+sweeps (before the ``Baseline`` marker) are skipped.
+
+Scope, as a clinician reads it:
+
+- ``focal``: the channel fell by the criterion relative to its controls (their median in the
+  same sweep): the channel fell, its controls held;
+- ``systemic``: the channel and its controls both fell by the criterion on their own
+  baselines in the same sweeps (anaesthesia, blood pressure), unless the channel is clearly
+  deeper than its controls (then focal);
+- ``undetermined``: no control responds (a one-channel recording, or every other channel
+  absent at baseline), or none has a valid sweep when the alert is called.
+
+A decline every channel shares only in part, such as anaesthetic fade, is neither: a channel
+that falls by the criterion on its own baseline while its controls fall by less, and not by
+the criterion relative to them, is within its sweep-to-sweep variability around the shared
+decline. It raises no alert; :func:`unexplained_drops` lists such episodes for the report's
+notes. Threshold, latency and morphology episodes are ``systemic`` when most controls meet the
+same criterion over the same sweeps (anaesthesia raises every threshold).
 """
 
 from __future__ import annotations
@@ -29,7 +40,8 @@ class Alert:
     ``nadir_percent`` is the most abnormal value of the episode as % of baseline: the lowest
     amplitude (``amplitude``, ``loss``), the highest threshold (``threshold``), the longest
     latency (``latency``) or the fewest phases (``morphology``). ``controls_percent`` is the
-    control channels' median of the same measure over the sweeps that called the alert.
+    control channels' median of the same measure over the sweeps that called the alert (their
+    real level, above 100 % when they rose; None when no control had a valid sweep).
     ``informational`` marks a focal alert outside the phases the preset watches (before
     lesioning, for ``drez``). ``threshold_rise_v`` is the largest rise of a ``threshold``
     episode over the baseline threshold, in volts.
@@ -117,12 +129,12 @@ SEVERE_SHARE = 0.75
 
 
 def control_level(percent, valid, channels, baseline_present, span):
-    """The controls' level each channel is judged against: shape (n_sweeps, n_channels), %.
+    """The controls' level of each channel: shape (n_sweeps, n_channels), % of baseline.
 
     Per sweep, the median % of baseline of the channel's reference channels (see
     :func:`reference_channels`), then the median over the last ``span`` sweeps (1: the same
-    sweep only). Only declines are kept (capped at 100 %): a rise of the controls (lighter
-    anaesthesia) must not make a steady channel look dropped.
+    sweep only). NaN where no reference channel has a valid sweep. Judging a channel against
+    it, only declines count (see :func:`detect_alerts`); this is the real level, as reported.
     """
     n_sweeps, n_channels = percent.shape
     level = np.full((n_sweeps, n_channels), np.nan)
@@ -137,7 +149,7 @@ def control_level(percent, valid, channels, baseline_present, span):
             windows = np.lib.stride_tricks.sliding_window_view(
                 np.r_[np.full(span - 1, np.nan), per_sweep], span)
             level[:, c] = np.nanmedian(windows, axis=1)
-    return np.minimum(level, 100.0)
+    return level
 
 
 def _shared_by_controls(met, valid, window, refs) -> bool:
@@ -166,9 +178,46 @@ def focal_counts(phases, criteria: Criteria) -> np.ndarray:
     return watched
 
 
+def _window(rows, start, m):
+    """The rows of the ``m`` valid sweeps that called an episode starting at ``start``."""
+    return rows[max(start - m + 1, 0): start + 1]
+
+
+def _amplitude_streams(percent, level, drop):
+    """Per sweep x channel: the focal drop, the systemic drop and the channel's own drop.
+
+    A rise of the controls (lighter anaesthesia) must not make a steady channel look dropped,
+    so the channel is judged against their level capped at 100 %.
+    """
+    declines = np.minimum(level, 100.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.where(np.isfinite(declines), 100.0 * percent / declines, percent)
+    # While the controls are themselves down to the alert level (a systemic event: blood
+    # pressure, an anaesthetic bolus), a channel's shortfall against them is mostly their
+    # noise and its own; a sweep then counts as a focal drop only when clearly deeper, at
+    # SEVERE_SHARE of the alert level of its controls or below.
+    controls_down = amplitude_dropped(declines, drop[None, :])
+    severe = amplitude_dropped(relative, 100.0 - SEVERE_SHARE * (100.0 - drop[None, :]))
+    focal = amplitude_dropped(relative, drop[None, :]) & (~controls_down | severe)
+    own = amplitude_dropped(percent, drop[None, :])
+    return focal, own & controls_down, own
+
+
+def _median_or_none(values):
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return None if values.size == 0 else float(np.median(values))
+
+
+def alerting_rows(valid, setup, values, c):
+    """Sweeps of channel ``c`` that can call or end an episode, in time order."""
+    return np.flatnonzero(valid[:, c] & ~setup & np.isfinite(values[:, c]))
+
+
 def detect_alerts(percent, present_sweep, valid, channels, baseline_present, onsets_s,
                   phases, criteria: Criteria, onset_latency=None, baseline_latency=None,
-                  n_phases=None, baseline_phases=None, thresholds=None) -> list[Alert]:
+                  n_phases=None, baseline_phases=None, thresholds=None,
+                  setup=None) -> list[Alert]:
     """Alerts over a case, one per channel per episode of each criterion the preset applies.
 
     Parameters
@@ -192,13 +241,17 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     thresholds : tuple of 3 arrays of float, shape (n_sweeps, n_channels), optional
         ``(lower, upper, baseline)`` from :func:`iomon.threshold.track_thresholds` (V); needed
         when the preset applies the threshold criterion.
+    setup : array of bool, shape (n_sweeps,), optional
+        Setup sweeps (before the baseline): measured, but they never call or end an episode.
 
     Returns
     -------
     list of Alert, in onset order
     """
+    n_sweeps = percent.shape[0]
+    setup = np.zeros(n_sweeps, bool) if setup is None else np.asarray(setup, bool)
     drop = criteria.drop_percent_for([ch.muscle for ch in channels])
-    n, m = criteria.sustained_n, criteria.sustained_m
+    m = criteria.sustained_m
     alerts = []
     # Phase scoping needs the phases: a case that never reaches a watched phase (no lesioning
     # markers) has every focal alert count.
@@ -208,53 +261,78 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
         onset_row = rows[start]
         stop = rows[end] if end is not None else None
         episode_rows = rows[max(start - m + 1, 0): end]
-        phase = str(phases[onset_row])
         peak_rise = None if rise is None else round(float(np.nanmax(rise[episode_rows, c])), 1)
         alerts.append(Alert(
             channel=channels[c].name,
             criterion=kind,
             scope=scope,
-            phase=phase,
+            phase=str(phases[onset_row]),
             onset_sweep=int(onset_row),
             onset_s=float(onsets_s[onset_row]),
             recovered=stop is not None,
             recovery_sweep=None if stop is None else int(stop),
             recovery_s=None if stop is None else float(onsets_s[stop]),
             nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
-            controls_percent=None if controls is None else round(float(controls), 1),
-            informational=scope == "focal" and not counts[onset_row],
+            controls_percent=None if controls is None else round(controls, 1),
+            informational=scope != "systemic" and not counts[onset_row],
             threshold_rise_v=peak_rise,
         ))
 
-    # Amplitude, in two streams. Focal: the channel against its controls' level, so that a
-    # decline the controls share (fade, blood pressure) never looks focal. Systemic: the
-    # channel's own drop, when the controls account for it.
     level = control_level(percent, valid, channels, baseline_present, CONTROL_SPAN)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        relative = np.where(np.isfinite(level), 100.0 * percent / level, percent)
-    # While the controls are themselves down to the alert level (a systemic event: blood
-    # pressure, an anaesthetic bolus), a channel's shortfall against them is mostly their
-    # noise and its own; a sweep then counts as a focal drop only when clearly deeper, at
-    # SEVERE_SHARE of the alert level of its controls or below.
-    controls_down = amplitude_dropped(level, drop[None, :])
-    severe = amplitude_dropped(relative, 100.0 - SEVERE_SHARE * (100.0 - drop[None, :]))
-    focal_met = amplitude_dropped(relative, drop[None, :]) & (~controls_down | severe)
-    own_met = amplitude_dropped(percent, drop[None, :])
+    focal_met, systemic_met, _ = _amplitude_streams(percent, level, drop)
     for c in range(len(channels)):
         if not baseline_present[c]:
             continue
-        rows = np.flatnonzero(valid[:, c] & np.isfinite(percent[:, c]))
-        if rows.size == 0:
-            continue
-        for scope, met in (("focal", focal_met), ("systemic", own_met)):
-            for start, end in sustained_episodes(met[rows, c], n, m):
-                window = rows[max(start - m + 1, 0): start + 1]
+        rows = alerting_rows(valid, setup, percent, c)
+        for scope, met in (("focal", focal_met), ("systemic", systemic_met)):
+            for start, end in _episodes(met, rows, c, criteria):
+                window = _window(rows, start, m)
                 if scope == "systemic" and focal_met[window, c].mean() >= 0.5:
                     continue  # the focal stream reports it
-                lost = not present_sweep[window, c][own_met[window, c]].any()
+                controls = _median_or_none(level[window, c])
+                if controls is None:
+                    scope = "undetermined"
+                lost = not present_sweep[window, c][percent[window, c] <= 100 - drop[c]].any()
                 record(c, "loss" if lost else "amplitude", scope, rows, start, end, percent,
-                       np.nanmin, np.nanmedian(level[window, c]))
+                       np.nanmin, controls)
 
+    for kind, met, value, extreme, rise in _other_criteria(
+            criteria, percent, present_sweep, onset_latency, baseline_latency, n_phases,
+            baseline_phases, thresholds):
+        for c in range(len(channels)):
+            if not baseline_present[c]:
+                continue
+            rows = alerting_rows(valid, setup, value, c)
+            refs = reference_channels(channels, baseline_present, c)
+            for start, end in _episodes(met, rows, c, criteria):
+                window = _window(rows, start, m)
+                controls = None
+                if refs:
+                    controls = _median_or_none(np.where(valid[np.ix_(window, refs)],
+                                                        value[np.ix_(window, refs)], np.nan))
+                if controls is None:
+                    scope = "undetermined"
+                elif _shared_by_controls(met, valid, window, refs):
+                    scope = "systemic"
+                else:
+                    scope = "focal"
+                record(c, kind, scope, rows, start, end, value, extreme, controls, rise)
+    return sorted(alerts, key=lambda a: (a.onset_sweep, a.channel, a.criterion))
+
+
+def _episodes(met, rows, c, criteria):
+    """Sustained episodes of ``met`` on channel ``c`` over its alerting ``rows``."""
+    if rows.size == 0:
+        return []
+    return sustained_episodes(met[rows, c], criteria.sustained_n, criteria.sustained_m)
+
+
+def _other_criteria(criteria, percent, present_sweep, onset_latency, baseline_latency,
+                    n_phases, baseline_phases, thresholds):
+    """The threshold, latency and morphology criteria the preset applies.
+
+    Each as (kind, met, value as % of baseline, the extreme of an episode, threshold rise).
+    """
     kinds = []
     if criteria.threshold_rise_v is not None and thresholds is not None:
         lower, upper, base = (np.asarray(a, float) for a in thresholds)
@@ -280,22 +358,50 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
         kinds.append(("morphology", phases_lost(np.where(present_sweep, n_phases, 0),
                                                 baseline_phases, criteria.phase_loss),
                       phase_percent, np.nanmin, None))
-    for kind, met, value, extreme, rise in kinds:
-        for c in range(len(channels)):
-            if not baseline_present[c]:
+    return kinds
+
+
+@dataclass(frozen=True)
+class UnexplainedDrop:
+    """A drop by the criterion on the channel's own baseline that raised no alert.
+
+    Its controls fell by less than the criterion, and the channel not by the criterion
+    relative to them (see the module docstring). Values as in :class:`Alert`.
+    """
+
+    channel: str
+    onset_sweep: int
+    onset_s: float
+    nadir_percent: float
+    controls_percent: float | None
+
+
+def unexplained_drops(percent, valid, channels, baseline_present, onsets_s, criteria,
+                      setup=None) -> list[UnexplainedDrop]:
+    """Sustained own-baseline drops that are neither focal nor systemic alerts.
+
+    Same parameters as :func:`detect_alerts`; the report lists them so that a reader who
+    applies the criterion to the channel alone sees why no alert was raised.
+    """
+    setup = np.zeros(percent.shape[0], bool) if setup is None else np.asarray(setup, bool)
+    drop = criteria.drop_percent_for([ch.muscle for ch in channels])
+    level = control_level(percent, valid, channels, baseline_present, CONTROL_SPAN)
+    focal_met, systemic_met, own_met = _amplitude_streams(percent, level, drop)
+    found = []
+    for c in range(len(channels)):
+        if not baseline_present[c]:
+            continue
+        rows = alerting_rows(valid, setup, percent, c)
+        explained = [focal_met, systemic_met]
+        for start, end in _episodes(own_met, rows, c, criteria):
+            span = rows[max(start - criteria.sustained_m + 1, 0): end]
+            if any(_episodes(met, span, c, criteria) for met in explained):
                 continue
-            rows = np.flatnonzero(valid[:, c] & np.isfinite(value[:, c]))
-            if rows.size == 0:
-                continue
-            refs = reference_channels(channels, baseline_present, c)
-            for start, end in sustained_episodes(met[rows, c], n, m):
-                window = rows[max(start - m + 1, 0): start + 1]
-                controls = None
-                if refs:
-                    ref_values = np.where(valid[np.ix_(window, refs)],
-                                          value[np.ix_(window, refs)], np.nan)
-                    if np.isfinite(ref_values).any():
-                        controls = np.nanmedian(ref_values)
-                scope = "systemic" if _shared_by_controls(met, valid, window, refs) else "focal"
-                record(c, kind, scope, rows, start, end, value, extreme, controls, rise)
-    return sorted(alerts, key=lambda a: (a.onset_sweep, a.channel, a.criterion))
+            window = _window(rows, start, criteria.sustained_m)
+            controls = _median_or_none(level[window, c])
+            if controls is None:
+                continue  # without controls the focal stream alerts (undetermined)
+            found.append(UnexplainedDrop(
+                channels[c].name, int(rows[start]), float(onsets_s[rows[start]]),
+                round(float(np.nanmin(percent[span, c])), 1), round(controls, 1)))
+    return found

@@ -19,6 +19,7 @@ from .baseline import Rebaseline
 from .errors import InputError
 from .io import ReadOptions
 from .muscles import MUSCLES, parse_channel_name
+from .settings import Settings, settings_from_sidecar
 from .sweeps import LIMBS, ROLES, SIDES, Channel
 
 if sys.version_info >= (3, 11):
@@ -69,6 +70,8 @@ class Case:
         How to read the recording (the ``[recording]`` table).
     rebaselines : tuple of Rebaseline
         Explicit re-baselinings (``[[rebaseline]]``: ``at_s``, ``reason``).
+    processing : Settings
+        How to condition and measure (the ``[processing]`` table).
     """
 
     id: str
@@ -80,6 +83,7 @@ class Case:
     source: Path | None = None
     read_options: ReadOptions = field(default_factory=ReadOptions)
     rebaselines: tuple[Rebaseline, ...] = ()
+    processing: Settings = field(default_factory=Settings)
 
 
 def sidecar_path(recording: str | Path) -> Path:
@@ -140,7 +144,7 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     except UnicodeDecodeError:
         raise InputError("not valid TOML (not UTF-8 text)", path) from None
     _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "tabular",
-                      "rebaseline"}, "the sidecar", path)
+                      "rebaseline", "processing"}, "the sidecar", path)
 
     case_table = doc.get("case", {})
     if not isinstance(case_table, dict):
@@ -211,7 +215,17 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     return Case(str(case_id), side, tuple(v.upper() for v in levels), tuple(specs),
                 tuple(phases), dict(clinical), path,
                 _read_options(doc.get("recording", {}), doc.get("tabular", {}), path),
-                _rebaselines(doc, path))
+                _rebaselines(doc, path), _processing(doc.get("processing", {}), path))
+
+
+def _processing(table, path: Path) -> Settings:
+    """Processing settings from the ``[processing]`` table."""
+    if not isinstance(table, dict):
+        raise InputError("[processing] must be a table", path)
+    try:
+        return settings_from_sidecar(table)
+    except InputError as err:
+        raise InputError(err.reason, path) from None
 
 
 def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:

@@ -122,6 +122,10 @@ def _cmd_info(args) -> int:
     print(f"duration:   {recording.duration_s:.1f} s")
     print(f"sweeps:     {sweeps.n_sweeps}, {t[0] * 1e3:.1f} to {t[-1] * 1e3:.1f} ms around "
           f"each stimulus, {sweeps.sfreq:g} Hz")
+    print(f"window:     {t[0] * 1e3:g} to {t[-1] * 1e3:g} ms ({t.size} samples"
+          + (", trimmed to fit the records)" if any("trimmed" in n for n in recording.notes)
+             else ")"))
+    artefact_notes = _print_artefact(sweeps, case)
     intensities = sweeps.table["stim_intensity"].dropna()
     if len(intensities):
         unit = sweeps.table["stim_unit"].iloc[0]
@@ -148,9 +152,37 @@ def _cmd_info(args) -> int:
     for p in phases:
         n = int((sweeps.table["phase"] == p.name).sum())
         print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
-    for note in recording.notes:
+    for note in list(recording.notes) + artefact_notes:
         print(f"note: {note}")
     return 0
+
+
+def _print_artefact(sweeps, case) -> list[str]:
+    """Print the stimulus artefact span that analysis would blank; return its notes."""
+    import numpy as np
+
+    from .pipeline import plan_artefact
+    from .settings import Settings, resolve
+
+    resolved = resolve(Settings(), case.processing, sweeps.times, sweeps.sfreq,
+                       sidecar_path=case.source)
+    windows, train, notes = plan_artefact(sweeps.data, sweeps.times, sweeps.sfreq,
+                                          sweeps.channels, resolved.artefact_s)
+    if np.isnan(windows).all():
+        print("artefact:   not blanked ([processing] artefact_ms = \"none\")")
+        return notes
+    spans = {tuple(np.round(w * 1e3, 2)) for w in windows}
+    how = ("set in the sidecar" if resolved.artefact_s is not None else "no artefact visible"
+           if train is None else f"train of {train.n_pulses} pulse(s)"
+           + (f" {train.isi_s * 1e3:.2f} ms apart" if train.isi_s else ""))
+    if len(spans) == 1:
+        start, end = spans.pop()
+        print(f"artefact:   blanked {start:g} to {end:g} ms ({how})")
+    else:
+        print(f"artefact:   blanked per channel ({how}):")
+        for ch, (start, end) in zip(sweeps.channels, windows * 1e3):
+            print(f"  {ch.name:<16} {start:.2f} to {end:.2f} ms")
+    return notes
 
 
 def _cmd_simulate(args) -> int:
@@ -175,7 +207,8 @@ def _cmd_criteria(args) -> int:
               f"(<= {c.threshold_percent:g} % of baseline) in {c.sustained_n} of the last "
               f"{c.sustained_m} valid sweeps; focal when the drop holds relative to the "
               "control channels (while they are down to the alert level themselves, only at "
-              "three quarters of that level relative to them), systemic when they share it")
+              "three quarters of that level relative to them), systemic when the controls "
+              "fell by the criterion too, undetermined without a responding control")
         extras = []
         if c.threshold_rise_v:
             extras.append(f"threshold rise >= {c.threshold_rise_v:g} V")

@@ -53,6 +53,9 @@ MUSCLES: dict[str, Muscle] = {
         Muscle("Quad", "quadriceps", "lower", ("L2", "L3", "L4"), (0.026, 0.030), 0.30),
         Muscle("TA", "tibialis anterior", "lower", ("L4", "L5"), (0.030, 0.035), 0.27),
         Muscle("Gastroc", "gastrocnemius", "lower", ("S1", "S2"), (0.033, 0.040), 0.30),
+        # Soleus: TMS latencies of about 28-32 ms (spike2py's physiology.smr: 29 ms) and
+        # TcMEP latencies up to that of gastrocnemius.
+        Muscle("Soleus", "soleus", "lower", ("S1", "S2"), (0.028, 0.040), 0.30),
         Muscle("AH", "abductor hallucis", "lower", ("S1", "S2"), (0.038, 0.045), 0.35),
     )
 }
@@ -71,12 +74,34 @@ _ALIASES: dict[str, str] = {
     "rf": "Quad", "rectusfemoris": "Quad", "vm": "Quad",
     "ta": "TA", "tibant": "TA", "tibialisanterior": "TA", "tib": "TA", "atib": "TA",
     "gastroc": "Gastroc", "gas": "Gastroc", "gastrocnemius": "Gastroc", "gs": "Gastroc",
-    "mg": "Gastroc",
+    "mg": "Gastroc", "soleus": "Soleus", "sol": "Soleus",
     "ah": "AH", "abh": "AH", "abdhal": "AH", "abdhall": "AH", "abductorhallucis": "AH",
 }
 
 _SIDE_WORDS = {"l": "left", "lt": "left", "left": "left", "r": "right", "rt": "right",
                "right": "right"}
+
+
+# Labels of signals recorded beside EMG that are not muscles: respiration belts, flow and
+# pressure transducers, heart signals, triggers and markers, EEG/EOG electrodes.
+_NOT_EMG = re.compile(
+    r"\b(resp\w*|belt|rc|abdo\w*|thora\w*|chest|flow|volume|co2|pressure|bp|map|ecg|ekg|"
+    r"hr|heart|pulse|spo2|sat|temp\w*|trig\w*|stim\w*|status|marker|event|sync\w*|eog|eeg|"
+    r"photo\w*|optic|light|force|torque|position|angle|acc\w*|gyro\w*|magnet)\b",
+    re.IGNORECASE)
+
+
+def looks_like_emg(name: str, muscle: str | None) -> bool | None:
+    """Whether a channel records EMG, as far as its label and muscle tell.
+
+    True for a known muscle, False for a label naming another signal (respiration, pressure,
+    ECG, trigger...), None when the label does not say.
+    """
+    if muscle in MUSCLES:
+        return True
+    if _NOT_EMG.search(name.replace("_", " ")):
+        return False
+    return None
 
 
 def _muscle_from_token(token: str) -> str | None:

@@ -98,16 +98,17 @@ class Recording:
 MAINS_SCAN_S = 10.0
 
 
-def quiet_stretch(stimulus_onsets_s, duration_s, longest_s=MAINS_SCAN_S):
+def quiet_stretch(stimulus_onsets_s, duration_s, start_s=0.0, longest_s=MAINS_SCAN_S):
     """The longest stretch free of stimuli and their responses: (start_s, stop_s).
 
-    Mains hum is looked for there: a stimulus artefact is broadband and would hide it.
+    Mains hum is looked for there: a stimulus artefact is broadband and would hide it. The
+    data run from ``start_s`` to ``duration_s``.
     """
-    edges = np.r_[0.0, np.sort(np.asarray(stimulus_onsets_s, float)), duration_s]
+    edges = np.r_[start_s, np.sort(np.asarray(stimulus_onsets_s, float)), duration_s]
     starts = edges[:-1] + np.r_[0.0, np.full(edges.size - 2, 0.15)]
     stops = edges[1:] - np.r_[np.full(edges.size - 2, 0.02), 0.0]
     best = int(np.argmax(stops - starts))
-    start = max(starts[best], 0.0)
+    start = max(starts[best], start_s)
     return start, max(start, min(stops[best], start + longest_s))
 
 
@@ -223,7 +224,7 @@ def stimulus_sample_in_episodes(data, sfreq, options: ReadOptions, notes, path) 
     path : Path
         For error messages.
     """
-    from ..conditioning import find_stimulus_train
+    from ..conditioning import first_pulse
 
     offset = np.arange(data.shape[-1]) / sfreq
     if options.stimulus_s is not None:
@@ -231,7 +232,7 @@ def stimulus_sample_in_episodes(data, sfreq, options: ReadOptions, notes, path) 
             raise InputError(f"the sidecar's stimulus_s ({options.stimulus_s} s) is outside "
                              f"the {offset[-1]:.3f} s sweeps", path)
         return int(round(options.stimulus_s * sfreq))
-    first, _ = find_stimulus_train(data, offset, sfreq, search_s=(0.0, offset[-1]))
+    first = first_pulse(data, sfreq)
     if first is None:
         notes.append("no stimulus artefact found and no [recording] stimulus_s in the sidecar: "
                      "the stimulus is taken at the start of each sweep")
@@ -266,6 +267,55 @@ def keep_full_windows(stimuli, starts, notes, path):
         raise InputError("no stimulus leaves room for a full sweep window inside the recording",
                          path)
     return [s for s, _ in kept], [w for _, w in kept]
+
+
+#: Trims tried when a sweep window overhangs the data: samples dropped at its start and end.
+_TRIMS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def fit_windows(stimuli, window_s, sfreq, start_of, notes, path):
+    """Sweep windows around the stimuli that fit the data, one sample trimmed if need be.
+
+    A window of ``window_s`` (both ends included) that overhangs a record or the recording by
+    one sample (an export whose records hold exactly -10 to +100 ms, half-open) is trimmed by
+    that sample for every sweep rather than refused; stimuli whose window still does not fit
+    are skipped with a note (see :func:`keep_full_windows`).
+
+    Parameters
+    ----------
+    stimuli : list of Stimulus
+    window_s : tuple of float
+    sfreq : float
+    start_of : callable (stimulus, first, n_samples) -> start or None
+        Where a window of ``n_samples`` whose first sample lies ``first`` samples from the
+        stimulus starts in the data (whatever the reader needs), None if it does not fit.
+    notes : list of str
+    path : Path
+
+    Returns
+    -------
+    stimuli : list of Stimulus
+    starts : list
+    times : array of float, shape (n_samples,)
+        The window's sample times, s relative to the stimulus.
+    """
+    first = int(round(window_s[0] * sfreq))
+    n_samples = int(round(window_s[1] * sfreq)) - first + 1
+    best = None
+    for drop_start, drop_end in _TRIMS:
+        trimmed = (first + drop_start, n_samples - drop_start - drop_end)
+        starts = [start_of(s, *trimmed) for s in stimuli]
+        fits = sum(start is not None for start in starts)
+        if best is None or fits > best[0]:
+            best = (fits, trimmed, starts, (drop_start, drop_end))
+    _, (first, n_samples), starts, trim = best
+    if trim != (0, 0):
+        ends = " and ".join(end for end, dropped in zip(("start", "end"), trim) if dropped)
+        notes.append(f"the sweep window was trimmed by one sample at its {ends} to fit the "
+                     f"recorded data: {first / sfreq * 1e3:g} to "
+                     f"{(first + n_samples - 1) / sfreq * 1e3:g} ms")
+    stimuli, starts = keep_full_windows(stimuli, starts, notes, path)
+    return stimuli, starts, (np.arange(n_samples) + first) / sfreq
 
 
 def stimuli_or_error(annotations, trigger_times, path) -> list:

@@ -18,8 +18,8 @@ from ..sweeps import Sweeps
 from . import (
     ReadOptions,
     Recording,
+    fit_windows,
     infer_channels,
-    keep_full_windows,
     quiet_stretch,
     sweep_table,
     unit_scale,
@@ -72,15 +72,14 @@ def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Re
         raise InputError("no stimuli found: no Stimulus marker and no marker text reading as "
                          "TcMEP/MEP/stim(ulus)", path)
 
-    first = int(round(options.window_s[0] * sfreq))
-    n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
-    starts = [int(round(s.onset_s * sfreq)) + first for s in stimuli]
-    stimuli, starts = keep_full_windows(
-        stimuli, [s if 0 <= s and s + n_samples <= raw.n_times else None for s in starts],
-        notes, path)
-    data = np.stack([raw.get_data(picks=picks, start=start, stop=start + n_samples)
+    def start_of(stimulus, first, n_samples):
+        start = int(round(stimulus.onset_s * sfreq)) + first
+        return start if 0 <= start and start + n_samples <= raw.n_times else None
+
+    stimuli, starts, times = fit_windows(stimuli, options.window_s, sfreq, start_of, notes,
+                                         path)
+    data = np.stack([raw.get_data(picks=picks, start=start, stop=start + times.size)
                      for start in starts])
-    times = (np.arange(n_samples) + first) / sfreq
     from importlib.metadata import version
 
     import pandas as pd

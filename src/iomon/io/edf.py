@@ -23,8 +23,8 @@ from . import (
     TRIGGER_PATTERN,
     ReadOptions,
     Recording,
+    fit_windows,
     infer_channels,
-    keep_full_windows,
     quiet_stretch,
     stimuli_or_error,
     stimulus_sample_in_episodes,
@@ -153,8 +153,9 @@ def read_tals(path: Path, layout: dict):
     """Record start times and annotations from the EDF+/BDF+ annotation signals.
 
     Only the annotation bytes of each data record are read (seek and read, no memory map), so
-    a long recording is not paged in. Times count from the first record's start, the first
-    sample, as the sample indices do; a sub-second start offset is thereby taken out.
+    a long recording is not paged in. Times count from the file's start time (the header's
+    start date and time), as the EDF+ time-keeping annotations do: the first record may start
+    a fraction of a second (EDF+C) or minutes (EDF+D) after it.
 
     Returns
     -------
@@ -194,29 +195,30 @@ def read_tals(path: Path, layout: dict):
                                 (onset_s, duration_s, text.decode("utf-8", "replace").strip()))
     if np.any(np.diff(onsets) <= 0):
         raise InputError("EDF+ data records are not in time order", path)
-    origin = onsets[0]
-    annotations = sorted((Annotation(round(o - origin, 9), d, t) for o, d, t in raw_annotations),
+    annotations = sorted((Annotation(round(o, 9), d, t) for o, d, t in raw_annotations),
                          key=lambda a: a.onset_s)
-    return onsets - origin, annotations
+    return onsets, annotations
 
 
 class _Timeline:
-    """Maps times (s from the first record) to sample indices of the concatenated records.
+    """Maps times (s from the file's start) to sample indices of the concatenated records.
 
-    For a continuous file the records abut and the map is ``round(t * sfreq)``; for EDF+D each
-    record starts at its own time and a window may not straddle a gap.
+    For a continuous file the records abut from ``first_s`` (the first record's start) and the
+    map is ``round((t - first_s) * sfreq)``; for EDF+D each record starts at its own time and a
+    window may not straddle a gap.
     """
 
-    def __init__(self, sfreq, n_total, onsets=None, record_s=None):
+    def __init__(self, sfreq, n_total, onsets=None, record_s=None, first_s=0.0):
         self.sfreq = sfreq
         self.n_total = n_total
         self.onsets = onsets
+        self.first_s = float(first_s)
         self.per_record = None if onsets is None else int(round(record_s * sfreq))
 
     def window_start(self, t_s, n_samples):
         """First sample of an ``n_samples`` window starting at ``t_s``, or None if impossible."""
         if self.onsets is None:
-            start = int(round(t_s * self.sfreq))
+            start = int(round((t_s - self.first_s) * self.sfreq))
             return start if 0 <= start and start + n_samples <= self.n_total else None
         record = int(np.searchsorted(self.onsets, t_s + 0.5 / self.sfreq, side="right")) - 1
         if record < 0:
@@ -237,7 +239,7 @@ class _Timeline:
     def time_of(self, sample):
         """Time (s) of a sample index of the concatenated records."""
         if self.onsets is None:
-            return sample / self.sfreq
+            return self.first_s + sample / self.sfreq
         record, offset = divmod(int(sample), self.per_record)
         return float(self.onsets[record] + offset / self.sfreq)
 
@@ -374,12 +376,14 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     emg, notes = _voltage_channels([s for s in signals if s not in trigger], path)
     sfreq = float(emg[0].sampling_frequency)
     n_total = int(round(total_s * sfreq))
+    # Times count from the file's start time; the first record may start after it.
+    first_record_s = 0.0 if onsets is None else float(onsets[0])
     if discontinuous:
         timeline = _Timeline(sfreq, n_total, onsets, record_s)
         duration = float(onsets[-1] + record_s)
     else:
-        timeline = _Timeline(sfreq, n_total)
-        duration = float(total_s)
+        timeline = _Timeline(sfreq, n_total, first_s=first_record_s)
+        duration = first_record_s + float(total_s)
 
     trigger_times = None
     if trigger:
@@ -393,24 +397,23 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
             return read(start / trigger_rate, stop / trigger_rate)
 
         trigger_times = trigger_onsets(trigger_slice, trigger_rate, is_status, n_trigger)
-        if discontinuous:
-            trigger_times = np.array([
-                _Timeline(trigger_rate, n_trigger, onsets, record_s)
-                .time_of(round(t * trigger_rate)) for t in trigger_times])
+        trigger_line = (_Timeline(trigger_rate, n_trigger, onsets, record_s) if discontinuous
+                        else _Timeline(trigger_rate, n_trigger, first_s=first_record_s))
+        trigger_times = np.array([trigger_line.time_of(round(t * trigger_rate))
+                                  for t in trigger_times])
     if discontinuous and not find_stimuli(stimulus_source) and trigger_times is None:
         return _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, notes,
                              options, "iomon BDF reader" if is_bdf else "edfio")
     stimuli = stimuli_or_error(stimulus_source, trigger_times, path)
 
-    first = int(round(options.window_s[0] * sfreq))
-    n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
-    stimuli, starts = keep_full_windows(
-        stimuli, [timeline.window_start(s.onset_s + first / sfreq, n_samples) for s in stimuli],
+    stimuli, starts, times = fit_windows(
+        stimuli, options.window_s, sfreq,
+        lambda stimulus, first, n: timeline.window_start(stimulus.onset_s + first / sfreq, n),
         notes, path)
+    n_samples = times.size
     names = unique_names([s.label.strip() for s in emg], notes)
     data = _read_windows(emg, starts, n_samples, sfreq)
-    times = (np.arange(n_samples) + first) / sfreq
-    quiet = quiet_stretch([timeline.time_of(s) for s in starts], duration)
+    quiet = quiet_stretch([timeline.time_of(s) for s in starts], duration, first_record_s)
     quiet_start = timeline.window_start(quiet[0], int((quiet[1] - quiet[0]) * sfreq))
     mains = None
     if quiet_start is not None and quiet[1] > quiet[0]:

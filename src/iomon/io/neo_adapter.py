@@ -30,8 +30,8 @@ from ..sweeps import Sweeps
 from . import (
     ReadOptions,
     Recording,
+    fit_windows,
     infer_channels,
-    keep_full_windows,
     quiet_stretch,
     stimulus_sample_in_episodes,
     sweep_table,
@@ -296,21 +296,20 @@ def _episodic(rawio, pieces, layout, n_channels, sfreq, options, notes, path):
 
 
 def _continuous(rawio, layout, n_channels, sfreq, stimuli, options, notes, path):
-    first = int(round(options.window_s[0] * sfreq))
-    n_samples = int(round(options.window_s[1] * sfreq)) - first + 1
     origin = rawio.segment_t_start(0, 0)
     # Each stream has its own start time: a window's first sample is found per stream.
     offsets = [rawio.get_signal_t_start(0, 0, stream) - origin for stream, _, _ in layout]
     sizes = [rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout]
-    candidates = []
-    for stimulus in stimuli:
+
+    def start_of(stimulus, first, n_samples):
         ranges = [int(round((stimulus.onset_s - t0) * sfreq)) + first for t0 in offsets]
         fits = all(0 <= s and s + n_samples <= size for s, size in zip(ranges, sizes))
-        candidates.append(ranges if fits else None)
-    stimuli, windows = keep_full_windows(stimuli, candidates, notes, path)
-    data = np.empty((len(stimuli), n_channels, n_samples))
+        return ranges if fits else None
+
+    stimuli, windows, times = fit_windows(stimuli, options.window_s, sfreq, start_of, notes,
+                                          path)
+    data = np.empty((len(stimuli), n_channels, times.size))
     for i, ranges in enumerate(windows):
         for (stream, local, positions), start in zip(layout, ranges):
-            data[i, positions] = _read_chunk(rawio, 0, stream, local, start, start + n_samples)
-    times = (np.arange(n_samples) + first) / sfreq
+            data[i, positions] = _read_chunk(rawio, 0, stream, local, start, start + times.size)
     return data, times, stimuli

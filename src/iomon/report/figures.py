@@ -132,8 +132,9 @@ def waveform_figure(result, max_sweeps=40):
             ax.plot(ms, trace - row * spacing, lw=0.5, color=color)
         lo, hi = result.windows[c] * 1e3
         ax.axvspan(lo, hi, color="0.9", lw=0, zorder=0)
-        ax.axvspan(result.artefact_s[0] * 1e3, result.artefact_s[1] * 1e3, color="#fdebd0",
-                   lw=0, zorder=0)
+        if np.all(np.isfinite(result.artefact_s[c])):
+            ax.axvspan(result.artefact_s[c, 0] * 1e3, result.artefact_s[c, 1] * 1e3,
+                       color="#fdebd0", lw=0, zorder=0)
         ax.set_title(channel.name, fontsize=9)
         ax.set_yticks([])
         ax.set_xlabel("ms", fontsize=8)
