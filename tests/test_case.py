@@ -1,6 +1,7 @@
 import pytest
 
-from iomon.case import Case, read_case, resolve_channels
+from iomon.case import Case, read_case
+from iomon.channels import decide_channels
 from iomon.errors import InputError
 
 GOOD = """
@@ -43,7 +44,7 @@ def test_sidecar_is_read(tmp_path):
     assert case.id == "P03" and case.side == "left" and case.levels[-1] == "C8"
     assert case.phases[0].start_s == 5400.0
     assert case.clinical["surgery_date"] == "2023-10-04"
-    channels = resolve_channels(["Chan 7", "R TA", "L AH", "Misc"], case)
+    channels = decide_channels(["Chan 7", "R TA", "L AH", "Misc"], case)
     facts = {c.name: (c.muscle, c.side, c.limb, c.role) for c in channels}
     assert facts["Chan 7"] == ("TA", "left", "lower", "test")
     assert facts["R TA"] == ("TA", "right", "lower", "test")  # explicit role wins
@@ -52,7 +53,7 @@ def test_sidecar_is_read(tmp_path):
 
 
 def test_roles_without_a_case_side_stay_unknown():
-    channels = resolve_channels(["L TA", "R TA"], Case("x"))
+    channels = decide_channels(["L TA", "R TA"], Case("x"))
     assert [c.role for c in channels] == [None, None]
 
 
@@ -77,4 +78,4 @@ def test_bad_sidecars_are_refused_with_the_file_named(tmp_path, text, message):
 def test_sidecar_channel_missing_from_recording(tmp_path):
     case = read_case(write(tmp_path, '[[channels]]\nname = "L XX"\n'))
     with pytest.raises(InputError, match="lacks"):
-        resolve_channels(["L TA"], case)
+        decide_channels(["L TA"], case)

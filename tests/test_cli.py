@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from iomon.pipeline import MEASUREMENT_COLUMNS
+from iomon.results import MEASUREMENT_COLUMNS
 
 
 def run(*args, cwd=None):

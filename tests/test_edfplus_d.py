@@ -56,7 +56,7 @@ def test_edfplus_d_keeps_each_sweeps_true_onset(sweeps, tmp_path, with_markers, 
         from iomon.pipeline import analyze
 
         result = analyze(recording)
-        phases = result.sweeps.table["phase"].to_numpy()
+        phases = result.sweep_phase
         n = sweeps.n_sweeps
         assert set(phases[:n // 2]) == {"pre-lesioning"} and set(phases[n // 2:]) == {
             "lesioning"}

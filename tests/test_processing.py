@@ -263,14 +263,17 @@ def test_windows_are_refined_from_the_baseline_average(cases):
 
 def _with_montages(small_case, factor):
     """The small case with every other sweep given montage C4-C3 and scaled by ``factor``."""
+    import dataclasses
+
     from iomon.io import read
 
     recording = read(small_case[1])
     sweeps = recording.sweeps
     other = np.arange(sweeps.n_sweeps) % 2 == 1
-    sweeps.table.loc[other, "montage"] = "C4-C3"
-    sweeps.data[other] *= factor
-    return recording, other
+    table, data = sweeps.table, sweeps.data.copy()
+    table.loc[other, "montage"] = "C4-C3"
+    data[other] *= factor
+    return dataclasses.replace(recording, sweeps=sweeps.replace(data=data, table=table)), other
 
 
 def test_baselines_are_kept_per_montage(small_case):
@@ -285,7 +288,7 @@ def test_baselines_are_kept_per_montage(small_case):
     for rows in (other, ~other):
         values = result.percent[rows][:, present][valid[rows]]
         assert 70 < np.nanmedian(values) < 140
-    assert result.alerts == []
+    assert result.alerts == ()
 
 
 def test_raised_intensity_is_judged_against_the_original_baseline(cases):
@@ -332,13 +335,16 @@ def test_explicit_rebaselining_with_audit_trail(cases, tmp_path):
 
 
 def test_nan_and_flat_channels_are_rejected_not_measured(small_case):
+    import dataclasses
+
     from iomon.io import read
     from iomon.pipeline import analyze, load_case
 
     recording = read(small_case[1])
-    data = recording.sweeps.data
+    data = recording.sweeps.data.copy()
     data[5, 2, 100:110] = np.nan
     data[:, 3] = 0.0
+    recording = dataclasses.replace(recording, sweeps=recording.sweeps.replace(data=data))
     result = analyze(recording, load_case(small_case[1]))
     assert result.reject_reason[5, 2] == "nan"
     assert set(result.reject_reason[:, 3]) == {"flat"}

@@ -337,7 +337,7 @@ def test_bad_cfs_files(realdata, tmp_path):
 
 
 def test_unique_names():
-    from iomon.io import unique_names
+    from iomon.io.base import unique_names
 
     notes = []
     assert unique_names(["A", "B", "A", "A"], notes) == ["A", "B", "A-2", "A-3"]

@@ -405,3 +405,19 @@ def unexplained_drops(percent, valid, channels, baseline_present, onsets_s, crit
                 channels[c].name, int(rows[start]), float(onsets_s[rows[start]]),
                 round(float(np.nanmin(percent[span, c])), 1), round(controls, 1)))
     return found
+
+
+def scope_notes(channels, baseline_present) -> list[str]:
+    """What the report must say when no control channel can decide focal against systemic."""
+    responding = [ch for ch, present in zip(channels, baseline_present) if present]
+    if any(ch.role == "control" for ch in responding):
+        return []
+    if len(responding) > 1:
+        return ["no control channel responds at baseline (roles come from the sidecar's "
+                "[case] side or a channel's role): each channel was judged against the median "
+                "of all the others"]
+    if responding:
+        return ["only one channel responds at baseline: with nothing to compare it with, a "
+                "drop cannot be told focal or systemic; its alerts are reported with scope "
+                "undetermined"]
+    return []

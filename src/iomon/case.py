@@ -17,10 +17,10 @@ from pathlib import Path
 from .annotations import Phase
 from .baseline import Rebaseline
 from .errors import InputError
-from .io import ReadOptions
-from .muscles import MUSCLES, parse_channel_name
+from .io import ReadOptions, read_options_from_sidecar, sidecar_sections
+from .muscles import MUSCLES
 from .settings import Settings, settings_from_sidecar
-from .sweeps import LIMBS, ROLES, SIDES, Channel
+from .sweeps import LIMBS, ROLES, SIDES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -143,8 +143,8 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         raise InputError(f"not valid TOML ({err})", path) from None
     except UnicodeDecodeError:
         raise InputError("not valid TOML (not UTF-8 text)", path) from None
-    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "tabular",
-                      "rebaseline", "processing"}, "the sidecar", path)
+    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
+                      "processing"} | sidecar_sections(), "the sidecar", path)
 
     case_table = doc.get("case", {})
     if not isinstance(case_table, dict):
@@ -214,8 +214,16 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
 
     return Case(str(case_id), side, tuple(v.upper() for v in levels), tuple(specs),
                 tuple(phases), dict(clinical), path,
-                _read_options(doc.get("recording", {}), doc.get("tabular", {}), path),
-                _rebaselines(doc, path), _processing(doc.get("processing", {}), path))
+                _read_options(doc, path), _rebaselines(doc, path),
+                _processing(doc.get("processing", {}), path))
+
+
+def _read_options(doc: dict, path: Path) -> ReadOptions:
+    """Reading options: ``[recording]`` and the sections readers own, checked by them."""
+    try:
+        return read_options_from_sidecar(doc)
+    except InputError as err:
+        raise InputError(err.reason, path) from None
 
 
 def _processing(table, path: Path) -> Settings:
@@ -242,88 +250,17 @@ def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:
     return tuple(out)
 
 
-def _read_options(table, tabular, path: Path) -> ReadOptions:
-    """Reading options from the ``[recording]`` and ``[tabular]`` tables.
+def load_case(recording_path: str | Path, case_path: str | Path | None = None) -> Case:
+    """The case sidecar of a recording.
 
-    ``[recording]`` holds the sweep window, stimulus channel and stimulus time in a sweep;
-    ``[tabular]`` says where the parts of a sweep table are.
+    The one named, else ``<stem>.case.toml`` beside the recording, else an empty case named
+    after the recording.
     """
-    from .io.tabular import TABULAR_KEYS
-
-    if not isinstance(table, dict):
-        raise InputError("[recording] must be a table", path)
-    if not isinstance(tabular, dict):
-        raise InputError("[tabular] must be a table", path)
-    _check_keys(tabular, TABULAR_KEYS, "[tabular]", path)
-    for key in ("sfreq_hz", "first_sample_ms"):
-        value = tabular.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or (key == "sfreq_hz" and value <= 0)):
-            raise InputError(f"tabular.{key} must be a number{' > 0' * (key == 'sfreq_hz')}, "
-                             f"got {value!r}", path)
-    for key in TABULAR_KEYS - {"sfreq_hz", "first_sample_ms", "channels"}:
-        if key in tabular and not isinstance(tabular[key], str):
-            raise InputError(f"tabular.{key} must be text, got {tabular[key]!r}", path)
-    if "channels" in tabular and (not isinstance(tabular["channels"], list) or not all(
-            isinstance(v, str) for v in tabular["channels"])):
-        raise InputError("tabular.channels must be a list of channel names", path)
-    _check_keys(table, {"window_ms", "stimulus_channel", "stimulus_s", "mains_hz"},
-                "[recording]", path)
-    options = {}
-    if "window_ms" in table:
-        window = table["window_ms"]
-        if (not isinstance(window, list) or len(window) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           for v in window)
-                or not window[0] < 0 < window[1]):
-            raise InputError("recording.window_ms must be [start, end] in ms with start < 0 < "
-                             f"end, got {window!r}", path)
-        options["window_s"] = (window[0] / 1e3, window[1] / 1e3)
-    if "stimulus_channel" in table:
-        if not isinstance(table["stimulus_channel"], str) or not table["stimulus_channel"]:
-            raise InputError("recording.stimulus_channel must be a channel name", path)
-        options["stimulus_channel"] = table["stimulus_channel"]
-    if "stimulus_s" in table:
-        value = table["stimulus_s"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise InputError(f"recording.stimulus_s must be seconds >= 0, got {value!r}", path)
-        options["stimulus_s"] = float(value)
-    if "mains_hz" in table:
-        if table["mains_hz"] not in (0, 50, 60) or isinstance(table["mains_hz"], bool):
-            raise InputError(f"recording.mains_hz must be 50, 60 or 0 (no hum removal), got "
-                             f"{table['mains_hz']!r}", path)
-        options["mains_hz"] = float(table["mains_hz"])
-    return ReadOptions(**options, tabular=dict(tabular))
-
-
-def resolve_channels(ch_names, case: Case) -> list[Channel]:
-    """Combine what the names say with what the sidecar says, and decide each channel's role.
-
-    Names are read with :func:`iomon.muscles.parse_channel_name`; sidecar values override them.
-    Without an explicit role, a channel on the side of the lesioning is ``test`` and one on the
-    other side ``control``; with an unknown side (of channel or case) the role stays unknown.
-
-    Raises
-    ------
-    InputError
-        When the sidecar names a channel that the recording lacks.
-    """
-    specs = {s.name: s for s in case.channels}
-    missing = [name for name in specs if name not in ch_names]
-    if missing:
-        raise InputError(
-            f"the sidecar names channel {missing[0]!r}, which the recording lacks "
-            f"(channels: {', '.join(ch_names)})", case.source,
-        )
-    channels = []
-    for name in ch_names:
-        side, muscle = parse_channel_name(name)
-        spec = specs.get(name, ChannelSpec(name))
-        side = spec.side or side
-        muscle = spec.muscle or muscle
-        limb = spec.limb or (MUSCLES[muscle].limb if muscle in MUSCLES else None)
-        role = spec.role
-        if role is None and side is not None and case.side is not None:
-            role = "test" if side == case.side else "control"
-        channels.append(Channel(name, muscle, side, limb, role))
-    return channels
+    recording_path = Path(recording_path)
+    stem = recording_path.stem
+    if case_path is not None:
+        return read_case(case_path, default_id=stem)
+    automatic = sidecar_path(recording_path)
+    if automatic.is_file():
+        return read_case(automatic, default_id=stem)
+    return Case(stem)

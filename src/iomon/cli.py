@@ -115,7 +115,7 @@ def _cmd_info(args) -> int:
     recording_path = Path(args.recording)
     case = load_case(recording_path, args.case)
     recording = read(recording_path, case.read_options)
-    sweeps, phases = prepare(recording, case)
+    sweeps, phases, sweep_phase = prepare(recording, case)
     t = sweeps.times
     print(f"file:       {recording.path}")
     print(f"format:     {recording.format} (read with {recording.reader})")
@@ -150,7 +150,7 @@ def _cmd_info(args) -> int:
           "baseline:   from the first sweep (no Baseline annotation)")
     print("phases:")
     for p in phases:
-        n = int((sweeps.table["phase"] == p.name).sum())
+        n = int((sweep_phase == p.name).sum())
         print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
     for note in list(recording.notes) + artefact_notes:
         print(f"note: {note}")

@@ -534,3 +534,56 @@ def condition(data, times, sfreq, band_hz, artefact_s, mains_hz=None, quiet_afte
             clean, removed = remove_mains(clean, times, late | (times < fit_before), mains_hz)
     quiet, noise = sweep_noise(clean, times, sfreq, band_hz, noise_window_s)
     return bandpass(clean, sfreq, band_hz), removed, quiet, noise
+
+
+def artefact_deciders(channels) -> np.ndarray:
+    """Channels whose stimulus artefact decides the blanked span: EMG channels.
+
+    Channels of a known muscle; without any, every channel whose label does not name another
+    signal (respiration, pressure, ECG, trigger...); without any such, all.
+    """
+    from .muscles import looks_like_emg
+
+    emg = [looks_like_emg(ch.name, ch.muscle) for ch in channels]
+    known = np.array([e is True for e in emg])
+    if known.any():
+        return known
+    unknown = np.array([e is None for e in emg])
+    return unknown if unknown.any() else np.ones(len(channels), bool)
+
+
+def plan_artefact(data, times, sfreq, channels, setting):
+    """The span to blank per channel, the train found, and notes on responses it may hide.
+
+    Parameters
+    ----------
+    data : array of float, shape (n_sweeps, n_channels, n_samples)
+    times : array of float, shape (n_samples,)
+    sfreq : float
+    channels : sequence of Channel
+    setting : tuple of float, "none" or None
+        The resolved ``artefact_s`` setting (None: find it in the data).
+
+    Returns
+    -------
+    windows : array of float, shape (n_channels, 2)
+        NaN where nothing is blanked.
+    train : Train or None
+    notes : list of str
+    """
+    from .muscles import MUSCLES
+
+    n = len(channels)
+    if setting == "none":
+        return np.full((n, 2), np.nan), None, []
+    if setting is not None:
+        return np.tile(np.asarray(setting, float), (n, 1)), None, []
+    windows, train = artefact_windows(data, times, sfreq, artefact_deciders(channels))
+    notes = []
+    for ch, (_, end) in zip(channels, windows):
+        if ch.muscle in MUSCLES and end > MUSCLES[ch.muscle].onset_s[0]:
+            notes.append(f"the stimulus artefact was blanked to {end * 1e3:.1f} ms on {ch.name}, "
+                         f"into its expected response (from {MUSCLES[ch.muscle].onset_s[0] * 1e3:g}"
+                         " ms): an early response there is hidden (set [processing] artefact_ms "
+                         "to change the span)")
+    return windows, train, notes

@@ -47,18 +47,19 @@ def write_outputs(result, out_dir: str | Path, report: bool = True,
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        result.measurement_table().to_csv(staging / "measurements.csv", index=False,
-                                          float_format="%.6g")
-        _write_json(staging / "alerts.json", result.alerts_document())
-        _write_json(staging / "summary.json", result.summary())
+        documents = result.documents()
+        documents.measurements.to_csv(staging / "measurements.csv", index=False,
+                                      float_format="%.6g")
+        _write_json(staging / "alerts.json", documents.alerts)
+        _write_json(staging / "summary.json", documents.summary)
         if report:
             from .report import render_html, write_pdf
             from .report.figures import save_figures
 
             figures = save_figures(result, staging / "figures")
-            (staging / "report.html").write_text(render_html(result, figures, identify),
-                                                 encoding="utf-8")
-            write_pdf(result, staging / "report.pdf", identify)
+            (staging / "report.html").write_text(
+                render_html(result, documents.summary, figures, identify), encoding="utf-8")
+            write_pdf(result, documents.summary, staging / "report.pdf", identify)
         if not out_dir.exists():
             os.replace(staging, out_dir)
             return out_dir

@@ -4,9 +4,11 @@ Every reader produces a :class:`Sweeps`; everything downstream consumes one. Dat
 ``times`` in seconds relative to the stimulus (the first pulse of the train), and the per-sweep
 table holds what changes from sweep to sweep (as ``mne.Epochs.metadata`` does).
 
-Copy semantics: the constructor keeps a reference to the array it is given when that array is
-already float64 (no copy); every selection method returns a new :class:`Sweeps` with its own
-copy of the data and table, so changing a selection never changes its source.
+The model is immutable: the data are a read-only view (the constructor does not copy an array
+that is already float64), ``table`` hands out a copy, and every selection or change
+(:meth:`Sweeps.select`, :meth:`Sweeps.replace`...) returns a new :class:`Sweeps`. The table
+holds what the reader found per sweep (stimulus time, intensity, montage); what the analysis
+decides per sweep (phase, rejection) lives in the result.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ SIDES = ("left", "right")
 LIMBS = ("upper", "lower")
 ROLES = ("test", "control")
 
-#: Columns of :attr:`Sweeps.table`, in order.
-TABLE_COLUMNS = ("onset_s", "stim_intensity", "stim_unit", "montage", "phase", "rejected")
+__all__ = ["Channel", "Sweeps", "TABLE_COLUMNS"]
+
+#: Columns of :attr:`Sweeps.table`, in order (a reader may add its own after them).
+TABLE_COLUMNS = ("onset_s", "stim_intensity", "stim_unit", "montage")
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,8 @@ class Sweeps:
     table : pandas.DataFrame
         One row per sweep, in time order, with the columns of :data:`TABLE_COLUMNS`:
         ``onset_s`` (float, seconds since the start of the recording), ``stim_intensity``
-        (float, NaN when unknown), ``stim_unit`` (``"V"``, ``"mA"`` or ``""``), ``montage``
-        (str, ``""`` when unknown), ``phase`` (str) and ``rejected`` (bool). Missing optional
-        columns are filled with their "unknown" value.
+        (float, NaN when unknown), ``stim_unit`` (``"V"``, ``"mA"`` or ``""``) and ``montage``
+        (str, ``""`` when unknown). Missing columns are filled with their "unknown" value.
     """
 
     def __init__(self, data, times, sfreq, channels, table=None):
@@ -118,27 +121,56 @@ class Sweeps:
         if len(table) != n_sweeps:
             raise InputError(f"the sweep table has {len(table)} rows for {n_sweeps} sweeps")
         table = table.reset_index(drop=True)
-        defaults = {
-            "onset_s": np.nan, "stim_intensity": np.nan, "stim_unit": "", "montage": "",
-            "phase": "", "rejected": False,
-        }
+        defaults = {"onset_s": np.nan, "stim_intensity": np.nan, "stim_unit": "", "montage": ""}
         for column, default in defaults.items():
             if column not in table:
                 table[column] = default
         table["onset_s"] = table["onset_s"].astype(float)
         table["stim_intensity"] = table["stim_intensity"].astype(float)
-        table["rejected"] = table["rejected"].astype(bool)
-        for column in ("stim_unit", "montage", "phase"):
+        for column in ("stim_unit", "montage"):
             table[column] = table[column].fillna("").astype(str)
         onsets = table["onset_s"].to_numpy()
         if np.isfinite(onsets).all() and np.any(np.diff(onsets) < 0):
             raise InputError("sweeps must be in time order (onset_s increasing)")
 
-        self.data = data
-        self.times = times
-        self.sfreq = sfreq
-        self.channels = channels
-        self.table = table[list(TABLE_COLUMNS) + [c for c in table if c not in TABLE_COLUMNS]]
+        data = data.view()
+        data.flags.writeable = False
+        times = times.copy()
+        times.flags.writeable = False
+        self._data = data
+        self._times = times
+        self._sfreq = sfreq
+        self._channels = channels
+        self._table = table[list(TABLE_COLUMNS) + [c for c in table if c not in TABLE_COLUMNS]]
+
+    @property
+    def data(self) -> np.ndarray:
+        """Signals, V, shape (n_sweeps, n_channels, n_samples); read-only."""
+        return self._data
+
+    @property
+    def times(self) -> np.ndarray:
+        """Seconds relative to the stimulus, shape (n_samples,); read-only."""
+        return self._times
+
+    @property
+    def sfreq(self) -> float:
+        """Sampling rate, Hz."""
+        return self._sfreq
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """Facts about each channel."""
+        return self._channels
+
+    @property
+    def table(self):
+        """The per-sweep table (a copy: changing it changes nothing here)."""
+        return self._table.copy()
+
+    def column(self, name: str) -> np.ndarray:
+        """One column of the sweep table as an array (a copy)."""
+        return self._table[name].to_numpy(copy=True)
 
     # ------------------------------------------------------------------ description
     @property
@@ -166,7 +198,7 @@ class Sweeps:
     # ------------------------------------------------------------------ selection (copies)
     def _subset(self, sweep_index=None, channel_index=None) -> Sweeps:
         data = self.data
-        table = self.table
+        table = self._table
         channels = self.channels
         if sweep_index is not None:
             data = data[sweep_index]
@@ -193,20 +225,22 @@ class Sweeps:
             raise InputError("the selection holds no sweep")
         return self._subset(sweep_index=np.flatnonzero(mask))
 
-    def in_phase(self, phase: str) -> Sweeps:
-        """Return a copy holding the sweeps of one phase (e.g. ``"lesioning"``)."""
-        mask = (self.table["phase"] == phase).to_numpy()
-        if not mask.any():
-            known = ", ".join(sorted(set(self.table["phase"]))) or "none"
-            raise InputError(f"no sweep in phase {phase!r} (phases: {known})")
-        return self.select(mask)
-
     def with_channels(self, channels) -> Sweeps:
         """Return a copy whose channel facts are replaced (same names, same order)."""
         channels = tuple(channels)
         if [c.name for c in channels] != self.ch_names:
             raise InputError("replacement channels must keep the names and order")
-        return Sweeps(self.data.copy(), self.times.copy(), self.sfreq, channels, self.table)
+        return self.replace(channels=channels)
+
+    def replace(self, *, data=None, table=None, channels=None) -> Sweeps:
+        """Return new Sweeps with the data, table or channels given, checked as at creation.
+
+        The new data must keep the shape of the sweeps (same times and sampling rate).
+        """
+        data = self.data if data is None else data
+        return Sweeps(np.array(data, dtype=np.float64), self.times, self.sfreq,
+                      self.channels if channels is None else channels,
+                      self._table if table is None else table)
 
     # ------------------------------------------------------------------ MNE conversion
     def to_mne(self):
@@ -216,7 +250,7 @@ class Sweeps:
         info = mne.create_info(self.ch_names, self.sfreq, ch_types="emg")
         return mne.EpochsArray(
             self.data.copy(), info, tmin=float(self.times[0]),
-            metadata=self.table.copy(), verbose="error",
+            metadata=self.table, verbose="error",
         )
 
     @classmethod
@@ -225,13 +259,9 @@ class Sweeps:
 
         ``epochs.metadata`` becomes the sweep table when present.
         """
-        from .muscles import MUSCLES, parse_channel_name
+        from .channels import infer_channel
 
         if channels is None:
-            channels = []
-            for name in epochs.ch_names:
-                side, muscle = parse_channel_name(name)
-                limb = MUSCLES[muscle].limb if muscle else None
-                channels.append(Channel(name, muscle, side, limb))
+            channels = [infer_channel(name) for name in epochs.ch_names]
         return cls(epochs.get_data(copy=True), epochs.times, epochs.info["sfreq"], channels,
                    epochs.metadata)

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["baseline_thresholds", "intensity_varies", "reference_sweeps",
+           "threshold_brackets", "thresholds_for", "track_thresholds"]
+
 
 def intensity_varies(intensity) -> bool:
     """Whether the known intensities take more than one value (else no threshold shows)."""
@@ -139,3 +142,34 @@ def reference_sweeps(epoch, chosen) -> np.ndarray:
         if picked.size:
             reference[rows[: picked[-1] + 1]] = True
     return reference
+
+
+def thresholds_for(table, present, valid, baselines, rebaselines):
+    """Threshold brackets for the threshold criterion, and a note for the report.
+
+    The criterion is in volts: it needs intensities, in volts, that vary (a threshold shows
+    only where some sweeps fail and others respond). Returns ``(thresholds, note)``:
+    thresholds is None when the criterion cannot run, note None when there is nothing to say.
+    """
+    intensity = table["stim_intensity"].to_numpy(dtype=float)
+    known = np.isfinite(intensity)
+    units = set(table["stim_unit"].to_numpy().astype(str)[known])
+    skipped = "the threshold-elevation criterion was not applied"
+    if not known.any():
+        return None, f"{skipped}: the recording gives no stimulus intensities"
+    if units - {"V", ""}:
+        return None, (f"{skipped}: the stimulus intensities are in "
+                      f"{', '.join(sorted(units))}, the criterion is in volts")
+    if not intensity_varies(intensity):
+        return None, (f"{skipped}: the stimulus intensity never changed, so no threshold "
+                      "can be told")
+    note = ("the stimulus intensities give no unit: the threshold criterion took them as "
+            "volts") if "" in units else None
+    from .baseline import baseline_epochs
+
+    onsets = table["onset_s"].to_numpy(dtype=float)
+    epoch = baseline_epochs(onsets, rebaselines)
+    chosen = np.any([e.baseline.sweeps.any(axis=1) for e in baselines.entries], axis=0)
+    groups = np.array([f"{m}|{k}" for m, k in zip(table["montage"].to_numpy(), epoch)])
+    return track_thresholds(intensity, present, valid, groups,
+                            reference_sweeps(epoch, chosen)), note

@@ -14,14 +14,14 @@ import numpy as np
 
 from ..annotations import Annotation, find_stimuli
 from ..errors import InputError
-from ..sweeps import Sweeps
-from . import (
+from .base import (
+    Reader,
     ReadOptions,
     Recording,
+    assemble,
+    error_line,
     fit_windows,
-    infer_channels,
     quiet_stretch,
-    sweep_table,
     unit_scale,
 )
 
@@ -34,18 +34,8 @@ def _annotation_text(description: str) -> str:
     return text.strip() if kind.strip().lower() == "comment" else f"{kind.strip()} {text.strip()}"
 
 
-def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Recording:
-    """Read a BrainVision recording into sweeps around its ``Stimulus`` markers."""
-    import mne
-
-    path = Path(path)
-    options = options or ReadOptions()
-    try:
-        raw = mne.io.read_raw_brainvision(path, preload=False, verbose="error")
-    except Exception as err:  # MNE raises OSError, ValueError, RuntimeError... on bad files
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"cannot be read as BrainVision: {text}", path) from None
-    sfreq = float(raw.info["sfreq"])
+def _voltage_picks(raw):
+    """Indices of the voltage channels, and notes on the others."""
     orig_units = getattr(raw, "_orig_units", {}) or {}
     notes, picks = [], []
     for index, name in enumerate(raw.ch_names):
@@ -54,14 +44,29 @@ def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Re
             notes.append(f"channel {name!r} ({unit}) is not a voltage and was left out")
         else:
             picks.append(index)
+    return picks, notes
+
+
+def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Recording:
+    """Read a BrainVision recording into sweeps around its ``Stimulus`` markers."""
+    import mne
+
+    from ..conditioning import detect_mains
+
+    path = Path(path)
+    options = options or ReadOptions()
+    try:
+        raw = mne.io.read_raw_brainvision(path, preload=False, verbose="error")
+    except Exception as err:  # MNE raises OSError, ValueError, RuntimeError... on bad files
+        raise InputError(f"cannot be read as BrainVision: {error_line(err)}", path) from None
+    sfreq = float(raw.info["sfreq"])
+    picks, notes = _voltage_picks(raw)
     if not picks:
         raise InputError("no voltage channel to analyse", path)
-
     annotations = [Annotation(float(onset), float(duration), _annotation_text(description))
                    for onset, duration, description in zip(
                        raw.annotations.onset - raw.first_time, raw.annotations.duration,
                        raw.annotations.description)]
-    annotations.sort(key=lambda a: a.onset_s)
     if options.stimulus_channel:
         wanted = options.stimulus_channel.lower()
         stimuli = find_stimuli([Annotation(a.onset_s, a.duration_s, f"stimulus {a.text}")
@@ -82,14 +87,16 @@ def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Re
                      for start in starts])
     from importlib.metadata import version
 
-    import pandas as pd
-
-    names = [raw.ch_names[i] for i in picks]
-    sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
-    from ..conditioning import detect_mains
-
     quiet = quiet_stretch([s.onset_s for s in stimuli], raw.n_times / sfreq)
     scan = raw.get_data(picks=picks, start=int(quiet[0] * sfreq), stop=int(quiet[1] * sfreq))
-    start = raw.info.get("meas_date")
-    return Recording(path, "BrainVision", f"mne {version('mne')}", sweeps, annotations,
-                     float(raw.n_times / sfreq), start, None, notes, detect_mains(scan, sfreq))
+    return assemble(path, "BrainVision", f"mne {version('mne')}", data, times, sfreq,
+                    [raw.ch_names[i] for i in picks], stimuli, raw.n_times / sfreq,
+                    annotations=annotations, notes=notes, start=raw.info.get("meas_date"),
+                    mains_hz=detect_mains(scan, sfreq))
+
+
+def _sniff(head: bytes, suffix: str) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf").startswith(b"Brain Vision Data Exchange Header")
+
+
+READER = Reader("brainvision", "BrainVision", (".vhdr",), read_brainvision, _sniff)

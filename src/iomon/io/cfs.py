@@ -25,8 +25,7 @@ import numpy as np
 
 from ..annotations import Stimulus
 from ..errors import InputError
-from ..sweeps import Sweeps
-from . import ReadOptions, Recording, infer_channels, sweep_table, unique_names, unit_scale
+from .base import Reader, ReadOptions, Recording, assemble, unit_scale
 
 _MAGIC = b'CEDFILE"'
 _GENERAL = struct.Struct("<8s14si8s8shhhhhiHH74si40s")
@@ -55,8 +54,6 @@ def _variables(buffer, offset, count):
 
 def read_cfs(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """Read a CFS file: every frame a sweep, voltage channels in volts."""
-    import pandas as pd
-
     path = Path(path)
     options = options or ReadOptions()
     buffer = path.read_bytes()
@@ -148,14 +145,14 @@ def read_cfs(path: str | Path, options: ReadOptions | None = None) -> Recording:
     duration = n_samples / sfreq
     notes.append("CFS frames carry no start time: sweeps are placed back to back")
     stimuli = [Stimulus(f * duration - first_time, np.nan, "", "") for f in range(n_frames)]
-    table = pd.DataFrame(sweep_table(stimuli))
-    for name, values in columns.items():
-        if len(values) == n_frames:
-            table[name] = values
-    names = unique_names([channels[c][0] or f"channel {c + 1}" for c in keep], notes)
-    sweeps = Sweeps(data, times, sfreq, infer_channels(names), table)
     text = comment[1:1 + comment[0]].decode("latin-1").strip() if comment else ""
     if text:
         notes.append(f"file comment: {text}")
-    return Recording(path, f"CED CFS ({n_frames} frames)", "iomon CFS parser", sweeps, [],
-                     float(n_frames * duration), None, None, notes)
+    return assemble(path, f"CED CFS ({n_frames} frames)", "iomon CFS parser", data, times,
+                    sfreq, [channels[c][0] or f"channel {c + 1}" for c in keep], stimuli,
+                    n_frames * duration, notes=notes,
+                    columns={k: v for k, v in columns.items() if len(v) == n_frames})
+
+
+READER = Reader("cfs", "CED Signal CFS", (".cfs",), read_cfs,
+                lambda head, suffix: head.startswith(_MAGIC))

@@ -18,19 +18,18 @@ import numpy as np
 from ..annotations import Annotation, find_stimuli
 from ..conditioning import detect_mains
 from ..errors import InputError
-from ..sweeps import Sweeps
-from . import (
+from .base import (
     TRIGGER_PATTERN,
+    Reader,
     ReadOptions,
     Recording,
+    assemble,
+    error_line,
     fit_windows,
-    infer_channels,
     quiet_stretch,
     stimuli_or_error,
     stimulus_sample_in_episodes,
-    sweep_table,
     trigger_onsets,
-    unique_names,
     unit_scale,
 )
 
@@ -280,13 +279,11 @@ def _read_windows(signals, starts, n_samples, sfreq):
     return data
 
 
-def _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, notes, options,
-                  reader):
+def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
     """EDF+D without stimulus markers: every run of contiguous records is one sweep."""
-    import pandas as pd
-
     from ..annotations import Stimulus
 
+    onsets, record_s, duration = timing
     sfreq = float(emg[0].sampling_frequency)
     per_record = int(round(record_s * sfreq))
     breaks = np.flatnonzero(np.abs(np.diff(onsets) - record_s) > 0.5 / sfreq) + 1
@@ -301,41 +298,24 @@ def _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, note
     times = (np.arange(n_samples) - zero) / sfreq
     stimuli = [Stimulus(float(onsets[r] + zero / sfreq), np.nan, "", "")
                for r in first_records]
-    names = unique_names([s.label.strip() for s in emg], notes)
-    sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
-    return Recording(path, f"{kind} (one sweep per record run)", reader, sweeps,
-                     sorted(annotations, key=lambda a: a.onset_s), duration, None, None, notes)
+    return assemble(path, f"{kind} (one sweep per record run)", header["reader"], data, times,
+                    sfreq, [s.label.strip() for s in emg], stimuli, duration,
+                    annotations=annotations, notes=notes, start=header["start"],
+                    patient=header["patient"])
 
 
-def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
-    """Read a continuous EDF+/BDF recording into sweeps around its stimuli.
+def _open_signals(path: Path, layout: dict):
+    """The data signals of an EDF or BDF file, read lazily, and the header facts iomon keeps."""
+    from importlib.metadata import version
 
-    Stimuli come from annotations (see :mod:`iomon.annotations`), else from a trigger channel
-    (the one ``options.stimulus_channel`` names, or one named like a trigger). A sweep whose
-    window runs past either end of the recording is dropped, with a note. Voltage channels at
-    the sampling rate most of them share are read; others are left out with a note.
-
-    Parameters
-    ----------
-    path : str or Path
-        An ``.edf`` or ``.bdf`` file.
-    options : ReadOptions
-        Sweep window and stimulus source.
-    """
     import edfio
 
-    path = Path(path)
-    options = options or ReadOptions()
-    layout = _check_header(path)
-    with path.open("rb") as f:
-        is_bdf = f.read(8) == b"\xffBIOSEMI"
-    if is_bdf:
+    if layout["bytes_per_sample"] == 3:
         # edfio's BDF reader loads the whole file; BDF signals are read lazily here instead.
-        annotation_label = "BDF Annotations"
         signals = [BdfSignal(path, layout, i) for i, label in enumerate(layout["labels"])
-                   if label != annotation_label]
-        record_s, n_records = layout["record_s"], layout["n_records"]
-        patient = layout["patient"] or None
+                   if label != "BDF Annotations"]
+        facts = {"record_s": layout["record_s"], "n_records": layout["n_records"],
+                 "patient": layout["patient"] or None, "reader": "iomon BDF reader"}
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -345,10 +325,80 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
             except Warning as warning:
                 raise InputError(f"inconsistent EDF file: {warning}", path) from None
             except Exception as err:  # edfio raises plain ValueErrors for malformed headers
-                raise InputError(f"cannot be read as EDF/BDF: {err}", path) from None
+                raise InputError(f"cannot be read as EDF/BDF: {error_line(err)}",
+                                 path) from None
         signals = list(edf.signals)
-        record_s, n_records = float(edf.data_record_duration), edf.num_data_records
-        patient = edf.local_patient_identification.strip() or None
+        facts = {"record_s": float(edf.data_record_duration), "n_records": edf.num_data_records,
+                 "patient": edf.local_patient_identification.strip() or None,
+                 "reader": f"edfio {version('edfio')}"}
+    facts["start"] = layout["start"]
+    return signals, facts
+
+
+def _stimulus_source(signals, annotations, options, path):
+    """The trigger channels and the annotations that may mark stimuli."""
+    if not options.stimulus_channel:
+        return [s for s in signals if TRIGGER_PATTERN.match(s.label.strip())], annotations
+    # A trigger channel by its label, or else the annotations whose text starts so.
+    trigger = [s for s in signals if s.label.strip() == options.stimulus_channel]
+    if trigger:
+        return trigger, annotations
+    wanted = options.stimulus_channel.lower()
+    marked = [Annotation(a.onset_s, a.duration_s, f"stimulus {a.text}")
+              for a in annotations if a.text.lower().startswith(wanted)]
+    if not marked:
+        raise InputError(f"the sidecar's stimulus_channel {options.stimulus_channel!r} is "
+                         "neither a channel nor an annotation of this recording", path)
+    return [], marked
+
+
+def _trigger_times(source, total_s, onsets, record_s, first_record_s, discontinuous):
+    """Rising edges of a trigger channel, in s from the file's start."""
+    is_status = source.label.strip().lower().endswith("status")
+    rate = float(source.sampling_frequency)
+    n_trigger = int(round(total_s * rate))
+
+    def trigger_slice(start, stop):
+        read = source.get_digital_slice if is_status else source.get_data_slice
+        return read(start / rate, stop / rate)
+
+    times = trigger_onsets(trigger_slice, rate, is_status, n_trigger)
+    line = (_Timeline(rate, n_trigger, onsets, record_s) if discontinuous
+            else _Timeline(rate, n_trigger, first_s=first_record_s))
+    return np.array([line.time_of(round(t * rate)) for t in times])
+
+
+def _mains(emg, timeline, starts, duration, first_record_s, sfreq):
+    """Mains frequency from the longest stimulus-free stretch, or None."""
+    quiet = quiet_stretch([timeline.time_of(s) for s in starts], duration, first_record_s)
+    length = int((quiet[1] - quiet[0]) * sfreq)
+    quiet_start = timeline.window_start(quiet[0], length)
+    if quiet_start is None or quiet[1] <= quiet[0]:
+        return None
+    return detect_mains(_read_windows(emg, [quiet_start], length, sfreq)[0], sfreq)
+
+
+def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
+    """Read an EDF/BDF recording (plain, +C or +D) into sweeps around its stimuli.
+
+    Stimuli come from annotations (see :mod:`iomon.annotations`), else from a trigger channel
+    (the one ``options.stimulus_channel`` names, or one named like a trigger). A sweep whose
+    window runs past either end of the recording is dropped, with a note. Voltage channels at
+    the sampling rate most of them share are read; others are left out with a note. An EDF+D
+    file without stimulus markers gives one sweep per run of contiguous records.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.edf`` or ``.bdf`` file.
+    options : ReadOptions
+        Sweep window and stimulus source.
+    """
+    path = Path(path)
+    options = options or ReadOptions()
+    layout = _check_header(path)
+    signals, header = _open_signals(path, layout)
+    record_s, n_records = header["record_s"], header["n_records"]
     total_s = n_records * record_s
     # Annotations and record times are parsed here rather than by edfio, whose parsing pages
     # the whole file in (a long recording would then occupy its size in memory).
@@ -356,23 +406,9 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     onsets, annotations = read_tals(path, layout) if is_plus else (None, [])
     discontinuous = onsets is not None and bool(
         np.any(np.abs(np.diff(onsets) - record_s) > 1e-6))
-
-    kind = ("BDF" if is_bdf else "EDF") + (("+D" if discontinuous else "+C") if is_plus else "")
-    stimulus_source = annotations
-    if options.stimulus_channel:
-        # A trigger channel by its label, or else the annotations whose text starts so.
-        trigger = [s for s in signals if s.label.strip() == options.stimulus_channel]
-        if not trigger:
-            wanted = options.stimulus_channel.lower()
-            marked = [Annotation(a.onset_s, a.duration_s, f"stimulus {a.text}")
-                      for a in annotations if a.text.lower().startswith(wanted)]
-            if not marked:
-                raise InputError(f"the sidecar's stimulus_channel {options.stimulus_channel!r} "
-                                 "is neither a channel nor an annotation of this recording",
-                                 path)
-            stimulus_source = marked
-    else:
-        trigger = [s for s in signals if TRIGGER_PATTERN.match(s.label.strip())]
+    kind = (("BDF" if layout["bytes_per_sample"] == 3 else "EDF")
+            + (("+D" if discontinuous else "+C") if is_plus else ""))
+    trigger, stimulus_source = _stimulus_source(signals, annotations, options, path)
     emg, notes = _voltage_channels([s for s in signals if s not in trigger], path)
     sfreq = float(emg[0].sampling_frequency)
     n_total = int(round(total_s * sfreq))
@@ -384,48 +420,26 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     else:
         timeline = _Timeline(sfreq, n_total, first_s=first_record_s)
         duration = first_record_s + float(total_s)
-
-    trigger_times = None
-    if trigger:
-        source = trigger[0]
-        is_status = source.label.strip().lower().endswith("status")
-        trigger_rate = float(source.sampling_frequency)
-        n_trigger = int(round(total_s * trigger_rate))
-
-        def trigger_slice(start, stop):
-            read = source.get_digital_slice if is_status else source.get_data_slice
-            return read(start / trigger_rate, stop / trigger_rate)
-
-        trigger_times = trigger_onsets(trigger_slice, trigger_rate, is_status, n_trigger)
-        trigger_line = (_Timeline(trigger_rate, n_trigger, onsets, record_s) if discontinuous
-                        else _Timeline(trigger_rate, n_trigger, first_s=first_record_s))
-        trigger_times = np.array([trigger_line.time_of(round(t * trigger_rate))
-                                  for t in trigger_times])
+    trigger_times = (_trigger_times(trigger[0], total_s, onsets, record_s, first_record_s,
+                                    discontinuous) if trigger else None)
     if discontinuous and not find_stimuli(stimulus_source) and trigger_times is None:
-        return _episodic_edf(path, emg, kind, onsets, record_s, annotations, duration, notes,
-                             options, "iomon BDF reader" if is_bdf else "edfio")
+        return _episodic_edf(path, emg, kind, (onsets, record_s, duration), annotations, notes,
+                             options, header)
     stimuli = stimuli_or_error(stimulus_source, trigger_times, path)
-
     stimuli, starts, times = fit_windows(
         stimuli, options.window_s, sfreq,
         lambda stimulus, first, n: timeline.window_start(stimulus.onset_s + first / sfreq, n),
         notes, path)
-    n_samples = times.size
-    names = unique_names([s.label.strip() for s in emg], notes)
-    data = _read_windows(emg, starts, n_samples, sfreq)
-    quiet = quiet_stretch([timeline.time_of(s) for s in starts], duration, first_record_s)
-    quiet_start = timeline.window_start(quiet[0], int((quiet[1] - quiet[0]) * sfreq))
-    mains = None
-    if quiet_start is not None and quiet[1] > quiet[0]:
-        mains = detect_mains(_read_windows(emg, [quiet_start], int((quiet[1] - quiet[0])
-                                                                     * sfreq), sfreq)[0], sfreq)
-    import pandas as pd
+    data = _read_windows(emg, starts, times.size, sfreq)
+    mains = _mains(emg, timeline, starts, duration, first_record_s, sfreq)
+    return assemble(path, kind, header["reader"], data, times, sfreq,
+                    [s.label.strip() for s in emg], stimuli, duration, annotations=annotations,
+                    notes=notes, start=header["start"], patient=header["patient"],
+                    mains_hz=mains)
 
-    sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
-    start = layout["start"]
-    from importlib.metadata import version
 
-    reader = "iomon BDF reader" if is_bdf else f"edfio {version('edfio')}"
-    return Recording(path, kind, reader, sweeps,
-                     sorted(annotations, key=lambda a: a.onset_s), duration,
-                     start, patient, notes, mains)
+def _sniff(head: bytes, suffix: str) -> bool:
+    return head.startswith(b"0       ") or head[:8] == b"\xffBIOSEMI"
+
+
+READER = Reader("edf", "EDF/BDF (+C, +D)", (".edf", ".bdf"), read_edf, _sniff)

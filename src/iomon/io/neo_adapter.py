@@ -26,26 +26,17 @@ import numpy as np
 
 from ..annotations import Annotation, Stimulus, is_stimulus, parse_stimulus
 from ..errors import InputError
-from ..sweeps import Sweeps
-from . import (
+from .base import (
+    Reader,
     ReadOptions,
     Recording,
+    assemble,
+    error_line,
     fit_windows,
-    infer_channels,
     quiet_stretch,
     stimulus_sample_in_episodes,
-    sweep_table,
-    unique_names,
     unit_scale,
 )
-
-# Extension -> (neo RawIO class name, format name, unit assumed for channels without one).
-FORMATS = {
-    ".wcp": ("WinWcpRawIO", "WinWCP", None),
-    ".abf": ("AxonRawIO", "Axon ABF", None),
-    ".smr": ("Spike2RawIO", "Spike2 (SON)", None),
-    ".nix": ("NIXRawIO", "NIX", None),
-}
 
 
 def _winwcp_record_count(path: Path) -> int | None:
@@ -77,18 +68,18 @@ def _open(path: Path, class_name: str, format_name: str):
     except InputError:
         raise
     except Exception as err:  # neo raises many kinds of errors for malformed files
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"cannot be read as {format_name}: {text}", path) from None
+        raise InputError(f"cannot be read as {format_name}: {error_line(err)}",
+                         path) from None
     return rawio
 
 
-def _select_channels(rawio, default_unit, path):
+def _select_channels(rawio, path):
     """Indices of the voltage channels at the dominant rate, their volt scales, and notes."""
     channels = rawio.header["signal_channels"]
     notes, keep, scales = [], [], []
     for index, channel in enumerate(channels):
         unit = str(channel["units"]).strip()
-        scale = unit_scale(unit if unit or default_unit is None else default_unit)
+        scale = unit_scale(unit)
         if scale is None:
             notes.append(f"channel {str(channel['name'])!r} ({unit or 'no unit'}) is not a "
                          "voltage and was left out")
@@ -177,25 +168,25 @@ def _stimuli_from_events(events, options: ReadOptions, path):
     return [parse_stimulus(a) for _, a in events if is_stimulus(a.text)]
 
 
-def read_neo(path: str | Path, options: ReadOptions | None = None) -> Recording:
-    """Read an episodic or continuous file with neo; see the module docstring."""
+def read_neo(path: str | Path, options: ReadOptions, class_name: str,
+             format_name: str) -> Recording:
+    """Read an episodic or continuous file with one of neo's RawIO classes.
+
+    See the module docstring; ``class_name`` is the neo RawIO class (``"AxonRawIO"``) and
+    ``format_name`` how the format is named to users.
+    """
     from importlib.metadata import version
 
     path = Path(path)
-    options = options or ReadOptions()
-    class_name, format_name, default_unit = FORMATS[path.suffix.lower()]
     rawio = _open(path, class_name, format_name)
     n_segments = int(rawio.header["nb_segment"][0]) if len(rawio.header["nb_segment"]) else 0
     if n_segments == 0:
         raise InputError(f"{format_name} file holds no sweeps (0 records)", path)
-    indices, scales, sfreq, notes = _select_channels(rawio, default_unit, path)
+    indices, scales, sfreq, notes = _select_channels(rawio, path)
     names = [str(rawio.header["signal_channels"][i]["name"]).strip() or f"channel {k + 1}"
              for k, i in enumerate(indices)]
     layout = _stream_layout(rawio, indices)
     events = _events(rawio, n_segments)
-    annotations = sorted((a for _, a in events), key=lambda a: a.onset_s)
-    origin = rawio.segment_t_start(0, 0)
-
     pieces = _episodes(rawio, n_segments, layout, sfreq, notes)
     mains = None
     if pieces:
@@ -216,25 +207,26 @@ def read_neo(path: str | Path, options: ReadOptions | None = None) -> Recording:
                 path)
         data, times, stimuli = _continuous(rawio, layout, len(indices), sfreq, stimuli,
                                            options, notes, path)
-        from ..conditioning import detect_mains
-
-        size = min(rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout)
-        quiet = quiet_stretch([s.onset_s for s in stimuli], size / sfreq)
-        first_sample = int(quiet[0] * sfreq)
-        scan = np.empty((len(indices), int((quiet[1] - quiet[0]) * sfreq)))
-        for stream, local, positions in layout:
-            scan[positions] = _read_chunk(rawio, 0, stream, local, first_sample,
-                                          first_sample + scan.shape[1])
-        mains = detect_mains(scan * scales[:, None], sfreq)
-        duration = rawio.segment_t_stop(0, 0) - origin
+        mains = _mains(rawio, layout, len(indices), scales, sfreq, stimuli)
+        duration = rawio.segment_t_stop(0, 0) - rawio.segment_t_start(0, 0)
         kind = f"{format_name} (continuous)"
-    data *= scales[None, :, None]
-    import pandas as pd
+    return assemble(path, kind, f"neo {version('neo')} {class_name}",
+                    data * scales[None, :, None], times, sfreq, names, stimuli, duration,
+                    annotations=[a for _, a in events], notes=notes, mains_hz=mains)
 
-    names = unique_names(names, notes)
-    sweeps = Sweeps(data, times, sfreq, infer_channels(names), pd.DataFrame(sweep_table(stimuli)))
-    return Recording(path, kind, f"neo {version('neo')} {class_name}", sweeps, annotations,
-                     float(duration), None, None, notes, mains)
+
+def _mains(rawio, layout, n_channels, scales, sfreq, stimuli):
+    """Mains frequency from the longest stimulus-free stretch of a continuous file, or None."""
+    from ..conditioning import detect_mains
+
+    size = min(rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout)
+    quiet = quiet_stretch([s.onset_s for s in stimuli], size / sfreq)
+    first_sample = int(quiet[0] * sfreq)
+    scan = np.empty((n_channels, int((quiet[1] - quiet[0]) * sfreq)))
+    for stream, local, positions in layout:
+        scan[positions] = _read_chunk(rawio, 0, stream, local, first_sample,
+                                      first_sample + scan.shape[1])
+    return detect_mains(scan * scales[:, None], sfreq)
 
 
 def _abf_episode_length(rawio):
@@ -313,3 +305,21 @@ def _continuous(rawio, layout, n_channels, sfreq, stimuli, options, notes, path)
         for (stream, local, positions), start in zip(layout, ranges):
             data[i, positions] = _read_chunk(rawio, 0, stream, local, start, start + times.size)
     return data, times, stimuli
+
+
+def _neo_reader(name, title, extensions, class_name, sniff=None):
+    """A registry entry for a format read by one of neo's RawIO classes."""
+    def read(path, options=None):
+        return read_neo(path, options or ReadOptions(), class_name, title)
+
+    read.__doc__ = f"Read a {title} file with neo's {class_name}."
+    return Reader(name, title, extensions, read, sniff)
+
+
+WINWCP = _neo_reader("wcp", "WinWCP", (".wcp",), "WinWcpRawIO",
+                     lambda head, suffix: head.startswith(b"VER="))
+AXON = _neo_reader("abf", "Axon ABF", (".abf",), "AxonRawIO",
+                   lambda head, suffix: head[:4] in (b"ABF ", b"ABF2"))
+SPIKE2 = _neo_reader("smr", "Spike2 (SON)", (".smr",), "Spike2RawIO")
+NIX = _neo_reader("nix", "NIX", (".nix",), "NIXRawIO",
+                  lambda head, suffix: head.startswith(b"\x89HDF\r\n\x1a\n") and suffix == ".nix")

@@ -7,7 +7,8 @@ import textwrap
 from pathlib import Path
 
 
-def render_html(result, figure_paths: dict[str, Path], identify: bool = False) -> str:
+def render_html(result, summary: dict, figure_paths: dict[str, Path],
+                identify: bool = False) -> str:
     """The report as one HTML string with the figures inlined (opens offline anywhere).
 
     Patient identification and the recording's start time from the file header appear only
@@ -23,7 +24,7 @@ def render_html(result, figure_paths: dict[str, Path], identify: bool = False) -
               for name, path in figure_paths.items()}
     recording = result.recording
     return env.get_template("report.html.j2").render(
-        s=result.summary(),
+        s=summary,
         alerts=[a.as_dict() for a in result.alerts],
         images=images,
         patient=recording.patient if identify else None,
@@ -31,14 +32,13 @@ def render_html(result, figure_paths: dict[str, Path], identify: bool = False) -
     )
 
 
-def summary_lines(result, identify: bool = False) -> list[str]:
+def summary_lines(result, summary: dict, identify: bool = False) -> list[str]:
     """The text of the PDF's summary page: case, phases, alerts, channels, notes."""
-    summary = result.summary()
     lines = [f"TcMEP monitoring report: {summary['case_id']}",
              f"iomon {summary['iomon_version']}, criterion {summary['criteria']} "
              f"({result.criteria.citation})",
              f"input {summary['input']} ({summary['format']}), sha256 "
-             f"{summary['input_sha256'][:16]}...",
+             f"{(summary['input_sha256'] or 'not computed')[:16]}...",
              f"side {summary['side'] or 'not given'}, levels "
              f"{', '.join(summary['levels']) or 'not given'}; {summary['n_sweeps']} sweeps, "
              f"{summary['n_rejected']} rejected on every channel"]
@@ -77,7 +77,7 @@ def summary_lines(result, identify: bool = False) -> list[str]:
     return lines
 
 
-def write_pdf(result, path: Path, identify: bool = False) -> None:
+def write_pdf(result, summary: dict, path: Path, identify: bool = False) -> None:
     """The report as a PDF: a summary page with the alert table, then the figures."""
     import matplotlib
 
@@ -87,7 +87,7 @@ def write_pdf(result, path: Path, identify: bool = False) -> None:
 
     from .figures import trend_figure, waveform_figure
 
-    lines = summary_lines(result, identify)
+    lines = summary_lines(result, summary, identify)
     with PdfPages(path) as pdf:
         page = plt.figure(figsize=(8.27, 11.69))
         page.text(0.06, 0.96, "\n".join(lines), va="top", ha="left", family="monospace",

@@ -1,0 +1,94 @@
+"""MATLAB sweep tables (.mat, version 5 to 7.2; see :mod:`iomon.io.tabular`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..annotations import Stimulus
+from ..errors import InputError
+from .base import Reader, ReadOptions, Recording, assemble, error_line
+from .tabular import check_tabular, scale_of
+
+__all__ = ["READER", "read_mat"]
+
+
+def _mat_value(variables, name):
+    value = variables.get(name)
+    if value is None:
+        return None
+    return np.squeeze(np.asarray(value))
+
+
+def read_mat(path: str | Path, options: ReadOptions | None = None) -> Recording:
+    """Read sweeps from a MATLAB file in the layout of :mod:`iomon.io.tabular`."""
+    import scipy.io
+
+    path = Path(path)
+    mapping = (options or ReadOptions()).section("tabular")
+    try:
+        variables = scipy.io.loadmat(path, squeeze_me=False)
+    except NotImplementedError:
+        raise InputError("MATLAB v7.3 (HDF5) files are not read; save with -v7", path) from None
+    except Exception as err:
+        raise InputError(f"cannot be read as a MATLAB file: {error_line(err)}", path) from None
+    name = mapping.get("data_variable", "data")
+    if name not in variables:
+        found = [k for k in variables if not k.startswith("__")]
+        raise InputError(f"no variable {name!r} (variables: {', '.join(found)}); name it with "
+                         "[tabular] data_variable in the sidecar", path)
+    data = np.asarray(variables[name])
+    if not np.issubdtype(data.dtype, np.number):
+        raise InputError(f"variable {name!r} is not numeric", path)
+    layout = [a.strip() for a in mapping.get(
+        "layout", "sweeps,channels,samples" if data.ndim == 3 else "sweeps,samples").split(",")]
+    if sorted(layout) not in (["channels", "samples", "sweeps"], ["samples", "sweeps"]) or \
+            len(layout) != data.ndim:
+        raise InputError(f"layout {','.join(layout)!r} does not fit {name!r} of shape "
+                         f"{data.shape}", path)
+    if "channels" not in layout:
+        data = data[..., None]
+        layout = layout + ["channels"]
+    data = np.transpose(data, [layout.index(a) for a in ("sweeps", "channels", "samples")])
+    data = data.astype(float) * scale_of(mapping, path)
+    if not np.isfinite(data).all():
+        raise InputError(f"variable {name!r} holds NaN or infinite values", path)
+
+    sfreq = mapping.get("sfreq_hz", _mat_value(variables, "sfreq"))
+    first_ms = mapping.get("first_sample_ms", _mat_value(variables, "first_sample_ms"))
+    if sfreq is None or first_ms is None:
+        raise InputError("the sampling rate and the first sample's time are needed: variables "
+                         "sfreq and first_sample_ms, or [tabular] sfreq_hz and first_sample_ms",
+                         path)
+    sfreq = float(sfreq)
+    times = float(first_ms) / 1e3 + np.arange(data.shape[2]) / sfreq
+    names = mapping.get("channels")
+    if names is None and "channels" in variables:
+        names = [str(np.squeeze(n)) for n in np.ravel(variables["channels"])]
+    names = names or [f"channel {k + 1}" for k in range(data.shape[1])]
+    if len(names) != data.shape[1]:
+        raise InputError(f"{len(names)} channel names for {data.shape[1]} channels", path)
+    n_sweeps = data.shape[0]
+    onsets = _mat_value(variables, "onset_s")
+    notes = []
+    if onsets is None or np.size(onsets) != n_sweeps:
+        onsets = np.arange(n_sweeps, dtype=float)
+        notes.append("no onset_s variable: sweeps are placed 1 s apart in file order")
+    intensity = _mat_value(variables, "stim_intensity")
+    if intensity is None or np.size(intensity) != n_sweeps:
+        intensity = np.full(n_sweeps, np.nan)
+    stimuli = [Stimulus(float(o), float(i), "", "") for o, i in
+               zip(np.ravel(onsets), np.ravel(intensity))]
+    return assemble(path, "sweep table (MATLAB)", "scipy.io.loadmat", data, times, sfreq,
+                    names, stimuli, np.max(onsets) + times[-1], notes=notes)
+
+
+def _sniff(head: bytes, suffix: str) -> bool:
+    # MATLAB v7.3 files are HDF5: the extension tells them from NIX.
+    return head.startswith(b"MATLAB 5.0 MAT-file") or (
+        head.startswith(b"\x89HDF\r\n\x1a\n") and suffix == ".mat")
+
+
+READER = Reader("mat", "MATLAB sweep table", (".mat",), read_mat, _sniff, section="tabular",
+                check_section=check_tabular)

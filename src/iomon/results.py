@@ -1,0 +1,298 @@
+"""The result of analysing one case, and the documented schema of every output file.
+
+:class:`CaseResult` is frozen: what :func:`iomon.pipeline.analyze` decided, per sweep and
+channel, with the tables and documents the output files hold (``measurements.csv``:
+:data:`MEASUREMENT_COLUMNS`; ``summary.json``: :meth:`CaseResult.summary`; ``alerts.json``:
+:meth:`CaseResult.alerts_document`). The outputs and both report renderers draw on the
+documents built once by :meth:`CaseResult.documents`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__
+from .alerts import Alert
+from .annotations import Phase
+from .baseline import Baseline, BaselineSet
+from .case import Case
+from .conditioning import Train
+from .criteria import Criteria
+from .io import Recording
+from .measures import Measurements
+from .settings import Resolved
+from .sweeps import Sweeps
+
+__all__ = ["MEASUREMENT_COLUMNS", "CaseDocuments", "CaseResult"]
+
+
+#: Columns of measurements.csv, in order (DESIGN.md section 4, then iomon's additions).
+MEASUREMENT_COLUMNS = (
+    "sweep", "time_s", "phase", "channel", "amplitude_uv", "onset_latency_ms",
+    "peak_latency_ms", "area_uv_ms", "duration_ms", "n_phases", "percent_of_baseline",
+    "present", "rejected", "stim_intensity", "stim_unit", "reject_reason", "noise_uv",
+    "onset_latency_tkeo_ms", "n_turns", "snr_db", "baseline_id", "baseline_sweep", "setup",
+)
+
+@dataclass(frozen=True)
+class CaseDocuments:
+    """The documents of one case, built once: what the output files and the report hold.
+
+    Attributes
+    ----------
+    summary : dict
+        The content of summary.json.
+    alerts : dict
+        The content of alerts.json.
+    measurements : pandas.DataFrame
+        The rows of measurements.csv.
+    """
+
+    summary: dict
+    alerts: dict
+    measurements: object
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """Everything the analysis of one case produced.
+
+    Attributes
+    ----------
+    case : Case
+    recording : Recording
+    sweeps : Sweeps
+        The recording's sweeps with the channel facts decided.
+    phases : tuple of Phase
+    sweep_phase : array of str, shape (n_sweeps,)
+        The phase of each sweep.
+    setup : array of bool, shape (n_sweeps,)
+        Sweeps before the ``Baseline`` marker: measured, never alerted.
+    criteria : Criteria
+    settings : Resolved
+        Every processing setting used.
+    conditioned : array of float, shape (n_sweeps, n_channels, n_samples)
+        The conditioned sweeps, V.
+    artefact_s : array of float, shape (n_channels, 2)
+        The blanked span per channel, s; NaN where nothing was blanked.
+    train : Train or None
+        The stimulus train found in the data.
+    band_hz : tuple of float or None
+        The band-pass used (None: none).
+    mains_hz : float or None
+        The mains frequency removed.
+    windows : array of float, shape (n_channels, 2)
+        Response window per channel, s.
+    rejected : array of bool, shape (n_sweeps, n_channels)
+    reject_reason : array of str, shape (n_sweeps, n_channels)
+    measurements : Measurements
+    baselines : BaselineSet
+    percent : array of float, shape (n_sweeps, n_channels)
+        Amplitude as % of each sweep's baseline.
+    alerts : tuple of Alert
+    notes : tuple of str
+    input_sha256 : str or None
+        Checksum of the input file (set by :func:`iomon.pipeline.analyze_file`).
+    """
+
+    case: Case
+    recording: Recording
+    sweeps: Sweeps
+    phases: tuple[Phase, ...]
+    sweep_phase: np.ndarray
+    setup: np.ndarray
+    criteria: Criteria
+    settings: Resolved
+    conditioned: np.ndarray = field(repr=False)
+    artefact_s: np.ndarray
+    train: Train | None
+    band_hz: tuple[float, float] | None
+    mains_hz: float | None
+    windows: np.ndarray
+    rejected: np.ndarray
+    reject_reason: np.ndarray
+    measurements: Measurements
+    baselines: BaselineSet
+    percent: np.ndarray
+    alerts: tuple[Alert, ...]
+    notes: tuple[str, ...] = ()
+    input_sha256: str | None = None
+
+    def __post_init__(self):
+        for name in ("conditioned", "artefact_s", "windows", "rejected", "reject_reason",
+                     "percent", "sweep_phase", "setup"):
+            value = np.asarray(getattr(self, name))
+            value.flags.writeable = False
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "alerts", tuple(self.alerts))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "phases", tuple(self.phases))
+
+    @property
+    def baseline(self) -> Baseline:
+        """The case's main baseline (first epoch, most used montage and intensity)."""
+        return self.baselines.main
+
+    def sweep_table(self):
+        """The sweep table with what the analysis decided per sweep.
+
+        The reader's columns, then ``phase``, ``setup`` and ``rejected`` (on every channel).
+        """
+        table = self.sweeps.table
+        table["phase"] = self.sweep_phase
+        table["setup"] = self.setup
+        table["rejected"] = self.rejected.all(axis=1)
+        return table
+
+    def documents(self) -> CaseDocuments:
+        """summary.json, alerts.json and measurements.csv's rows, built once."""
+        return CaseDocuments(self.summary(), self.alerts_document(), self.measurement_table())
+
+    # ------------------------------------------------------------------ tables for outputs
+    def measurement_table(self):
+        """One row per sweep x channel, the columns of :data:`MEASUREMENT_COLUMNS`."""
+        import pandas as pd
+
+        n_sweeps, n_channels = self.percent.shape
+        table = self.sweep_table()
+        m = self.measurements
+        sweep = np.repeat(np.arange(n_sweeps), n_channels)
+
+        def flat(values, scale=1.0, digits=3):
+            return np.round(np.asarray(values, float).ravel() * scale, digits)
+
+        frame = pd.DataFrame({
+            "sweep": sweep,
+            "time_s": np.round(table["onset_s"].to_numpy()[sweep], 4),
+            "phase": table["phase"].to_numpy()[sweep],
+            "channel": np.tile(self.sweeps.ch_names, n_sweeps),
+            "amplitude_uv": flat(np.where(self.rejected, np.nan, m.amplitude), 1e6, 2),
+            "onset_latency_ms": flat(np.where(self.rejected, np.nan, m.onset_latency), 1e3),
+            "peak_latency_ms": flat(np.where(self.rejected, np.nan, m.peak_latency), 1e3),
+            "area_uv_ms": flat(np.where(self.rejected, np.nan, m.area), 1e9),
+            "duration_ms": flat(np.where(self.rejected, np.nan, m.duration), 1e3),
+            "n_phases": np.where(self.rejected, 0, m.n_phases).ravel(),
+            "percent_of_baseline": flat(np.where(self.rejected, np.nan, self.percent), 1.0, 1),
+            "present": (m.present & ~self.rejected).ravel(),
+            "rejected": self.rejected.ravel(),
+            "stim_intensity": table["stim_intensity"].to_numpy()[sweep],
+            "stim_unit": table["stim_unit"].to_numpy()[sweep],
+            "reject_reason": self.reject_reason.ravel(),
+            "noise_uv": flat(m.noise, 1e6, 2),
+            "onset_latency_tkeo_ms": flat(np.where(self.rejected, np.nan,
+                                                   m.onset_latency_tkeo), 1e3),
+            "n_turns": np.where(self.rejected, 0, m.n_turns).ravel(),
+            "snr_db": flat(np.where(self.rejected | ~np.isfinite(m.snr_db), np.nan, m.snr_db),
+                           1.0, 1),
+            "baseline_id": np.repeat(self.baselines.assignment, n_channels),
+            "baseline_sweep": np.any([e.baseline.sweeps for e in self.baselines.entries],
+                                     axis=0).ravel(),
+            "setup": np.repeat(self.setup, n_channels),
+        })
+        return frame[list(MEASUREMENT_COLUMNS)]
+
+    def final_percent(self) -> np.ndarray:
+        """Per channel: % of baseline of the median of the last 3 valid sweeps (NaN if none)."""
+        out = np.full(self.percent.shape[1], np.nan)
+        for c in range(out.size):
+            values = self.percent[~self.rejected[:, c], c]
+            values = values[np.isfinite(values)]
+            if values.size:
+                out[c] = float(np.median(values[-3:]))
+        return out
+
+    def summary(self) -> dict:
+        """The content of summary.json."""
+        final = self.final_percent()
+        b = self.baseline
+
+        def num(value, scale=1.0, digits=2):
+            return None if not np.isfinite(value) else round(float(value) * scale, digits)
+
+        return {
+            "case_id": self.case.id,
+            "iomon_version": __version__,
+            "input": self.recording.path.name,
+            "input_sha256": self.input_sha256,
+            "format": self.recording.format,
+            "reader": self.recording.reader,
+            "criteria": self.criteria.name,
+            "criteria_detail": self.criteria.as_dict(),
+            "settings": self.settings_record(),
+            "side": self.case.side,
+            "levels": list(self.case.levels),
+            "n_sweeps": self.sweeps.n_sweeps,
+            "n_setup_sweeps": int(self.setup.sum()),
+            "n_rejected": int(self.rejected.all(axis=1).sum()),
+            "n_rejected_channel_sweeps": int(self.rejected.sum()),
+            "phases": [{"name": p.name, "start_s": round(p.start_s, 3),
+                        "end_s": round(p.end_s, 3),
+                        "n_sweeps": int((self.sweep_phase == p.name).sum())}
+                       for p in self.phases],
+            "channels": [
+                {"name": ch.name, "muscle": ch.muscle, "side": ch.side, "limb": ch.limb,
+                 "role": ch.role, "baseline_present": bool(b.present[c]),
+                 "baseline_amplitude_uv": num(b.amplitude[c], 1e6) if b.present[c] else None,
+                 "baseline_latency_ms": num(b.onset_latency[c], 1e3),
+                 "baseline_n_sweeps": int(b.sweeps[:, c].sum()),
+                 "final_percent_of_baseline": num(final[c], 1.0, 1),
+                 "response_window_ms": [round(v * 1e3, 2) for v in self.windows[c]],
+                 "artefact_blanked_ms": _ms_span(self.artefact_s[c])}
+                for c, ch in enumerate(self.sweeps.channels)
+            ],
+            "baselines": [
+                {"id": k, "start_s": round(e.start_s, 3), "reason": e.reason,
+                 "montage": e.montage,
+                 "intensity": None if np.isnan(e.intensity) else e.intensity,
+                 "n_sweeps_compared": int((self.baselines.assignment == k).sum()),
+                 "channels": {ch.name: {"present": bool(e.baseline.present[c]),
+                                        "amplitude_uv": num(e.baseline.amplitude[c], 1e6),
+                                        "n_sweeps": int(e.baseline.sweeps[:, c].sum())}
+                              for c, ch in enumerate(self.sweeps.channels)}}
+                for k, e in enumerate(self.baselines.entries)
+            ],
+            "n_alerts": len(self.alerts),
+            "notes": list(self.notes),
+        }
+
+    def settings_record(self) -> dict:
+        """Every processing value the analysis used (summary.json ``settings``)."""
+        r = self.settings
+        train = self.train
+        blanked = self.artefact_s[np.isfinite(self.artefact_s[:, 0])]
+        return {
+            "band_hz": None if self.band_hz is None else [round(v, 1) for v in self.band_hz],
+            "artefact": ("none" if r.artefact_s == "none" else "set" if r.artefact_s
+                         else "found in the data" if train is not None
+                         else "no artefact visible: default span"),
+            "artefact_blanked_ms": (None if blanked.size == 0 else
+                                    [round(float(blanked[:, 0].min()) * 1e3, 2),
+                                     round(float(blanked[:, 1].max()) * 1e3, 2)]),
+            "stimulus_pulses": None if train is None else train.n_pulses,
+            "stimulus_isi_ms": (None if train is None or train.isi_s is None
+                                else round(train.isi_s * 1e3, 2)),
+            "noise_window_ms": [round(v * 1e3, 2) for v in r.noise_window_s],
+            "presence_uv": round(r.presence_v * 1e6, 3),
+            "presence_noise_ratio": r.presence_noise_ratio,
+            "baseline_sweeps": r.baseline_sweeps,
+            "mains_removed_hz": self.mains_hz,
+            "sfreq_hz": self.sweeps.sfreq,
+            "sweep_window_ms": [round(self.sweeps.times[0] * 1e3, 2),
+                                round(self.sweeps.times[-1] * 1e3, 2)],
+        }
+
+    def alerts_document(self) -> dict:
+        """The content of alerts.json."""
+        return {"case_id": self.case.id, "criteria": self.criteria.name,
+                "iomon_version": __version__, "alerts": [a.as_dict() for a in self.alerts]}
+
+
+def _ms_span(span):
+    """A span in s as [start, end] in ms, None when not finite."""
+    if not np.all(np.isfinite(span)):
+        return None
+    return [round(float(v) * 1e3, 2) for v in span]
+
+
