@@ -108,7 +108,7 @@ def test_presets_and_custom_files(tmp_path):
     with pytest.raises(InputError, match="unknown criteria preset"):
         load_criteria("nonsense")
     with pytest.raises(InputError):
-        Criteria("x", "", "", 50.0, 0, 3)
+        Criteria("x", "", 50.0, sustained_n=0, sustained_m=3)
 
 
 def focal_channels(result):
@@ -221,7 +221,7 @@ def test_per_muscle_thresholds():
 
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[12:20, :2] = 40.0  # TA and APB on the left both at 40 %
-    strict_hands = Criteria("hands80", "", "", 50.0, muscle_drop_percent=(("APB", 80.0),))
+    strict_hands = Criteria("hands80", "", 50.0, muscle_drop_percent=(("APB", 80.0),))
     alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
                            phases, strict_hands)
     assert {a.channel for a in alerts} == {"L TA"}
@@ -235,7 +235,7 @@ def test_latency_and_morphology_criteria():
     latency[15:25, 0] = 0.034   # +13 % on L TA only
     n_phases = np.full(percent.shape, 4)
     n_phases[15:25, 1] = 2      # L APB loses two phases
-    criteria = Criteria("both", "", "", 50.0, latency_increase_percent=10.0, phase_loss=2)
+    criteria = Criteria("both", "", 50.0, latency_increase_percent=10.0, phase_loss=2)
     alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
                            criteria, onset_latency=latency,
                            baseline_latency=np.full(percent.shape, 0.030), n_phases=n_phases,
@@ -247,7 +247,7 @@ def test_latency_and_morphology_criteria():
     # The same latency change on every channel is systemic (temperature, anaesthesia).
     latency[15:25] = 0.034
     alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
-                           Criteria("lat", "", "", 50.0, latency_increase_percent=10.0),
+                           Criteria("lat", "", 50.0, latency_increase_percent=10.0),
                            onset_latency=latency, baseline_latency=np.full(percent.shape, 0.030))
     assert alerts and all(a.scope == "systemic" for a in alerts)
 
@@ -269,7 +269,7 @@ def test_latency_increase_end_to_end(small_case):
     data = sweeps.data.copy()
     data[late, ta, cut + shift:] = sweeps.data[late, ta, cut:-shift]
     recording = dataclasses.replace(recording, sweeps=sweeps.replace(data=data))
-    criteria = Criteria("lat10", "", "", 50.0, latency_increase_percent=10.0)
+    criteria = Criteria("lat10", "", 50.0, latency_increase_percent=10.0)
     result = analyze(recording, load_case(small_case[1]), criteria)
     latency_alerts = [a for a in result.alerts if a.criterion == "latency"]
     assert {a.channel for a in latency_alerts} == {"L TA"}
@@ -467,7 +467,7 @@ def test_drez_counts_focal_alerts_to_the_end_whatever_later_phases_are_called():
     drez = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
                          PRESETS["drez"])
     assert [(a.phase, a.informational) for a in drez] == [("closure", False)]
-    only_lesioning = Criteria("les", "", "", 50.0, focal_phases=("lesioning",))
+    only_lesioning = Criteria("les", "", 50.0, focal_phases=("lesioning",))
     strict = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
                            only_lesioning)
     assert [(a.phase, a.informational) for a in strict] == [("closure", True)]
@@ -499,3 +499,27 @@ def test_thresholds_are_followed_per_montage_and_epoch():
     intensity[4] = np.nan
     lower, upper, base = track_thresholds(intensity, responds, valid, groups, reference)
     assert np.isnan(upper[[4, 5], 0]).all() and upper[1, 0] == 300
+
+
+@pytest.mark.parametrize("preset, level, alerts", [
+    ("drez", 50.0, False),      # Son 2017: "more than 50 %": a drop of exactly 50 % does not
+    ("drez", 49.9, True),
+    ("fifty", 50.0, False),
+    ("jssr70", 30.0, True),     # Kobayashi 2014: "70 % or more": exactly 70 % does
+    ("jssr70", 30.1, False),
+    ("macdonald2017", 20.0, False),
+])
+def test_the_boundary_is_the_cited_one_and_stated_so(preset, level, alerts):
+    """Issue 10: a drop of exactly the criterion, decided, tested and stated the same way."""
+    from iomon.alerts import detect_alerts
+
+    criteria = PRESETS[preset]
+    channels, percent, present, valid, onsets, phases = _arrays()
+    percent[12:22, 0] = level
+    found = [a for a in detect_alerts(percent, present, valid, channels, np.ones(4, bool),
+                                      onsets, phases, criteria) if a.channel == "L TA"]
+    assert bool(found) == alerts
+    words = (f"{criteria.amplitude_drop_percent:g} % or more" if criteria.drop_inclusive
+             else f"more than {criteria.amplitude_drop_percent:g} %")
+    assert words in criteria.rule()
+    assert words in criteria.as_dict()["rule"]

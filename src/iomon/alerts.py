@@ -30,7 +30,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .criteria import Criteria, amplitude_dropped, latency_increased, phases_lost, threshold_raised
+from .criteria import (
+    Criteria,
+    amplitude_dropped,
+    latency_increased,
+    phases_lost,
+    threshold_raised,
+)
 
 
 @dataclass(frozen=True)
@@ -183,11 +189,12 @@ def _window(rows, start, m):
     return rows[max(start - m + 1, 0): start + 1]
 
 
-def _amplitude_streams(percent, level, drop):
+def _amplitude_streams(percent, level, drop, inclusive=True):
     """Per sweep x channel: the focal drop, the systemic drop and the channel's own drop.
 
     A rise of the controls (lighter anaesthesia) must not make a steady channel look dropped,
-    so the channel is judged against their level capped at 100 %.
+    so the channel is judged against their level capped at 100 %. ``inclusive`` as in
+    :func:`iomon.criteria.amplitude_dropped`.
     """
     declines = np.minimum(level, 100.0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -196,10 +203,11 @@ def _amplitude_streams(percent, level, drop):
     # pressure, an anaesthetic bolus), a channel's shortfall against them is mostly their
     # noise and its own; a sweep then counts as a focal drop only when clearly deeper, at
     # SEVERE_SHARE of the alert level of its controls or below.
-    controls_down = amplitude_dropped(declines, drop[None, :])
-    severe = amplitude_dropped(relative, 100.0 - SEVERE_SHARE * (100.0 - drop[None, :]))
-    focal = amplitude_dropped(relative, drop[None, :]) & (~controls_down | severe)
-    own = amplitude_dropped(percent, drop[None, :])
+    controls_down = amplitude_dropped(declines, drop[None, :], inclusive)
+    severe = amplitude_dropped(relative, 100.0 - SEVERE_SHARE * (100.0 - drop[None, :]),
+                               inclusive)
+    focal = amplitude_dropped(relative, drop[None, :], inclusive) & (~controls_down | severe)
+    own = amplitude_dropped(percent, drop[None, :], inclusive)
     return focal, own & controls_down, own
 
 
@@ -279,7 +287,8 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
         ))
 
     level = control_level(percent, valid, channels, baseline_present, CONTROL_SPAN)
-    focal_met, systemic_met, _ = _amplitude_streams(percent, level, drop)
+    focal_met, systemic_met, _ = _amplitude_streams(percent, level, drop,
+                                                  criteria.drop_inclusive)
     for c in range(len(channels)):
         if not baseline_present[c]:
             continue
@@ -292,7 +301,8 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
                 controls = _median_or_none(level[window, c])
                 if controls is None:
                     scope = "undetermined"
-                lost = not present_sweep[window, c][percent[window, c] <= 100 - drop[c]].any()
+                dropped = amplitude_dropped(percent[window, c], drop[c], criteria.drop_inclusive)
+                lost = not present_sweep[window, c][dropped].any()
                 record(c, "loss" if lost else "amplitude", scope, rows, start, end, percent,
                        np.nanmin, controls)
 
@@ -386,7 +396,8 @@ def unexplained_drops(percent, valid, channels, baseline_present, onsets_s, crit
     setup = np.zeros(percent.shape[0], bool) if setup is None else np.asarray(setup, bool)
     drop = criteria.drop_percent_for([ch.muscle for ch in channels])
     level = control_level(percent, valid, channels, baseline_present, CONTROL_SPAN)
-    focal_met, systemic_met, own_met = _amplitude_streams(percent, level, drop)
+    focal_met, systemic_met, own_met = _amplitude_streams(percent, level, drop,
+                                                        criteria.drop_inclusive)
     found = []
     for c in range(len(channels)):
         if not baseline_present[c]:
@@ -421,3 +432,26 @@ def scope_notes(channels, baseline_present) -> list[str]:
                 "drop cannot be told focal or systemic; its alerts are reported with scope "
                 "undetermined"]
     return []
+
+
+def scope_rules(criteria: Criteria) -> list[str]:
+    """How an alert's scope is decided, in words, from the constants the code uses."""
+    level = 100.0 - criteria.amplitude_drop_percent
+    severe = SEVERE_SHARE * level
+    return [
+        "Focal: the channel fell by the criterion relative to its controls (their median in "
+        "the same sweep, counted only where they declined): it fell, its controls held. While "
+        f"the controls are themselves down to the alert level, a sweep counts only at "
+        f"{SEVERE_SHARE:g} of the alert level relative to them ({severe:g} % of them for a "
+        f"{criteria.amplitude_drop_percent:g} % criterion).",
+        "Systemic: the channel and its controls both fell by the criterion on their own "
+        f"baselines over the same sweeps ({'at or ' if criteria.drop_inclusive else ''}below "
+        f"{level:g} % for this criterion; blood pressure, anaesthesia).",
+        "Undetermined: no control responds, or none has a valid sweep when the alert is "
+        "called.",
+        "A channel that falls by the criterion while its controls fall by less, and not by "
+        "the criterion relative to them, is within its variability around a decline they "
+        "share in part (fade): no alert, and the notes list it.",
+        "Threshold, latency and morphology alerts are systemic when most controls meet the "
+        "same criterion over the same sweeps.",
+    ]

@@ -198,39 +198,26 @@ def _cmd_simulate(args) -> int:
 
 
 def _cmd_criteria(args) -> int:
+    import textwrap
+
+    from .alerts import scope_rules
     from .criteria import DEFAULT_PRESET, PRESETS
 
+    def say(text, indent="  "):
+        print(textwrap.fill(text, 96, initial_indent=indent, subsequent_indent=indent + "  "))
+
     for name, c in PRESETS.items():
-        default = " (default)" if name == DEFAULT_PRESET else ""
-        print(f"{name}{default}")
-        print(f"  alert at a drop of {c.amplitude_drop_percent:g} % or more "
-              f"(<= {c.threshold_percent:g} % of baseline) in {c.sustained_n} of the last "
-              f"{c.sustained_m} valid sweeps; focal when the drop holds relative to the "
-              "control channels (while they are down to the alert level themselves, only at "
-              "three quarters of that level relative to them), systemic when the controls "
-              "fell by the criterion too, undetermined without a responding control")
-        extras = []
-        if c.threshold_rise_v:
-            extras.append(f"threshold rise >= {c.threshold_rise_v:g} V")
-        if c.latency_increase_percent:
-            extras.append(f"latency +{c.latency_increase_percent:g} %")
-        if c.phase_loss:
-            extras.append(f"loss of {c.phase_loss} phases")
-        if c.muscle_drop_percent:
-            extras.append("per muscle: " + ", ".join(f"{m} {v:g} %"
-                                                      for m, v in c.muscle_drop_percent))
-        if c.focal_phases:
-            extras.append("focal alerts count " + ("from " if c.focal_until_end else "during ")
-                          + " and ".join(c.focal_phases)
-                          + (" to the end of the recording" if c.focal_until_end else ""))
-        if extras:
-            print("  also: " + "; ".join(extras))
-        print(f"  {c.description}")
-        print(f"  source: {c.citation}")
-    print("A custom preset is a TOML file with a [criteria] table: name, description, citation, "
-          "amplitude_drop_percent, sustained_n, sustained_m, threshold_rise_v, "
-          "latency_increase_percent, phase_loss, focal_phases, focal_until_end, and a "
-          "[criteria.muscle_drop_percent] table.")
+        print(f"{name}{' (default)' if name == DEFAULT_PRESET else ''}")
+        for rule in c.rules():
+            say(rule)
+        say(f"Source: {c.citation}.")
+    print("Scope of an alert, for every preset:")
+    for rule in scope_rules(PRESETS[DEFAULT_PRESET]):
+        say(rule)
+    say("A custom preset is a TOML file with a [criteria] table: name, description, citation, "
+        "amplitude_drop_percent, amplitude_drop_inclusive, sustained_n, sustained_m, "
+        "threshold_rise_v, latency_increase_percent, phase_loss, focal_phases, "
+        "focal_until_end, and a [criteria.muscle_drop_percent] table.", indent="")
     return 0
 
 

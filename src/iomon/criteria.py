@@ -29,16 +29,20 @@ else:  # pragma: no cover
 class Criteria:
     """A warning criterion preset.
 
+    Its rule in words is generated from its fields (:meth:`rule`), so what a report or
+    ``iomon criteria`` says is what the code applies.
+
     Attributes
     ----------
     name : str
         Preset name, written into every output.
-    description : str
-        One line on what it does.
     citation : str
         Where its numbers come from.
     amplitude_drop_percent : float
-        Alert when the amplitude has fallen by at least this much (% of baseline).
+        Alert when the amplitude has fallen by this much (% of baseline)...
+    drop_inclusive : bool
+        ... or more (True: a drop of exactly the criterion alerts, as "≥ 70 %") or by more
+        (False: as "> 50 %"), as the cited source states it.
     sustained_n, sustained_m : int
         The drop must hold in ``sustained_n`` of the last ``sustained_m`` valid sweeps
         (rejected sweeps are skipped, never counted as drops); recovery likewise.
@@ -60,12 +64,14 @@ class Criteria:
     muscle_drop_percent : tuple of (str, float)
         Per-muscle amplitude thresholds that replace ``amplitude_drop_percent`` for that muscle
         (variability differs by muscle: CV about 48 % for hand muscles, 27 % for TA).
+    note : str
+        A free remark of the preset's author (a custom file's ``description``).
     """
 
     name: str
-    description: str
     citation: str
     amplitude_drop_percent: float
+    drop_inclusive: bool = True
     sustained_n: int = 4
     sustained_m: int = 5
     latency_increase_percent: float | None = None
@@ -74,6 +80,7 @@ class Criteria:
     focal_phases: tuple[str, ...] | None = None
     focal_until_end: bool = False
     muscle_drop_percent: tuple[tuple[str, float], ...] = ()
+    note: str = ""
 
     def __post_init__(self):
         if not 0 < self.amplitude_drop_percent <= 100:
@@ -109,41 +116,80 @@ class Criteria:
 
     @property
     def threshold_percent(self) -> float:
-        """% of baseline at or below which a sweep counts as dropped."""
+        """% of baseline at which a sweep counts as dropped.
+
+        At or below it, or only below it: see ``drop_inclusive``.
+        """
         return 100.0 - self.amplitude_drop_percent
 
+    def drop_words(self, percent: float | None = None) -> str:
+        """The amplitude criterion in words: "a drop of 70 % or more" / "of more than 50 %"."""
+        percent = self.amplitude_drop_percent if percent is None else percent
+        return (f"a drop of {percent:g} % or more" if self.drop_inclusive
+                else f"a drop of more than {percent:g} %")
+
+    def rules(self) -> list[str]:
+        """What the preset alerts on, one sentence each (generated from its fields)."""
+        inclusive = "at or below" if self.drop_inclusive else "below"
+        rules = [f"Amplitude: {self.drop_words()} (a sweep {inclusive} "
+                 f"{self.threshold_percent:g} % of its baseline counts as dropped)."]
+        if self.muscle_drop_percent:
+            rules.append("Per muscle: " + ", ".join(f"{m} {self.drop_words(v)}"
+                                                    for m, v in self.muscle_drop_percent) + ".")
+        if self.threshold_rise_v is not None:
+            rules.append(f"Threshold: a rise of {self.threshold_rise_v:g} V or more over the "
+                         "baseline threshold (the lowest intensity that evokes the muscle).")
+        if self.latency_increase_percent is not None:
+            rules.append(f"Latency: an onset latency {self.latency_increase_percent:g} % or more "
+                         "above baseline.")
+        if self.phase_loss is not None:
+            rules.append(f"Morphology: {self.phase_loss} or more phases fewer than at "
+                         "baseline.")
+        rules.append(f"Sustained: in {self.sustained_n} of the last {self.sustained_m} valid "
+                     "sweeps; recovery likewise.")
+        if self.focal_phases:
+            phases = " or ".join(self.focal_phases)
+            rules.append(f"Focal alerts count from the start of {phases} to the end of the "
+                         "recording; earlier ones are informational." if self.focal_until_end
+                         else f"Focal alerts count during {phases}; others are informational.")
+        return rules
+
+    def rule(self) -> str:
+        """The rules as one paragraph."""
+        return " ".join(self.rules())
+
     def as_dict(self) -> dict:
-        """Plain dict for JSON outputs."""
+        """Plain dict for JSON outputs, with the rule in words."""
         out = asdict(self)
         out["muscle_drop_percent"] = dict(self.muscle_drop_percent)
         out["focal_phases"] = None if self.focal_phases is None else list(self.focal_phases)
+        out["rule"] = self.rule()
         return out
 
 
 PRESETS: dict[str, Criteria] = {
     c.name: c
     for c in (
-        Criteria("drez", "> 50 % amplitude drop or >= 100 V threshold rise, sustained 4 of 5 "
-                 "sweeps, focal vs systemic by the contralateral controls; focal alerts count "
-                 "during and after lesioning, earlier ones are informational (default)",
-                 "Son et al. 2017 (DREZ lesioning, n = 9: every patient with a > 50 % drop had "
-                 "new leg weakness); threshold rise after Calancie et al. 1998", 50.0,
-                 threshold_rise_v=100.0, focal_phases=("lesioning",), focal_until_end=True),
-        Criteria("fifty", "> 50 % amplitude drop, sustained 4 of 5 sweeps",
-                 "common in cervical surgery (MacDonald 2017 review)", 50.0),
-        Criteria("jssr70", ">= 70 % amplitude drop, sustained 4 of 5 sweeps",
-                 "Japanese Society for Spine Surgery and Related Research, Kobayashi et al. 2014 "
-                 "(sensitivity 95 %, specificity 91 %, n = 959)", 70.0),
-        Criteria("macdonald2017", "> 80 % amplitude drop or >= 100 V threshold rise, sustained "
-                 "4 of 5 sweeps", "MacDonald 2017 review (spinal cord monitoring; threshold "
-                 "method of Calancie et al. 1998)", 80.0, threshold_rise_v=100.0),
+        Criteria("drez", "Son et al. 2017 (DREZ lesioning, n = 9: every patient with a drop of "
+                 "more than 50 % had new leg weakness); threshold rise after Calancie et al. "
+                 "1998", 50.0, drop_inclusive=False, threshold_rise_v=100.0,
+                 focal_phases=("lesioning",), focal_until_end=True),
+        Criteria("fifty", "common in cervical surgery (MacDonald 2017 review)", 50.0,
+                 drop_inclusive=False),
+        Criteria("jssr70", "Japanese Society for Spine Surgery and Related Research, Kobayashi "
+                 "et al. 2014 (sensitivity 95 %, specificity 91 %, n = 959)", 70.0,
+                 drop_inclusive=True),
+        Criteria("macdonald2017", "MacDonald 2017 review (spinal cord monitoring; threshold "
+                 "method of Calancie et al. 1998)", 80.0, drop_inclusive=False,
+                 threshold_rise_v=100.0),
     )
 }
 DEFAULT_PRESET = "drez"
 
-_FILE_KEYS = {"name", "description", "citation", "amplitude_drop_percent", "sustained_n",
-              "sustained_m", "latency_increase_percent", "threshold_rise_v", "phase_loss",
-              "focal_phases", "focal_until_end", "muscle_drop_percent"}
+_FILE_KEYS = {"name", "description", "citation", "amplitude_drop_percent",
+              "amplitude_drop_inclusive", "sustained_n", "sustained_m",
+              "latency_increase_percent", "threshold_rise_v", "phase_loss", "focal_phases",
+              "focal_until_end", "muscle_drop_percent"}
 
 
 def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
@@ -172,14 +218,22 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
                          f"{', '.join(sorted(_FILE_KEYS))})", path)
     if "amplitude_drop_percent" not in table:
         raise InputError("[criteria] needs amplitude_drop_percent", path)
-    values = {"name": path.stem, "description": "user-defined", "citation": "user-defined"}
+    values = {"name": path.stem, "citation": "user-defined"}
     values.update(table)
+    values["note"] = values.pop("description", "")
+    if "amplitude_drop_inclusive" in values:
+        values["drop_inclusive"] = values.pop("amplitude_drop_inclusive")
     for key in ("amplitude_drop_percent", "latency_increase_percent", "threshold_rise_v"):
         value = values.get(key)
         if key in values and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InputError(f"{key} must be a number, got {value!r}", path)
-    if not isinstance(values.get("focal_until_end", False), bool):
-        raise InputError("focal_until_end must be true or false", path)
+    for key in ("focal_until_end", "drop_inclusive"):
+        if not isinstance(values.get(key, False), bool):
+            raise InputError(f"{'amplitude_' * (key == 'drop_inclusive')}{key} must be true or "
+                             "false", path)
+    for key in ("name", "citation", "note"):
+        if not isinstance(values[key], str):
+            raise InputError(f"{'description' if key == 'note' else key} must be text", path)
     if "focal_phases" in values:
         phases = values["focal_phases"]
         if not isinstance(phases, list) or not all(isinstance(p, str) for p in phases):
@@ -197,8 +251,8 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
         raise InputError(err.reason, path) from None
 
 
-def amplitude_dropped(percent_of_baseline, drop_percent) -> np.ndarray:
-    """Sweeps whose peak-to-peak amplitude has fallen by at least ``drop_percent``.
+def amplitude_dropped(percent_of_baseline, drop_percent, inclusive=True) -> np.ndarray:
+    """Sweeps whose peak-to-peak amplitude has fallen by ``drop_percent`` (or more).
 
     The amplitude criterion of every review (MacDonald 2017: > 80 % for the spinal cord;
     Kobayashi 2014: >= 70 %; > 50 % in cervical surgery and, for DREZ lesioning, Son 2017).
@@ -208,9 +262,15 @@ def amplitude_dropped(percent_of_baseline, drop_percent) -> np.ndarray:
     ----------
     percent_of_baseline : array of float, shape (n_sweeps, n_channels)
     drop_percent : float or array of float, shape (n_channels,)
+    inclusive : bool
+        True: a drop of exactly ``drop_percent`` counts (">= 70 %"); False: only more does
+        ("> 50 %"). See :attr:`Criteria.drop_inclusive`.
     """
+    level = 100.0 - np.asarray(drop_percent)
     with np.errstate(invalid="ignore"):
-        return np.asarray(percent_of_baseline) <= 100.0 - np.asarray(drop_percent)
+        if inclusive:
+            return np.asarray(percent_of_baseline) <= level
+        return np.asarray(percent_of_baseline) < level
 
 
 def latency_increased(onset_latency, baseline_latency, increase_percent) -> np.ndarray:

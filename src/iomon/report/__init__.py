@@ -20,11 +20,14 @@ def render_html(result, summary: dict, figure_paths: dict[str, Path],
         loader=jinja2.PackageLoader("iomon.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
     )
+    from ..methods import methods_paragraphs
+
     images = {name: base64.b64encode(Path(path).read_bytes()).decode("ascii")
               for name, path in figure_paths.items()}
     recording = result.recording
     return env.get_template("report.html.j2").render(
         s=summary,
+        methods=methods_paragraphs(summary, result.criteria),
         alerts=[a.as_dict() for a in result.alerts],
         images=images,
         patient=recording.patient if identify else None,
@@ -69,6 +72,12 @@ def summary_lines(result, summary: dict, identify: bool = False) -> list[str]:
                  else "absent at baseline (not alerted)")
         lines.append(f"  {c['name']} ({c['muscle'] or '?'}, {c['side'] or '?'}, "
                      f"{c['role'] or '?'}): {state}")
+    from ..methods import methods_paragraphs
+
+    lines.append("")
+    lines.append("Methods:")
+    for paragraph in methods_paragraphs(summary, result.criteria):
+        lines += textwrap.wrap(paragraph, 110, initial_indent="  - ", subsequent_indent="    ")
     if result.notes:
         lines.append("")
         lines.append("Notes:")
