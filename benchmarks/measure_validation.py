@@ -24,7 +24,7 @@ import numpy as np
 
 from iomon.io import read
 from iomon.pipeline import analyze, load_case
-from iomon.simulate import simulate_case, write_simulated_case
+from iomon.sim import simulate_case, write_simulated_case
 
 
 def main():
@@ -42,8 +42,8 @@ def main():
             sim = simulate_case("stable", seed, time_compression=40.0, noise_uv=noise)
             path = write_simulated_case(sim, folder, stem=f"n{noise:g}-{seed}")
             result = analyze(read(path), load_case(path))
-            amplitude = np.array(sim.truth["amplitude_uv"], dtype=float)
-            latency = np.array(sim.truth["onset_latency_ms"], dtype=float)
+            amplitude = np.array(sim.truth.amplitude_uv, dtype=float)
+            latency = np.array(sim.truth.onset_latency_ms, dtype=float)
             m = result.measurements
             valid = ~result.rejected
             big = valid & np.isfinite(amplitude) & (amplitude >= 100)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from iomon.simulate import Schedule, simulate_case, write_simulated_case
+from iomon.sim import Schedule, simulate_case, write_simulated_case
 
 ROOT = Path(__file__).resolve().parents[1]
 MUSCLES = ("Deltoid", "Biceps", "Triceps", "ECR", "APB", "ADM", "TA", "AH")  # x 2 sides = 16

@@ -93,7 +93,7 @@ def agreement_table(folder, workdir):
 
 
 def band_sweep(folder, workdir, edges=(0.5, 1.0, 2.0, 5.0, 10.0)):
-    from iomon.simulate import simulate_case, write_simulated_case
+    from iomon.sim import simulate_case, write_simulated_case
 
     loaded = [(load(mat, workdir), features) for _, mat, features in subjects(folder)]
     sims = []
@@ -113,7 +113,7 @@ def band_sweep(folder, workdir, edges=(0.5, 1.0, 2.0, 5.0, 10.0)):
         errors = []
         for sim, path in sims:
             result = analyze(read(path), load_case(path), settings=settings)
-            truth = np.array(sim.truth["amplitude_uv"], dtype=float)
+            truth = np.array(sim.truth.amplitude_uv, dtype=float)
             big = ~result.rejected & np.isfinite(truth) & (truth >= 100)
             errors.append(np.abs(result.measurements.amplitude[big] * 1e6 - truth[big])
                           / truth[big])

@@ -1,7 +1,7 @@
 """Measure iomon's alerting against the simulator's ground truth over many seeds per scenario.
 
 Each case is simulated, written to a real EDF+ file, read back and analysed with the default
-settings (or ``--criteria``), then scored by :mod:`iomon.validation`. Printed per scenario:
+settings (or ``--criteria``), then scored by :mod:`iomon.sim.scoring`. Printed per scenario:
 
 - sens: share of injected focal channel-events (drop, loss, threshold rise) with a focal alert;
 - delay med/max: valid sweeps from the first changed sweep to the alert (threshold rise: from
@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from iomon.simulate import SCENARIOS
-from iomon.validation import TARGETS, run_suite, summarise
+from iomon.sim import SCENARIOS
+from iomon.sim.scoring import TARGETS, run_suite, summarise
 
 FOCAL_SCENARIOS = ("focal_recovering", "focal_persistent", "loss")
 

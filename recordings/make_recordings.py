@@ -5,7 +5,7 @@ Run from the repository root:  python recordings/make_recordings.py
 
 from pathlib import Path
 
-from iomon.simulate import SHIPPED_MUSCLES, SHORT_SCHEDULE, simulate_case, write_simulated_case
+from iomon.sim import SHIPPED_MUSCLES, SHORT_SCHEDULE, simulate_case, write_simulated_case
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,6 +20,6 @@ if __name__ == "__main__":
         sim = simulate_case(scenario, seed, muscles=SHIPPED_MUSCLES, schedule=SHORT_SCHEDULE,
                             time_compression=60.0, case_id=stem)
         path = write_simulated_case(sim, HERE, stem=stem)
-        print(f"{path.name}: {len(sim.truth['sweeps']['onset_s'])} sweeps, "
+        print(f"{path.name}: {len(sim.truth.sweeps.onset_s)} sweeps, "
               f"{path.stat().st_size / 1e6:.1f} MB, expected focal alerts on "
-              f"{sim.truth['expected']['focal_channels'] or 'none'}")
+              f"{sim.truth.focal_channels or 'none'}")

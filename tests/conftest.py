@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from iomon.simulate import SHIPPED_MUSCLES, SHORT_SCHEDULE, simulate_case, write_simulated_case
+from iomon.sim import SHIPPED_MUSCLES, SHORT_SCHEDULE, simulate_case, write_simulated_case
 
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT.parent / "shared" / "realdata"

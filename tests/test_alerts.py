@@ -124,12 +124,12 @@ def test_stable_case_raises_no_alert(cases, seed):
 @pytest.mark.parametrize("scenario", ["focal_recovering", "focal_persistent", "loss"])
 def test_focal_drop_alerts_exactly_the_injected_channels(cases, scenario):
     sim, result = cases.analyse(scenario, 0)
-    expected = sim.truth["expected"]["focal_channels"]
+    expected = list(sim.truth.focal_channels)
     assert focal_channels(result) == expected
     assert all(a.scope == "focal" for a in result.alerts)
-    event = sim.truth["events"][0]
+    event = sim.truth.events[0]
     onsets = result.sweeps.table["onset_s"].to_numpy()
-    first_hit = int(np.flatnonzero(onsets >= event["start_s"])[0])
+    first_hit = int(np.flatnonzero(onsets >= event.start_s)[0])
     for alert in result.alerts:
         # Called within 4 sweeps of the first dropped one (4 of 5 valid sweeps; a rejected
         # sweep may add one), during lesioning, one episode per channel.
@@ -139,9 +139,9 @@ def test_focal_drop_alerts_exactly_the_injected_channels(cases, scenario):
         assert alert.criterion == ("loss" if scenario == "loss" else "amplitude")
     assert len(result.alerts) == len(expected)
     for alert in result.alerts:
-        if event["recovers"]:
+        if event.recovers:
             assert alert.recovered
-            end_sweep = int(np.flatnonzero(onsets >= event["end_s"])[0])
+            end_sweep = int(np.flatnonzero(onsets >= event.end_s)[0])
             assert end_sweep <= alert.recovery_sweep <= end_sweep + 5
         else:
             assert not alert.recovered and alert.recovery_sweep is None
@@ -159,7 +159,7 @@ def test_systemic_drop_is_classified_systemic(cases):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_cautery_is_not_a_drop(cases, seed):
     sim, result = cases.analyse("cautery", seed)
-    contaminated = np.flatnonzero(sim.truth["sweeps"]["contaminated"])
+    contaminated = np.flatnonzero(sim.truth.sweeps.contaminated)
     # Contaminated sweeps are rejected, so they can neither start nor deepen an episode.
     assert result.rejected[contaminated].all()
     for alert in result.alerts:
@@ -313,7 +313,7 @@ def test_without_phase_markers_drez_focal_alerts_still_count(cases):
     result = analyze(recording, load_case(path))
     assert set(result.sweep_phase) == {"unassigned"}
     focal = [a for a in result.alerts if a.scope == "focal"]
-    assert {a.channel for a in focal} == set(sim.truth["expected"]["focal_channels"])
+    assert {a.channel for a in focal} == set(sim.truth.focal_channels)
     assert not any(a.informational for a in focal)
     assert any("focal alerts count in every phase" in note for note in result.notes)
 
@@ -406,10 +406,10 @@ def test_threshold_alert_lifecycle_and_scope():
 
 def test_threshold_scenario_end_to_end(cases):
     sim, result = cases.analyse("threshold", 1)
-    expected = sim.truth["expected"]["focal_channels"]
+    expected = list(sim.truth.focal_channels)
     raised = [a for a in result.alerts if a.criterion == "threshold"]
     assert sorted(a.channel for a in raised) == expected == ["L AH", "L TA"]
-    rise = sim.truth["events"][0]["rise_v"]
+    rise = sim.truth.events[0].rise_v
     for alert in raised:
         assert alert.scope == "focal" and not alert.recovered
         # 50 V steps and a baseline threshold that is an upper bound: within one step or two.

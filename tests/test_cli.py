@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from iomon.results import MEASUREMENT_COLUMNS
+from iomon.sim import read_truth
 
 
 def run(*args, cwd=None):
@@ -30,7 +31,7 @@ def test_analyze_writes_the_contract_files(analysed):
                                              "alerts.json", "summary.json", "figures"}
     table = pd.read_csv(out / "measurements.csv")
     assert tuple(table.columns) == MEASUREMENT_COLUMNS
-    n_sweeps = len(sim.truth["sweeps"]["onset_s"])
+    n_sweeps = len(sim.truth.sweeps.onset_s)
     assert len(table) == n_sweeps * len(sim.channels)
     assert table["sweep"].max() == n_sweeps - 1
     assert table["time_s"].is_monotonic_increasing
@@ -144,13 +145,13 @@ def test_shipped_recordings_give_what_their_truth_says(stem, tmp_path):
     from conftest import RECORDINGS
 
     recording = RECORDINGS / f"{stem}.edf"
-    truth = json.loads((RECORDINGS / f"{stem}.truth.json").read_text())
+    truth = read_truth(RECORDINGS / f"{stem}.truth.json")
     proc = run("analyze", recording, "--out", tmp_path / "o", "--no-report")
     assert proc.returncode == 0, proc.stderr
     alerts = json.loads((tmp_path / "o" / "alerts.json").read_text())["alerts"]
     focal = sorted({a["channel"] for a in alerts if a["scope"] == "focal"})
-    assert focal == truth["expected"]["focal_channels"]
-    if truth["expected"]["systemic"]:
+    assert focal == list(truth.focal_channels)
+    if truth.systemic_expected:
         assert alerts and all(a["scope"] == "systemic" for a in alerts)
 
 
@@ -180,9 +181,9 @@ def test_demo_simulates_and_reports(tmp_path):
     out = tmp_path / "demo"
     assert (out / "report.html").exists() and (out / "recording" / "demo.edf").exists()
     alerts = json.loads((out / "alerts.json").read_text())["alerts"]
-    truth = json.loads((out / "recording" / "demo.truth.json").read_text())
+    truth = read_truth(out / "recording" / "demo.truth.json")
     focal = {a["channel"] for a in alerts if a["scope"] == "focal" and not a["informational"]}
-    assert focal == set(truth["expected"]["focal_channels"])
+    assert focal == set(truth.focal_channels)
 
 
 def test_processing_settings_from_the_sidecar_are_used_and_recorded(small_case, tmp_path):

@@ -11,9 +11,9 @@ def test_simulated_case_round_trip(small_case):
     sweeps = recording.sweeps
     truth = sim.truth
     assert recording.format == "EDF+C"
-    assert sweeps.n_sweeps == len(truth["sweeps"]["onset_s"])
-    np.testing.assert_allclose(sweeps.table["onset_s"], truth["sweeps"]["onset_s"], atol=1e-6)
-    np.testing.assert_allclose(sweeps.table["stim_intensity"], truth["sweeps"]["intensity_v"])
+    assert sweeps.n_sweeps == len(truth.sweeps.onset_s)
+    np.testing.assert_allclose(sweeps.table["onset_s"], truth.sweeps.onset_s, atol=1e-6)
+    np.testing.assert_allclose(sweeps.table["stim_intensity"], truth.sweeps.intensity_v)
     assert set(sweeps.table["stim_unit"]) == {"V"} and set(sweeps.table["montage"]) == {"C3-C4"}
     assert sweeps.ch_names == [c.name for c in sim.channels]
     # The reader knows channels by name; their facts are decided with the case (from the
@@ -28,7 +28,7 @@ def test_simulated_case_round_trip(small_case):
     sfreq = sim.sfreq
     first = int(round(sweeps.times[0] * sfreq))
     for i in (0, sweeps.n_sweeps // 2, sweeps.n_sweeps - 1):
-        start = int(round(truth["sweeps"]["onset_s"][i] * sfreq)) + first
+        start = int(round(truth.sweeps.onset_s[i] * sfreq)) + first
         expected = sim.signals[:, start:start + sweeps.data.shape[2]]
         step = np.ptp(sim.signals, axis=1, keepdims=True) / 65535
         assert np.all(np.abs(sweeps.data[i] - expected) <= step + 1e-12)

@@ -14,12 +14,12 @@ from iomon.conditioning import (
 )
 from iomon.errors import InputError
 from iomon.measures import count_phases, measure, response_windows
-from iomon.simulate import response_waveform
+from iomon.sim import response_waveform
 
 
 def truth_arrays(sim):
-    amplitude = np.array(sim.truth["amplitude_uv"], dtype=float)
-    latency = np.array(sim.truth["onset_latency_ms"], dtype=float)
+    amplitude = np.array(sim.truth.amplitude_uv, dtype=float)
+    latency = np.array(sim.truth.onset_latency_ms, dtype=float)
     return amplitude, latency
 
 
@@ -38,17 +38,17 @@ def test_measures_match_ground_truth(cases, seed):
     absent = np.isnan(amplitude) & valid
     assert np.mean(m.present[absent]) <= 0.01
     # Channels whose roots are all avulsed are absent at baseline, the others present.
-    expected = [c["present"] for c in sim.truth["channels"]]
+    expected = [c.present for c in sim.truth.channels]
     assert result.baseline.present.tolist() == expected
     # Baseline amplitude close to the injected median (10 sweeps, CV up to 48 %).
-    truth_base = np.array([c["baseline_amplitude_uv"] or np.nan for c in sim.truth["channels"]])
+    truth_base = np.array([c.baseline_amplitude_uv or np.nan for c in sim.truth.channels])
     ratio = result.baseline.amplitude[result.baseline.present] * 1e6 / truth_base[expected]
     assert np.all((ratio > 0.6) & (ratio < 1.6))
 
 
 def test_cautery_sweeps_are_rejected_and_nothing_else(cases):
     sim, result = cases.analyse("cautery", 0)
-    contaminated = np.array(sim.truth["sweeps"]["contaminated"])
+    contaminated = np.array(sim.truth.sweeps.contaminated)
     assert contaminated.sum() >= 5
     rejected_any = result.rejected.any(axis=1)
     assert np.array_equal(rejected_any, contaminated)
@@ -242,7 +242,7 @@ def test_phases_and_turns_follow_the_template(cases):
     sim, result = cases.analyse("stable", 0)
     amplitude, _ = truth_arrays(sim)
     big = ~result.rejected & np.isfinite(amplitude) & (amplitude >= 300)
-    n_phases = np.array(sim.truth["n_phases"])
+    n_phases = np.array(sim.truth.n_phases)
     agree = result.measurements.n_phases[big] == n_phases[big]
     assert agree.mean() >= 0.8
     assert np.all(result.measurements.n_turns[big] >= 1)
@@ -256,7 +256,7 @@ def test_windows_are_refined_from_the_baseline_average(cases):
     present = result.baseline.present
     narrower = (result.windows[:, 1] - result.windows[:, 0]) < (expected[:, 1] - expected[:, 0])
     assert narrower[present].mean() >= 0.8
-    onsets = np.array([c["onset_latency_ms"] for c in sim.truth["channels"]]) / 1e3
+    onsets = np.array([c.onset_latency_ms for c in sim.truth.channels]) / 1e3
     assert np.all(result.windows[present, 0] < onsets[present])
     assert np.all(result.windows[present, 1] > onsets[present] + 0.005)
 
@@ -306,8 +306,8 @@ def test_explicit_rebaselining_with_audit_trail(cases, tmp_path):
     from iomon.pipeline import Settings, analyze, load_case
 
     sim, path = cases.write("focal_persistent", 0)
-    event = sim.truth["events"][0]
-    at = event["start_s"] + 0.5 * (event["end_s"] - event["start_s"])
+    event = sim.truth.events[0]
+    at = event.start_s + 0.5 * (event.end_s - event.start_s)
     from iomon.io import read
 
     recording = read(path)

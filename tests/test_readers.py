@@ -365,3 +365,55 @@ def test_mne_export_round_trip_matches_edfio(edf_case, tmp_path):
                                from_edf.sweeps.table["stim_intensity"])
     step = np.ptp(sim.signals, axis=1).max() / 65535
     assert np.abs(recording.sweeps.data - from_edf.sweeps.data).max() <= 2 * step
+
+
+def test_a_format_is_one_module_and_one_registry_line(tmp_path, monkeypatch, edf_case):
+    """Issue 10: the registry dispatches, lists formats for help and errors, and owns sidecar
+    sections through their readers."""
+    import iomon.io as io
+    from iomon.io.base import Reader, assemble
+
+    _, path, recording = edf_case
+    sweeps = recording.sweeps
+
+    def read_toy(path, options):
+        # A toy format: the EDF case's sweeps, whatever the file holds.
+        return assemble(path, "toy", "test", sweeps.data, sweeps.times, sweeps.sfreq,
+                        sweeps.ch_names, _stimuli(sweeps),
+                        float(sweeps.table["onset_s"].max() + 1))
+
+    toy = Reader("toy", "Toy sweeps", (".toy",), read_toy,
+                 lambda head, suffix: head.startswith(b"TOY1"))
+    monkeypatch.setattr(io, "READERS", io.READERS + (toy,))
+    file = tmp_path / "case.dat"
+    file.write_bytes(b"TOY1 anything")
+    got = io.read(file)
+    check_recording(got)
+    assert got.format == "toy" and got.sweeps.n_sweeps == sweeps.n_sweeps
+    assert "Toy sweeps (.toy)" in io.formats_text()
+    (tmp_path / "unknown.xyz").write_text("?")
+    with pytest.raises(InputError, match="Toy sweeps"):
+        io.read(tmp_path / "unknown.xyz")
+    # Every registered reader names its extensions, and sidecar sections are the readers'.
+    assert all(r.extensions and all(e.startswith(".") for e in r.extensions)
+               for r in io.READERS)
+    assert io.sidecar_sections() == {"tabular"}
+
+
+def _stimuli(sweeps):
+    from iomon.annotations import Stimulus
+
+    return [Stimulus(t, np.nan, "", "") for t in sweeps.table["onset_s"]]
+
+
+def test_analyze_touches_no_disk(edf_case, tmp_path):
+    """Issue 10: analyze works on what it is given; analyze_file adds the checksum."""
+    import dataclasses
+
+    from iomon.pipeline import analyze, analyze_file, file_sha256
+
+    _, path, recording = edf_case
+    elsewhere = dataclasses.replace(recording, path=tmp_path / "gone" / "nothing.edf")
+    result = analyze(elsewhere)
+    assert result.input_sha256 is None and result.sweeps.n_sweeps == recording.sweeps.n_sweeps
+    assert analyze_file(path).input_sha256 == file_sha256(path)

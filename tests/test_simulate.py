@@ -3,7 +3,7 @@ import pytest
 
 from iomon.errors import InputError
 from iomon.muscles import MUSCLES
-from iomon.simulate import SCENARIOS, simulate_case
+from iomon.sim import SCENARIOS, simulate_case
 
 
 def test_same_seed_same_case_other_seed_other_case():
@@ -17,25 +17,25 @@ def test_same_seed_same_case_other_seed_other_case():
 def test_physiology_follows_the_design_notes():
     sim = simulate_case("stable", 1, time_compression=60)
     truth = sim.truth
-    by_name = {c["name"]: c for c in truth["channels"]}
+    by_name = {c.name: c for c in truth.channels}
     # C5-C8 avulsed on the left: deltoid and biceps (C5-C6) have no response at all.
-    assert not by_name["L Deltoid"]["present"] and not by_name["L Biceps"]["present"]
-    assert by_name["R Deltoid"]["present"] and by_name["L TA"]["present"]
-    amplitude = np.array(truth["amplitude_uv"], dtype=float)
-    names = [c["name"] for c in truth["channels"]]
+    assert not by_name["L Deltoid"].present and not by_name["L Biceps"].present
+    assert by_name["R Deltoid"].present and by_name["L TA"].present
+    amplitude = np.array(truth.amplitude_uv, dtype=float)
+    names = [c.name for c in truth.channels]
     assert np.isnan(amplitude[:, names.index("L Deltoid")]).all()
     # Partial avulsion (C8 of C8-T1) halves the hand muscles on average.
-    assert by_name["L APB"]["baseline_amplitude_uv"] < by_name["R APB"]["baseline_amplitude_uv"]
-    for c in truth["channels"]:
-        low, high = MUSCLES[c["muscle"]].onset_s
-        assert low * 1e3 <= c["onset_latency_ms"] <= high * 1e3
+    assert by_name["L APB"].baseline_amplitude_uv < by_name["R APB"].baseline_amplitude_uv
+    for c in truth.channels:
+        low, high = MUSCLES[c.muscle].onset_s
+        assert low * 1e3 <= c.onset_latency_ms <= high * 1e3
     # Log-normal variability close to the literature CV for a muscle with many sweeps.
-    rows = np.array(truth["sweeps"]["intensity_v"]) == 400
+    rows = np.array(truth.sweeps.intensity_v) == 400
     ta = amplitude[rows, names.index("R TA")]
     assert 0.15 < np.std(ta) / np.mean(ta) < 0.40
     # Schedule: routine sweeps 1-2 min apart, lesioning 10-30 s apart (surgical clock).
-    nominal = np.array(truth["sweeps"]["nominal_s"])
-    phase = np.array(truth["sweeps"]["surgical_phase"])
+    nominal = np.array(truth.sweeps.nominal_s)
+    phase = np.array(truth.sweeps.surgical_phase)
     gaps = np.diff(nominal)
     assert np.all(gaps[phase[:-1] == "lesioning"][:-1] <= 30.0)
     assert np.median(gaps[phase[:-1] == "exposure"]) >= 60.0
@@ -45,27 +45,27 @@ def test_physiology_follows_the_design_notes():
 def test_every_scenario_has_ground_truth(scenario):
     sim = simulate_case(scenario, 0, time_compression=60)
     truth = sim.truth
-    n = len(truth["sweeps"]["onset_s"])
-    assert np.array(truth["amplitude_uv"], dtype=float).shape == (n, 12)
+    n = len(truth.sweeps.onset_s)
+    assert np.array(truth.amplitude_uv, dtype=float).shape == (n, 12)
     assert sum(a.text.startswith("TcMEP") for a in sim.annotations) == n
     texts = {a.text for a in sim.annotations}
     assert {"Baseline", "DREZ lesioning start", "DREZ lesioning end"} <= texts
     if scenario in ("focal_recovering", "focal_persistent", "loss", "threshold",
                     "systemic_focal"):
-        assert truth["expected"]["focal_channels"] == ["L AH", "L TA"]
+        assert truth.focal_channels == ("L AH", "L TA")
     else:
-        assert truth["expected"]["focal_channels"] == []
-    assert truth["expected"]["systemic"] is scenario.startswith("systemic")
+        assert truth.focal_channels == ()
+    assert truth.systemic_expected is scenario.startswith("systemic")
 
 
 def test_injected_drop_is_in_the_truth():
     sim = simulate_case("focal_persistent", 2, time_compression=60)
     truth = sim.truth
-    names = [c["name"] for c in truth["channels"]]
-    amplitude = np.array(truth["amplitude_uv"], dtype=float)
-    onsets = np.array(truth["sweeps"]["onset_s"])
-    event = truth["events"][0]
-    hit = onsets >= event["start_s"]
+    names = [c.name for c in truth.channels]
+    amplitude = np.array(truth.amplitude_uv, dtype=float)
+    onsets = np.array(truth.sweeps.onset_s)
+    event = truth.events[0]
+    hit = onsets >= event.start_s
     ta = amplitude[:, names.index("L TA")]
     control = amplitude[:, names.index("R TA")]
     assert np.median(ta[hit]) < 0.35 * np.median(ta[~hit])
@@ -74,10 +74,10 @@ def test_injected_drop_is_in_the_truth():
 
 def test_threshold_scenario_chases_the_leg_threshold():
     truth = simulate_case("threshold", 0, time_compression=60).truth
-    intensity = np.array(truth["sweeps"]["intensity_v"])
-    phase = np.array(truth["sweeps"]["surgical_phase"])
-    amplitude = np.array(truth["amplitude_uv"], dtype=float)
-    names = [c["name"] for c in truth["channels"]]
+    intensity = np.array(truth.sweeps.intensity_v)
+    phase = np.array(truth.sweeps.surgical_phase)
+    amplitude = np.array(truth.amplitude_uv, dtype=float)
+    names = [c.name for c in truth.channels]
     ta = np.nan_to_num(amplitude[:, names.index("L TA")])
     # Ramp-up, then threshold-level monitoring at 300 V until the leg threshold rises.
     assert list(intensity[:3]) == [150.0, 200.0, 250.0]
@@ -108,11 +108,24 @@ def test_bad_parameters():
 def test_brief_shallow_focal_drop():
     truth = simulate_case("focal_recovering", 4, time_compression=60, focal_level=0.4,
                           focal_sweeps=3).truth
-    event = truth["events"][0]
-    onsets = np.array(truth["sweeps"]["onset_s"])
-    hit = (onsets >= event["start_s"]) & (onsets < event["end_s"])
-    assert hit.sum() == 3 and event["level"] == 0.4
+    event = truth.events[0]
+    onsets = np.array(truth.sweeps.onset_s)
+    hit = (onsets >= event.start_s) & (onsets < event.end_s)
+    assert hit.sum() == 3 and event.level == 0.4
     with pytest.raises(InputError, match="focal_level"):
         simulate_case("focal_recovering", focal_level=1.5)
     with pytest.raises(InputError, match="focal_sweeps"):
         simulate_case("focal_recovering", focal_sweeps=0)
+
+
+def test_truth_file_reads_back_as_the_typed_truth(tmp_path):
+    """Issue 10: the truth is a typed structure; its JSON file round-trips."""
+    from iomon.sim import read_truth, write_simulated_case
+
+    sim = simulate_case("systemic_focal", 1, time_compression=60)
+    path = write_simulated_case(sim, tmp_path)
+    back = read_truth(path.with_suffix(".truth.json"))
+    assert back.to_dict() == sim.truth.to_dict()
+    assert [e.kind for e in back.events] == ["systemic", "focal"]
+    assert back.events[1].level == pytest.approx(0.3 * 0.2)
+    np.testing.assert_array_equal(np.isnan(back.amplitude_uv), np.isnan(sim.truth.amplitude_uv))

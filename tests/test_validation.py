@@ -1,4 +1,4 @@
-"""The scenario suite against the alerting's targets (iomon.validation), with margins.
+"""The scenario suite against the alerting's targets (iomon.sim.scoring), with margins.
 
 The benchmark (benchmarks/scenario_suite.py) runs 20 seeds per scenario; here fewer, so the
 bounds leave room for sampling: a target of "every drop found" is asserted exactly, rates with
@@ -8,7 +8,7 @@ a margin of one event over the hours simulated.
 import pytest
 
 from iomon.criteria import PRESETS
-from iomon.validation import TARGETS, CaseScore, run_suite, score_case, summarise
+from iomon.sim.scoring import TARGETS, CaseScore, run_suite, score_case, summarise
 
 pytestmark = pytest.mark.slow
 SEEDS = range(100, 108)

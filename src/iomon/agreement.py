@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["ONSET_DEFINITIONS", "Agreement", "agreement", "mepfeatx_sidecar", "pooled",
+           "read_features"]
+
 #: Onset definitions iomon reports, by the attribute of :class:`~iomon.measures.Measurements`.
 ONSET_DEFINITIONS = {"threshold": "onset_latency", "tkeo": "onset_latency_tkeo"}
 

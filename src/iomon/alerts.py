@@ -38,6 +38,10 @@ from .criteria import (
     threshold_raised,
 )
 
+__all__ = ["CONTROL_SPAN", "SEVERE_SHARE", "Alert", "alerting_rows", "control_level",
+           "detect_alerts", "focal_counts", "reference_channels", "scope_notes", "scope_rules",
+           "sustained_episodes", "unexplained_drops", "UnexplainedDrop"]
+
 
 @dataclass(frozen=True)
 class Alert:
@@ -222,6 +226,53 @@ def alerting_rows(valid, setup, values, c):
     return np.flatnonzero(valid[:, c] & ~setup & np.isfinite(values[:, c]))
 
 
+@dataclass(frozen=True)
+class _Case:
+    """What every alert of a case is called against (see :func:`detect_alerts`)."""
+
+    channels: tuple
+    onsets_s: np.ndarray
+    phases: np.ndarray
+    criteria: Criteria
+    counts: np.ndarray
+    valid: np.ndarray
+    setup: np.ndarray
+    baseline_present: np.ndarray
+
+    def alert(self, c, kind, scope, rows, span, value, extreme, controls, rise=None) -> Alert:
+        """The Alert of one episode: ``span`` is (start, end) into ``rows`` (end None: open)."""
+        start, end = span
+        m = self.criteria.sustained_m
+        onset_row = rows[start]
+        stop = rows[end] if end is not None else None
+        episode_rows = rows[max(start - m + 1, 0): end]
+        peak_rise = None if rise is None else round(float(np.nanmax(rise[episode_rows, c])), 1)
+        return Alert(
+            channel=self.channels[c].name,
+            criterion=kind,
+            scope=scope,
+            phase=str(self.phases[onset_row]),
+            onset_sweep=int(onset_row),
+            onset_s=float(self.onsets_s[onset_row]),
+            recovered=stop is not None,
+            recovery_sweep=None if stop is None else int(stop),
+            recovery_s=None if stop is None else float(self.onsets_s[stop]),
+            nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
+            controls_percent=None if controls is None else round(controls, 1),
+            informational=scope != "systemic" and not self.counts[onset_row],
+            threshold_rise_v=peak_rise,
+        )
+
+    def channels_with_episodes(self, met, values):
+        """(channel, its alerting rows, episode) for every sustained episode of ``met``."""
+        for c in range(len(self.channels)):
+            if not self.baseline_present[c]:
+                continue
+            rows = alerting_rows(self.valid, self.setup, values, c)
+            for span in _episodes(met, rows, c, self.criteria):
+                yield c, rows, span
+
+
 def detect_alerts(percent, present_sweep, valid, channels, baseline_present, onsets_s,
                   phases, criteria: Criteria, onset_latency=None, baseline_latency=None,
                   n_phases=None, baseline_phases=None, thresholds=None,
@@ -256,78 +307,60 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     -------
     list of Alert, in onset order
     """
-    n_sweeps = percent.shape[0]
-    setup = np.zeros(n_sweeps, bool) if setup is None else np.asarray(setup, bool)
-    drop = criteria.drop_percent_for([ch.muscle for ch in channels])
-    m = criteria.sustained_m
-    alerts = []
+    setup = np.zeros(percent.shape[0], bool) if setup is None else np.asarray(setup, bool)
     # Phase scoping needs the phases: a case that never reaches a watched phase (no lesioning
     # markers) has every focal alert count.
-    counts = focal_counts(phases, criteria)
-
-    def record(c, kind, scope, rows, start, end, value, extreme, controls, rise=None):
-        onset_row = rows[start]
-        stop = rows[end] if end is not None else None
-        episode_rows = rows[max(start - m + 1, 0): end]
-        peak_rise = None if rise is None else round(float(np.nanmax(rise[episode_rows, c])), 1)
-        alerts.append(Alert(
-            channel=channels[c].name,
-            criterion=kind,
-            scope=scope,
-            phase=str(phases[onset_row]),
-            onset_sweep=int(onset_row),
-            onset_s=float(onsets_s[onset_row]),
-            recovered=stop is not None,
-            recovery_sweep=None if stop is None else int(stop),
-            recovery_s=None if stop is None else float(onsets_s[stop]),
-            nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
-            controls_percent=None if controls is None else round(controls, 1),
-            informational=scope != "systemic" and not counts[onset_row],
-            threshold_rise_v=peak_rise,
-        ))
-
-    level = control_level(percent, valid, channels, baseline_present, CONTROL_SPAN)
-    focal_met, systemic_met, _ = _amplitude_streams(percent, level, drop,
-                                                  criteria.drop_inclusive)
-    for c in range(len(channels)):
-        if not baseline_present[c]:
-            continue
-        rows = alerting_rows(valid, setup, percent, c)
-        for scope, met in (("focal", focal_met), ("systemic", systemic_met)):
-            for start, end in _episodes(met, rows, c, criteria):
-                window = _window(rows, start, m)
-                if scope == "systemic" and focal_met[window, c].mean() >= 0.5:
-                    continue  # the focal stream reports it
-                controls = _median_or_none(level[window, c])
-                if controls is None:
-                    scope = "undetermined"
-                dropped = amplitude_dropped(percent[window, c], drop[c], criteria.drop_inclusive)
-                lost = not present_sweep[window, c][dropped].any()
-                record(c, "loss" if lost else "amplitude", scope, rows, start, end, percent,
-                       np.nanmin, controls)
-
+    case = _Case(tuple(channels), np.asarray(onsets_s), np.asarray(phases), criteria,
+                 focal_counts(phases, criteria), valid, setup, np.asarray(baseline_present))
+    alerts = _amplitude_alerts(case, percent, present_sweep)
     for kind, met, value, extreme, rise in _other_criteria(
             criteria, percent, present_sweep, onset_latency, baseline_latency, n_phases,
             baseline_phases, thresholds):
-        for c in range(len(channels)):
-            if not baseline_present[c]:
-                continue
-            rows = alerting_rows(valid, setup, value, c)
-            refs = reference_channels(channels, baseline_present, c)
-            for start, end in _episodes(met, rows, c, criteria):
-                window = _window(rows, start, m)
-                controls = None
-                if refs:
-                    controls = _median_or_none(np.where(valid[np.ix_(window, refs)],
-                                                        value[np.ix_(window, refs)], np.nan))
-                if controls is None:
-                    scope = "undetermined"
-                elif _shared_by_controls(met, valid, window, refs):
-                    scope = "systemic"
-                else:
-                    scope = "focal"
-                record(c, kind, scope, rows, start, end, value, extreme, controls, rise)
+        alerts += _criterion_alerts(case, kind, met, value, extreme, rise)
     return sorted(alerts, key=lambda a: (a.onset_sweep, a.channel, a.criterion))
+
+
+def _amplitude_alerts(case: _Case, percent, present_sweep) -> list[Alert]:
+    """Focal, systemic and undetermined amplitude (or loss) alerts."""
+    criteria = case.criteria
+    drop = criteria.drop_percent_for([ch.muscle for ch in case.channels])
+    level = control_level(percent, case.valid, case.channels, case.baseline_present,
+                          CONTROL_SPAN)
+    focal_met, systemic_met, _ = _amplitude_streams(percent, level, drop,
+                                                  criteria.drop_inclusive)
+    alerts = []
+    for scope_of_stream, met in (("focal", focal_met), ("systemic", systemic_met)):
+        for c, rows, span in case.channels_with_episodes(met, percent):
+            window = _window(rows, span[0], criteria.sustained_m)
+            if scope_of_stream == "systemic" and focal_met[window, c].mean() >= 0.5:
+                continue  # the focal stream reports it
+            controls = _median_or_none(level[window, c])
+            scope = "undetermined" if controls is None else scope_of_stream
+            dropped = amplitude_dropped(percent[window, c], drop[c], criteria.drop_inclusive)
+            lost = not present_sweep[window, c][dropped].any()
+            alerts.append(case.alert(c, "loss" if lost else "amplitude", scope, rows, span,
+                                     percent, np.nanmin, controls))
+    return alerts
+
+
+def _criterion_alerts(case: _Case, kind, met, value, extreme, rise) -> list[Alert]:
+    """Alerts of a threshold, latency or morphology criterion."""
+    alerts = []
+    for c, rows, span in case.channels_with_episodes(met, value):
+        refs = reference_channels(case.channels, case.baseline_present, c)
+        window = _window(rows, span[0], case.criteria.sustained_m)
+        controls = None
+        if refs:
+            controls = _median_or_none(np.where(case.valid[np.ix_(window, refs)],
+                                                value[np.ix_(window, refs)], np.nan))
+        if controls is None:
+            scope = "undetermined"
+        elif _shared_by_controls(met, case.valid, window, refs):
+            scope = "systemic"
+        else:
+            scope = "focal"
+        alerts.append(case.alert(c, kind, scope, rows, span, value, extreme, controls, rise))
+    return alerts
 
 
 def _episodes(met, rows, c, criteria):

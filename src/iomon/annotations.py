@@ -11,6 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["BASELINE_PATTERN", "INTENSITY_PATTERN", "LESION_END_PATTERN", "LESION_START_PATTERN",
+           "MONTAGE_PATTERN", "STIMULUS_PATTERN", "UNASSIGNED", "Annotation", "assign_phases",
+           "complete_phases", "find_baseline_start", "find_stimuli", "is_stimulus",
+           "parse_stimulus", "Phase", "phases_from_annotations", "Stimulus"]
+
 STIMULUS_PATTERN = re.compile(r"\b(tc-?mep|mep|stim(ulus)?)\b", re.IGNORECASE)
 INTENSITY_PATTERN = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?(v|ma)\b", re.IGNORECASE)
 MONTAGE_PATTERN = re.compile(r"\b(C[1-6z]|Cz'?)\s?[-/]\s?(C[1-6z]|Cz'?)\b", re.IGNORECASE)

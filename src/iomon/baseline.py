@@ -23,6 +23,9 @@ import numpy as np
 from .annotations import LESIONING, POST
 from .errors import InputError
 
+__all__ = ["DEFAULT_BASELINE_SWEEPS", "Baseline", "baseline_epochs", "BaselineEntry", "BaselineSet",
+           "build_baselines", "compute_baseline", "percent_of_reference", "Rebaseline"]
+
 DEFAULT_BASELINE_SWEEPS = 10
 
 

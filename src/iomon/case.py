@@ -22,6 +22,8 @@ from .muscles import MUSCLES
 from .settings import Settings, settings_from_sidecar
 from .sweeps import LIMBS, ROLES, SIDES
 
+__all__ = ["Case", "ChannelSpec", "load_case", "read_case", "sidecar_path"]
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -134,18 +136,29 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         Case id to use when the sidecar has none (the recording's stem, usually).
     """
     path = Path(path)
+    doc = _load_toml(path)
+    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
+                      "processing"} | sidecar_sections(), "the sidecar", path)
+    case_id, side, levels = _case_section(doc, path, default_id)
+    return Case(case_id, side, levels, _channel_specs(doc, path), _phases(doc, path),
+                _clinical(doc, path), path, _read_options(doc, path), _rebaselines(doc, path),
+                _processing(doc.get("processing", {}), path))
+
+
+def _load_toml(path: Path) -> dict:
     if not path.is_file():
         raise InputError("case sidecar not found", path)
     try:
         with path.open("rb") as f:
-            doc = tomllib.load(f)
+            return tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"not valid TOML ({err})", path) from None
     except UnicodeDecodeError:
         raise InputError("not valid TOML (not UTF-8 text)", path) from None
-    _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
-                      "processing"} | sidecar_sections(), "the sidecar", path)
 
+
+def _case_section(doc: dict, path: Path, default_id) -> tuple[str, str | None, tuple]:
+    """``[case]``: id, side of the lesioning, avulsed levels."""
     case_table = doc.get("case", {})
     if not isinstance(case_table, dict):
         raise InputError("[case] must be a table", path)
@@ -161,7 +174,11 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     if bad:
         raise InputError(f"case.levels: {bad[0]!r} is not a root level (C1-C8, T1-T12, L1-L5, "
                          "S1-S5)", path)
+    return str(case_id), side, tuple(v.upper() for v in levels)
 
+
+def _channel_specs(doc: dict, path: Path) -> tuple[ChannelSpec, ...]:
+    """``[[channels]]``: what the sidecar says about each channel."""
     specs = []
     for where, entry in _tables(doc, "channels", {"name", "muscle", "side", "limb", "role"},
                                 path):
@@ -184,7 +201,11 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise InputError("a channel is listed twice under [[channels]]", path)
+    return tuple(specs)
 
+
+def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
+    """``[[phases]]``: named spans of the surgery, in time order, not overlapping."""
     phases = []
     for where, entry in _tables(doc, "phases", {"name", "start_s", "end_s"}, path):
         name, start, end = entry.get("name"), entry.get("start_s"), entry.get("end_s")
@@ -200,7 +221,11 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     for a, b in zip(phases, phases[1:]):
         if b.start_s < a.end_s:
             raise InputError(f"phases {a.name!r} and {b.name!r} overlap", path)
+    return tuple(phases)
 
+
+def _clinical(doc: dict, path: Path) -> dict:
+    """``[clinical]``: the facts cohort tables use, type-checked."""
     clinical = doc.get("clinical", {})
     if not isinstance(clinical, dict):
         raise InputError("[clinical] must be a table", path)
@@ -209,13 +234,10 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         expected = _CLINICAL_TYPES[key]
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise InputError(f"clinical.{key} has the wrong type: {value!r}", path)
+    clinical = dict(clinical)
     if "surgery_date" in clinical:
         clinical["surgery_date"] = str(clinical["surgery_date"])
-
-    return Case(str(case_id), side, tuple(v.upper() for v in levels), tuple(specs),
-                tuple(phases), dict(clinical), path,
-                _read_options(doc, path), _rebaselines(doc, path),
-                _processing(doc.get("processing", {}), path))
+    return clinical
 
 
 def _read_options(doc: dict, path: Path) -> ReadOptions:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from . import __version__
 
+__all__ = ["build_parser", "main"]
+
 
 def _add_criteria(parser):
     parser.add_argument("--criteria", metavar="NAME|FILE", default=None,
@@ -22,7 +24,8 @@ def _add_criteria(parser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its help is the command-line documentation)."""
-    from .simulate import SCENARIOS
+    from .io import formats_text
+    from .sim import SCENARIOS
 
     parser = argparse.ArgumentParser(
         prog="iomon",
@@ -38,8 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
     analyze.add_argument("recording", metavar="RECORDING",
-                         help="recording: EDF/BDF (+C, +D), BrainVision .vhdr, .wcp, .abf, .smr, "
-                              ".nix, .cfs, or a .csv/.tsv/.mat sweep table")
+                         help=f"recording: {formats_text()}")
     analyze.add_argument("--case", metavar="FILE", default=None,
                          help="case sidecar (default: RECORDING's stem + .case.toml, if any)")
     _add_criteria(analyze)
@@ -52,12 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="what the reader sees: channels, sweeps, annotations, "
                                        "phases")
-    info.add_argument("recording", metavar="RECORDING")
+    info.add_argument("recording", metavar="RECORDING", help=f"recording: {formats_text()}")
     info.add_argument("--case", metavar="FILE", default=None, help="case sidecar")
 
     simulate = sub.add_parser(
         "simulate", help="write a synthetic DREZ case with its ground truth",
-        description="Scenarios: " + "; ".join(f"{k}: {v}" for k, v in SCENARIOS.items()),
+        description="Scenarios: " + "; ".join(f"{k}: {v.description}"
+                                               for k, v in SCENARIOS.items()),
     )
     simulate.add_argument("--out", required=True, metavar="DIR", help="output folder")
     simulate.add_argument("--scenario", default="focal_recovering", choices=list(SCENARIOS),
@@ -94,7 +97,7 @@ def _cmd_analyze(args) -> int:
 def _cmd_demo(args) -> int:
     from .outputs import write_outputs
     from .pipeline import analyze_file
-    from .simulate import simulate_case, write_simulated_case
+    from .sim import simulate_case, write_simulated_case
 
     out = Path(args.out)
     sim = simulate_case("focal_recovering", seed=0, case_id="DEMO")
@@ -102,7 +105,7 @@ def _cmd_demo(args) -> int:
     result = analyze_file(recording_path)
     write_outputs(result, out)
     print(f"demo: simulated a DREZ case with a focal drop that recovers "
-          f"({', '.join(sim.truth['expected']['focal_channels'])}); recording in "
+          f"({', '.join(sim.truth.focal_channels)}); recording in "
           f"{recording_path}; {len(result.alerts)} alert(s); report in {out / 'report.html'}")
     return 0
 
@@ -186,13 +189,13 @@ def _print_artefact(sweeps, case) -> list[str]:
 
 
 def _cmd_simulate(args) -> int:
-    from .simulate import simulate_case, write_simulated_case
+    from .sim import simulate_case, write_simulated_case
 
     sim = simulate_case(args.scenario, seed=args.seed, sfreq=args.sfreq,
                         time_compression=args.time_compression)
     path = write_simulated_case(sim, args.out, fmt=args.format)
     print(f"wrote {path}, {path.with_suffix('').name}.case.toml and "
-          f"{path.with_suffix('').name}.truth.json ({len(sim.truth['sweeps']['onset_s'])} "
+          f"{path.with_suffix('').name}.truth.json ({len(sim.truth.sweeps.onset_s)} "
           f"sweeps, scenario {args.scenario})")
     return 0
 

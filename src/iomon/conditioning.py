@@ -13,6 +13,14 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["ARTEFACT_MARGINS_S", "DEFAULT_ARTEFACT_S", "DEFAULT_BAND_HZ", "DEFAULT_NOISE_WINDOW_S",
+           "FIRST_PULSE_S", "MAX_TRAIN_PULSES", "MIN_LATE_FIT_S", "NOISE_REJECT_RATIO",
+           "NOISE_REJECT_SHARE", "PRE_STIMULUS_GUARD_S", "PULSE_MAX_S", "PULSE_SLOPE_RATIO",
+           "REASONS", "TRAIN_ISI_S", "artefact_deciders", "artefact_windows", "bandpass",
+           "blank_artefact", "check_band", "condition", "detect_mains", "find_train", "first_pulse",
+           "noise_window_mask", "plan_artefact", "pre_stimulus_mask", "reject_sweeps",
+           "remove_mains", "remove_offset", "slope_ratio", "sweep_noise", "Train", "typical_size"]
+
 #: Default IONM band for TcMEP (Hz). The 2 Hz high-pass edge was chosen by measurement
 #: (benchmarks/real_mep_agreement.py --band-sweep): on real TMS MEPs a 10 Hz edge shaved up
 #: to 12 % off broad (40 ms) tibialis MEPs, 2 Hz left them within 1 %; the offset, the mains

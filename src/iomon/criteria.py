@@ -19,6 +19,9 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["DEFAULT_PRESET", "PRESETS", "amplitude_dropped", "Criteria", "latency_increased",
+           "load_criteria", "phases_lost", "threshold_raised"]
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = ["InputError"]
+
 
 class InputError(ValueError):
     """A file, a parameter or a sidecar value that iomon cannot use.

@@ -12,6 +12,11 @@ import numpy as np
 
 from .muscles import MUSCLES
 
+__all__ = ["LEVEL_SPAN_S", "ONSET_BAND_K", "ONSET_HOLD_S", "ONSET_K", "ONSET_PEAK_SHARE",
+           "PRESENCE_FLOOR_V", "PRESENCE_NOISE_FACTOR", "TKEO_H", "count_phases", "count_turns",
+           "local_level", "measure", "Measurements", "onset_threshold", "onset_tkeo",
+           "refine_windows", "response_windows", "teager_kaiser"]
+
 #: Absolute floor of a response's peak-to-peak amplitude (V); MEP presence criteria in the
 #: literature use 20-50 µV.
 PRESENCE_FLOOR_V = 30e-6

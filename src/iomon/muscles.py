@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+__all__ = ["MUSCLES", "looks_like_emg", "Muscle", "parse_channel_name"]
+
 
 @dataclass(frozen=True)
 class Muscle:

@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+__all__ = ["REPORT_FILES", "write_outputs"]
+
 #: The report's files (and folder), removed when a rerun writes no report.
 REPORT_FILES = ("report.html", "report.pdf", "figures")
 

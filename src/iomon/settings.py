@@ -15,6 +15,8 @@ from .conditioning import DEFAULT_BAND_HZ, DEFAULT_NOISE_WINDOW_S
 from .errors import InputError
 from .measures import PRESENCE_FLOOR_V, PRESENCE_NOISE_FACTOR
 
+__all__ = ["NONE", "SIDECAR_KEYS", "resolve", "Resolved", "Settings", "settings_from_sidecar"]
+
 #: ``band_hz`` / ``artefact_s`` value that turns the step off.
 NONE = "none"
 #: Sidecar key of each setting (the sidecar states times in ms and amplitudes in µV).

@@ -25,6 +25,8 @@ from .base import (
     unit_scale,
 )
 
+__all__ = ["READER", "read_brainvision"]
+
 
 def _annotation_text(description: str) -> str:
     """``"Stimulus/S  1"`` -> ``"Stimulus S  1"``; ``"Comment/DREZ start"`` -> ``"DREZ start"``."""

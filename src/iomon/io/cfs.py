@@ -27,6 +27,8 @@ from ..annotations import Stimulus
 from ..errors import InputError
 from .base import Reader, ReadOptions, Recording, assemble, unit_scale
 
+__all__ = ["READER", "read_cfs"]
+
 _MAGIC = b'CEDFILE"'
 _GENERAL = struct.Struct("<8s14si8s8shhhhhiHH74si40s")
 _CHANNEL = struct.Struct("<22s10s10sBBhh")
@@ -52,11 +54,8 @@ def _variables(buffer, offset, count):
     return out
 
 
-def read_cfs(path: str | Path, options: ReadOptions | None = None) -> Recording:
-    """Read a CFS file: every frame a sweep, voltage channels in volts."""
-    path = Path(path)
-    options = options or ReadOptions()
-    buffer = path.read_bytes()
+def _header(buffer: bytes, path: Path) -> dict:
+    """The general header, the channel descriptions and the frame table, checked."""
     if not buffer.startswith(_MAGIC):
         raise InputError("not a CFS file (it does not start with CEDFILE\")", path)
     if len(buffer) < _GENERAL.size:
@@ -71,21 +70,27 @@ def read_cfs(path: str | Path, options: ReadOptions | None = None) -> Recording:
         raise InputError("corrupt CFS header (channel or variable counts)", path)
     if n_frames == 0:
         raise InputError("CFS file holds no frames (0 data sections): nothing to analyse", path)
+    variables_at = _GENERAL.size + n_channels * _CHANNEL.size + (n_file_vars + 1) * _VARIABLE.size
+    if variables_at + n_ds_vars * _VARIABLE.size > len(buffer):
+        raise InputError("corrupt CFS header (channel or variable tables outside the file)",
+                         path)
     channels = []
-    offset = _GENERAL.size
     for c in range(n_channels):
         name, y_units, x_units, kind, data_kind, spacing, _ = _CHANNEL.unpack_from(
-            buffer, offset + c * _CHANNEL.size)
+            buffer, _GENERAL.size + c * _CHANNEL.size)
         channels.append((_pascal(name), _pascal(y_units), _pascal(x_units), kind, data_kind,
                          spacing))
-    offset += n_channels * _CHANNEL.size
-    offset += (n_file_vars + 1) * _VARIABLE.size
-    ds_variables = _variables(buffer, offset, n_ds_vars)
     if not 0 < table_offset <= len(buffer) - 4 * n_frames:
         raise InputError("corrupt CFS header (frame table outside the file)", path)
-    headers = np.frombuffer(buffer, "<i4", n_frames, table_offset)
+    text = comment[1:1 + comment[0]].decode("latin-1").strip() if comment else ""
+    return {"channels": channels, "n_frames": n_frames, "comment": text,
+            "ds_variables": _variables(buffer, variables_at, n_ds_vars),
+            "frames": np.frombuffer(buffer, "<i4", n_frames, table_offset)}
 
-    notes, keep = [], []
+
+def _waveforms(channels, notes, path) -> list[int]:
+    """Indices of the equally spaced voltage channels; notes on the others."""
+    keep = []
     for c, (name, y_units, _, kind, data_kind, _) in enumerate(channels):
         if data_kind != 0 or kind not in _DTYPES:
             notes.append(f"channel {name!r} is not an equally spaced waveform and was left out")
@@ -96,60 +101,91 @@ def read_cfs(path: str | Path, options: ReadOptions | None = None) -> Recording:
             keep.append(c)
     if not keep:
         raise InputError("no voltage waveform channel to analyse", path)
+    return keep
 
-    frames, x_steps, x_offsets, columns = [], set(), set(), {}
-    for f, header in enumerate(headers):
-        if not 0 <= header <= len(buffer) - _DS_HEADER.size - n_channels * _DS_CHANNEL.size:
-            raise InputError(f"corrupt CFS file (frame {f} header outside the file)", path)
-        _, data_start, _, _, _ = _DS_HEADER.unpack_from(buffer, header)
-        traces = []
-        for c in keep:
-            name, y_units, x_units, kind, _, spacing = channels[c]
-            start, points, y_scale, y_offset, x_step, x_offset = _DS_CHANNEL.unpack_from(
-                buffer, header + _DS_HEADER.size + c * _DS_CHANNEL.size)
-            dtype = np.dtype(_DTYPES[kind])
-            first = data_start + start
-            if points < 2 or first < 0 or first + (points - 1) * spacing + dtype.itemsize > \
-                    len(buffer):
-                raise InputError(f"corrupt or truncated CFS file (frame {f}, channel {name!r})",
-                                 path)
-            raw = np.ndarray((points,), dtype, buffer, first, (spacing,))
-            traces.append((raw * y_scale + y_offset) * unit_scale(y_units))
-            time_scale = _TIME_UNITS.get(x_units.lower())
-            if time_scale is None:
-                raise InputError(f"channel {name!r} has x units {x_units!r}, not a time", path)
-            x_steps.add(round(x_step * time_scale, 12))
-            x_offsets.add(round(x_offset * time_scale, 9))
-        length = min(len(t) for t in traces)
-        frames.append(np.stack([t[:length] for t in traces]))
-        values_at = header + _DS_HEADER.size + n_channels * _DS_CHANNEL.size
-        for name, kind, _, position in ds_variables:
-            if kind in _DTYPES:
-                value = np.frombuffer(buffer, _DTYPES[kind], 1, values_at + position)[0]
-                columns.setdefault(f"cfs_{name}", []).append(float(value))
-    if len(x_steps) != 1:
+
+def _frame(buffer, f, header, keep, layout, path):
+    """One frame's traces (V), each channel's (x step, x offset) in s, and its variables."""
+    channels = layout["channels"]
+    tables_end = header + _DS_HEADER.size + len(channels) * _DS_CHANNEL.size
+    if not 0 <= header or tables_end > len(buffer):
+        raise InputError(f"corrupt CFS file (frame {f} header outside the file)", path)
+    _, data_start, _, _, _ = _DS_HEADER.unpack_from(buffer, header)
+    traces, axes = [], []
+    for c in keep:
+        name, y_units, x_units, kind, _, spacing = channels[c]
+        start, points, y_scale, y_offset, x_step, x_offset = _DS_CHANNEL.unpack_from(
+            buffer, header + _DS_HEADER.size + c * _DS_CHANNEL.size)
+        dtype = np.dtype(_DTYPES[kind])
+        first = data_start + start
+        if (points < 2 or first < 0 or spacing < dtype.itemsize
+                or first + (points - 1) * spacing + dtype.itemsize > len(buffer)):
+            raise InputError(f"corrupt or truncated CFS file (frame {f}, channel {name!r})",
+                             path)
+        time_scale = _TIME_UNITS.get(x_units.lower())
+        if time_scale is None:
+            raise InputError(f"channel {name!r} has x units {x_units!r}, not a time", path)
+        if not (np.isfinite(x_step) and x_step > 0 and np.isfinite(x_offset)
+                and np.isfinite(y_scale) and np.isfinite(y_offset)):
+            raise InputError(f"corrupt CFS file (frame {f}, channel {name!r}: sampling "
+                             "interval or scale not a positive finite number)", path)
+        raw = np.ndarray((points,), dtype, buffer, first, (spacing,))
+        traces.append((raw * y_scale + y_offset) * unit_scale(y_units))
+        axes.append((round(x_step * time_scale, 12), round(x_offset * time_scale, 9)))
+    values = {}
+    for name, kind, _, position in layout["ds_variables"]:
+        size = np.dtype(_DTYPES[kind]).itemsize if kind in _DTYPES else 0
+        if size and 0 <= tables_end + position <= len(buffer) - size:
+            values[f"cfs_{name}"] = float(np.frombuffer(buffer, _DTYPES[kind], 1,
+                                                        tables_end + position)[0])
+    length = min(len(t) for t in traces)
+    return np.stack([t[:length] for t in traces]), axes, values
+
+
+def read_cfs(path: str | Path, options: ReadOptions | None = None) -> Recording:
+    """Read a CFS file: every frame a sweep, voltage channels in volts."""
+    path = Path(path)
+    options = options or ReadOptions()
+    buffer = path.read_bytes()
+    try:
+        layout = _header(buffer, path)
+    except struct.error:
+        raise InputError("corrupt CFS header (tables run past the end of the file)",
+                         path) from None
+    notes = []
+    keep = _waveforms(layout["channels"], notes, path)
+    frames, axes, columns = [], set(), {}
+    for f, header in enumerate(layout["frames"]):
+        try:
+            frame, frame_axes, values = _frame(buffer, f, int(header), keep, layout, path)
+        except struct.error:
+            raise InputError(f"corrupt CFS file (frame {f} runs past the end of the file)",
+                             path) from None
+        frames.append(frame)
+        axes.update(frame_axes)
+        for name, value in values.items():
+            columns.setdefault(name, []).append(value)
+    steps, offsets = {a[0] for a in axes}, {a[1] for a in axes}
+    if len(steps) != 1:
         raise InputError("channels or frames have different sampling intervals", path)
-    sfreq = 1.0 / x_steps.pop()
+    sfreq = 1.0 / steps.pop()
     n_samples = min(frame.shape[1] for frame in frames)
     if any(frame.shape[1] != n_samples for frame in frames):
         notes.append(f"frames of different lengths were cut to the shortest ({n_samples} "
                      "samples)")
-    data = np.stack([frame[:, :n_samples] for frame in frames])
-    if options.stimulus_s is not None:
-        first_time = -options.stimulus_s
-    else:
-        first_time = min(x_offsets)
-        if len(x_offsets) > 1:
-            notes.append("channels start at different times; the earliest was used for all")
-    times = first_time + np.arange(n_samples) / sfreq
+    first_time = -options.stimulus_s if options.stimulus_s is not None else min(offsets)
+    if options.stimulus_s is None and len(offsets) > 1:
+        notes.append("channels start at different times; the earliest was used for all")
     duration = n_samples / sfreq
     notes.append("CFS frames carry no start time: sweeps are placed back to back")
+    if layout["comment"]:
+        notes.append(f"file comment: {layout['comment']}")
+    n_frames = layout["n_frames"]
     stimuli = [Stimulus(f * duration - first_time, np.nan, "", "") for f in range(n_frames)]
-    text = comment[1:1 + comment[0]].decode("latin-1").strip() if comment else ""
-    if text:
-        notes.append(f"file comment: {text}")
-    return assemble(path, f"CED CFS ({n_frames} frames)", "iomon CFS parser", data, times,
-                    sfreq, [channels[c][0] or f"channel {c + 1}" for c in keep], stimuli,
+    return assemble(path, f"CED CFS ({n_frames} frames)", "iomon CFS parser",
+                    np.stack([frame[:, :n_samples] for frame in frames]),
+                    first_time + np.arange(n_samples) / sfreq, sfreq,
+                    [layout["channels"][c][0] or f"channel {c + 1}" for c in keep], stimuli,
                     n_frames * duration, notes=notes,
                     columns={k: v for k, v in columns.items() if len(v) == n_frames})
 

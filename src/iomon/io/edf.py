@@ -33,6 +33,8 @@ from .base import (
     unit_scale,
 )
 
+__all__ = ["READER", "BdfSignal", "read_edf", "read_tals"]
+
 
 def _check_header(path: Path) -> dict:
     """Refuse files whose fixed header is not EDF/BDF or whose size contradicts it.

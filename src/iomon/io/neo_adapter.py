@@ -38,6 +38,8 @@ from .base import (
     unit_scale,
 )
 
+__all__ = ["AXON", "NIX", "SPIKE2", "WINWCP", "read_neo"]
+
 
 def _winwcp_record_count(path: Path) -> int | None:
     """Number of records a WinWCP header announces (``NR=``), None if it does not say."""

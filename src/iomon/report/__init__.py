@@ -6,6 +6,8 @@ import base64
 import textwrap
 from pathlib import Path
 
+__all__ = ["render_html", "summary_lines", "write_pdf"]
+
 
 def render_html(result, summary: dict, figure_paths: dict[str, Path],
                 identify: bool = False) -> str:

@@ -13,6 +13,8 @@ import numpy as np
 
 from ..threshold import intensity_varies
 
+__all__ = ["save_figures", "trend_figure", "waveform_figure"]
+
 _FOCAL = "#c0392b"
 _SYSTEMIC = "#d68910"
 _LESIONING = "#f5cba7"

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["TARGETS", "CaseScore", "run_case", "run_suite", "score_case", "summarise"]
+
 #: What the specification asks for (see the module docstring).
 TARGETS = {"sensitivity": 1.0, "max_delay_sweeps": 3, "false_focal_per_h": 0.1,
            "systemic_ok": 0.95, "recovery_ok": 1.0}
@@ -71,12 +73,12 @@ class CaseScore:
 
 def _reference_sweep(event, onsets, truth, criteria):
     """First sweep at which the injected change meets the criterion."""
-    if event["kind"] == "threshold":
-        rise = np.asarray(truth["sweeps"]["threshold_rise_v"], float)
+    if event.kind == "threshold":
+        rise = np.asarray(truth.sweeps.threshold_rise_v, float)
         needed = criteria.threshold_rise_v or 0.0
         hit = np.flatnonzero(rise >= needed)
     else:
-        hit = np.flatnonzero(onsets >= event["start_s"])
+        hit = np.flatnonzero(onsets >= event.start_s)
     return int(hit[0]) if hit.size else None
 
 
@@ -86,18 +88,18 @@ def score_case(sim, result) -> CaseScore:
     onsets = result.sweeps.table["onset_s"].to_numpy()
     names = result.sweeps.ch_names
     valid = ~result.rejected
-    score = CaseScore(truth["scenario"], truth["seed"],
-                      truth["phases_nominal_s"]["closure"][1] / 3600.0)
-    expected = set(truth["expected"]["focal_channels"])
+    score = CaseScore(truth.scenario, truth.seed,
+                      truth.phases_nominal_s["closure"][1] / 3600.0)
+    expected = set(truth.focal_channels)
     # What the surgeon hears: focal alerts that are not informational.
     focal = [a for a in result.alerts if a.scope == "focal" and not a.informational]
     score.false_focal = sum(a.channel not in expected for a in focal)
-    for event in truth["events"]:
-        if event["kind"] not in ("focal", "loss", "threshold"):
+    for event in truth.events:
+        if event.kind not in ("focal", "loss", "threshold"):
             continue
         first = _reference_sweep(event, onsets, truth, result.criteria)
-        kinds = ({"threshold"} if event["kind"] == "threshold" else {"amplitude", "loss"})
-        for channel in event["channels"]:
+        kinds = ({"threshold"} if event.kind == "threshold" else {"amplitude", "loss"})
+        for channel in event.channels:
             if channel not in expected:
                 continue  # no response at baseline: nothing to find
             score.injected += 1
@@ -105,7 +107,7 @@ def score_case(sim, result) -> CaseScore:
                 continue
             c = names.index(channel)
             hits = [a for a in focal if a.channel == channel and a.criterion in kinds
-                    and a.onset_s >= event["start_s"] and a.onset_s <= event["end_s"]]
+                    and a.onset_s >= event.start_s and a.onset_s <= event.end_s]
             if not hits:
                 continue
             alert = min(hits, key=lambda a: a.onset_sweep)
@@ -114,8 +116,8 @@ def score_case(sim, result) -> CaseScore:
             # seen in 50 V steps, so it can be called a step early).
             score.delays.append(int(valid[first:alert.onset_sweep, c].sum())
                                 - int(valid[alert.onset_sweep:first, c].sum()))
-            if event["recovers"]:
-                after = np.flatnonzero(onsets >= event["end_s"])
+            if event.recovers:
+                after = np.flatnonzero(onsets >= event.end_s)
                 end = int(after[0]) if after.size else onsets.size
                 # Recovered, and not before the event ended.
                 during = [a for a in hits if a.onset_sweep < end]
@@ -127,10 +129,10 @@ def score_case(sim, result) -> CaseScore:
             else:
                 ok = not any(a.recovered for a in hits)
             score.recovery_ok.append(bool(ok))
-    if truth["expected"]["systemic"]:
+    if truth.systemic_expected:
         # Alerts during the event on channels without an injected focal change of their own.
-        during = [a for a in result.alerts for e in truth["events"]
-                  if e["kind"] == "systemic" and e["start_s"] <= a.onset_s <= e["end_s"]
+        during = [a for a in result.alerts for e in truth.events
+                  if e.kind == "systemic" and e.start_s <= a.onset_s <= e.end_s
                   and a.channel not in expected]
         score.systemic_ok = bool(during) and all(a.scope == "systemic" for a in during)
     return score
@@ -138,9 +140,9 @@ def score_case(sim, result) -> CaseScore:
 
 def run_case(scenario, seed, folder, criteria=None, **simulate_options) -> CaseScore:
     """Simulate one case, write it as EDF+, read it back, analyse and score it."""
-    from .io import read
-    from .pipeline import analyze, load_case
-    from .simulate import simulate_case, write_simulated_case
+    from ..io import read
+    from ..pipeline import analyze, load_case
+    from . import simulate_case, write_simulated_case
 
     options = {"time_compression": 40.0, **simulate_options}
     sim = simulate_case(scenario, seed, **options)

@@ -1,0 +1,291 @@
+"""Synthetic DREZ cases with ground truth: for tests, the demo and ``recordings/``.
+
+A case is simulated as a continuous multichannel EMG recording, the way a monitoring system
+records it, with a stimulus annotation at every train. The rooms:
+
+- :mod:`~iomon.sim.scenarios`: what each scenario injects (data, :data:`SCENARIOS`);
+- :mod:`~iomon.sim.schedule`: the surgical schedule (a stimulus every 1-2 min, every 10-30 s
+  while lesioning);
+- :mod:`~iomon.sim.physiology`: the muscles' responses, variability, recruitment and fade;
+- :mod:`~iomon.sim.signal`: the recording (noise, hum, artefact, responses, cautery);
+- :mod:`~iomon.sim.truth`: what was injected, typed; :mod:`~iomon.sim.writing`: the files;
+- :mod:`~iomon.sim.scoring`: alerts scored against the truth.
+
+``time_compression`` shrinks the schedule in the file so that a 90-minute case fits in a few
+MB; the physiology (fade) follows the uncompressed surgical clock, which the truth keeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..annotations import Annotation
+from ..case import Case, ChannelSpec
+from ..errors import InputError
+from ..muscles import MUSCLES
+from ..sweeps import Channel
+from . import physiology, signal
+from .physiology import response_waveform
+from .scenarios import SCENARIOS, Scenario, amplitude_factors
+from .schedule import DEFAULT_SCHEDULE, SHORT_SCHEDULE, Schedule, schedule_onsets
+from .truth import ChannelTruth, Event, SweepTruth, Truth, read_truth
+from .writing import write_case_toml, write_edf, write_simulated_case
+
+__all__ = ["DEFAULT_MUSCLES", "SCENARIOS", "SHIPPED_MUSCLES", "SHORT_SCHEDULE", "Scenario",
+           "Schedule", "SimulatedCase", "Truth", "read_truth", "response_waveform",
+           "simulate_case", "write_case_toml", "write_edf", "write_simulated_case"]
+
+DEFAULT_MUSCLES = ("Deltoid", "Biceps", "APB", "ADM", "TA", "AH")
+SHIPPED_MUSCLES = ("Deltoid", "APB", "TA", "AH")
+#: Sweeps must lie this much further apart in the file than a sweep window lasts, s.
+MIN_SWEEP_GAP_S = 0.05
+#: The ``Baseline`` annotation is written this long before the first sweep after the ramp, s.
+BASELINE_MARKER_LEAD_S = 5.0
+
+
+@dataclass
+class SimulatedCase:
+    """A simulated recording and what was injected into it.
+
+    Attributes
+    ----------
+    signals : array of float, shape (n_channels, n_samples)
+        The continuous recording in volts.
+    sfreq : float
+        Sampling rate in Hz.
+    channels : list of Channel
+        Channel facts (the truth, which the sidecar also states).
+    annotations : list of Annotation
+        Stimulus and phase markers as a monitoring system writes them.
+    case : Case
+        What the sidecar says.
+    truth : Truth
+        What was injected.
+    """
+
+    signals: np.ndarray
+    sfreq: float
+    channels: list[Channel]
+    annotations: list[Annotation]
+    case: Case
+    truth: Truth = field(repr=False)
+
+
+def _scenario(name, side, mains_hz, focal_level, focal_sweeps, cv, time_compression):
+    """The scenario asked for, with the brief/shallow focal drop options applied; checked."""
+    if name not in SCENARIOS:
+        raise InputError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
+    if side not in ("left", "right"):
+        raise InputError(f"side must be left or right, got {side!r}")
+    if mains_hz not in (50.0, 60.0, 50, 60):
+        raise InputError(f"mains_hz must be 50 or 60, got {mains_hz}")
+    if focal_level is not None and not 0 <= focal_level < 1:
+        raise InputError(f"focal_level must be in [0, 1), got {focal_level}")
+    if focal_sweeps is not None and (focal_sweeps < 1 or name != "focal_recovering"):
+        raise InputError(f"focal_sweeps must be >= 1 and needs scenario focal_recovering, got "
+                         f"{focal_sweeps} with {name}")
+    if focal_level is not None and name not in ("focal_recovering", "focal_persistent"):
+        raise InputError(f"focal_level needs a focal scenario, got {name}")
+    if cv is not None and not 0 < cv < 2:
+        raise InputError(f"cv must be in (0, 2), got {cv}")
+    if time_compression < 1:
+        raise InputError(f"time_compression must be >= 1, got {time_compression}")
+    scenario = SCENARIOS[name]
+    if focal_level is not None:
+        scenario = dataclasses.replace(scenario, focal=dataclasses.replace(scenario.focal,
+                                                                           level=focal_level))
+    return scenario
+
+
+def _file_onsets(nominal, time_compression):
+    """Stimulus times in the file.
+
+    Refused when the compression puts sweeps on top of each other.
+    """
+    onsets = nominal / time_compression
+    gap = np.diff(onsets).min() if onsets.size > 1 else 1.0
+    window = signal.SWEEP_WINDOW_S[1] - signal.SWEEP_WINDOW_S[0]
+    if gap < window + MIN_SWEEP_GAP_S:
+        raise InputError(
+            f"time_compression {time_compression:g} puts sweeps {gap * 1e3:.0f} ms apart; "
+            f"they need at least {(window + MIN_SWEEP_GAP_S) * 1e3:.0f} ms")
+    return onsets
+
+
+def _intensities(scenario: Scenario, nominal, lesioning, n_ramp):
+    """Planned intensity per sweep (ramp-up, then constant) and the injected threshold rise."""
+    intensity = np.full(nominal.size, scenario.intensity_v)
+    intensity[:n_ramp] = (scenario.intensity_v
+                          - physiology.THRESHOLD_STEP_V * np.arange(n_ramp, 0, -1))
+    rise = np.zeros(nominal.size)
+    if scenario.threshold_rise_v:
+        les_start, les_end = lesioning
+        rise = scenario.threshold_rise_v * np.clip((nominal - les_start) / (les_end - les_start),
+                                                   0, 1)
+    return intensity, rise
+
+
+def _responses(scenario, traits, channels, nominal, intensity, threshold_rise, factor,
+               case_end, n_ramp, cv, rng):
+    """Amplitude (V) of every response and the intensities the team used (chased or not)."""
+    legs = np.array([ch.role == "test" and ch.limb == "lower" for ch in channels])
+    fade = physiology.fade_factor(nominal, scenario.fade_to, case_end)
+    limb_threshold = np.array([physiology.THRESHOLD_V[ch.limb] for ch in channels])
+    vth = limb_threshold[None, :] + threshold_rise[:, None] * legs[None, :]
+    at_baseline = physiology.recruitment(scenario.intensity_v, limb_threshold)
+    log_var = physiology.log_variability(nominal.size, cv, rng)
+    # Amplitude at full recruitment; the intensity scales it along each muscle's sigmoid.
+    drive = (traits.base_amplitude_v[None, :] * np.exp(log_var) * factor * fade[:, None]
+             / at_baseline[None, :])
+    drive[:, ~traits.present] = 0.0
+    if scenario.threshold_rise_v:
+        watched = legs & traits.present
+        intensity = physiology.chase_threshold(intensity, n_ramp, drive[:, watched],
+                                               vth[:, watched])
+    return drive * physiology.recruitment(intensity[:, None], vth), intensity
+
+
+def _cautery(phase_of_sweep, share, rng):
+    """Sweeps of exposure and lesioning that an electrocautery burst contaminates."""
+    eligible = np.flatnonzero(np.isin(phase_of_sweep, ["exposure", "lesioning"]))
+    n_burst = int(round(share * eligible.size))
+    contaminated = np.zeros(len(phase_of_sweep), bool)
+    if n_burst:
+        contaminated[rng.choice(eligible, n_burst, replace=False)] = True
+    return contaminated
+
+
+def _annotations(bounds, onsets, intensity, baseline_marker_s, time_compression):
+    """The markers a monitoring system writes: phases, baseline and every stimulus."""
+    marks = [Annotation(float(baseline_marker_s), 0.0, "Baseline"),
+             Annotation(bounds["lesioning"][0] / time_compression, 0.0, "DREZ lesioning start"),
+             Annotation(bounds["lesioning"][1] / time_compression, 0.0, "DREZ lesioning end"),
+             Annotation(bounds["exposure"][0] / time_compression, 0.0, "Exposure start"),
+             Annotation(bounds["closure"][0] / time_compression, 0.0, "Closure start")]
+    marks += [Annotation(float(t), 0.0, f"TcMEP {v:.0f}V C3-C4")
+              for t, v in zip(onsets, intensity)]
+    return sorted(marks, key=lambda a: a.onset_s)
+
+
+def _events(scenario, applied, channels, bounds, time_compression):
+    """The truth's events: the drops applied, then a threshold rise or fade."""
+    names = tuple(ch.name for ch in channels)
+    legs = tuple(ch.name for ch in channels if ch.role == "test" and ch.limb == "lower")
+    case_end = bounds["closure"][1]
+    plain = [(kind, legs if on_legs else names, start, end, drop.recovers, level, None)
+             for kind, drop, start, end, level, on_legs in applied]
+    if scenario.threshold_rise_v:
+        plain.append(("threshold", legs, bounds["lesioning"][0], case_end, False, None,
+                      scenario.threshold_rise_v))
+    if scenario.fade_to is not None:
+        plain.append(("fade", names, 0.0, case_end, False, scenario.fade_to, None))
+    return tuple(Event(kind, chans, start, end, start / time_compression,
+                       end / time_compression, recovers, level, rise)
+                 for kind, chans, start, end, recovers, level, rise in plain)
+
+
+def _truth(scenario, seed, settings, case, channels, traits, cv, bounds, marker_s, events,
+           sweeps, amplitude, onset, n_phases) -> Truth:
+    """The typed truth of a simulated case."""
+    sfreq, time_compression, mains_hz, noise_uv = settings
+    present = traits.present
+    focal = sorted({name for e in events if e.kind in ("focal", "loss", "threshold")
+                    for name in e.channels
+                    if present[[ch.name for ch in channels].index(name)]})
+    return Truth(
+        scenario=scenario.name, description=scenario.description, seed=int(seed),
+        sfreq=sfreq, time_compression=time_compression, mains_hz=float(mains_hz),
+        noise_uv_rms=noise_uv, case={"id": case.id, "side": case.side,
+                                     "levels": list(case.levels)},
+        train={"pulses": signal.TRAIN_PULSES, "isi_ms": signal.TRAIN_ISI_S * 1e3},
+        phases_nominal_s={k: tuple(v) for k, v in bounds.items()}, baseline_marker_s=marker_s,
+        channels=tuple(
+            ChannelTruth(ch.name, ch.muscle, ch.side, ch.limb, ch.role, bool(present[c]),
+                         float(traits.base_amplitude_v[c] * 1e6) if present[c] else None,
+                         float(traits.onset_s[c] * 1e3), float(cv[c]))
+            for c, ch in enumerate(channels)),
+        events=events, sweeps=sweeps,
+        amplitude_uv=np.where(present[None, :], amplitude * 1e6, np.nan),
+        onset_latency_ms=onset * 1e3, n_phases=n_phases, focal_channels=tuple(focal),
+        systemic_expected=scenario.systemic is not None)
+
+
+def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 5000.0,
+                  muscles=DEFAULT_MUSCLES, side: str = "left", levels=("C5", "C6", "C7", "C8"),
+                  schedule: Schedule = DEFAULT_SCHEDULE, time_compression: float = 20.0,
+                  mains_hz: float = 50.0, noise_uv: float = 5.0, cv_scale: float = 1.0,
+                  cv: float | None = None, focal_level: float | None = None,
+                  focal_sweeps: int | None = None, case_id: str | None = None) -> SimulatedCase:
+    """Simulate a DREZ case.
+
+    Parameters
+    ----------
+    scenario : str
+        A key of :data:`SCENARIOS`.
+    seed : int
+        Seed of the random generator; the same seed gives the same case.
+    sfreq : float
+    muscles, side, levels
+        Muscles recorded on each side (keys of :data:`iomon.muscles.MUSCLES`), the side of the
+        avulsion and of the lesioning, and the avulsed root levels.
+    schedule : Schedule
+        Phase durations and stimulus intervals on the surgical clock.
+    time_compression : float
+        The surgical clock is divided by this to place events in the file (1 = real time).
+    mains_hz, noise_uv : float
+        Mains frequency (50 or 60) and amplifier noise (µV rms).
+    cv_scale, cv : float
+        A factor on every muscle's coefficient of variation (1: the literature's values), or
+        one CV for every muscle instead.
+    focal_level : float, optional
+        Focal scenarios: the share of the baseline amplitude left during the drop (default
+        0.2, a drop of 80 %).
+    focal_sweeps : int, optional
+        ``focal_recovering``: the drop lasts this many sweeps (default: a third of lesioning).
+    case_id : str, optional
+        Defaults to ``"SIM-<scenario>-<seed>"``.
+
+    Returns
+    -------
+    SimulatedCase
+        Its ``truth`` (:class:`~iomon.sim.truth.Truth`) holds what was injected.
+    """
+    spec = _scenario(scenario, side, mains_hz, focal_level, focal_sweeps, cv, time_compression)
+    rng = np.random.default_rng(seed)
+    levels = tuple(v.upper() for v in levels)
+    channels = physiology.channel_set(muscles, side)
+    nominal, phase_of_sweep, bounds = schedule_onsets(schedule, rng)
+    onsets = _file_onsets(nominal, time_compression)
+    n_ramp = min(schedule.pre_baseline_sweeps, nominal.size - 1)
+    intensity, threshold_rise = _intensities(spec, nominal, bounds["lesioning"], n_ramp)
+    marker_nominal = ((nominal[n_ramp] - BASELINE_MARKER_LEAD_S) if nominal.size > n_ramp
+                      else 0.0)
+    traits = physiology.channel_traits(channels, side, levels, rng)
+    legs = np.array([ch.role == "test" and ch.limb == "lower" for ch in channels])
+    factor, applied = amplitude_factors(spec, nominal, bounds["lesioning"],
+                                        bounds["closure"][1], legs, focal_sweeps)
+    cvs = (np.array([MUSCLES[ch.muscle].cv for ch in channels]) if cv is None
+           else np.full(len(channels), float(cv))) * cv_scale
+    amplitude, intensity = _responses(spec, traits, channels, nominal, intensity,
+                                      threshold_rise, factor, bounds["closure"][1], n_ramp,
+                                      cvs, rng)
+    onset = traits.onset_s[None, :] + rng.normal(0.0, physiology.ONSET_JITTER_S,
+                                                 amplitude.shape)
+    contaminated = _cautery(phase_of_sweep, spec.cautery_share, rng)
+    signals, n_phases = signal.record(len(channels), onsets, sfreq, mains_hz, noise_uv * 1e-6,
+                                      traits.templates, amplitude, onset, contaminated, rng)
+    case = Case(case_id or f"SIM-{scenario}-{seed}", side, levels,
+                tuple(ChannelSpec(ch.name, ch.muscle, ch.side, ch.limb, ch.role)
+                      for ch in channels))
+    marker_s = float(marker_nominal / time_compression)
+    truth = _truth(spec, seed, (sfreq, time_compression, mains_hz, noise_uv), case, channels,
+                   traits, cvs, bounds, marker_s,
+                   _events(spec, applied, channels, bounds, time_compression),
+                   SweepTruth(onsets, nominal, intensity, threshold_rise, tuple(phase_of_sweep),
+                              contaminated), amplitude, onset, n_phases)
+    return SimulatedCase(signals, float(sfreq), channels,
+                         _annotations(bounds, onsets, intensity, marker_s, time_compression),
+                         case, truth)
