@@ -55,7 +55,9 @@ def test_analyze_writes_the_contract_files(analysed):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "src=\"figures" not in html
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
-    assert sorted(p.name for p in (out / "figures").iterdir()) == ["trend.png", "waveforms.png"]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
+        f"{name}.{kind}" for name in ("trend", "overlay", "latency", "waveforms")
+        for kind in ("png", "svg"))
     assert "alert(s)" in proc.stdout
 
 

@@ -22,9 +22,9 @@ def test_crash_while_writing_leaves_nothing(cases, tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     # Fault injection: the PDF step fails after the tables and the HTML were written.
-    import iomon.report
+    import iomon.report.pdf
 
-    monkeypatch.setattr(iomon.report, "write_pdf", broken)
+    monkeypatch.setattr(iomon.report.pdf, "write_pdf", broken)
     out = tmp_path / "o"
     with pytest.raises(RuntimeError):
         outputs.write_outputs(result, out)
@@ -38,12 +38,13 @@ def test_threshold_case_report_shows_intensity_and_rise(cases, tmp_path):
 
     _, result = cases.analyse("threshold", 1)
     fig = trend_figure(result)
-    assert len(fig.axes) == len(result.sweeps.channels) + 1
+    # One intensity panel on top of each column (at-risk side, controls), then the channels.
+    assert len(fig.axes) == len(result.sweeps.channels) + 2
     assert fig.axes[0].get_title(loc="left") == "stimulus intensity"
     drawn = fig.axes[0].lines[0].get_ydata()
     assert list(drawn) == list(result.sweeps.table["stim_intensity"])
     write_outputs(result, tmp_path / "out")
     html = (tmp_path / "out" / "report.html").read_text()
     rises = {a.threshold_rise_v for a in result.alerts if a.criterion == "threshold"}
-    assert rises and all(f"(+{r:g} V)" in html for r in rises)
+    assert rises and all(f"+{r:g} V" in html for r in rises)
     assert "Threshold: the stimulation threshold" in html

@@ -9,10 +9,13 @@ See DESIGN.md section 4 for the format. Every value is checked here; a wrong one
 from __future__ import annotations
 
 import datetime
+import math
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from .annotations import Phase
 from .baseline import Rebaseline
@@ -22,7 +25,8 @@ from .muscles import MUSCLES
 from .settings import Settings, settings_from_sidecar
 from .sweeps import LIMBS, ROLES, SIDES
 
-__all__ = ["Case", "ChannelSpec", "load_case", "read_case", "sidecar_path"]
+__all__ = ["Case", "ChannelSpec", "Exclusion", "TheatreEvent", "load_case", "read_case",
+           "sidecar_path"]
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,6 +50,56 @@ class ChannelSpec:
     side: str | None = None
     limb: str | None = None
     role: str | None = None
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A review edit: sweeps or a channel left out of the analysis, and why.
+
+    Selected are the sweeps listed (0-based, as in measurements.csv) and/or those from
+    ``from_s`` to ``to_s`` (s since the start of the recording; either end open), on the channel
+    named or on every channel. Excluded sweeps are treated as rejected: neither a drop nor a
+    response, never part of a baseline.
+    """
+
+    reason: str
+    channel: str | None = None
+    sweeps: tuple[int, ...] = ()
+    from_s: float | None = None
+    to_s: float | None = None
+
+    def mask(self, onsets_s, ch_names) -> np.ndarray:
+        """Which sweep x channel pairs it excludes: shape (n_sweeps, n_channels)."""
+        onsets_s = np.asarray(onsets_s, float)
+        rows = np.ones(onsets_s.size, bool)
+        if self.sweeps:
+            rows &= np.isin(np.arange(onsets_s.size), self.sweeps)
+        if self.from_s is not None:
+            rows &= onsets_s >= self.from_s
+        if self.to_s is not None:
+            rows &= onsets_s <= self.to_s
+        columns = np.array([self.channel is None or name == self.channel for name in ch_names])
+        return rows[:, None] & columns[None, :]
+
+    def describe(self) -> str:
+        """The edit in words, for the report."""
+        where = [f"channel {self.channel}" if self.channel else "every channel"]
+        if self.sweeps:
+            where.append("sweep" + ("s " if len(self.sweeps) > 1 else " ")
+                         + ", ".join(str(s) for s in self.sweeps))
+        if self.from_s is not None or self.to_s is not None:
+            start = "the start" if self.from_s is None else f"{self.from_s:g} s"
+            end = "the end" if self.to_s is None else f"{self.to_s:g} s"
+            where.append(f"from {start} to {end}")
+        return f"excluded {', '.join(where)}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class TheatreEvent:
+    """Something that happened in theatre, noted by the team: drawn on the trends, listed."""
+
+    at_s: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -74,6 +128,12 @@ class Case:
         Explicit re-baselinings (``[[rebaseline]]``: ``at_s``, ``reason``).
     processing : Settings
         How to condition and measure (the ``[processing]`` table).
+    procedure : str or None
+        The operation, as the report heads it (``[case] procedure``).
+    exclusions : tuple of Exclusion
+        Review edits: sweeps or channels left out (``[[exclude]]``).
+    events : tuple of TheatreEvent
+        What happened in theatre (``[[events]]``).
     """
 
     id: str
@@ -86,6 +146,9 @@ class Case:
     read_options: ReadOptions = field(default_factory=ReadOptions)
     rebaselines: tuple[Rebaseline, ...] = ()
     processing: Settings = field(default_factory=Settings)
+    procedure: str | None = None
+    exclusions: tuple[Exclusion, ...] = ()
+    events: tuple[TheatreEvent, ...] = ()
 
 
 def sidecar_path(recording: str | Path) -> Path:
@@ -138,11 +201,13 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     path = Path(path)
     doc = _load_toml(path)
     _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
-                      "processing"} | sidecar_sections(), "the sidecar", path)
-    case_id, side, levels = _case_section(doc, path, default_id)
+                      "processing", "exclude", "events"} | sidecar_sections(), "the sidecar",
+                path)
+    case_id, side, levels, procedure = _case_section(doc, path, default_id)
     return Case(case_id, side, levels, _channel_specs(doc, path), _phases(doc, path),
                 _clinical(doc, path), path, _read_options(doc, path), _rebaselines(doc, path),
-                _processing(doc.get("processing", {}), path))
+                _processing(doc.get("processing", {}), path), procedure,
+                _exclusions(doc, path), _events(doc, path))
 
 
 def _load_toml(path: Path) -> dict:
@@ -157,12 +222,15 @@ def _load_toml(path: Path) -> dict:
         raise InputError("not valid TOML (not UTF-8 text)", path) from None
 
 
-def _case_section(doc: dict, path: Path, default_id) -> tuple[str, str | None, tuple]:
-    """``[case]``: id, side of the lesioning, avulsed levels."""
+def _case_section(doc: dict, path: Path, default_id) -> tuple:
+    """``[case]``: id, side of the lesioning, avulsed levels, procedure."""
     case_table = doc.get("case", {})
     if not isinstance(case_table, dict):
         raise InputError("[case] must be a table", path)
-    _check_keys(case_table, {"id", "side", "levels"}, "[case]", path)
+    _check_keys(case_table, {"id", "side", "levels", "procedure"}, "[case]", path)
+    procedure = case_table.get("procedure")
+    if procedure is not None and (not isinstance(procedure, str) or not procedure.strip()):
+        raise InputError(f"case.procedure must be text, got {procedure!r}", path)
     case_id = case_table.get("id", default_id or path.name.removesuffix(".case.toml"))
     if not isinstance(case_id, str) or not case_id.strip():
         raise InputError(f"case.id must be a non-empty string, got {case_id!r}", path)
@@ -174,7 +242,7 @@ def _case_section(doc: dict, path: Path, default_id) -> tuple[str, str | None, t
     if bad:
         raise InputError(f"case.levels: {bad[0]!r} is not a root level (C1-C8, T1-T12, L1-L5, "
                          "S1-S5)", path)
-    return str(case_id), side, tuple(v.upper() for v in levels)
+    return str(case_id), side, tuple(v.upper() for v in levels), procedure
 
 
 def _channel_specs(doc: dict, path: Path) -> tuple[ChannelSpec, ...]:
@@ -256,6 +324,59 @@ def _processing(table, path: Path) -> Settings:
         return settings_from_sidecar(table)
     except InputError as err:
         raise InputError(err.reason, path) from None
+
+
+def _seconds(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 <= value <= 1e7)
+
+
+def _exclusions(doc, path: Path) -> tuple[Exclusion, ...]:
+    """``[[exclude]]`` entries.
+
+    Each needs a ``reason`` and at least one of ``channel``, ``sweep``, ``from_s``, ``to_s``.
+    """
+    out = []
+    for where, entry in _tables(doc, "exclude", {"channel", "sweep", "from_s", "to_s",
+                                                 "reason"}, path):
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InputError(f"{where}.reason must say why (text)", path)
+        if not set(entry) & {"channel", "sweep", "from_s", "to_s"}:
+            raise InputError(f"{where} must name a channel, a sweep or a time range", path)
+        channel = entry.get("channel")
+        if channel is not None and (not isinstance(channel, str) or not channel):
+            raise InputError(f"{where}.channel must be the channel's label", path)
+        sweeps = entry.get("sweep", [])
+        sweeps = [sweeps] if isinstance(sweeps, int) and not isinstance(sweeps, bool) else sweeps
+        if not isinstance(sweeps, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10**7 for v in sweeps):
+            raise InputError(f"{where}.sweep must be a sweep number (0-based, as in "
+                             "measurements.csv) or a list of them", path)
+        for key in ("from_s", "to_s"):
+            if key in entry and not _seconds(entry[key]):
+                raise InputError(f"{where}.{key} must be seconds >= 0, got {entry[key]!r}", path)
+        start, end = entry.get("from_s"), entry.get("to_s")
+        if start is not None and end is not None and end < start:
+            raise InputError(f"{where}: to_s ({end}) is before from_s ({start})", path)
+        out.append(Exclusion(reason.strip(), channel, tuple(sweeps),
+                             None if start is None else float(start),
+                             None if end is None else float(end)))
+    return tuple(out)
+
+
+def _events(doc, path: Path) -> tuple[TheatreEvent, ...]:
+    """``[[events]]``: ``at_s`` and ``text``, in time order."""
+    out = []
+    for where, entry in _tables(doc, "events", {"at_s", "text"}, path):
+        if not _seconds(entry.get("at_s")):
+            raise InputError(f"{where}.at_s must be seconds >= 0, got {entry.get('at_s')!r}",
+                             path)
+        text = entry.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"{where}.text must say what happened", path)
+        out.append(TheatreEvent(float(entry["at_s"]), text.strip()))
+    return tuple(sorted(out, key=lambda e: e.at_s))
 
 
 def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write measurements.csv, alerts.json and summary.json only")
     analyze.add_argument("--identify", action="store_true",
                          help="let patient identifiers from the file header into the report")
+    analyze.add_argument("--force", action="store_true",
+                         help="replace another case's results in --out (refused otherwise)")
 
     info = sub.add_parser("info", help="what the reader sees: channels, sweeps, annotations, "
                                        "phases")
@@ -87,7 +89,8 @@ def _cmd_analyze(args) -> int:
     result = analyze_file(recording_path, args.case, args.criteria)
     out = Path(args.out) if args.out else recording_path.with_name(recording_path.stem +
                                                                    "_iomon")
-    write_outputs(result, out, report=not args.no_report, identify=args.identify)
+    write_outputs(result, out, report=not args.no_report, identify=args.identify,
+                  force=args.force)
     focal = sum(a.scope == "focal" for a in result.alerts)
     print(f"{result.case.id}: {result.sweeps.n_sweeps} sweeps, {len(result.alerts)} alert(s) "
           f"({focal} focal) with criteria {result.criteria.name}; outputs in {out}")

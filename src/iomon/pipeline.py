@@ -134,6 +134,7 @@ def analyze(recording: Recording, case: Case | None = None,
             _condition_and_measure(sweeps, resolved, artefact, mains)
     except InputError as err:
         raise InputError(err.reason, recording.path) from None
+    rejected, reason = apply_exclusions(case, sweeps, rejected, reason)
     baseline_start = find_baseline_start(recording.annotations)
     setup = setup_sweeps(sweeps.column("onset_s"), baseline_start)
     measurements, baselines, windows = _measure_against_baseline(
@@ -151,6 +152,29 @@ def analyze(recording: Recording, case: Case | None = None,
         mains_hz=mains_hz, windows=windows, rejected=rejected, reject_reason=reason,
         measurements=measurements, baselines=baselines, percent=percent, alerts=tuple(alerts),
         notes=tuple(notes))
+
+
+def apply_exclusions(case: Case, sweeps: Sweeps, rejected, reason):
+    """The review edits' exclusions, added to the rejections with their reason.
+
+    An excluded sweep x channel is treated as rejected (reason ``"excluded: <why>"``), which
+    the reviewer's decision takes over any other reason.
+    """
+    rejected, reason = rejected.copy(), reason.astype(object)
+    onsets = sweeps.column("onset_s")
+    for exclusion in case.exclusions:
+        if exclusion.channel is not None and exclusion.channel not in sweeps.ch_names:
+            raise InputError(f"[[exclude]] names channel {exclusion.channel!r}, which the "
+                             f"recording lacks (channels: {', '.join(sweeps.ch_names)})",
+                             case.source)
+        beyond = [s for s in exclusion.sweeps if s >= sweeps.n_sweeps]
+        if beyond:
+            raise InputError(f"[[exclude]] names sweep {beyond[0]}, but the recording has "
+                             f"{sweeps.n_sweeps} (0 to {sweeps.n_sweeps - 1})", case.source)
+        mask = exclusion.mask(onsets, sweeps.ch_names)
+        rejected |= mask
+        reason[mask] = f"excluded: {exclusion.reason}"
+    return rejected, reason.astype(str)
 
 
 def setup_sweeps(onsets_s, baseline_start_s) -> np.ndarray:

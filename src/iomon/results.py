@@ -223,6 +223,11 @@ class CaseResult:
             "settings": self.settings_record(),
             "side": self.case.side,
             "levels": list(self.case.levels),
+            "procedure": self.case.procedure,
+            "recording_start_time": (None if self.recording.start is None
+                                     else self.recording.start.strftime("%H:%M:%S")),
+            "clinical": dict(self.case.clinical),
+            "review_edits": self.review_edits_record(),
             "n_sweeps": self.sweeps.n_sweeps,
             "n_setup_sweeps": int(self.setup.sum()),
             "n_rejected": int(self.rejected.all(axis=1).sum()),
@@ -255,6 +260,19 @@ class CaseResult:
             ],
             "n_alerts": len(self.alerts),
             "notes": list(self.notes),
+        }
+
+    def review_edits_record(self) -> dict:
+        """The sidecar's review edits as applied (summary.json ``review_edits``)."""
+        onsets, names = self.sweeps.column("onset_s"), self.sweeps.ch_names
+        return {
+            "exclusions": [{"reason": e.reason, "channel": e.channel, "sweeps": list(e.sweeps),
+                            "from_s": e.from_s, "to_s": e.to_s,
+                            "n_channel_sweeps": int(e.mask(onsets, names).sum())}
+                           for e in self.case.exclusions],
+            "rebaselines": [{"at_s": r.at_s, "reason": r.reason}
+                            for r in self.settings.rebaselines],
+            "events": [{"at_s": e.at_s, "text": e.text} for e in self.case.events],
         }
 
     def settings_record(self) -> dict:

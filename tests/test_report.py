@@ -1,0 +1,223 @@
+"""The case report as a person sees it: in a real browser, on rendered PDF pages, in words.
+
+The browser is Debian's Chromium driven by Playwright; the PDF pages are rendered by poppler's
+pdftoppm and read by pdftotext. `.ci/run` installs both; locally the browser and PDF tests
+skip, saying why, when they are missing, unless IOMON_REQUIRE_TOOLS=1 (set by CI) makes them
+fail instead.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import RECORDINGS
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REQUIRED = os.environ.get("IOMON_REQUIRE_TOOLS") == "1"
+
+REVIEW = """
+[case]
+id = "SYS-REVIEW"
+side = "left"
+levels = ["C5", "C6", "C7", "C8"]
+procedure = "Left C5-C8 DREZ lesioning"
+
+[[exclude]]
+channel = "R APB"
+from_s = 30.0
+reason = "electrode displaced"
+
+[[exclude]]
+sweep = [5, 6]
+reason = "stimulator fault"
+
+[[events]]
+at_s = 24.0
+text = "MAP 55 mmHg"
+
+[clinical]
+surgery_date = 2023-10-04
+sex = "F"
+age = 66
+new_deficit = false
+"""
+
+
+def _tool(name):
+    path = shutil.which(name) if name != "chromium" else CHROMIUM
+    if path is None:
+        if REQUIRED:
+            pytest.fail(f"{name} is needed (IOMON_REQUIRE_TOOLS=1) but not installed")
+        pytest.skip(f"{name} is not installed (.ci/run installs it)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
+    """The shipped systemic case with review edits, analysed and written by the CLI."""
+    folder = tmp_path_factory.mktemp("reviewed")
+    recording = folder / "systemic.edf"
+    shutil.copy(RECORDINGS / "drez_systemic.edf", recording)
+    channels = (RECORDINGS / "drez_systemic.case.toml").read_text().split("[[channels]]", 1)[1]
+    (folder / "systemic.case.toml").write_text(REVIEW + "\n[[channels]]" + channels)
+    out = folder / "out"
+    proc = subprocess.run([sys.executable, "-m", "iomon.cli", "analyze", str(recording),
+                           "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def focal(tmp_path_factory):
+    out = tmp_path_factory.mktemp("focal") / "out"
+    proc = subprocess.run([sys.executable, "-m", "iomon.cli", "analyze",
+                           str(RECORDINGS / "drez_focal_recovering.edf"), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.mark.parametrize("which", ["reviewed", "focal"])
+def test_report_in_a_real_browser(which, request, tmp_path):
+    """No console errors, every image loaded, nothing wider than the window, not blank."""
+    _tool("chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install '.[test]'")
+    out = request.getfixturevalue(which)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--disable-quic"])
+        page = browser.new_page(viewport={"width": 800, "height": 1000})
+        problems = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto((out / "report.html").as_uri())
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, "
+                               "i.naturalWidth, i.getBoundingClientRect().width])")
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        shot = tmp_path / "page.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert problems == []
+    assert len(images) == 4 and all(ok and natural > 0 and shown > 0
+                                    for ok, natural, shown in images)
+    assert overflow <= 800, "the page is wider than an 800 px window: a table does not fit"
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[0] >= height - 2, "the screenshot is cut"
+    assert pixels[..., :3].std() > 0.05, "the screenshot is blank"
+
+
+def test_pdf_pages_render_and_hold_the_alert_table(reviewed, tmp_path):
+    pdftoppm, pdftotext = _tool("pdftoppm"), _tool("pdftotext")
+    pdf = reviewed / "report.pdf"
+    subprocess.run([pdftoppm, "-r", "40", "-png", str(pdf), str(tmp_path / "p")], check=True)
+    pages = sorted(tmp_path.glob("p-*.png"))
+    assert len(pages) >= 4
+    from matplotlib.image import imread
+
+    for page in pages:
+        pixels = imread(page)
+        assert pixels[..., :3].std() > 0.02, f"{page.name} is blank"
+    text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    sheets = text.split("\f")[:len(pages)]
+    for number, sheet in enumerate(sheets, start=1):
+        assert "SYS-REVIEW" in sheet and f"page {number} of {len(pages)}" in sheet
+    flat = " ".join(text.split())
+    for words in ("Alerts (1)", "systemic (7", "Conclusion", "Review edits", "µV",
+                  "electrode displaced", "MAP 55 mmHg", "Methods"):
+        assert words in flat, words
+
+
+def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal):
+    from iomon.pipeline import analyze_file
+    from iomon.report.content import alert_events, alert_table, build_content
+
+    result = analyze_file(RECORDINGS / "drez_systemic.edf")
+    assert len(result.alerts) == 7
+    events = alert_events(result.alerts, float(result.sweeps.column("onset_s").max()))
+    assert len(events) == 1 and len(events[0].channels) == 7
+    content = build_content(result, result.documents(), [])
+    assert content.alerts.rows[0][0] == "systemic (7 channels)"
+    assert "Systemic:" in content.conclusion[0] and "recovered by" in content.conclusion[0]
+    focal_result = analyze_file(RECORDINGS / "drez_focal_recovering.edf")
+    table = alert_table(alert_events(focal_result.alerts, 1e9), _clock(focal_result))
+    assert [row[:2] for row in table.rows] == [("focal", "L AH"), ("focal", "L TA")]
+    words = build_content(focal_result, focal_result.documents(), []).conclusion[0]
+    assert words.startswith("Focal: L AH and L TA fell to 14–20 % of baseline")
+
+
+def _clock(result):
+    from iomon.report.figures import TimeAxis
+
+    clock = TimeAxis(result.recording.start, result.recording.duration_s)
+    clock.seconds = True
+    return clock
+
+
+def test_review_edits_change_the_analysis_and_are_listed(reviewed):
+    summary = json.loads((reviewed / "summary.json").read_text())
+    edits = summary["review_edits"]
+    assert [e["reason"] for e in edits["exclusions"]] == ["electrode displaced",
+                                                          "stimulator fault"]
+    assert edits["exclusions"][1]["n_channel_sweeps"] == 2 * 8
+    assert edits["events"] == [{"at_s": 24.0, "text": "MAP 55 mmHg"}]
+    assert summary["clinical"] == {"surgery_date": "2023-10-04", "sex": "F", "age": 66,
+                                   "new_deficit": False}
+    assert summary["procedure"] == "Left C5-C8 DREZ lesioning"
+    import pandas as pd
+
+    table = pd.read_csv(reviewed / "measurements.csv")
+    apb = table[(table.channel == "R APB") & (table.time_s >= 30.0)]
+    assert apb.rejected.all() and set(apb.reject_reason) == {"excluded: electrode displaced"}
+    assert apb.amplitude_uv.isna().all()
+    fault = table[table.sweep.isin([5, 6])]
+    assert set(fault.reject_reason) == {"excluded: stimulator fault"}
+    # Without the edits, R APB's later sweeps are measured.
+    from iomon.pipeline import analyze_file
+
+    plain = analyze_file(RECORDINGS / "drez_systemic.edf").measurement_table()
+    later = plain[(plain.channel == "R APB") & (plain.time_s >= 30.0)]
+    assert not later.rejected.any() and later.amplitude_uv.notna().all()
+    html = (reviewed / "report.html").read_text()
+    assert "Review edits" in html and "electrode displaced" in html and "MAP 55 mmHg" in html
+
+
+def test_outputs_follow_the_umask_and_refuse_another_case(reviewed, tmp_path):
+    out = tmp_path / "shared"
+    script = ("import os, sys; os.umask(0o002); from iomon.cli import main; "
+              f"sys.exit(main(['analyze', {str(RECORDINGS / 'drez_focal_recovering.edf')!r}, "
+              f"'--out', {str(out)!r}, '--no-report']))")
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o775
+    assert (out / "summary.json").stat().st_mode & 0o777 == 0o664
+    other = subprocess.run([sys.executable, "-m", "iomon.cli", "analyze",
+                            str(RECORDINGS / "drez_systemic.edf"), "--out", str(out)],
+                           capture_output=True, text=True)
+    assert other.returncode == 2 and "another case" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1
+    assert json.loads((out / "summary.json").read_text())["case_id"] == "drez_focal_recovering"
+    forced = subprocess.run([sys.executable, "-m", "iomon.cli", "analyze",
+                             str(RECORDINGS / "drez_systemic.edf"), "--out", str(out),
+                             "--force"], capture_output=True, text=True)
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads((out / "summary.json").read_text())["case_id"] == "drez_systemic"
+    assert {p.name for p in out.iterdir()} >= {"report.html", "report.pdf", "figures"}
+
+
+def test_no_significant_change_is_said_so(cases):
+    from iomon.report.content import build_content
+
+    _, result = cases.analyse("stable", 0)
+    content = build_content(result, result.documents(), [])
+    assert content.conclusion[0].startswith("No significant change")
+    assert np.all([len(row) == len(content.channels.columns) for row in content.channels.rows])
