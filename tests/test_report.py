@@ -7,7 +7,6 @@ fail instead.
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,10 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import RECORDINGS
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-REQUIRED = os.environ.get("IOMON_REQUIRE_TOOLS") == "1"
+from conftest import RECORDINGS, open_in_browser
+from conftest import tool as _tool
 
 REVIEW = """
 [case]
@@ -46,15 +43,6 @@ sex = "F"
 age = 66
 new_deficit = false
 """
-
-
-def _tool(name):
-    path = shutil.which(name) if name != "chromium" else CHROMIUM
-    if path is None:
-        if REQUIRED:
-            pytest.fail(f"{name} is needed (IOMON_REQUIRE_TOOLS=1) but not installed")
-        pytest.skip(f"{name} is not installed (.ci/run installs it)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -85,26 +73,11 @@ def focal(tmp_path_factory):
 @pytest.mark.parametrize("which", ["reviewed", "focal"])
 def test_report_in_a_real_browser(which, request, tmp_path):
     """No console errors, every image loaded, nothing wider than the window, not blank."""
-    _tool("chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install '.[test]'")
     out = request.getfixturevalue(which)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--disable-quic"])
-        page = browser.new_page(viewport={"width": 800, "height": 1000})
-        problems = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto((out / "report.html").as_uri())
-        images = page.evaluate("Array.from(document.images).map(i => [i.complete, "
-                               "i.naturalWidth, i.getBoundingClientRect().width])")
-        overflow = page.evaluate("document.documentElement.scrollWidth")
-        height = page.evaluate("document.documentElement.scrollHeight")
-        shot = tmp_path / "page.png"
-        page.screenshot(path=str(shot), full_page=True)
-        browser.close()
+    shot = tmp_path / "page.png"
+    seen = open_in_browser(out / "report.html", shot)
+    problems, images, overflow, height = (seen[k] for k in ("problems", "images", "width",
+                                                             "height"))
     assert problems == []
     assert len(images) == 4 and all(ok and natural > 0 and shown > 0
                                     for ok, natural, shown in images)

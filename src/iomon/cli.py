@@ -22,6 +22,38 @@ def _add_criteria(parser):
                              "default: drez")
 
 
+def _add_batch(sub) -> None:
+    batch = sub.add_parser(
+        "batch", help="analyse every case of an archive, here or on a Dask cluster; cohort "
+                      "tables and alert audit",
+        description="A case is a recording with its <stem>.case.toml sidecar (CSV and MAT "
+                    "files only with one), found recursively; the archive is only read. Each "
+                    "case goes to DIR/<case_id>/ as `iomon analyze` writes it; beside them "
+                    "cohort.csv, cohort.html, cohort.pdf, audit.csv and failures.csv. A case "
+                    "whose inputs, criteria and iomon version are unchanged is skipped.")
+    batch.add_argument("archive", metavar="ARCHIVE", help="folder of recordings and sidecars")
+    batch.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    batch.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="cases analysed at once on this machine (default: the CPU count)")
+    batch.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run the cases on a Dask cluster (tcp://host:port; needs the dask "
+                            "extra; its workers must see ARCHIVE and DIR at the same paths)")
+    batch.add_argument("--criteria", metavar="NAME|FILE", nargs="+", default=None,
+                       help="one or more presets or TOML files: the first gives the outputs, "
+                            "each is audited against new_deficit (default: drez)")
+    batch.add_argument("--no-report", action="store_true",
+                       help="no per-case report.html/report.pdf (the cohort report is written)")
+    batch.add_argument("--identify", action="store_true",
+                       help="let patient identifiers from file headers into the case reports")
+    batch.add_argument("--case-timeout", type=float, default=3600.0, metavar="S",
+                       help="stop a case after S seconds and count it as failed (default 3600)")
+    batch.add_argument("--case-memory", type=float, default=None, metavar="GB",
+                       help="address space one case may use, GiB; 0 = no limit (default: the "
+                            "machine's memory over --jobs, at least 4)")
+    batch.add_argument("--quiet", action="store_true",
+                       help="no progress; only errors and the final line")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its help is the command-line documentation)."""
     from .io import formats_text
@@ -60,23 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--case", metavar="FILE", default=None, help="case sidecar")
 
     simulate = sub.add_parser(
-        "simulate", help="write a synthetic DREZ case with its ground truth",
+        "simulate", help="write a synthetic DREZ case (or a case series) with its ground truth",
         description="Scenarios: " + "; ".join(f"{k}: {v.description}"
                                                for k, v in SCENARIOS.items()),
     )
     simulate.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    simulate.add_argument("--scenario", default="focal_recovering", choices=list(SCENARIOS),
+    simulate.add_argument("--scenario", default=None, choices=list(SCENARIOS),
                           metavar="NAME", help="one of: " + ", ".join(SCENARIOS)
                           + " (default: focal_recovering)")
+    simulate.add_argument("--cohort", type=int, default=None, metavar="N",
+                          help="write a series of N short cases P01..PN instead (scenarios in "
+                               "turn, [clinical] filled; the archive `iomon batch` reads)")
     simulate.add_argument("--format", default="edf", choices=["edf"], metavar="FMT",
                           help="file format (edf)")
     simulate.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
-    simulate.add_argument("--time-compression", type=float, default=20.0, metavar="X",
-                          help="divide the surgical clock by X in the file (default 20; 1 = "
-                               "real time, about 1 GB per case)")
+    simulate.add_argument("--time-compression", type=float, default=None, metavar="X",
+                          help="divide the surgical clock by X in the file (default 20, for a "
+                               "--cohort 60; 1 = real time, about 1 GB per case)")
     simulate.add_argument("--sfreq", type=float, default=5000.0, metavar="HZ",
                           help="sampling rate (default 5000)")
 
+    _add_batch(sub)
     sub.add_parser("criteria", help="the criteria presets, their thresholds and citations")
     return parser
 
@@ -192,14 +228,85 @@ def _print_artefact(sweeps, case) -> list[str]:
 
 
 def _cmd_simulate(args) -> int:
-    from .sim import simulate_case, write_simulated_case
+    from .errors import InputError
+    from .sim import SHIPPED_MUSCLES, SHORT_SCHEDULE, simulate_case, write_simulated_case
 
-    sim = simulate_case(args.scenario, seed=args.seed, sfreq=args.sfreq,
-                        time_compression=args.time_compression)
+    if args.cohort is not None:
+        from .sim.cohort import write_cohort
+
+        if args.scenario is not None:
+            raise InputError("--scenario and --cohort exclude each other (a series takes its "
+                             "scenarios in turn)")
+        if args.cohort < 1:
+            raise InputError(f"--cohort must be at least 1, got {args.cohort}")
+        paths = write_cohort(args.out, args.cohort, seed=args.seed, sfreq=args.sfreq,
+                             muscles=SHIPPED_MUSCLES, schedule=SHORT_SCHEDULE,
+                             time_compression=args.time_compression or 60.0)
+        print(f"wrote {len(paths)} cases ({paths[0].stem} to {paths[-1].stem}) with their "
+              f"sidecars ([clinical] filled) and ground truth into {args.out}")
+        return 0
+    scenario = args.scenario or "focal_recovering"
+    sim = simulate_case(scenario, seed=args.seed, sfreq=args.sfreq,
+                        time_compression=args.time_compression or 20.0)
     path = write_simulated_case(sim, args.out, fmt=args.format)
     print(f"wrote {path}, {path.with_suffix('').name}.case.toml and "
           f"{path.with_suffix('').name}.truth.json ({len(sim.truth.sweeps.onset_s)} "
-          f"sweeps, scenario {args.scenario})")
+          f"sweeps, scenario {scenario})")
+    return 0
+
+
+def _progress_printer(quiet: bool):
+    """A progress bar on a terminal, one log line per case otherwise, or nothing."""
+    if quiet:
+        return None, lambda: None
+    state = {"failed": 0, "bar": None}
+
+    def report(outcome, done, total):
+        state["failed"] += outcome.status == "failed"
+        if state["bar"] is None and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            state["bar"] = tqdm(total=total, unit="case", file=sys.stderr, dynamic_ncols=True)
+        if state["bar"] is not None:
+            state["bar"].set_postfix(failed=state["failed"], refresh=False)
+            state["bar"].update(1)
+            return
+        what = ("failed: " + outcome.reason if outcome.status == "failed" else
+                "unchanged, skipped" if outcome.status == "unchanged" else "analysed")
+        print(f"iomon batch: [{done}/{total}] {outcome.case_id} ({outcome.relative}) {what}",
+              file=sys.stderr, flush=True)
+
+    def close():
+        if state["bar"] is not None:
+            state["bar"].close()
+
+    return report, close
+
+
+def _cmd_batch(args) -> int:
+    from .batch import run_batch
+    from .errors import InputError
+
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.case_timeout <= 0 or (args.case_memory is not None and args.case_memory < 0):
+        raise InputError("--case-timeout must be above 0 and --case-memory 0 or more")
+    memory = None if args.case_memory is None else int(args.case_memory * 2**30)
+    progress, close = _progress_printer(args.quiet)
+    try:
+        summary = run_batch(args.archive, args.out, args.criteria or (None,), jobs=args.jobs,
+                            scheduler=args.scheduler, report=not args.no_report,
+                            identify=args.identify, timeout_s=args.case_timeout,
+                            memory_bytes=memory, progress=progress)
+    finally:
+        close()
+    n, failed = len(summary.outcomes), len(summary.failed)
+    print(f"batch: {summary.count('analysed')} case(s) analysed, {summary.count('unchanged')} "
+          f"unchanged, {failed} failed; cohort in {Path(args.out) / 'cohort.html'}")
+    if failed:
+        print(f"iomon: error: {failed} of {n} cases failed (see "
+              f"{Path(args.out) / 'failures.csv'})", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -228,18 +335,28 @@ def _cmd_criteria(args) -> int:
 
 
 COMMANDS = {"analyze": _cmd_analyze, "demo": _cmd_demo, "info": _cmd_info,
-            "simulate": _cmd_simulate, "criteria": _cmd_criteria}
+            "simulate": _cmd_simulate, "batch": _cmd_batch, "criteria": _cmd_criteria}
 
 
 def main(argv=None) -> int:
     """Entry point of the ``iomon`` console script."""
+    import warnings
+
     from .errors import InputError
 
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            # Libraries warn about what a damaged file does to them (numpy overflows, neo,
+            # MNE); the user gets the result, or one line saying what is wrong, never these.
+            warnings.simplefilter("ignore")
+            return COMMANDS[args.command](args)
     except InputError as err:
-        print(f"iomon: error: {err}", file=sys.stderr)
+        if err.path is None and getattr(args, "recording", None):
+            err = InputError(err.reason, args.recording)  # every refusal names its file
+        # One line, whatever a library or a file put into the message.
+        text = " ".join(str(err).splitlines())
+        print(f"iomon: error: {text}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader of our output went away (``iomon info x | head``): not an error.

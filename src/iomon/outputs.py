@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["OUTPUT_FILES", "REPORT_FILES", "write_outputs"]
+__all__ = ["OUTPUT_FILES", "REPORT_FILES", "move_into_place", "staging_folder", "write_atomic",
+           "write_outputs"]
 
 #: The report's files (and folder), removed when a rerun writes no report.
 REPORT_FILES = ("report.html", "report.pdf", "figures")
@@ -31,6 +32,31 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write one file whole or not at all: into a hidden file beside it, then renamed.
+
+    Text is written as UTF-8. The file follows the umask like every output.
+    """
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.partial-",
+                                     delete=False) as handle:
+        staged = Path(handle.name)
+        try:
+            handle.write(payload)
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
+        except BaseException:
+            handle.close()
+            staged.unlink(missing_ok=True)
+            raise
+    try:
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
+    return path
 
 
 def _check_destination(out_dir: Path, summary: dict, force: bool) -> None:
@@ -50,16 +76,32 @@ def _check_destination(out_dir: Path, summary: dict, force: bool) -> None:
                          "choose another --out, or pass --force to replace them", out_dir)
 
 
+def staging_folder(parent: Path, name: str) -> Path:
+    """A hidden folder in ``parent`` to write into before the files are moved into place.
+
+    Named ``.<name>.partial-*`` (so a later run can tell a killed run's leftovers) and made
+    with the umask's permissions (``mkdtemp`` makes it private).
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent))
+    os.chmod(staging, 0o777 & ~_umask())
+    return staging
+
+
+def move_into_place(staging: Path, out_dir: Path) -> None:
+    """Move every file and folder of ``staging`` into ``out_dir``, each by one rename."""
+    for item in sorted(staging.iterdir()):
+        target = out_dir / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(item, target)
+
+
 def _move_into_place(staging: Path, out_dir: Path, keep: set[str]) -> None:
     """Move the staged files into ``out_dir``; outputs of an earlier run not written now go."""
     if not out_dir.exists():
         os.replace(staging, out_dir)
         return
-    for item in sorted(staging.iterdir()):
-        target = out_dir / item.name
-        if target.is_dir():
-            shutil.rmtree(target)
-        os.replace(item, target)
+    move_into_place(staging, out_dir)
     for name in set(OUTPUT_FILES) - keep:
         # A report from an earlier run would describe other results: take it away.
         target = out_dir / name
@@ -95,9 +137,8 @@ def write_outputs(result, out_dir: str | Path, report: bool = True, identify: bo
     documents = result.documents()
     _check_destination(out_dir, documents.summary, force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    staging = staging_folder(out_dir.parent, out_dir.name)
     try:
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private
         documents.measurements.to_csv(staging / "measurements.csv", index=False,
                                       float_format="%.6g")
         _write_json(staging / "alerts.json", documents.alerts)

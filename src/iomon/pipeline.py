@@ -43,8 +43,8 @@ from .settings import Settings, resolve
 from .sweeps import Sweeps
 from .threshold import thresholds_for
 
-__all__ = ["CaseResult", "Settings", "analyze", "analyze_file", "file_sha256", "load_case",
-           "prepare"]
+__all__ = ["CaseResult", "Settings", "analyze", "analyze_each", "analyze_file", "file_sha256",
+           "load_case", "prepare"]
 
 #: Below this sampling rate (Hz) a recording is refused: MEP phases last 1-5 ms.
 MIN_SFREQ_HZ = 1000.0
@@ -117,8 +117,49 @@ def analyze(recording: Recording, case: Case | None = None,
     CaseResult
         Its ``input_sha256`` is None (:func:`analyze_file` sets it).
     """
+    return analyze_each(recording, case, [criteria], settings)[0]
+
+
+def analyze_each(recording: Recording, case: Case | None = None, criteria=(None,),
+                 settings: Settings | None = None) -> list[CaseResult]:
+    """Measure one case once and apply each of several criteria presets to it.
+
+    What the criteria do not touch (conditioning, measures, baselines) is computed once, so
+    comparing presets on an archive costs one analysis per case, not one per preset.
+
+    Parameters
+    ----------
+    recording, case, settings
+        As for :func:`analyze`.
+    criteria : sequence of Criteria, str or None
+        Each a preset name, a TOML file, a Criteria, or None for ``drez``.
+
+    Returns
+    -------
+    list of CaseResult
+        One per criteria, in their order.
+    """
     case = case if case is not None else Case(recording.path.stem)
-    criteria = criteria if isinstance(criteria, Criteria) else load_criteria(criteria)
+    presets = [c if isinstance(c, Criteria) else load_criteria(c) for c in criteria]
+    try:
+        measured = _measure_case(recording, case, settings)
+    except InputError as err:
+        if err.path is not None:
+            raise
+        raise InputError(err.reason, recording.path) from None  # every refusal names its file
+    results = []
+    for preset in presets:
+        alerts, alert_notes = _alerts(measured.sweeps, measured.sweep_phase,
+                                      measured.measurements, measured.baselines,
+                                      measured.percent, ~measured.rejected, measured.setup,
+                                      preset, measured.settings.rebaselines)
+        results.append(dataclasses.replace(measured, criteria=preset, alerts=tuple(alerts),
+                                           notes=measured.notes + tuple(alert_notes)))
+    return results
+
+
+def _measure_case(recording: Recording, case: Case, settings: Settings | None) -> CaseResult:
+    """Everything of a case that no criteria decide: a CaseResult with no criteria or alerts."""
     sweeps, phases, sweep_phase = prepare(recording, case)
     _check_sweeps(sweeps, recording.path)
     # The sidecar's [[rebaseline]] entries join its [processing] settings.
@@ -141,16 +182,14 @@ def analyze(recording: Recording, case: Case | None = None,
         conditioned, sweeps, sweep_phase, windows, noise, quiet, ~rejected, resolved,
         baseline_start)
     percent = percent_of_reference(measurements.amplitude, baselines)
-    alerts, alert_notes = _alerts(sweeps, sweep_phase, measurements, baselines, percent,
-                                  ~rejected, setup, criteria, resolved.rebaselines)
     notes = (list(recording.notes) + list(resolved.notes) + artefact_notes
-             + _mains_notes(mains, mains_hz) + alert_notes)
+             + _mains_notes(mains, mains_hz))
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=tuple(phases),
-        sweep_phase=sweep_phase, setup=setup, criteria=criteria, settings=resolved,
+        sweep_phase=sweep_phase, setup=setup, criteria=None, settings=resolved,
         conditioned=conditioned, artefact_s=artefact, train=train, band_hz=resolved.band_hz,
         mains_hz=mains_hz, windows=windows, rejected=rejected, reject_reason=reason,
-        measurements=measurements, baselines=baselines, percent=percent, alerts=tuple(alerts),
+        measurements=measurements, baselines=baselines, percent=percent, alerts=(),
         notes=tuple(notes))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["write_pdf"]
+__all__ = ["write_cohort_pdf", "write_pdf"]
 
 _MARGIN_MM = 18
 _FONT = "iomon-sans"
@@ -52,8 +52,11 @@ def _text(value) -> str:
     return escape(str(value))
 
 
-def _table(table, styles, width):
-    """A ReportLab table of a content Table, cells wrapped to the page width."""
+def _table(table, styles, width, padding: float = 6):
+    """A ReportLab table of a content Table, cells wrapped to the page width.
+
+    ``padding`` is the cells' left and right padding, pt (narrow for many columns).
+    """
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
@@ -64,7 +67,9 @@ def _table(table, styles, width):
     commands = [("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#c8c8c8")),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f0f0f0")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
+                ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ("LEFTPADDING", (0, 0), (-1, -1), padding),
+                ("RIGHTPADDING", (0, 0), (-1, -1), padding)]
     tones = {"focal": "#D55E00", "systemic": "#B07800", "undetermined": "#AA4D88"}
     for row, style in enumerate(table.styles, start=1):
         scope = style.split()[0] if style else ""
@@ -168,4 +173,54 @@ def write_pdf(content, path: Path) -> None:
         invariant=True)
     width = A4[0] - 2 * _MARGIN_MM * mm
     document.build(_story(content, styles, width),
+                   canvasmaker=_numbered_canvas(content, styles["base"].fontName))
+
+
+def _cohort_story(content, styles, width):
+    from reportlab.platypus import ListFlowable, ListItem, Paragraph, Spacer
+
+    story = [Paragraph(_text(content.title), styles["title"]),
+             Paragraph("The series", styles["h2"]),
+             _table(content.statistics, styles, 0.75 * width) if content.statistics.rows
+             else Paragraph("No case was analysed.", styles["base"]),
+             Paragraph("Patients", styles["h2"])]
+    if content.patients.rows:
+        story += [_table(content.patients, styles, width, padding=3),
+                  Paragraph("Monitoring", styles["h2"]),
+                  _table(content.monitoring, styles, width, padding=3),
+                  Spacer(1, 2),
+                  Paragraph("Vermillion case ids: a new deficit after surgery. Alerts count "
+                            "channel episodes in the phases the criteria watch; unrecovered: "
+                            "still below the criterion at the end of the recording.",
+                            styles["small"])]
+    story += [Paragraph("Alert audit", styles["h2"]),
+              _table(content.audit, styles, width) if content.audit.rows
+              else Paragraph("No case records new_deficit: nothing to score.", styles["base"])]
+    story += [_figure(f, styles, width) for f in content.figures]
+    story += [Paragraph(f"Cases that failed ({len(content.failures.rows)})", styles["h2"]),
+              _table(content.failures, styles, width) if content.failures.rows
+              else Paragraph("None.", styles["base"])]
+    story += [Paragraph("Methods", styles["h2"]),
+              ListFlowable([ListItem(Paragraph(_text(m), styles["base"]), leftIndent=10)
+                            for m in content.methods], bulletType="bullet", start="•",
+                           leftIndent=10),
+              Spacer(1, 8), Paragraph(_text(content.footer) + ". Machine-readable: cohort.csv, "
+                                      "audit.csv, failures.csv beside this report.",
+                                      styles["small"])]
+    return story
+
+
+def write_cohort_pdf(content, path: Path) -> None:
+    """Typeset a :class:`~iomon.report.cohort.CohortContent` as an A4 PDF at ``path``."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    styles = _styles()
+    document = SimpleDocTemplate(
+        str(path), pagesize=A4, leftMargin=_MARGIN_MM * mm, rightMargin=_MARGIN_MM * mm,
+        topMargin=16 * mm, bottomMargin=16 * mm, title=content.title, author="iomon",
+        subject="TcMEP monitoring, case series", creator="iomon", invariant=True)
+    width = A4[0] - 2 * _MARGIN_MM * mm
+    document.build(_cohort_story(content, styles, width),
                    canvasmaker=_numbered_canvas(content, styles["base"].fontName))

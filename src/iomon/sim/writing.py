@@ -14,12 +14,23 @@ from ..errors import InputError
 __all__ = ["write_case_toml", "write_edf", "write_simulated_case"]
 
 
+def _toml_value(value) -> str:
+    """A TOML literal of a string, bool or number (JSON's string escapes are TOML's)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
 def write_case_toml(case: Case, path: Path) -> None:
     """Write a case sidecar (the format :func:`iomon.case.read_case` reads)."""
     lines = ["[case]", f'id = "{case.id}"']
     if case.side:
         lines.append(f'side = "{case.side}"')
     lines.append("levels = [" + ", ".join(f'"{v}"' for v in case.levels) + "]")
+    if case.procedure:
+        lines.append(f"procedure = {_toml_value(case.procedure)}")
     for spec in case.channels:
         lines += ["", "[[channels]]", f'name = "{spec.name}"']
         for key in ("muscle", "side", "limb", "role"):
@@ -29,6 +40,9 @@ def write_case_toml(case: Case, path: Path) -> None:
     for phase in case.phases:
         lines += ["", "[[phases]]", f'name = "{phase.name}"', f"start_s = {phase.start_s}",
                   f"end_s = {phase.end_s}"]
+    if case.clinical:
+        lines += ["", "[clinical]"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in case.clinical.items()]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

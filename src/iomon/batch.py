@@ -1,0 +1,532 @@
+"""Many cases at once: an archive reprocessed with one set of criteria, here or on a Dask cluster.
+
+:func:`find_cases` walks the archive (only reading it); :func:`run_batch` analyses every case
+into ``DIR/<case_id>/`` and writes the cohort's tables and report beside them.
+
+Each case runs in a child process of its own (:func:`process_case`), so a case that crashes,
+runs out of memory or hangs takes only itself down: its address space is limited and it is
+killed after the time allowed. Locally, ``jobs`` threads each wait on one child; with a Dask
+scheduler the same :func:`process_case` is sent through the client's futures and runs on the
+cluster's workers (which must see the archive and ``DIR`` at the same paths).
+
+A case folder is complete when its ``batch.json`` (written last, after the outputs) records
+the checksums of its inputs, its sidecar, the criteria, the iomon version and of every output
+file. A rerun skips a case whose record still matches; a batch killed at any point therefore
+resumes, and a case interrupted half-way is simply analysed again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+
+__all__ = ["BatchJob", "BatchSummary", "CaseEntry", "CaseOutcome", "find_cases",
+           "process_case", "run_batch"]
+
+#: The files a batch writes into ``DIR`` beside the case folders.
+BATCH_FILES = ("cohort.csv", "cohort.html", "cohort.pdf", "audit.csv", "failures.csv",
+               "cohort-figures")
+#: A case folder's record of what it was made from, written after its outputs.
+MANIFEST = "batch.json"
+#: Time one case may take before its process is killed, s (``--case-timeout``).
+DEFAULT_TIMEOUT_S = 3600.0
+#: Address space one case may use at least, bytes: a 3-hour, 12-channel, 10 kHz EDF (2.6 GB)
+#: is memory-mapped whole, and the libraries' imports reserve about 1.5 GB of it already.
+MIN_MEMORY_BYTES = 4 << 30
+
+
+@dataclass(frozen=True)
+class CaseEntry:
+    """One case found in an archive.
+
+    Attributes
+    ----------
+    case_id : str
+        From the sidecar (``[case] id``), else the recording's stem.
+    recording : Path
+        Absolute path of the recording.
+    sidecar : Path or None
+        Its ``.case.toml``, None when it has none.
+    relative : str
+        The recording's path inside the archive (``/``-separated), as outputs name it.
+    """
+
+    case_id: str
+    recording: Path
+    sidecar: Path | None
+    relative: str
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What one case's process needs: the case, where to write, and how to analyse it."""
+
+    entry: CaseEntry
+    out_dir: Path
+    presets: tuple
+    report: bool = True
+    identify: bool = False
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """What became of one case: ``"analysed"``, ``"unchanged"`` (skipped) or ``"failed"``."""
+
+    case_id: str
+    relative: str
+    status: str
+    reason: str = ""
+    manifest: dict | None = None
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """A finished batch: every case's outcome (in case order) and where its files are."""
+
+    out_dir: Path
+    outcomes: tuple[CaseOutcome, ...]
+
+    @property
+    def failed(self) -> tuple[CaseOutcome, ...]:
+        """The outcomes of the cases that failed."""
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+    def count(self, status: str) -> int:
+        """How many cases ended with ``status``."""
+        return sum(o.status == status for o in self.outcomes)
+
+
+# ------------------------------------------------------------------------------ discovery
+def _reader_extensions() -> tuple[set[str], set[str]]:
+    """Extensions of recordings that stand alone, and of those that need a sidecar's mapping."""
+    from .io import READERS
+
+    alone = {e for r in READERS if r.section is None for e in r.extensions}
+    mapped = {e for r in READERS if r.section is not None for e in r.extensions}
+    return alone, mapped
+
+
+def _archive_files(archive: Path, skip: Path | None):
+    """Every file under ``archive`` in a stable order, leaving out hidden ones and ``skip``."""
+    for folder, subfolders, files in os.walk(archive):
+        here = Path(folder)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
+                               and (skip is None or (here / d).resolve() != skip))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield here / name
+
+
+def find_cases(archive: str | Path, out_dir: str | Path | None = None
+               ) -> tuple[list[CaseEntry], list[CaseOutcome]]:
+    """The cases under ``archive``, and the ones that cannot be run (as failed outcomes).
+
+    A case is a recording with its ``<stem>.case.toml`` sidecar, or a recording of a format
+    that stands alone (EDF, BrainVision, the neo formats, CFS) without one; CSV and MAT files
+    count only with a sidecar, which holds their mapping. A sidecar without a recording, or
+    whose case id cannot name a folder, is a failed case. ``out_dir`` is left out of the walk
+    when it lies inside the archive.
+
+    Raises
+    ------
+    InputError
+        The archive is missing, holds no case, or two cases share an id (both paths named).
+    """
+    from .case import load_case
+
+    archive = Path(archive)
+    if not archive.is_dir():
+        raise InputError("archive not found" if not archive.exists() else
+                         "the archive must be a folder of recordings and their sidecars",
+                         archive)
+    archive = archive.resolve()
+    skip = None if out_dir is None else Path(out_dir).resolve()
+    alone, mapped = _reader_extensions()
+    files = list(_archive_files(archive, skip))
+    sidecars = {f for f in files if f.name.endswith(".case.toml")}
+    entries, failures, used = [], [], set()
+    for path in files:
+        suffix = path.suffix.lower()
+        has_sidecar = path.with_name(path.stem + ".case.toml") in sidecars
+        if suffix not in alone and not (suffix in mapped and has_sidecar):
+            continue
+        if has_sidecar:
+            used.add(path.with_name(path.stem + ".case.toml"))
+        relative = path.relative_to(archive).as_posix()
+        try:
+            case_id = load_case(path).id
+            _check_case_id(case_id, path)
+        except InputError as err:
+            failures.append(CaseOutcome(path.stem, relative, "failed", _one_line(err, path)))
+            continue
+        sidecar = path.with_name(path.stem + ".case.toml") if has_sidecar else None
+        entries.append(CaseEntry(case_id, path, sidecar, relative))
+    for orphan in sorted(sidecars - used):
+        failures.append(CaseOutcome(orphan.name[: -len(".case.toml")],
+                                    orphan.relative_to(archive).as_posix(), "failed",
+                                    "a sidecar without a recording of the same name beside it"))
+    if not entries and not failures:
+        raise InputError("holds no case (no recording iomon reads, no .case.toml sidecar)",
+                         archive)
+    _refuse_duplicate_ids(entries)
+    return entries, failures
+
+
+def _check_case_id(case_id: str, path: Path) -> None:
+    if (not case_id or case_id in {".", ".."} or case_id.startswith(".")
+            or any(c in case_id for c in '/\\:*?"<>|\0') or case_id in BATCH_FILES):
+        raise InputError(f"case id {case_id!r} cannot name an output folder (set [case] id)",
+                         path)
+
+
+def _refuse_duplicate_ids(entries: list[CaseEntry]) -> None:
+    """Two cases with one id would write into one folder (ids differing in case only, too)."""
+    seen = {}
+    for entry in entries:
+        key = entry.case_id.casefold()
+        if key in seen:
+            raise InputError(f"case id {entry.case_id!r} is used twice: by {seen[key].recording}"
+                             f" and by {entry.recording}; give each case its own [case] id")
+        seen[key] = entry
+
+
+# ------------------------------------------------------------------------------ one case
+def _input_key(job: BatchJob) -> dict:
+    """What a case's outputs are made from: checksums of its files, criteria and version.
+
+    The recording's companions (files beside it with the same stem: a BrainVision header's
+    marker and data files) count as inputs too.
+    """
+    from .pipeline import file_sha256
+
+    recording = job.entry.recording
+    inputs = {p.name: file_sha256(p) for p in sorted(recording.parent.iterdir())
+              if p.is_file() and p.stem == recording.stem}
+    criteria = json.dumps([c.as_dict() for c in job.presets], sort_keys=True)
+    return {
+        "recording_sha256": inputs[recording.name],
+        "inputs_sha256": inputs,
+        "sidecar_sha256": (None if job.entry.sidecar is None
+                           else file_sha256(job.entry.sidecar)),
+        "criteria": [c.name for c in job.presets],
+        "criteria_sha256": hashlib.sha256(criteria.encode()).hexdigest(),
+        "iomon_version": __version__,
+        "report": job.report,
+        "identify": job.identify,
+    }
+
+
+def _output_checksums(case_dir: Path) -> dict:
+    """Checksum of every file of a case folder but its record, by relative path."""
+    from .pipeline import file_sha256
+
+    return {p.relative_to(case_dir).as_posix(): file_sha256(p)
+            for p in sorted(case_dir.rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
+def _unchanged(job: BatchJob, key: dict) -> dict | None:
+    """The case folder's record if it was made from exactly these inputs and is intact."""
+    try:
+        manifest = json.loads((job.out_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("key") != key:
+        return None
+    if manifest.get("outputs") != _output_checksums(job.out_dir):
+        return None
+    return manifest
+
+
+def process_case(job: BatchJob) -> CaseOutcome:
+    """Analyse one case in a child process of its own, unless its outputs are up to date.
+
+    Never raises: whatever goes wrong becomes a failed outcome with a one-line reason. This
+    is the function local workers and Dask workers run.
+    """
+    entry = job.entry
+    try:
+        key = _input_key(job)
+        manifest = _unchanged(job, key)
+        if manifest is not None:
+            return CaseOutcome(entry.case_id, entry.relative, "unchanged", manifest=manifest)
+        return _run_child(job, key)
+    except Exception as err:  # noqa: BLE001 - one case's trouble stays with that case
+        return CaseOutcome(entry.case_id, entry.relative, "failed", _one_line(err))
+
+
+def _run_child(job: BatchJob, key: dict) -> CaseOutcome:
+    """Run :func:`_child_main` on ``job`` in a fresh interpreter and read its answer."""
+    entry = job.entry
+    command = [sys.executable, "-c", "from iomon.batch import _child_main; _child_main()"]
+    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    # Cases run side by side, one per core: one thread each. (BLAS thread pools also reserve
+    # address space that the memory limit counts, and hang at exit when they cannot start.)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, "1")
+    try:
+        done = subprocess.run(command, input=pickle.dumps((job, key)), capture_output=True,
+                              timeout=job.timeout_s, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        return CaseOutcome(entry.case_id, entry.relative, "failed",
+                           f"took longer than {job.timeout_s:g} s and was stopped "
+                           "(--case-timeout)")
+    if done.returncode == 0 and done.stdout:
+        answer = json.loads(done.stdout.decode("utf-8"))
+        return CaseOutcome(entry.case_id, entry.relative, answer["status"],
+                           answer.get("reason", ""), answer.get("manifest"))
+    return CaseOutcome(entry.case_id, entry.relative, "failed",
+                       _crash_reason(done.returncode, done.stderr, job.memory_bytes))
+
+
+def _crash_reason(returncode: int, stderr: bytes, memory_bytes: int | None) -> str:
+    """One line on why a case's process died without answering."""
+    last = next((line for line in reversed(stderr.decode("utf-8", "replace").splitlines())
+                 if line.strip()), "")
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        why = f"its process was killed by {name}"
+        if name == "SIGKILL":
+            why += " (out of memory?)"
+        elif memory_bytes and name in ("SIGSEGV", "SIGABRT", "SIGBUS"):
+            why += f" (possibly the memory limit, {memory_bytes / 2**30:.3g} GiB)"
+        return why
+    return f"its process exited with status {returncode}" + (f": {last[:300]}" if last else "")
+
+
+def _one_line(err: BaseException, recording: Path | None = None) -> str:
+    """An error as one line.
+
+    An input error about the case's own recording comes without its path (failures.csv names
+    the recording); one about another file (a sidecar) with that file's name.
+    """
+    if isinstance(err, InputError):
+        if err.path is None or (recording is not None and err.path == recording):
+            text = err.reason
+        else:
+            text = f"{err.path.name}: {err.reason}"
+    else:
+        text = f"{type(err).__name__}: {err}"
+    return " ".join(text.split())
+
+
+def _child_main() -> None:
+    """Entry of a case's process: read (job, key) from stdin, answer one JSON line."""
+    job, key = pickle.load(sys.stdin.buffer)
+    answer_fd = os.dup(1)
+    os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answer
+    if job.memory_bytes:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (job.memory_bytes, job.memory_bytes))
+    try:
+        answer = {"status": "analysed", "manifest": analyse_case(job, key)}
+    except InputError as err:
+        answer = {"status": "failed", "reason": _one_line(err, job.entry.recording)}
+    except MemoryError:
+        answer = {"status": "failed",
+                  "reason": f"ran out of memory (limit {job.memory_bytes / 2**30:.3g} GiB, "
+                            "--case-memory)" if job.memory_bytes else "ran out of memory"}
+    except Exception as err:  # noqa: BLE001 - reported as this case's failure
+        answer = {"status": "failed", "reason": f"unexpected error ({_one_line(err)})"}
+    os.write(answer_fd, json.dumps(answer, allow_nan=False).encode("utf-8"))
+    os.close(answer_fd)
+    sys.stderr.flush()
+    # The answer is out: leave without the interpreter's shutdown, which a library's threads
+    # left in a bad state (after a MemoryError) can hang.
+    os._exit(0)
+
+
+def analyse_case(job: BatchJob, key: dict) -> dict:
+    """Read a case once, apply every preset, write the outputs and then its record.
+
+    The first preset's results are the case's outputs (as ``iomon analyze`` writes them); the
+    others are applied to the same measurements for the alert audit. Returns the record.
+    """
+    from .case import load_case
+    from .cohort import at_risk_trend, cohort_row, preset_record
+    from .io import read
+    from .outputs import write_atomic, write_outputs
+    from .pipeline import analyze_each
+
+    entry = job.entry
+    case = load_case(entry.recording, entry.sidecar)
+    recording = read(entry.recording, case.read_options)
+    results = analyze_each(recording, case, job.presets)
+    primary = dataclasses.replace(results[0], input_sha256=key["recording_sha256"])
+    (job.out_dir / MANIFEST).unlink(missing_ok=True)  # the folder is incomplete from here on
+    write_outputs(primary, job.out_dir, report=job.report, identify=job.identify, force=True)
+    manifest = {
+        "case_id": entry.case_id,
+        "recording": entry.relative,
+        "key": key,
+        "outputs": _output_checksums(job.out_dir),
+        "cohort": cohort_row(primary, entry.relative),
+        "presets": [preset_record(r) for r in results],
+        "trend": at_risk_trend(primary),
+    }
+    write_atomic(job.out_dir / MANIFEST, json.dumps(manifest, indent=1, allow_nan=False) + "\n")
+    return manifest
+
+
+# ------------------------------------------------------------------------------ the batch
+def default_memory_bytes(jobs: int) -> int:
+    """The address space each case may use by default: the machine's memory over the jobs."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no limit
+        return 0
+    return max(MIN_MEMORY_BYTES, total // max(jobs, 1))
+
+
+def _clean_leftovers(out_dir: Path) -> None:
+    """Remove the staging folders and files of a batch that was killed."""
+    for leftover in out_dir.glob(".*.partial*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def _lock(out_dir: Path):
+    """Hold ``DIR/.iomon-batch.lock`` so that two batches never write into one folder."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    handle = (out_dir / ".iomon-batch.lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise InputError("another iomon batch is writing into this folder", out_dir) from None
+    return handle
+
+
+def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
+              jobs: int | None = None, scheduler: str | None = None, report: bool = True,
+              identify: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
+              memory_bytes: int | None = None, progress=None) -> BatchSummary:
+    """Analyse every case under ``archive`` into ``out_dir`` and write the cohort's files.
+
+    Parameters
+    ----------
+    archive, out_dir : str or Path
+    criteria : sequence of str, Path, Criteria or None
+        Presets or TOML files; the first gives the case outputs, all are audited.
+    jobs : int, optional
+        Cases analysed at once on this machine (default: the CPU count).
+    scheduler : str, optional
+        A Dask scheduler address (``tcp://host:port``); the cases run on its workers.
+    report, identify : bool
+        As for ``iomon analyze``.
+    timeout_s : float
+        A case still running after this long is stopped and counted as failed.
+    memory_bytes : int, optional
+        Address space each case may use (0: no limit; default :func:`default_memory_bytes`).
+    progress : callable (CaseOutcome, int, int) -> None, optional
+        Called as each case finishes with the outcome, cases finished and cases in all.
+
+    Returns
+    -------
+    BatchSummary
+    """
+    from .cohort import write_cohort_files
+    from .criteria import load_criteria
+
+    presets = _load_presets(criteria, load_criteria)
+    out_dir = Path(out_dir)
+    entries, failures = find_cases(archive, out_dir)
+    jobs = jobs or os.cpu_count() or 1
+    memory = default_memory_bytes(jobs) if memory_bytes is None else memory_bytes
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(out_dir)
+    try:
+        _clean_leftovers(out_dir)
+        work = [BatchJob(e, out_dir.resolve() / e.case_id, presets, report, identify,
+                         timeout_s, memory or None) for e in entries]
+        tally = _Tally(len(work) + len(failures), progress)
+        for outcome in failures:
+            tally(outcome)
+        outcomes = (_run_on_dask(work, scheduler, tally) if scheduler
+                    else _run_here(work, jobs, tally))
+        summary = BatchSummary(out_dir, tuple(sorted(outcomes + failures,
+                                                     key=lambda o: (o.case_id, o.relative))))
+        write_cohort_files(summary, [p.name for p in presets])
+        return summary
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _load_presets(criteria, load_criteria) -> tuple:
+    presets = tuple(load_criteria(c) for c in (criteria or (None,)))
+    names = [p.name for p in presets]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"criteria preset {twice[0]!r} is asked for twice (each preset's name "
+                         "names its audit row)")
+    return presets
+
+
+class _Tally:
+    """Counts finished cases and tells the caller's progress function about each."""
+
+    def __init__(self, total: int, progress):
+        self.total, self.done, self.progress = total, 0, progress
+
+    def __call__(self, outcome: CaseOutcome) -> CaseOutcome:
+        self.done += 1
+        if self.progress:
+            self.progress(outcome, self.done, self.total)
+        return outcome
+
+
+def _run_here(work, jobs: int, tally: _Tally) -> list[CaseOutcome]:
+    """Run the cases on this machine, ``jobs`` at a time (each in its own process)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+        futures = [pool.submit(process_case, job) for job in work]
+        return [tally(future.result()) for future in as_completed(futures)]
+
+
+def _run_on_dask(work, address: str, tally: _Tally) -> list[CaseOutcome]:
+    """Send the cases to an existing Dask cluster through the client's futures."""
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise InputError("--scheduler needs Dask's distributed scheduler: "
+                         "pip install 'iomon[dask]'") from None
+    try:
+        client = Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise InputError(f"cannot reach the Dask scheduler at {address}: {_one_line(err)}"
+                         ) from None
+    outcomes = []
+    try:
+        futures = {client.submit(process_case, job, pure=False): job for job in work}
+        for future in as_completed(list(futures)):
+            try:
+                outcome = future.result()
+            except Exception as err:  # noqa: BLE001 - a worker lost with the task
+                job = futures[future]
+                outcome = CaseOutcome(job.entry.case_id, job.entry.relative, "failed",
+                                      f"lost on the Dask cluster ({_one_line(err)})")
+            outcomes.append(tally(outcome))
+    finally:
+        client.close()
+    return outcomes

@@ -1,0 +1,390 @@
+"""`iomon batch` as a research team runs it: a simulated archive with a corrupt file, real
+child processes, a real Dask scheduler and worker, a SIGKILL half-way, and the cohort's
+statistics and audit checked against the sidecars and alerts they come from."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomllib
+
+from conftest import RECORDINGS, open_in_browser, tool
+from iomon.cohort import AUDIT_COLUMNS, COHORT_COLUMNS
+from iomon.outputs import OUTPUT_FILES
+from iomon.sim import SHIPPED_MUSCLES, SHORT_SCHEDULE
+from iomon.sim.cohort import DEFICIT_SCENARIOS, write_cohort
+
+N_CASES = 6
+
+
+def run(*args, timeout=600, **kwargs):
+    return subprocess.run([sys.executable, "-m", "iomon.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def read_csv(path):
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def tree(folder: Path) -> dict:
+    """Every file under ``folder`` (hidden ones included) by relative path, as bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def machine_readable(folder: Path) -> dict:
+    return {k: v for k, v in tree(folder).items()
+            if k.endswith((".csv", ".json")) and not k.startswith(".")}
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """Six simulated cases with [clinical] filled, plus a truncated EDF without a sidecar."""
+    folder = tmp_path_factory.mktemp("archive")
+    write_cohort(folder / "series", N_CASES, seed=3, muscles=SHIPPED_MUSCLES,
+                 schedule=SHORT_SCHEDULE, time_compression=60.0)
+    broken = folder / "broken.edf"
+    broken.write_bytes((RECORDINGS / "drez_systemic.edf").read_bytes()[:5000])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_run(archive, tmp_path_factory):
+    """The batch on this machine, 2 jobs, tables only (the report is tested on its own)."""
+    before = tree(archive)
+    out = tmp_path_factory.mktemp("local") / "out"
+    proc = run("batch", archive, "--out", out, "--jobs", "2", "--no-report")
+    assert tree(archive) == before, "the archive was written to"
+    return out, proc
+
+
+def test_every_case_analysed_and_the_corrupt_one_named(local_run):
+    out, proc = local_run
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("iomon: error")]
+    assert errors == [f"iomon: error: 1 of {N_CASES + 1} cases failed (see "
+                      f"{out / 'failures.csv'})"]
+    assert "Traceback" not in proc.stderr
+    failures = read_csv(out / "failures.csv")
+    assert [(f["case_id"], f["path"]) for f in failures] == [("broken", "broken.edf")]
+    assert "truncated" in failures[0]["reason"] and "\n" not in failures[0]["reason"]
+    for index in range(N_CASES):
+        case = out / f"P{index + 1:02d}"
+        assert {p.name for p in case.iterdir()} == {"measurements.csv", "alerts.json",
+                                                    "summary.json", "batch.json"}
+    assert not (out / "broken").exists()
+    assert not list(out.glob(".*.partial*"))
+    # Without a terminal: one plain line per case.
+    assert len([line for line in proc.stderr.splitlines() if "iomon batch: [" in line]) == 7
+
+
+def test_case_outputs_are_what_analyze_writes(local_run, archive, tmp_path):
+    out, _ = local_run
+    alone = tmp_path / "alone"
+    proc = run("analyze", archive / "series" / "P03.edf", "--out", alone, "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("measurements.csv", "alerts.json", "summary.json"):
+        assert (out / "P03" / name).read_bytes() == (alone / name).read_bytes(), name
+
+
+def test_cohort_table_reproduces_the_sidecars(local_run, archive):
+    out, _ = local_run
+    rows = read_csv(out / "cohort.csv")
+    assert tuple(rows[0]) == COHORT_COLUMNS
+    assert [r["case_id"] for r in rows] == [f"P{i + 1:02d}" for i in range(N_CASES)]
+    sidecars = {p.stem.split(".")[0]: tomllib.loads(p.read_text())
+                for p in sorted((archive / "series").glob("*.case.toml"))}
+    for row in rows:
+        doc = sidecars[row["case_id"]]
+        clinical = doc["clinical"]
+        assert row["sex"] == clinical["sex"] and int(row["age"]) == clinical["age"]
+        assert row["side"] == doc["case"]["side"]
+        assert row["new_deficit"] == str(clinical["new_deficit"]).lower()
+        expected = 100 * (clinical["vas_pre"] - clinical["vas_post"]) / clinical["vas_pre"]
+        assert float(row["vas_reduction_percent"]) == pytest.approx(expected, abs=0.05)
+    # The statistics a case series publishes, computed here from the sidecars alone.
+    ages = [d["clinical"]["age"] for d in sidecars.values()]
+    after = [d["clinical"]["vas_post"] for d in sidecars.values()]
+    html = " ".join((out / "cohort.html").read_text().split())
+    assert f"mean {np.mean(ages):.1f}, range {min(ages)}-{max(ages)}" in html
+    relief = sum(v == 0 for v in after)
+    assert f"{relief} of {N_CASES} ({100 * relief / N_CASES:.0f} %)" in html
+    males = sum(d["clinical"]["sex"] == "M" for d in sidecars.values())
+    assert (f"M {males}" if males else "F") in html
+    assert f"{np.mean([d['clinical']['vas_pre'] for d in sidecars.values()]):.1f} ±" in html
+
+
+def test_audit_scores_the_alerts_against_the_new_deficits(local_run, archive):
+    out, _ = local_run
+    truth = {p.name.split(".")[0]: json.loads(p.read_text())["scenario"]
+             for p in (archive / "series").glob("*.truth.json")}
+    deficits = {case: scenario in DEFICIT_SCENARIOS for case, scenario in truth.items()}
+    assert sum(deficits.values()) == 2
+    positive = {}
+    for case in deficits:
+        alerts = json.loads((out / case / "alerts.json").read_text())["alerts"]
+        positive[case] = any(a["scope"] in ("focal", "undetermined") and not a["informational"]
+                             for a in alerts)
+    (audit,) = read_csv(out / "audit.csv")
+    assert tuple(audit) == AUDIT_COLUMNS
+    tp = sum(positive[c] and deficits[c] for c in deficits)
+    fn = sum(not positive[c] and deficits[c] for c in deficits)
+    tn = sum(not positive[c] and not deficits[c] for c in deficits)
+    fp = sum(positive[c] and not deficits[c] for c in deficits)
+    assert [int(audit[k]) for k in ("tp", "fp", "tn", "fn", "n_cases")] == [tp, fp, tn, fn,
+                                                                           N_CASES]
+    # Wilson's score interval, written out.
+    for name, k, n in (("sensitivity", tp, tp + fn), ("specificity", tn, tn + fp)):
+        p, z = k / n, 1.959963984540054
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        assert float(audit[name]) == pytest.approx(p, abs=5e-4)
+        assert float(audit[f"{name}_ci_low"]) == pytest.approx(centre - half, abs=5e-4)
+        assert float(audit[f"{name}_ci_high"]) == pytest.approx(centre + half, abs=5e-4)
+
+
+def test_rerun_skips_everything_and_writes_the_same_bytes(local_run, archive, tmp_path):
+    out, _ = local_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    stamps = {p: p.stat().st_mtime_ns for p in copy.rglob("*.csv")}
+    proc = run("batch", archive, "--out", copy, "--no-report", "--quiet")
+    assert proc.returncode == 2
+    assert f"0 case(s) analysed, {N_CASES} unchanged, 1 failed" in proc.stdout
+    assert proc.stderr.count("\n") == 1, "--quiet prints the error line only"
+    assert machine_readable(copy) == machine_readable(out)
+    for path, stamp in stamps.items():
+        if path.parent != copy:
+            assert path.stat().st_mtime_ns == stamp, f"{path} was rewritten"
+    # A changed sidecar reruns its case only; other criteria rerun every case.
+    sidecar = archive / "series" / "P02.case.toml"
+    original = sidecar.read_text()
+    try:
+        sidecar.write_text(original.replace("[clinical]", "[clinical]\n# reviewed again"))
+        proc = run("batch", archive, "--out", copy, "--no-report")
+        assert f"1 case(s) analysed, {N_CASES - 1} unchanged" in proc.stdout
+    finally:
+        sidecar.write_text(original)
+
+
+def test_several_presets_are_audited_from_one_read(archive, tmp_path):
+    out = tmp_path / "out"
+    series = tmp_path / "series"
+    series.mkdir()
+    for name in ("P03", "P04"):
+        for suffix in (".edf", ".case.toml"):
+            shutil.copy(archive / "series" / f"{name}{suffix}", series)
+    proc = run("batch", series, "--out", out, "--criteria", "drez", "fifty", "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    audit = read_csv(out / "audit.csv")
+    assert [a["criteria"] for a in audit] == ["drez", "fifty"]
+    manifest = json.loads((out / "P04" / "batch.json").read_text())
+    assert [p["criteria"] for p in manifest["presets"]] == ["drez", "fifty"]
+    assert json.loads((out / "P04" / "alerts.json").read_text())["criteria"] == "drez"
+    # The second preset's alerts, counted, are those `analyze --criteria fifty` finds.
+    alone = tmp_path / "alone"
+    assert run("analyze", series / "P04.edf", "--criteria", "fifty", "--out", alone,
+               "--no-report").returncode == 0
+    alerts = json.loads((alone / "alerts.json").read_text())["alerts"]
+    assert manifest["presets"][1]["alerts_systemic"] == sum(
+        a["scope"] == "systemic" and not a["informational"] for a in alerts)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """A real `dask scheduler` and `dask worker` on 127.0.0.1, as separate processes."""
+    pytest.importorskip("distributed", reason="pip install '.[test]' (dask extra)")
+    folder = tmp_path_factory.mktemp("dask")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    logs = [(folder / name).open("w") for name in ("scheduler.log", "worker.log")]
+    scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host",
+                                  "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                  "--no-dashboard"], stdout=logs[0], stderr=logs[0],
+                                 cwd=folder)
+    worker = subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nworkers",
+                               "1", "--nthreads", "2", "--no-dashboard", "--memory-limit", "0",
+                               "--local-directory", str(folder)], stdout=logs[1],
+                              stderr=logs[1], cwd=folder)
+    try:
+        from dask.distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=120)
+        yield address
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+        for process in (worker, scheduler):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs:
+            log.close()
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_local_results_byte_for_byte(local_run, archive, dask_cluster,
+                                                             tmp_path):
+    out, _ = local_run
+    remote = tmp_path / "out"
+    proc = run("batch", archive, "--out", remote, "--scheduler", dask_cluster, "--no-report")
+    assert proc.returncode == 2, proc.stderr
+    assert f"{N_CASES} case(s) analysed" in proc.stdout
+    assert machine_readable(remote) == machine_readable(out)
+    assert tree(remote)["cohort.pdf"] == tree(out)["cohort.pdf"]
+
+
+def test_unreachable_scheduler_is_one_line(archive, tmp_path):
+    pytest.importorskip("distributed", reason="pip install '.[test]' (dask extra)")
+    proc = run("batch", archive, "--out", tmp_path / "out", "--scheduler",
+               f"tcp://127.0.0.1:{_free_port()}", timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("iomon: error: cannot reach the Dask scheduler")
+    assert proc.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_sigkill_half_way_then_rerun_leaves_no_corrupt_output(local_run, archive, tmp_path):
+    out, _ = local_run
+    killed = tmp_path / "out"
+    batch = subprocess.Popen([sys.executable, "-m", "iomon.cli", "batch", str(archive),
+                              "--out", str(killed), "--jobs", "1", "--no-report"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list(killed.glob("*/batch.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the next case
+    os.killpg(batch.pid, signal.SIGKILL)
+    batch.wait()
+    finished = [p.parent for p in killed.glob("*/batch.json")]
+    assert 1 <= len(finished) < N_CASES, "the kill did not land half-way"
+    for case in killed.iterdir():
+        if case.is_dir() and not case.name.startswith("."):
+            for name in ("alerts.json", "summary.json"):
+                if (case / name).exists():
+                    json.loads((case / name).read_text())  # whole, never half-written
+    assert not (killed / "cohort.csv").exists()
+    proc = run("batch", archive, "--out", killed, "--no-report")
+    assert proc.returncode == 2
+    assert f"{len(finished)} unchanged" in proc.stdout
+    assert machine_readable(killed) == machine_readable(out)
+    assert not list(killed.glob(".*.partial*"))
+
+
+def test_a_case_over_its_time_or_memory_does_not_take_the_batch_down(archive, tmp_path):
+    series = tmp_path / "series"
+    series.mkdir()
+    for suffix in (".edf", ".case.toml"):
+        shutil.copy(archive / "series" / f"P01{suffix}", series)
+    slow = run("batch", series, "--out", tmp_path / "slow", "--case-timeout", "0.5",
+               "--no-report")
+    assert slow.returncode == 2
+    (failure,) = read_csv(tmp_path / "slow" / "failures.csv")
+    assert failure["reason"] == "took longer than 0.5 s and was stopped (--case-timeout)"
+    small = run("batch", series, "--out", tmp_path / "small", "--case-memory", "0.25",
+                "--case-timeout", "120", "--no-report")
+    assert small.returncode == 2
+    (failure,) = read_csv(tmp_path / "small" / "failures.csv")
+    assert "memory" in failure["reason"] or "killed" in failure["reason"]
+    assert read_csv(tmp_path / "small" / "cohort.csv") == []
+
+
+def test_bad_archives_are_refused_in_one_line(archive, tmp_path):
+    missing = run("batch", tmp_path / "nowhere", "--out", tmp_path / "o1")
+    assert missing.returncode == 2
+    assert missing.stderr == f"iomon: error: {tmp_path / 'nowhere'}: archive not found\n"
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no recordings here")
+    empty = run("batch", tmp_path / "empty", "--out", tmp_path / "o2")
+    assert empty.returncode == 2 and "holds no case" in empty.stderr
+    assert empty.stderr.count("\n") == 1
+    # Two cases with one id: refused before any work, both paths named.
+    twins = tmp_path / "twins"
+    for sub in ("a", "b"):
+        (twins / sub).mkdir(parents=True)
+        for suffix in (".edf", ".case.toml"):
+            shutil.copy(archive / "series" / f"P01{suffix}", twins / sub / f"x{suffix}")
+    proc = run("batch", twins, "--out", tmp_path / "o3")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert str(twins / "a" / "x.edf") in proc.stderr and str(twins / "b" / "x.edf") in proc.stderr
+    assert not (tmp_path / "o3" / "P01").exists()
+
+
+def test_a_bad_sidecar_fails_its_case_only(archive, tmp_path):
+    series = tmp_path / "series"
+    series.mkdir()
+    for name in ("P01", "P02"):
+        for suffix in (".edf", ".case.toml"):
+            shutil.copy(archive / "series" / f"{name}{suffix}", series)
+    sidecar = series / "P02.case.toml"
+    sidecar.write_text(sidecar.read_text().replace("[clinical]", "[clinical]\nbmi = 24"))
+    (series / "orphan.case.toml").write_text('[case]\nid = "lonely"\n')
+    proc = run("batch", series, "--out", tmp_path / "out", "--no-report")
+    assert proc.returncode == 2
+    failures = {f["path"]: f["reason"] for f in read_csv(tmp_path / "out" / "failures.csv")}
+    assert set(failures) == {"P02.edf", "orphan.case.toml"}
+    assert "P02.case.toml" in failures["P02.edf"] and "bmi" in failures["P02.edf"]
+    assert [r["case_id"] for r in read_csv(tmp_path / "out" / "cohort.csv")] == ["P01"]
+
+
+def test_simulated_cohort_is_a_seeded_series(tmp_path):
+    proc = run("simulate", "--cohort", "3", "--out", tmp_path / "a", "--seed", "7")
+    assert proc.returncode == 0, proc.stderr
+    again = run("simulate", "--cohort", "3", "--out", tmp_path / "b", "--seed", "7")
+    assert again.returncode == 0
+    a, b = tree(tmp_path / "a"), tree(tmp_path / "b")
+    assert sorted(a) == sorted(f"P0{i}{s}" for i in (1, 2, 3)
+                               for s in (".edf", ".case.toml", ".truth.json"))
+    assert a == b
+    doc = tomllib.loads(a["P01.case.toml"].decode())
+    assert set(doc["clinical"]) == {"sex", "age", "etiology", "surgery_date", "vas_pre",
+                                    "vas_post", "analgesics_post", "complications",
+                                    "new_deficit"}
+    assert run("simulate", "--cohort", "2", "--scenario", "loss", "--out",
+               tmp_path / "c").returncode == 2
+
+
+def test_cohort_report_with_case_reports(archive, tmp_path):
+    """The default batch writes each case's report and a cohort report a reader can open."""
+    series = tmp_path / "series"
+    series.mkdir()
+    for name in ("P03", "P04"):
+        for suffix in (".edf", ".case.toml"):
+            shutil.copy(archive / "series" / f"{name}{suffix}", series)
+    out = tmp_path / "out"
+    proc = run("batch", series, "--out", out, "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert set(OUTPUT_FILES) <= {p.name for p in (out / "P03").iterdir()}
+    seen = open_in_browser(out / "cohort.html", tmp_path / "cohort.png")
+    assert seen["problems"] == []
+    assert len(seen["images"]) == 3 and all(ok and w > 0 for ok, w, _ in seen["images"])
+    assert seen["width"] <= 800
+    pdftotext = tool("pdftotext")
+    text = subprocess.run([pdftotext, "-layout", str(out / "cohort.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    pages = text.split("\f")[:-1]
+    for number, page in enumerate(pages, start=1):
+        assert f"page {number} of {len(pages)}" in page
+    flat = " ".join(text.split())
+    for words in ("Case series: 2 case(s)", "Patients", "Monitoring", "Alert audit",
+                  "Wilson", "P03", "P04", "±"):
+        assert words in flat, words
