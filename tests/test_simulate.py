@@ -3,7 +3,9 @@ import pytest
 
 from iomon.errors import InputError
 from iomon.muscles import MUSCLES
-from iomon.sim import SCENARIOS, simulate_case
+from iomon.sim import SCENARIOS, Schedule, simulate_case
+from iomon.sim.schedule import SHORT_SCHEDULE
+from iomon.sim.writing import write_edf
 
 
 def test_same_seed_same_case_other_seed_other_case():
@@ -129,3 +131,58 @@ def test_truth_file_reads_back_as_the_typed_truth(tmp_path):
     assert [e.kind for e in back.events] == ["systemic", "focal"]
     assert back.events[1].level == pytest.approx(0.3 * 0.2)
     np.testing.assert_array_equal(np.isnan(back.amplitude_uv), np.isnan(sim.truth.amplitude_uv))
+
+
+def _edfio_whole_recording(sim, path):
+    """The simulated recording written by edfio from the whole array (the reference)."""
+    import datetime
+
+    from edfio import Edf, EdfAnnotation, EdfSignal, Patient, Recording
+
+    signals = []
+    for ch, data in zip(sim.channels, sim.signals * 1e6):
+        low, high = float(np.floor(data.min())) - 1.0, float(np.ceil(data.max())) + 1.0
+        signals.append(EdfSignal(data, sim.sfreq, label=ch.name, transducer_type="AgAgCl",
+                                 physical_dimension="uV", physical_range=(low, high),
+                                 prefiltering="HP:0.1Hz LP:2500Hz"))
+    Edf(signals, patient=Patient(code="SIM001", sex="X", name="Synthetic_Patient"),
+        recording=Recording(startdate=datetime.date(2024, 1, 1),
+                            hospital_administration_code="SIM",
+                            investigator_technician_code="iomon",
+                            equipment_code="iomon.simulate"),
+        starttime=datetime.time(8, 0, 0), data_record_duration=1.0,
+        annotations=[EdfAnnotation(a.onset_s, None, a.text) for a in sim.annotations]
+        ).write(path)
+
+
+@pytest.mark.parametrize("scenario, sfreq", [("focal_recovering", 5000.0),
+                                             ("cautery", 10000.0)])
+def test_streamed_edf_is_byte_for_byte_what_edfio_writes(tmp_path, scenario, sfreq):
+    sim = simulate_case(scenario, 3, sfreq=sfreq, schedule=SHORT_SCHEDULE)
+    write_edf(sim, tmp_path / "streamed.edf")
+    _edfio_whole_recording(sim, tmp_path / "whole.edf")
+    assert (tmp_path / "streamed.edf").read_bytes() == (tmp_path / "whole.edf").read_bytes()
+
+
+def test_a_long_recording_is_simulated_and_written_in_bounded_memory(tmp_path):
+    """Four minutes in real time at 5 kHz (94 MB as float64) written within a few blocks."""
+    import tracemalloc
+
+    import edfio  # noqa: F401  (imports allocate too: done before tracing)
+    import scipy.signal  # noqa: F401
+
+    schedule = Schedule(positioning_min=0.5, exposure_min=1.5, lesioning_min=2.0,
+                        closure_min=1.0, routine_interval_s=(2.0, 2.0),
+                        lesioning_interval_s=(2.0, 2.0))
+    tracemalloc.start()
+    try:
+        sim = simulate_case("focal_recovering", 1, sfreq=5000.0, schedule=schedule,
+                            time_compression=1.0, muscles=("APB", "ADM", "TA", "AH"))
+        write_edf(sim, tmp_path / "long.edf")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    whole = sim.plan.n_channels * sim.plan.n_samples * 8
+    assert whole > 90e6
+    assert peak < whole / 5, f"peak {peak / 1e6:.0f} MB for a {whole / 1e6:.0f} MB recording"
+    assert (tmp_path / "long.edf").stat().st_size > whole / 4.5  # 16-bit samples, all written

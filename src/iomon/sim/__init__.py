@@ -18,6 +18,7 @@ MB; the physiology (fade) follows the uncompressed surgical clock, which the tru
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,8 +53,9 @@ class SimulatedCase:
 
     Attributes
     ----------
-    signals : array of float, shape (n_channels, n_samples)
-        The continuous recording in volts.
+    plan : SignalPlan
+        The continuous recording, rendered block by block (:meth:`SignalPlan.blocks`) in
+        bounded memory; :attr:`signals` renders it whole.
     sfreq : float
         Sampling rate in Hz.
     channels : list of Channel
@@ -66,15 +68,21 @@ class SimulatedCase:
         What was injected.
     """
 
-    signals: np.ndarray
+    plan: signal.SignalPlan = field(repr=False)
     sfreq: float
     channels: list[Channel]
     annotations: list[Annotation]
     case: Case
     truth: Truth = field(repr=False)
 
+    @functools.cached_property
+    def signals(self) -> np.ndarray:
+        """The whole continuous recording in volts, shape (n_channels, n_samples)."""
+        return self.plan.render()
 
-def _scenario(name, side, mains_hz, focal_level, focal_sweeps, cv, time_compression):
+
+def _scenario(name, side, mains_hz, focal_level, focal_sweeps, cv, time_compression,
+              focal_muscles=None):
     """The scenario asked for, with the brief/shallow focal drop options applied; checked."""
     if name not in SCENARIOS:
         raise InputError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
@@ -89,6 +97,10 @@ def _scenario(name, side, mains_hz, focal_level, focal_sweeps, cv, time_compress
                          f"{focal_sweeps} with {name}")
     if focal_level is not None and name not in ("focal_recovering", "focal_persistent"):
         raise InputError(f"focal_level needs a focal scenario, got {name}")
+    if focal_muscles is not None and (SCENARIOS[name].focal is None or not focal_muscles
+                                      or not set(focal_muscles) <= set(MUSCLES)):
+        raise InputError(f"focal_muscles needs a focal scenario and known muscles ("
+                         f"{', '.join(MUSCLES)}), got {tuple(focal_muscles)} with {name}")
     if cv is not None and not 0 < cv < 2:
         raise InputError(f"cv must be in (0, 2), got {cv}")
     if time_compression < 1:
@@ -97,6 +109,8 @@ def _scenario(name, side, mains_hz, focal_level, focal_sweeps, cv, time_compress
     if focal_level is not None:
         scenario = dataclasses.replace(scenario, focal=dataclasses.replace(scenario.focal,
                                                                            level=focal_level))
+    if focal_muscles is not None:
+        scenario = dataclasses.replace(scenario, focal_muscles=tuple(focal_muscles))
     return scenario
 
 
@@ -174,8 +188,9 @@ def _events(scenario, applied, channels, bounds, time_compression):
     """The truth's events: the drops applied, then a threshold rise or fade."""
     names = tuple(ch.name for ch in channels)
     legs = tuple(ch.name for ch in channels if ch.role == "test" and ch.limb == "lower")
+    targets = tuple(n for n, hit in zip(names, scenario.focal_targets(channels)) if hit)
     case_end = bounds["closure"][1]
-    plain = [(kind, legs if on_legs else names, start, end, drop.recovers, level, None)
+    plain = [(kind, targets if on_legs else names, start, end, drop.recovers, level, None)
              for kind, drop, start, end, level, on_legs in applied]
     if scenario.threshold_rise_v:
         plain.append(("threshold", legs, bounds["lesioning"][0], case_end, False, None,
@@ -213,12 +228,20 @@ def _truth(scenario, seed, settings, case, channels, traits, cv, bounds, marker_
         systemic_expected=scenario.systemic is not None)
 
 
+def _channel_cvs(channels, cv, cv_scale):
+    """Each channel's coefficient of variation: its muscle's (or one for all), scaled."""
+    cvs = (np.array([MUSCLES[ch.muscle].cv for ch in channels]) if cv is None
+           else np.full(len(channels), float(cv)))
+    return cvs * cv_scale
+
+
 def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 5000.0,
                   muscles=DEFAULT_MUSCLES, side: str = "left", levels=("C5", "C6", "C7", "C8"),
                   schedule: Schedule = DEFAULT_SCHEDULE, time_compression: float = 20.0,
                   mains_hz: float = 50.0, noise_uv: float = 5.0, cv_scale: float = 1.0,
                   cv: float | None = None, focal_level: float | None = None,
-                  focal_sweeps: int | None = None, case_id: str | None = None) -> SimulatedCase:
+                  focal_sweeps: int | None = None, focal_muscles=None,
+                  case_id: str | None = None) -> SimulatedCase:
     """Simulate a DREZ case.
 
     Parameters
@@ -245,6 +268,8 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
         0.2, a drop of 80 %).
     focal_sweeps : int, optional
         ``focal_recovering``: the drop lasts this many sweeps (default: a third of lesioning).
+    focal_muscles : sequence of str, optional
+        Focal scenarios: the muscles whose lesioning-side channels drop (default: the legs').
     case_id : str, optional
         Defaults to ``"SIM-<scenario>-<seed>"``.
 
@@ -253,7 +278,8 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
     SimulatedCase
         Its ``truth`` (:class:`~iomon.sim.truth.Truth`) holds what was injected.
     """
-    spec = _scenario(scenario, side, mains_hz, focal_level, focal_sweeps, cv, time_compression)
+    spec = _scenario(scenario, side, mains_hz, focal_level, focal_sweeps, cv, time_compression,
+                     focal_muscles)
     rng = np.random.default_rng(seed)
     levels = tuple(v.upper() for v in levels)
     channels = physiology.channel_set(muscles, side)
@@ -264,18 +290,17 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
     marker_nominal = ((nominal[n_ramp] - BASELINE_MARKER_LEAD_S) if nominal.size > n_ramp
                       else 0.0)
     traits = physiology.channel_traits(channels, side, levels, rng)
-    legs = np.array([ch.role == "test" and ch.limb == "lower" for ch in channels])
     factor, applied = amplitude_factors(spec, nominal, bounds["lesioning"],
-                                        bounds["closure"][1], legs, focal_sweeps)
-    cvs = (np.array([MUSCLES[ch.muscle].cv for ch in channels]) if cv is None
-           else np.full(len(channels), float(cv))) * cv_scale
+                                        bounds["closure"][1], spec.focal_targets(channels),
+                                        focal_sweeps)
+    cvs = _channel_cvs(channels, cv, cv_scale)
     amplitude, intensity = _responses(spec, traits, channels, nominal, intensity,
                                       threshold_rise, factor, bounds["closure"][1], n_ramp,
                                       cvs, rng)
     onset = traits.onset_s[None, :] + rng.normal(0.0, physiology.ONSET_JITTER_S,
                                                  amplitude.shape)
     contaminated = _cautery(phase_of_sweep, spec.cautery_share, rng)
-    signals, n_phases = signal.record(len(channels), onsets, sfreq, mains_hz, noise_uv * 1e-6,
+    plan, n_phases = signal.record(len(channels), onsets, sfreq, mains_hz, noise_uv * 1e-6,
                                       traits.templates, amplitude, onset, contaminated, rng)
     case = Case(case_id or f"SIM-{scenario}-{seed}", side, levels,
                 tuple(ChannelSpec(ch.name, ch.muscle, ch.side, ch.limb, ch.role)
@@ -286,6 +311,6 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
                    _events(spec, applied, channels, bounds, time_compression),
                    SweepTruth(onsets, nominal, intensity, threshold_rise, tuple(phase_of_sweep),
                               contaminated), amplitude, onset, n_phases)
-    return SimulatedCase(signals, float(sfreq), channels,
+    return SimulatedCase(plan, float(sfreq), channels,
                          _annotations(bounds, onsets, intensity, marker_s, time_compression),
                          case, truth)

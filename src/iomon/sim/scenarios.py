@@ -63,6 +63,9 @@ class Scenario:
     threshold_rise_v : float
         Rise of the ipsilateral leg threshold over lesioning, V; the team then monitors at
         threshold level and chases it.
+    focal_muscles : tuple of str or None
+        The muscles whose channels on the lesioning side ``focal`` drops (None: the leg
+        muscles, where a DREZ injury shows first).
     """
 
     name: str
@@ -73,11 +76,18 @@ class Scenario:
     fade_to: float | None = None
     cautery_share: float = 0.03
     threshold_rise_v: float = 0.0
+    focal_muscles: tuple[str, ...] | None = None
 
     @property
     def intensity_v(self) -> float:
         """The monitoring intensity after the ramp-up."""
         return THRESHOLD_LEVEL_V if self.threshold_rise_v else ROUTINE_INTENSITY_V
+
+    def focal_targets(self, channels) -> np.ndarray:
+        """Which channels the focal drop reaches: shape (n_channels,), bool."""
+        return np.array([ch.role == "test" and (ch.limb == "lower" if self.focal_muscles is None
+                                                else ch.muscle in self.focal_muscles)
+                         for ch in channels], bool)
 
 
 _LEGS_DROP = Drop(0.2, 0.35, 0.65, after=0.9, recovers=True)
@@ -131,7 +141,8 @@ def amplitude_factors(scenario, nominal, lesioning, case_end, legs, focal_sweeps
     lesioning : (float, float)
     case_end : float
     legs : array of bool, shape (n_channels,)
-        The ipsilateral leg channels.
+        The channels a focal drop reaches (:meth:`Scenario.focal_targets`: the ipsilateral
+        leg channels unless the scenario names other muscles).
     focal_sweeps : int, optional
         A brief focal drop of this many sweeps.
 
