@@ -106,14 +106,43 @@ def test_pdf_pages_render_and_hold_the_alert_table(reviewed, tmp_path):
     for number, sheet in enumerate(sheets, start=1):
         assert "SYS-REVIEW" in sheet and f"page {number} of {len(pages)}" in sheet
     flat = " ".join(text.split())
-    for words in ("Alerts (1)", "systemic (7", "Conclusion", "Review edits", "µV",
-                  "electrode displaced", "MAP 55 mmHg", "Methods"):
+    for words in ("Alerts: 7 episodes (1 systemic event on 7 channels)", "Most abnormal",
+                  "Conclusion", "Review edits", "µV", "electrode displaced", "MAP 55 mmHg",
+                  "Methods", "Reviewed and interpreted by"):
         assert words in flat, words
+    # A figure's heading, image and caption share a page (never a heading left alone).
+    for title, caption in (("MEP amplitude trends", "Peak-to-peak amplitude"),
+                           ("Baseline against final", "Per channel, single sweeps"),
+                           ("Onset latency trends", "Onset latency per channel"),
+                           ("Stacked waveforms", "Conditioned sweeps")):
+        sheet = next(s for s in sheets if title in s)
+        assert caption in " ".join(sheet.split()), title
+
+
+def test_pdf_fonts_are_embedded_and_the_file_is_the_same_wherever_it_is_written(
+        reviewed, tmp_path):
+    """Every font embedded (PDF/A needs it); the same bytes from figures in another folder."""
+    pdffonts = _tool("pdffonts")
+    fonts = subprocess.run([pdffonts, str(reviewed / "report.pdf")], capture_output=True,
+                           text=True, check=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts
+    from iomon.pipeline import analyze_file
+    from iomon.report import write_report
+
+    result = analyze_file(RECORDINGS / "drez_focal_recovering.edf")
+    documents = result.documents()
+    pdfs = []
+    for where in ("a", "b/deeper"):
+        folder = tmp_path / where
+        folder.mkdir(parents=True)
+        write_report(result, documents, folder)
+        pdfs.append((folder / "report.pdf").read_bytes())
+    assert pdfs[0] == pdfs[1]
 
 
 def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal):
     from iomon.pipeline import analyze_file
-    from iomon.report.content import alert_events, alert_table, build_content
+    from iomon.report.content import alert_events, alert_table, build_content, case_facts
 
     result = analyze_file(RECORDINGS / "drez_systemic.edf")
     assert len(result.alerts) == 7
@@ -121,20 +150,74 @@ def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal
     assert len(events) == 1 and len(events[0].channels) == 7
     content = build_content(result, result.documents(), [])
     assert content.alerts.rows[0][0] == "systemic (7 channels)"
-    assert "Systemic:" in content.conclusion[0] and "recovered by" in content.conclusion[0]
+    assert content.alerts_heading == "Alerts: 7 episodes (1 systemic event on 7 channels)"
+    systemic = content.conclusion[0]
+    assert systemic.startswith("Systemic: all 7 responding channels fell together")
+    # At-risk channels and controls told apart; the recovery with its phase.
+    assert "(at risk) to" in systemic and "(controls) to" in systemic
+    assert "Recovered by 08:00:31 (lesioning)" in systemic
     focal_result = analyze_file(RECORDINGS / "drez_focal_recovering.edf")
-    table = alert_table(alert_events(focal_result.alerts, 1e9), _clock(focal_result))
-    assert [row[:2] for row in table.rows] == [("focal", "L AH"), ("focal", "L TA")]
+    order = focal_result.sweeps.ch_names
+    table = alert_table(focal_result, alert_events(focal_result.alerts, 1e9, order),
+                        case_facts(focal_result))
+    # Montage order (L TA before L AH), as the recording lists them.
+    assert [row[:2] for row in table.rows] == [("focal", "L TA"), ("focal", "L AH")]
     words = build_content(focal_result, focal_result.documents(), []).conclusion[0]
-    assert words.startswith("Focal: L AH and L TA fell to 14–20 % of baseline")
+    assert words.startswith("Focal: L TA and L AH fell to 14–21 % of baseline from 08:00:25 "
+                            "(lesioning; first below 50 % at 08:00:24)")
 
 
-def _clock(result):
+def test_times_and_percentages_are_rounded_once():
+    """Clock time and time elapsed from one rounding; % rounded half up everywhere."""
+    import datetime
+
+    from iomon.report.content import _when, percent_text
     from iomon.report.figures import TimeAxis
 
-    clock = TimeAxis(result.recording.start, result.recording.duration_s)
-    clock.seconds = True
-    return clock
+    clock = TimeAxis(datetime.datetime(2023, 1, 1, 8, 0, 0, 400_000), 60.0)
+    assert _when(29.5, clock) == "08:00:30 (+0:00:30)"
+    assert _when(29.4, clock) == "08:00:29 (+0:00:29)"
+    assert [percent_text(v) for v in (140.5, 139.5, 2.5, float("nan"))] == [
+        "141 %", "140 %", "3 %", "–"]
+
+
+def test_the_conclusion_and_the_tables_agree_on_an_excluded_channel(reviewed):
+    """R APB excluded from 30 s: not assessable (never "not recovered"), final before it."""
+    from iomon.pipeline import analyze_file
+
+    result = analyze_file(reviewed.parent / "systemic.edf")
+    content = build_content_of(result)
+    systemic = content.conclusion[0]
+    assert "6 of 7 recovered by 08:00:31 (lesioning)" in systemic
+    assert "R APB: recovery not assessable, excluded from 08:00:30 (electrode displaced)" \
+        in systemic
+    assert "not recovered" not in " ".join(content.conclusion)
+    finals = {row[0]: row[7] for row in content.channels.rows}
+    assert finals["R APB"].endswith("before exclusion")
+    ending = content.conclusion[-1]
+    for name in ("L APB", "L TA", "L AH"):
+        assert f"{name} {finals[name]}" in ending, name
+    assert "theatre event 1 (MAP 55 mmHg, 08:00:24)" in systemic
+
+
+def build_content_of(result):
+    from iomon.report.content import build_content
+
+    return build_content(result, result.documents(), [])
+
+
+def test_a_threshold_rise_is_given_as_its_bracket_and_the_final_intensity_named(cases):
+    from iomon.report.content import build_content
+
+    _, result = cases.analyse("threshold", 1)
+    content = build_content(result, result.documents(), [])
+    words = " ".join(content.conclusion)
+    assert "stimulation threshold rose by" in words and "to a threshold of" in words
+    assert "V at baseline" in words
+    rows = [r for r in content.alerts.rows if r[2] == "threshold rise"]
+    assert rows and all(" to +" in r[5] and "threshold" in r[5] for r in rows)
+    finals = [row[7] for row in content.channels.rows if row[7] != "–"]
+    assert any(" at " in f and f.endswith(" V") for f in finals)
 
 
 def test_review_edits_change_the_analysis_and_are_listed(reviewed):

@@ -1,8 +1,9 @@
 """Per-case reports: one content model (:mod:`.content`), two faithful renderers.
 
-:func:`write_report` draws each figure once (PNG for the report, SVG beside it), builds the
-content once, and prints it as a self-contained HTML page (:func:`render_html`) and as an A4
-PDF (:func:`iomon.report.pdf.write_pdf`).
+:func:`write_report` works out the case's report facts once (:func:`.content.case_facts`),
+draws each figure (PNG for the report, SVG beside it), builds the content once, and prints it
+as a self-contained HTML page (:func:`render_html`) and as an A4 PDF
+(:func:`iomon.report.pdf.write_pdf`).
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ def write_report(result, documents, folder: Path, identify: bool = False):
     -------
     ReportContent
     """
-    from .content import build_content
+    from .content import build_content, case_facts, rise_words
     from .figures import save_figures
     from .pdf import write_pdf
 
-    figures = save_figures(result, folder / "figures")
-    content = build_content(result, documents, figures, identify)
+    facts = case_facts(result)
+    figures = save_figures(result, folder / "figures", brackets=rise_words(facts))
+    content = build_content(result, documents, figures, identify, facts)
     (folder / "report.html").write_text(render_html(content), encoding="utf-8")
     write_pdf(content, folder / "report.pdf")
     return content

@@ -7,11 +7,13 @@ every character of the figures print the same; each page carries the case id, th
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 __all__ = ["write_cohort_pdf", "write_pdf"]
 
 _MARGIN_MM = 18
+_TOP_MM = _BOTTOM_MM = 16
 _FONT = "iomon-sans"
 
 
@@ -55,74 +57,214 @@ def _text(value) -> str:
 def _table(table, styles, width, padding: float = 6):
     """A ReportLab table of a content Table, cells wrapped to the page width.
 
-    ``padding`` is the cells' left and right padding, pt (narrow for many columns).
+    ``padding`` is the cells' left and right padding, pt (narrow for many columns). Columns
+    are widened where their longest word would not fit (ReportLab would break it mid-word),
+    at the expense of columns with room to spare.
     """
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
     data = [[Paragraph(_text(c), styles["head"]) for c in table.columns]]
     data += [[Paragraph(_text(cell), styles["cell"]) for cell in row] for row in table.rows]
-    widths = [w * width for w in table.widths] if table.widths else None
+    widths = _fit_widths(table, styles, width, padding) if table.widths else None
     out = Table(data, colWidths=widths, repeatRows=1)
     commands = [("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#c8c8c8")),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f0f0f0")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
                 ("LEFTPADDING", (0, 0), (-1, -1), padding),
-                ("RIGHTPADDING", (0, 0), (-1, -1), padding)]
-    tones = {"focal": "#D55E00", "systemic": "#B07800", "undetermined": "#AA4D88"}
+                ("RIGHTPADDING", (0, 0), (-1, -1), padding),
+                # ReportLab sets each cell's font even under a Paragraph: else Helvetica,
+                # which is not embedded
+                ("FONTNAME", (0, 0), (-1, -1), styles["base"].fontName)]
     for row, style in enumerate(table.styles, start=1):
         scope = style.split()[0] if style else ""
-        if scope in tones:
-            commands.append(("TEXTCOLOR", (0, row), (0, row), colors.HexColor(tones[scope])))
+        if scope in _TONES:
+            commands.append(("TEXTCOLOR", (0, row), (0, row), colors.HexColor(_TONES[scope])))
     out.setStyle(TableStyle(commands))
     return out
 
 
-def _figure(figure, styles, width):
-    """A figure scaled to the text width, with its caption, kept together."""
-    from reportlab.lib.utils import ImageReader
-    from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer
+#: Text tones of the figures' scope colours, dark enough to read on white (4.5:1 or more).
+_TONES = {"focal": "#B34700", "systemic": "#8A5D00", "undetermined": "#AA4D88"}
 
-    reader = ImageReader(str(figure.png))
-    pixels_w, pixels_h = reader.getSize()
-    height = width * pixels_h / pixels_w
-    return KeepTogether([Paragraph(_text(figure.title), styles["h2"]),
-                         Image(str(figure.png), width=width, height=height),
-                         Spacer(1, 3), Paragraph(_text(figure.caption), styles["small"])])
+
+def _fit_widths(table, styles, width, padding) -> list[float]:
+    """Column widths, pt: the table's shares of ``width``, each at least its longest word.
+
+    A word longer than 40 % of the width (a path, a checksum) is left to wrap.
+    """
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    def longest(texts, style):
+        words = [w for t in texts for w in str(t).split()]
+        sizes = [stringWidth(w, style.fontName, style.fontSize) for w in words]
+        return min(max(sizes, default=0.0), 0.4 * width) + 2 * padding + 1.0
+
+    need = [max(longest([head], styles["head"]), longest([r[j] for r in table.rows],
+                                                         styles["cell"]))
+            for j, head in enumerate(table.columns)]
+    widths = [w * width for w in table.widths]
+    short = sum(max(n - w, 0.0) for n, w in zip(need, widths))
+    spare = [max(w - n, 0.0) for n, w in zip(need, widths)]
+    if short == 0 or sum(spare) < short:
+        return widths
+    return [max(w, n) - short * s / sum(spare) for n, w, s in zip(need, widths, spare)]
+
+
+@functools.cache
+def _figure_block_class():
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Flowable
+
+    class FigureBlock(Flowable):
+        """A figure's heading, image and caption on one page, the image scaled to the room.
+
+        Where the page has room for the figure at (nearly) the size a fresh page would give
+        it, it goes there, scaled down to fit if need be; otherwise the whole block moves to
+        the next page. It is never split, so no heading or caption is left alone.
+        """
+
+        #: Shrink a figure by at most this much to keep it on the current page.
+        KEEP_SCALE = 0.85
+
+        def __init__(self, heading, path, caption, aspect, frame_height):
+            super().__init__()
+            self.heading, self.path, self.caption = heading, path, caption
+            self.aspect, self.frame_height = aspect, frame_height
+            self.scale = 1.0
+
+        def getSpaceBefore(self):  # noqa: N802 - ReportLab's name
+            return self.heading.style.spaceBefore
+
+        def _text_heights(self, width):
+            head = self.heading.wrap(width, 1e6)[1] + self.heading.style.spaceAfter
+            return head, self.caption.wrap(width, 1e6)[1] + 3
+
+        def wrap(self, avail_width, avail_height):
+            head, caption = self._text_heights(avail_width)
+            natural = avail_width * self.aspect
+            on_fresh_page = min(1.0, (self.frame_height - head - caption) / natural)
+            here = min(1.0, (avail_height - head - caption) / natural)
+            self.scale = here if here >= self.KEEP_SCALE * on_fresh_page else on_fresh_page
+            self.width = avail_width
+            self.height = head + natural * self.scale + caption
+            return self.width, self.height
+
+        def split(self, avail_width, avail_height):
+            return []
+
+        def draw(self):
+            head, caption = self._text_heights(self.width)
+            self.heading.drawOn(self.canv, 0, self.height - head + self.heading.style.spaceAfter)
+            image_w = self.width * self.scale
+            image_h = image_w * self.aspect
+            # An ImageReader, not the path: ReportLab names an image by a digest of what it is
+            # given, and a path (a staging folder) would make the file differ from run to run.
+            self.canv.drawImage(ImageReader(str(self.path)), (self.width - image_w) / 2,
+                                caption, image_w, image_h)
+            self.caption.drawOn(self.canv, 0, caption - 3 - self.caption.height)
+
+    return FigureBlock
+
+
+def _figure(figure, styles, width, frame_height=None):
+    """A figure with its heading and caption, kept on one page, scaled to the room left."""
+    from reportlab.platypus import Paragraph
+
+    if figure.size_in:
+        aspect = figure.size_in[1] / figure.size_in[0]
+    else:
+        from reportlab.lib.utils import ImageReader
+
+        pixels_w, pixels_h = ImageReader(str(figure.png)).getSize()
+        aspect = pixels_h / pixels_w
+    return _figure_block_class()(
+        Paragraph(_text(figure.title), styles["h2"]), figure.png,
+        Paragraph(_text(figure.caption), styles["small"]), aspect,
+        frame_height or _frame_height())
+
+
+def _frame_height() -> float:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+
+    # SimpleDocTemplate's frame: the page less the margins and the frame's own 6 pt padding.
+    return A4[1] - (_TOP_MM + _BOTTOM_MM) * mm - 12
+
+
+def _section(title, items, styles):
+    """A heading and its bullet list; the heading kept with the first item.
+
+    (A heading's keepWithNext cannot hold a list longer than the page: it would be left
+    alone at the foot of one.)
+    """
+    from reportlab.platypus import KeepTogether, Paragraph
+
+    out = [KeepTogether([Paragraph(_text(title), styles["h2"]), _bullets(items[:1], styles)])]
+    return out + ([_bullets(items[1:], styles)] if len(items) > 1 else [])
+
+
+def _bullets(items, styles):
+    from reportlab.platypus import ListFlowable, ListItem, Paragraph
+
+    return ListFlowable([ListItem(Paragraph(_text(i), styles["base"]), leftIndent=10)
+                         for i in items], bulletType="bullet", start="•", leftIndent=10,
+                        bulletFontName=styles["base"].fontName)
+
+
+def _signoff(content, styles, width):
+    """When and from what the report was made, and blank fields for the signature."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table
+
+    rows = [[Paragraph(f"<b>{_text(label)}</b>", styles["cell"]), ""]
+            for label in content.signoff[1:]]
+    fields = Table(rows, colWidths=[0.3 * width, 0.7 * width], rowHeights=[20] * len(rows),
+                   style=[("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b0b0b0")),
+                          ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                          ("FONTNAME", (0, 0), (-1, -1), styles["base"].fontName)])
+    return [Paragraph(_text(content.signoff[0]), styles["small"]), fields]
+
+
+def _header(content, styles, width):
+    from reportlab.platypus import Paragraph, Table
+
+    return Table([[Paragraph(f"<b>{_text(k)}</b>", styles["cell"]),
+                   Paragraph(_text(v), styles["cell"])] for k, v in content.header],
+                 colWidths=[0.2 * width, 0.8 * width],
+                 style=[("VALIGN", (0, 0), (-1, -1), "TOP"),
+                        ("TOPPADDING", (0, 0), (-1, -1), 1),
+                        ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                        ("FONTNAME", (0, 0), (-1, -1), styles["base"].fontName)])
 
 
 def _story(content, styles, width):
-    from reportlab.platypus import ListFlowable, ListItem, Paragraph, Spacer, Table
+    from reportlab.platypus import Paragraph, Spacer
 
-    def bullets(items):
-        return ListFlowable([ListItem(Paragraph(_text(i), styles["base"]), leftIndent=10)
-                             for i in items], bulletType="bullet", start="•", leftIndent=10)
-
-    story = [Paragraph(_text(content.title), styles["title"])]
-    header = Table([[Paragraph(f"<b>{_text(k)}</b>", styles["cell"]),
-                     Paragraph(_text(v), styles["cell"])] for k, v in content.header],
-                   colWidths=[0.2 * width, 0.8 * width],
-                   style=[("VALIGN", (0, 0), (-1, -1), "TOP"),
-                          ("TOPPADDING", (0, 0), (-1, -1), 1),
-                          ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
-    story += [header, Paragraph("Conclusion", styles["h2"])]
+    story = [Paragraph(_text(content.title), styles["title"]), _header(content, styles, width),
+             Paragraph("Conclusion", styles["h2"])]
     story += [Paragraph(_text(p), styles["base"]) for p in content.conclusion]
-    story.append(Paragraph(f"Alerts ({len(content.alerts.rows)})", styles["h2"]))
-    story.append(_table(content.alerts, styles, width) if content.alerts.rows
-                 else Paragraph("No channel met the criterion.", styles["base"]))
-    story += [Paragraph("Channels", styles["h2"]), _table(content.channels, styles, width),
-              Spacer(1, 2), Paragraph("* Final: the median of the channel's last 3 valid "
-                                      "sweeps, as % of its baseline.", styles["small"]),
+    if content.signoff:
+        story += [Spacer(1, 6)] + _signoff(content, styles, width)
+    story.append(Paragraph(_text(content.alerts_heading), styles["h2"]))
+    if content.alerts.rows:
+        story += [_table(content.alerts, styles, width, padding=3), Spacer(1, 2),
+                  Paragraph(_text(content.alerts_note), styles["small"])]
+    else:
+        story.append(Paragraph("No channel met the criterion.", styles["base"]))
+    story += [Paragraph("Channels", styles["h2"]),
+              _table(content.channels, styles, width, padding=3), Spacer(1, 2),
+              Paragraph(_text(content.channels_note), styles["small"]),
               Paragraph("Phases", styles["h2"]), _table(content.phases, styles, 0.6 * width)]
     if content.events is not None:
-        story += [Paragraph("Theatre events", styles["h2"]),
+        story += [Paragraph("Markers and theatre events", styles["h2"]),
                   _table(content.events, styles, width)]
-    story += [Paragraph("Review edits", styles["h2"]), bullets(content.review_edits)]
+    story += _section("Review edits", content.review_edits, styles)
     story += [_figure(f, styles, width) for f in content.figures]
-    story += [Paragraph("Methods", styles["h2"]), bullets(content.methods)]
+    story += _section("Methods", content.methods, styles)
     if content.notes:
-        story += [Paragraph("Notes", styles["h2"]), bullets(content.notes)]
+        story += _section("Notes", content.notes, styles)
     story += [Spacer(1, 8), Paragraph(_text(content.footer) + ". Machine-readable results: "
                                       "measurements.csv, alerts.json, summary.json beside "
                                       "this report.", styles["small"])]
@@ -130,12 +272,18 @@ def _story(content, styles, width):
 
 
 def _numbered_canvas(content, font):
-    """A canvas class that stamps each page with the case id and "page n of N"."""
+    """A canvas class that stamps each page with the case id and "page n of N".
+
+    Its initial font is ``font`` (embedded), so no unembedded base-14 font is named in the
+    file.
+    """
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
 
     class NumberedCanvas(canvas.Canvas):
         def __init__(self, *args, **kwargs):
+            if not kwargs.get("initialFontName"):
+                kwargs["initialFontName"] = font
             super().__init__(*args, **kwargs)
             self._pages = []
 
@@ -160,7 +308,12 @@ def _numbered_canvas(content, font):
 
 
 def write_pdf(content, path: Path) -> None:
-    """Typeset a :class:`~iomon.report.content.ReportContent` as an A4 PDF at ``path``."""
+    """Typeset a :class:`~iomon.report.content.ReportContent` as an A4 PDF at ``path``.
+
+    Every font is embedded (DejaVu Sans); images are Flate-compressed binary streams (ASCII85
+    would only make them larger, and ReportLab encodes it in pure Python, slowly).
+    """
+    from reportlab import rl_config
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
@@ -168,12 +321,17 @@ def write_pdf(content, path: Path) -> None:
     styles = _styles()
     document = SimpleDocTemplate(
         str(path), pagesize=A4, leftMargin=_MARGIN_MM * mm, rightMargin=_MARGIN_MM * mm,
-        topMargin=16 * mm, bottomMargin=16 * mm, title=content.title, author="iomon",
-        subject=f"TcMEP monitoring report, case {content.case_id}", creator="iomon",
-        invariant=True)
+        topMargin=_TOP_MM * mm, bottomMargin=_BOTTOM_MM * mm, title=content.title,
+        author="iomon", subject=f"TcMEP monitoring report, case {content.case_id}",
+        creator="iomon", invariant=True, initialFontName=styles["base"].fontName)
     width = A4[0] - 2 * _MARGIN_MM * mm
-    document.build(_story(content, styles, width),
-                   canvasmaker=_numbered_canvas(content, styles["base"].fontName))
+    use_a85 = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        document.build(_story(content, styles, width),
+                       canvasmaker=_numbered_canvas(content, styles["base"].fontName))
+    finally:
+        rl_config.useA85 = use_a85
 
 
 def _cohort_story(content, styles, width):
