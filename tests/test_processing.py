@@ -425,3 +425,22 @@ def test_sweeps_without_pre_stimulus_time_are_refused(small_case):
     recording = read(small_case[1], ReadOptions(window_s=(-0.0005, 0.100)))
     with pytest.raises(InputError, match="before the stimulus"):
         analyze(recording, load_case(small_case[1]))
+
+
+def test_measuring_in_chunks_of_sweeps_changes_nothing(monkeypatch):
+    """Conditioning and measuring a few sweeps at a time (hours of sweeps fit in memory) gives
+    the very numbers of one pass over all sweeps, to the last bit."""
+    import dataclasses
+    from pathlib import Path
+
+    import iomon.measures
+    from iomon.pipeline import analyze_file
+
+    recording = Path(__file__).resolve().parents[1] / "recordings" / "drez_systemic.edf"
+    whole = analyze_file(recording).measurements
+    assert whole.amplitude.shape[0] > 3 * 7
+    monkeypatch.setattr(iomon.measures, "CHUNK_SWEEPS", 7)
+    chunked = analyze_file(recording).measurements
+    for field in dataclasses.fields(whole):
+        np.testing.assert_array_equal(getattr(chunked, field.name), getattr(whole, field.name),
+                                      err_msg=field.name)

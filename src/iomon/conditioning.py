@@ -17,9 +17,10 @@ __all__ = ["ARTEFACT_MARGINS_S", "DEFAULT_ARTEFACT_S", "DEFAULT_BAND_HZ", "DEFAU
            "FIRST_PULSE_S", "MAX_TRAIN_PULSES", "MIN_LATE_FIT_S", "NOISE_REJECT_RATIO",
            "NOISE_REJECT_SHARE", "PRE_STIMULUS_GUARD_S", "PULSE_MAX_S", "PULSE_SLOPE_RATIO",
            "REASONS", "TRAIN_ISI_S", "artefact_deciders", "artefact_windows", "bandpass",
-           "blank_artefact", "check_band", "condition", "detect_mains", "find_train", "first_pulse",
-           "noise_window_mask", "plan_artefact", "pre_stimulus_mask", "reject_sweeps",
-           "remove_mains", "remove_offset", "slope_ratio", "sweep_noise", "Train", "typical_size"]
+           "blank_artefact", "check_band", "clipped_sweeps", "condition", "detect_mains",
+           "find_train", "first_pulse", "noise_window_mask", "plan_artefact",
+           "pre_stimulus_mask", "reject_sweeps", "remove_mains", "remove_offset", "slope_ratio",
+           "sweep_noise", "Train", "typical_size"]
 
 #: Default IONM band for TcMEP (Hz). The 2 Hz high-pass edge was chosen by measurement
 #: (benchmarks/real_mep_agreement.py --band-sweep): on real TMS MEPs a 10 Hz edge shaved up
@@ -120,7 +121,10 @@ def slope_ratio(data, times) -> np.ndarray:
     -------
     array of float, shape (n_channels, n_samples - 1)
     """
-    slope = np.nanmedian(np.abs(np.diff(data, axis=-1)), axis=0)
+    steps = np.abs(np.diff(data, axis=-1))
+    # nanmedian is several times slower than median: only where there are gaps to skip.
+    slope = (np.median(steps, axis=0) if np.isfinite(steps).all()
+             else np.nanmedian(steps, axis=0))
     pre = pre_stimulus_mask(times)[1:]
     reference = slope[:, pre] if pre.sum() >= 3 else slope
     level = np.median(reference, axis=-1, keepdims=True)
@@ -216,8 +220,10 @@ def artefact_windows(data, times, sfreq, deciders=None):
     deciders = np.ones(n_channels, bool) if deciders is None else np.asarray(deciders, bool)
     if not deciders.any():
         deciders = np.ones(n_channels, bool)
-    centred = remove_offset(np.where(np.isfinite(data), data, 0.0), times)
-    ratio = slope_ratio(centred, times)
+    # Channel by channel (each channel's ratio is its own): temporaries of one channel's sweeps.
+    ratio = np.concatenate([
+        slope_ratio(remove_offset(np.where(np.isfinite(part), part, 0.0), times), times)
+        for part in np.split(data, n_channels, axis=1)])
     train = find_train(np.median(ratio[deciders], axis=0), times, sfreq)
     common = train.blank_s if train is not None else DEFAULT_ARTEFACT_S
     windows = np.tile(np.asarray(common, float), (n_channels, 1))
@@ -398,20 +404,37 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
     reason[noisy] = "noisy baseline"
 
     if sfreq is not None:
+        from .measures import sweep_chunks
+
         run = max(int(round(clip_run_s * sfreq)), 2)
-        top = raw == raw.max(axis=-1, keepdims=True)
-        bottom = raw == raw.min(axis=-1, keepdims=True)
-        clipped = np.zeros(raw.shape[:2], bool)
-        for at_extreme in (top, bottom):
-            # A run of `run` consecutive samples at the extreme: a moving sum reaches `run`.
-            counts = np.cumsum(at_extreme, axis=-1, dtype=np.int32)
-            window = counts[..., run - 1:] - np.concatenate(
-                [np.zeros(counts.shape[:2] + (1,), np.int32), counts[..., :-run]], axis=-1)
-            clipped |= (window >= run).any(axis=-1)
+        clipped = np.concatenate([clipped_sweeps(raw[part], run)
+                                  for part in sweep_chunks(raw.shape[0])])
         reason[clipped] = "clipped"
     reason[np.ptp(raw, axis=-1) < flat_v] = "flat"
     reason[~np.isfinite(raw).all(axis=-1)] = "nan"
     return reason != "", reason.astype(str)
+
+
+def clipped_sweeps(raw, run) -> np.ndarray:
+    """Sweep x channel pairs that stay at their extreme value for ``run`` samples or more.
+
+    Parameters
+    ----------
+    raw : array of float, shape (n_sweeps, n_channels, n_samples)
+    run : int
+
+    Returns
+    -------
+    array of bool, shape (n_sweeps, n_channels)
+    """
+    clipped = np.zeros(raw.shape[:2], bool)
+    for extreme in (raw.max(axis=-1, keepdims=True), raw.min(axis=-1, keepdims=True)):
+        # A run of `run` consecutive samples at the extreme: a moving sum reaches `run`.
+        counts = np.cumsum(raw == extreme, axis=-1, dtype=np.int32)
+        window = counts[..., run - 1:] - np.concatenate(
+            [np.zeros(counts.shape[:2] + (1,), np.int32), counts[..., :-run]], axis=-1)
+        clipped |= (window >= run).any(axis=-1)
+    return clipped
 
 
 #: Degree of the polynomial fitted beside the hum (offset, slope and the curvature of slow
@@ -528,7 +551,29 @@ def condition(data, times, sfreq, band_hz, artefact_s, mains_hz=None, quiet_afte
         The filtered noise window of every sweep.
     noise : array of float, shape (n_sweeps, n_channels)
         Pre-stimulus noise (standard deviation), V.
+
+    Notes
+    -----
+    Every step is a sweep's own, so sweeps are conditioned
+    :data:`~iomon.measures.CHUNK_SWEEPS` at a time: the temporaries (the filter pads each
+    sweep to three times its length) stay a few copies of a chunk, not of hours of sweeps.
     """
+    from .measures import sweep_chunks
+
+    conditioned = np.empty(data.shape)
+    quiet, noise, removed = [], [], None
+    for part in sweep_chunks(data.shape[0]):
+        conditioned[part], removed, quiet_part, noise_part = _condition_sweeps(
+            data[part], times, sfreq, band_hz, artefact_s, mains_hz, quiet_after_s,
+            noise_window_s)
+        quiet.append(quiet_part)
+        noise.append(noise_part)
+    return conditioned, removed, np.concatenate(quiet), np.concatenate(noise)
+
+
+def _condition_sweeps(data, times, sfreq, band_hz, artefact_s, mains_hz, quiet_after_s,
+                      noise_window_s):
+    """:func:`condition` of some of the sweeps."""
     clean = remove_offset(np.where(np.isfinite(data), data, 0.0), times)
     if artefact_s is not None:
         clean = blank_artefact(clean, times, artefact_s)

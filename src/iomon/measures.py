@@ -12,10 +12,11 @@ import numpy as np
 
 from .muscles import MUSCLES
 
-__all__ = ["LEVEL_SPAN_S", "ONSET_BAND_K", "ONSET_HOLD_S", "ONSET_K", "ONSET_PEAK_SHARE",
-           "PRESENCE_FLOOR_V", "PRESENCE_NOISE_FACTOR", "TKEO_H", "count_phases", "count_turns",
-           "local_level", "measure", "Measurements", "onset_threshold", "onset_tkeo",
-           "refine_windows", "response_windows", "teager_kaiser"]
+__all__ = ["CHUNK_SWEEPS", "LEVEL_SPAN_S", "ONSET_BAND_K", "ONSET_HOLD_S", "ONSET_K",
+           "ONSET_PEAK_SHARE", "PRESENCE_FLOOR_V", "PRESENCE_NOISE_FACTOR", "TKEO_H",
+           "count_phases", "count_turns", "local_level", "measure", "Measurements",
+           "onset_threshold", "onset_tkeo", "refine_windows", "response_windows", "sweep_chunks",
+           "teager_kaiser", "tkeo_threshold"]
 
 #: Absolute floor of a response's peak-to-peak amplitude (V); MEP presence criteria in the
 #: literature use 20-50 µV.
@@ -232,14 +233,34 @@ def teager_kaiser(data):
     return out
 
 
-def onset_tkeo(data, in_window, quiet, sfreq, h=TKEO_H, hold_s=ONSET_HOLD_S):
+def tkeo_threshold(quiet, h=TKEO_H):
+    """Each channel's TKEO onset threshold: pre-stimulus energy mean + ``h`` SD (sweep medians).
+
+    Parameters
+    ----------
+    quiet : array of float, shape (n_sweeps, n_channels, n_quiet) or None
+        The filtered noise window of every sweep (see :func:`iomon.conditioning.sweep_noise`).
+
+    Returns
+    -------
+    array of float, shape (n_channels,), or None without noise windows of 5 samples or more.
+    """
+    if quiet is None or quiet.shape[-1] < 5:
+        return None
+    quiet_energy = teager_kaiser(quiet)[..., 1:-1]
+    mean = np.median(quiet_energy.mean(axis=-1), axis=0)
+    spread = np.median(quiet_energy.std(axis=-1), axis=0)
+    return mean + h * spread
+
+
+def onset_tkeo(data, in_window, quiet, sfreq, h=TKEO_H, hold_s=ONSET_HOLD_S, threshold=None):
     """Onset by thresholding the Teager-Kaiser energy of the signal.
 
     After Li, Zhou & Aruin (2007, Ann Biomed Eng 35:1532-1538) and Solnik et al. (2010, Eur J
     Appl Physiol 110:489-498): the operator responds to the instantaneous amplitude *and*
     frequency of a burst, so a motor unit volley stands out from slower noise and hum earlier
     than on the raw signal. The threshold is the channel's pre-stimulus TKEO mean plus ``h``
-    standard deviations (medians over sweeps), held for ``hold_s``.
+    standard deviations (medians over sweeps, :func:`tkeo_threshold`), held for ``hold_s``.
 
     Parameters
     ----------
@@ -248,6 +269,9 @@ def onset_tkeo(data, in_window, quiet, sfreq, h=TKEO_H, hold_s=ONSET_HOLD_S):
     quiet : array of float, shape (n_sweeps, n_channels, n_quiet)
         The filtered noise window of each sweep (see :func:`iomon.conditioning.sweep_noise`).
     sfreq, h, hold_s : float
+    threshold : array of float, shape (n_channels,), optional
+        Given when ``data`` is a part of the sweeps whose ``quiet`` set it (then ``quiet`` is
+        not used).
 
     Returns
     -------
@@ -256,13 +280,11 @@ def onset_tkeo(data, in_window, quiet, sfreq, h=TKEO_H, hold_s=ONSET_HOLD_S):
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
-    if quiet is None or quiet.shape[-1] < 5:
+    if threshold is None:
+        threshold = tkeo_threshold(quiet, h)
+    if threshold is None:
         return np.full(data.shape[:2], -1)
-    energy = teager_kaiser(data)
-    quiet_energy = teager_kaiser(quiet)[..., 1:-1]
-    mean = np.median(quiet_energy.mean(axis=-1), axis=0)
-    spread = np.median(quiet_energy.std(axis=-1), axis=0)
-    above = (energy > (mean + h * spread)[None, :, None]) & in_window[None]
+    above = (teager_kaiser(data) > threshold[None, :, None]) & in_window[None]
     hold = max(int(round(hold_s * sfreq)), 1)
     # Energy dips at the zero crossings inside a burst; half the samples held suffice.
     held = sliding_window_view(above, hold, axis=-1).mean(axis=-1) >= 0.5
@@ -349,18 +371,50 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
     Returns
     -------
     Measurements
+
+    Notes
+    -----
+    Sweeps are measured :data:`CHUNK_SWEEPS` at a time (every measure but the channel's noise
+    level and TKEO threshold, set first from all sweeps, is a sweep's own), so the temporaries
+    are a few copies of a chunk, not of hours of sweeps.
     """
     noise = np.asarray(noise, float)
     if noise_sd is None:
         with np.errstate(invalid="ignore"):
             noise_sd = np.nanmedian(noise, axis=0) if np.isfinite(noise).any() \
                 else np.full(data.shape[1], np.nan)
-    # A sweep noisier than its channel's usual is judged against its own noise.
-    sigma = np.fmax(np.asarray(noise_sd, float)[None, :], noise)
     in_window = (times[None, :] >= windows[:, :1]) & (times[None, :] <= windows[:, 1:])
+    common = dict(times=times, sfreq=sfreq, windows=windows, in_window=in_window,
+                  noise_sd=np.asarray(noise_sd, float), energy_threshold=tkeo_threshold(quiet),
+                  presence_v=presence_v, presence_ratio=presence_ratio)
+    parts = [_measure_sweeps(data[part], noise[part], **common)
+             for part in sweep_chunks(data.shape[0])]
+    return Measurements(**{name: np.concatenate([getattr(p, name) for p in parts])
+                           for name in Measurements.__dataclass_fields__})
+
+
+#: Sweeps measured (and conditioned, :func:`iomon.conditioning.condition`) at a time.
+CHUNK_SWEEPS = 256
+
+
+def sweep_chunks(n_sweeps, size=None) -> list[slice]:
+    """Consecutive slices of ``size`` (:data:`CHUNK_SWEEPS`) sweeps or fewer over ``n_sweeps``.
+
+    One slice, empty, when there are no sweeps.
+    """
+    size = size or CHUNK_SWEEPS
+    return [slice(i, min(i + size, n_sweeps)) for i in range(0, max(n_sweeps, 1), size)]
+
+
+def _measure_sweeps(data, noise, times, sfreq, windows, in_window, noise_sd, energy_threshold,
+                    presence_v, presence_ratio) -> Measurements:
+    """:func:`measure` on some of the sweeps, the channel-wide figures given."""
+    # A sweep noisier than its channel's usual is judged against its own noise.
+    sigma = np.fmax(noise_sd[None, :], noise)
     masked = np.where(in_window[None], data, np.nan)
     with np.errstate(invalid="ignore"):
         amplitude = np.nanmax(masked, axis=-1) - np.nanmin(masked, axis=-1)
+    del masked
 
     # Thresholds are applied around the level just before each window, not around zero: a slow
     # offset left by the artefact or by background activity would otherwise cross them at the
@@ -368,7 +422,8 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
     centred = data - local_level(data, times, windows)[..., None]
     onset, offset = onset_threshold(centred, in_window, sigma, sfreq,
                                     floor=ONSET_PEAK_SHARE * amplitude)
-    onset_energy = onset_tkeo(data, in_window, quiet, sfreq)
+    onset_energy = (np.full(data.shape[:2], -1) if energy_threshold is None else
+                    onset_tkeo(data, in_window, None, sfreq, threshold=energy_threshold))
     floor = np.maximum(presence_v, presence_ratio * sigma)
     present = (amplitude >= floor) & (onset >= 0)
     onset = np.where(present, onset, -1)
@@ -377,6 +432,7 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
     sample = np.arange(data.shape[-1])
     span = (sample >= onset[..., None]) & (sample <= offset[..., None]) & present[..., None]
     area = np.sum(np.abs(data) * span, axis=-1) / sfreq
+    del span
     peak_index = np.argmax(np.where(in_window[None], np.abs(data), -np.inf), axis=-1)
     nan = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -274,22 +274,25 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
                               resolved, baseline_start):
     """Measures in windows refined from the baseline average, and the baselines.
 
-    Two passes: the expected-latency windows find the baseline responses; their average then
-    narrows each channel's window to where its response really is.
+    The average of the baseline sweeps narrows each channel's expected-latency window to where
+    its response really is; every sweep is then measured once, in those windows.
     """
     times, sfreq, table = sweeps.times, sweeps.sfreq, sweeps.table
     presence = {"presence_v": resolved.presence_v,
                 "presence_ratio": resolved.presence_noise_ratio}
 
-    def baselines_for(m):
+    def baselines_for(amplitude, onset_latency, present, n_phases):
         return build_baselines(
-            m.amplitude, m.onset_latency, m.present, valid, table["onset_s"].to_numpy(),
+            amplitude, onset_latency, present, valid, table["onset_s"].to_numpy(),
             phases, table["montage"].to_numpy(),
             table["stim_intensity"].to_numpy(), baseline_start, resolved.baseline_sweeps,
-            resolved.rebaselines, m.n_phases)
+            resolved.rebaselines, n_phases)
 
-    first = measure(conditioned, times, sfreq, windows, noise, quiet=quiet, **presence)
-    main = baselines_for(first).main
+    # Which sweeps make the main baseline follows from validity, phase, montage and intensity
+    # alone, not from any measure: they are chosen before anything is measured (placeholder
+    # measures, never read), so each sweep is measured once.
+    unmeasured = np.zeros(valid.shape)
+    main = baselines_for(unmeasured, unmeasured, unmeasured.astype(bool), None).main
     counts = main.sweeps.sum(axis=0)
     average = np.einsum("sc,sct->ct", main.sweeps.astype(float), conditioned) / np.maximum(
         counts, 1)[:, None]
@@ -299,7 +302,8 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
     windows = refine_windows(average, times, sfreq, windows, noise_sd, counts)
     measurements = measure(conditioned, times, sfreq, windows, noise, noise_sd=noise_sd,
                            quiet=quiet, **presence)
-    return measurements, baselines_for(measurements), windows
+    return measurements, baselines_for(measurements.amplitude, measurements.onset_latency,
+                                       measurements.present, measurements.n_phases), windows
 
 
 def _alerts(sweeps, phases, measurements, baselines, percent, valid, setup, criteria,

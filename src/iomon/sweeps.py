@@ -237,8 +237,10 @@ class Sweeps:
 
         The new data must keep the shape of the sweeps (same times and sampling rate).
         """
-        data = self.data if data is None else data
-        return Sweeps(np.array(data, dtype=np.float64), self.times, self.sfreq,
+        # Unchanged data are shared, not copied: they are read-only (hours of sweeps at 10 kHz
+        # run to hundreds of MB); new data are copied, so no caller can change them later.
+        data = self._data if data is None else np.array(data, dtype=np.float64)
+        return Sweeps(data, self.times, self.sfreq,
                       self.channels if channels is None else channels,
                       self._table if table is None else table)
 

@@ -1,0 +1,64 @@
+"""The benchmarks run, small, for crashes (not for speed: they print figures, never assert them).
+
+And the command-line paths import only what they need: the heavy libraries (MNE, neo,
+matplotlib, Dask) cost seconds of start-up that an EDF analysis without a report never uses.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDING = ROOT / "recordings" / "drez_focal_recovering.edf"
+
+
+def run_benchmark(name, *args):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_long_recording_benchmark_runs_small():
+    out = run_benchmark("long_recording.py", "--small")
+    for way in ("MNE pipeline", "windows alone", "iomon analyze --no-report"):
+        assert f"| {way} |" in out
+    assert "MNE pipeline / iomon:" in out and "iomon peak memory:" in out
+
+
+@pytest.mark.slow
+def test_typical_export_benchmark_runs_small():
+    out = run_benchmark("typical_export.py", "--small")
+    assert "| import scipy.signal |" in out
+    assert f"| {RECORDING.stem}: analyze (HTML and PDF report) |" in out
+
+
+IMPORTED = """
+import sys
+from iomon.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(" ".join(sorted(m for m in ("mne", "neo", "matplotlib", "dask", "jinja2", "reportlab")
+                      if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("command, allowed", [
+    (["--help"], set()),
+    (["info", str(RECORDING)], set()),
+    (["analyze", str(RECORDING), "--no-report"], set()),
+    (["analyze", str(RECORDING)], {"matplotlib", "jinja2", "reportlab"}),
+])
+def test_a_command_imports_only_what_its_path_needs(tmp_path, command, allowed):
+    if command[0] == "analyze":
+        command = command + ["--out", str(tmp_path / "out")]
+    proc = subprocess.run([sys.executable, "-c", IMPORTED, *command], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    imported = set(proc.stdout.split("\n")[-2].split())
+    assert imported <= allowed, f"{' '.join(command)} imported {sorted(imported - allowed)}"
