@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,14 +23,10 @@ from .io import ReadOptions, read_options_from_sidecar, sidecar_sections
 from .muscles import MUSCLES
 from .settings import Settings, settings_from_sidecar
 from .sweeps import LIMBS, ROLES, SIDES
+from .tomlsafe import load_toml
 
 __all__ = ["Case", "ChannelSpec", "Exclusion", "TheatreEvent", "load_case", "read_case",
            "sidecar_path"]
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
@@ -211,15 +206,8 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
 
 
 def _load_toml(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError("case sidecar not found", path)
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"not valid TOML ({err})", path) from None
-    except UnicodeDecodeError:
-        raise InputError("not valid TOML (not UTF-8 text)", path) from None
+    # Size, nesting, 64-bit integers and finite floats are checked there (iomon.tomlsafe).
+    return load_toml(path, "case sidecar")
 
 
 def _case_section(doc: dict, path: Path, default_id) -> tuple:
@@ -280,8 +268,9 @@ def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"{where}.name must be a non-empty string", path)
         for key, value in (("start_s", start), ("end_s", end)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise InputError(f"{where}.{key} must be seconds >= 0, got {value!r}", path)
+            if not _seconds(value):
+                raise InputError(f"{where}.{key} must be seconds >= 0 (at most 1e7), got "
+                                 f"{value!r}", path)
         if end <= start:
             raise InputError(f"{where}: end_s ({end}) must be after start_s ({start})", path)
         phases.append(Phase(name.strip(), float(start), float(end)))
@@ -384,8 +373,9 @@ def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:
     out = []
     for where, entry in _tables(doc, "rebaseline", {"at_s", "reason"}, path):
         at = entry.get("at_s")
-        if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
-            raise InputError(f"{where}.at_s must be seconds >= 0, got {at!r}", path)
+        if not _seconds(at):
+            raise InputError(f"{where}.at_s must be seconds >= 0 (at most 1e7), got {at!r}",
+                             path)
         reason = entry.get("reason", "")
         if not isinstance(reason, str):
             raise InputError(f"{where}.reason must be text", path)

@@ -191,6 +191,9 @@ class CaseResult:
                                      axis=0).ravel(),
             "setup": np.repeat(self.setup, n_channels),
         })
+        # A number that is not finite is written empty, as a missing one (never "inf").
+        floats = frame.select_dtypes("float").columns
+        frame[floats] = frame[floats].where(np.isfinite(frame[floats]))
         return frame[list(MEASUREMENT_COLUMNS)]
 
     def final_percent(self) -> np.ndarray:
@@ -211,7 +214,7 @@ class CaseResult:
         def num(value, scale=1.0, digits=2):
             return None if not np.isfinite(value) else round(float(value) * scale, digits)
 
-        return {
+        return _finite_or_null({
             "case_id": self.case.id,
             "iomon_version": __version__,
             "input": self.recording.path.name,
@@ -260,7 +263,7 @@ class CaseResult:
             ],
             "n_alerts": len(self.alerts),
             "notes": list(self.notes),
-        }
+        })
 
     def review_edits_record(self) -> dict:
         """The sidecar's review edits as applied (summary.json ``review_edits``)."""
@@ -303,8 +306,24 @@ class CaseResult:
 
     def alerts_document(self) -> dict:
         """The content of alerts.json."""
-        return {"case_id": self.case.id, "criteria": self.criteria.name,
-                "iomon_version": __version__, "alerts": [a.as_dict() for a in self.alerts]}
+        return _finite_or_null({"case_id": self.case.id, "criteria": self.criteria.name,
+                               "iomon_version": __version__,
+                               "alerts": [a.as_dict() for a in self.alerts]})
+
+
+def _finite_or_null(value):
+    """A JSON document with every NaN or infinite number made None (``null``).
+
+    The output schema allows null wherever a number can be unknown; a value that is not
+    finite is unknown, and JSON has no other way to say so.
+    """
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_finite_or_null(item) for item in value)
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _ms_span(span):

@@ -26,9 +26,17 @@ SIDECAR_KEYS = {"band_hz": "band_hz", "artefact_s": "artefact_ms",
                 "baseline_sweeps": "baseline_sweeps"}
 
 
+#: Largest magnitude of a number in [processing] (Hz, ms, µV or a ratio): beyond is a typo.
+_LARGEST = 1e6
+
+
 def _is_number(value) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= _LARGEST
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _span(value, key):

@@ -75,7 +75,15 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
     if reader is None:
         raise InputError(f"unknown recording format (extension {path.suffix or 'none'!r}); "
                          f"iomon reads {formats_text()}", path)
-    return reader.read(path, options)
+    try:
+        return reader.read(path, options)
+    except InputError as err:
+        if err.path is not None:
+            raise
+        raise InputError(err.reason, path) from None  # every refusal names its file
+    except RecursionError:
+        raise InputError(f"cannot be read as {reader.title}: its structure nests too deep",
+                         path) from None
 
 
 def read_options_from_sidecar(doc: dict) -> ReadOptions:

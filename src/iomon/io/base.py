@@ -10,6 +10,7 @@ declares a :class:`Reader` and one line in the registry (:data:`iomon.io.READERS
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,12 +23,27 @@ from ..annotations import Annotation, find_stimuli
 from ..errors import InputError
 from ..sweeps import Channel, Sweeps
 
-__all__ = ["DEFAULT_WINDOW_S", "ReadOptions", "Reader", "Recording", "assemble", "error_line",
-           "fit_windows", "quiet_stretch", "read_options", "stimuli_or_error",
-           "stimulus_sample_in_episodes", "trigger_onsets", "unique_names", "unit_scale"]
+__all__ = ["DEFAULT_WINDOW_S", "MAX_COVERAGE", "MAX_SFREQ_HZ", "MAX_SWEEP_VALUES", "MAX_TIME_S",
+           "ReadOptions", "Reader", "Recording", "assemble", "check_rate", "check_sweep_size",
+           "check_time", "check_times", "error_line", "fit_windows", "quiet_stretch",
+           "read_options", "stimuli_or_error", "stimulus_sample_in_episodes", "trigger_onsets",
+           "unique_names", "unit_scale"]
 
 #: Sweep window (s, relative to the stimulus) cut from continuous recordings by default.
 DEFAULT_WINDOW_S = (-0.010, 0.100)
+
+# What a file may claim. A header field or a time beyond these is damage, not a recording:
+# refused before it is used (an unchecked count or time becomes a huge allocation, an
+# overflow or an endless loop further on).
+#: Fastest sampling rate accepted, Hz (EMG amplifiers sample at 100 kHz at most).
+MAX_SFREQ_HZ = 1e6
+#: Largest time a file may state, s (about three years).
+MAX_TIME_S = 1e8
+#: Most sample values all sweeps together may hold (1.6 GB as float64).
+MAX_SWEEP_VALUES = 200_000_000
+#: Stimuli whose sweep windows would cover the recorded data more than this many times over
+#: are not stimuli (a noise channel taken for a trigger gives thousands).
+MAX_COVERAGE = 8.0
 
 
 @dataclass(frozen=True)
@@ -315,7 +331,7 @@ def keep_full_windows(stimuli, starts, notes, path):
 _TRIMS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 
-def fit_windows(stimuli, window_s, sfreq, start_of, notes, path):
+def fit_windows(stimuli, window_s, sfreq, start_of, notes, path, span_samples=None):
     """Sweep windows around the stimuli that fit the data, one sample trimmed if need be.
 
     A window of ``window_s`` (both ends included) that overhangs a record or the recording by
@@ -333,6 +349,9 @@ def fit_windows(stimuli, window_s, sfreq, start_of, notes, path):
         stimulus starts in the data (whatever the reader needs), None if it does not fit.
     notes : list of str
     path : Path
+    span_samples : int, optional
+        Samples of recorded data the stimuli lie in: stimuli so dense that their windows
+        would cover it more than MAX_COVERAGE times over are refused, not cut.
 
     Returns
     -------
@@ -343,6 +362,13 @@ def fit_windows(stimuli, window_s, sfreq, start_of, notes, path):
     """
     first = int(round(window_s[0] * sfreq))
     n_samples = int(round(window_s[1] * sfreq)) - first + 1
+    if span_samples is not None and len(stimuli) * n_samples > MAX_COVERAGE * max(
+            span_samples, n_samples):
+        raise InputError(f"{len(stimuli)} stimuli in {span_samples / sfreq:g} s of recording: "
+                         f"their {n_samples}-sample sweeps would cover it "
+                         f"{len(stimuli) * n_samples / max(span_samples, 1):.0f} times over; "
+                         "markers or trigger pulses this dense are not stimuli (is the trigger "
+                         "channel noise?)", path)
     best = None
     for drop_start, drop_end in _TRIMS:
         trimmed = (first + drop_start, n_samples - drop_start - drop_end)
@@ -373,6 +399,53 @@ def stimuli_or_error(annotations, trigger_times, path) -> list:
         "no stimuli found: no annotation matches TcMEP/MEP/stim(ulus) and no trigger channel "
         "(Trigger, TRIG, STI*, Status) has pulses", path,
     )
+
+
+def check_rate(sfreq, what: str, path) -> float:
+    """A sampling rate read from a file, checked: finite, > 0 and at most MAX_SFREQ_HZ.
+
+    Raises InputError naming the file and ``what`` the rate came from.
+    """
+    try:
+        value = float(sfreq)
+    except (TypeError, ValueError, OverflowError):
+        value = float("nan")
+    if not (math.isfinite(value) and 0 < value <= MAX_SFREQ_HZ):
+        raise InputError(f"{what} gives a sampling rate of {sfreq!r} Hz (expected a positive "
+                         f"number up to {MAX_SFREQ_HZ:g} Hz)", path)
+    return value
+
+
+def check_time(value, what: str, path, low: float = -MAX_TIME_S) -> float:
+    """A time (s) read from a file, checked: finite, from ``low`` to MAX_TIME_S."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = float("nan")
+    if not (math.isfinite(number) and low <= number <= MAX_TIME_S):
+        raise InputError(f"{what} is {value!r} s: not a time a recording can hold", path)
+    return number
+
+
+def check_times(values, what: str, path) -> np.ndarray:
+    """Times (s) read from a file, every one finite and within +-MAX_TIME_S."""
+    values = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(values) | (np.abs(values) > MAX_TIME_S)
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{what} {index} is {values.flat[index]!r} s: not a time a recording "
+                         "can hold", path)
+    return values
+
+
+def check_sweep_size(n_sweeps: int, n_channels: int, n_samples: int, path) -> None:
+    """Refuse sweeps too large to hold (MAX_SWEEP_VALUES): a damaged count or rate."""
+    values = int(n_sweeps) * int(n_channels) * int(n_samples)
+    if values > MAX_SWEEP_VALUES:
+        raise InputError(f"{n_sweeps} sweeps x {n_channels} channels x {n_samples} samples "
+                         f"would need {values * 8 / 1e9:.1f} GB: more than iomon holds "
+                         f"({MAX_SWEEP_VALUES * 8 / 1e9:.1f} GB); the file's counts or rates "
+                         "look damaged", path)
 
 
 def error_line(err: BaseException) -> str:
@@ -411,19 +484,31 @@ def assemble(path, format_name, reader, data, times, sfreq, names, stimuli, dura
 
     notes = list(notes)
     names = unique_names(list(names), notes)
+    check_times([s.onset_s for s in stimuli], "the onset of sweep", path)
+    intensity = np.array([s.intensity for s in stimuli], dtype=float)
+    if np.isinf(intensity).any():
+        raise InputError(f"the stimulus intensity of sweep {int(np.argmax(np.isinf(intensity)))}"
+                         " is not a finite number", path)
+    check_times([a.onset_s for a in annotations], "the onset of annotation", path)
+    check_time(duration_s, "the recording's duration", path, low=0.0)
     table = pd.DataFrame(sweep_table(stimuli))
     for name, values in (columns or {}).items():
         table[name] = list(values)
-    sweeps = Sweeps(data, times, sfreq, [Channel(name) for name in names], table)
+    try:
+        sweeps = Sweeps(data, times, sfreq, [Channel(name) for name in names], table)
+    except InputError as err:
+        raise InputError(err.reason, path) from None
     return Recording(Path(path), format_name, reader, sweeps, tuple(annotations),
                      float(duration_s), start, patient, tuple(notes), mains_hz)
 
 
 def _number(value) -> bool:
-    import math
-
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def read_options(table: dict, sections: Mapping[str, dict] | None = None) -> ReadOptions:
@@ -461,8 +546,9 @@ def read_options(table: dict, sections: Mapping[str, dict] | None = None) -> Rea
         options["stimulus_channel"] = table["stimulus_channel"]
     if "stimulus_s" in table:
         value = table["stimulus_s"]
-        if not _number(value) or value < 0:
-            raise InputError(f"recording.stimulus_s must be seconds >= 0, got {value!r}")
+        if not _number(value) or not 0 <= value <= 3600:
+            raise InputError(f"recording.stimulus_s must be seconds from 0 to 3600, got "
+                             f"{value!r}")
         options["stimulus_s"] = float(value)
     if "mains_hz" in table:
         if table["mains_hz"] not in (0, 50, 60) or isinstance(table["mains_hz"], bool):

@@ -19,6 +19,9 @@ from .base import (
     ReadOptions,
     Recording,
     assemble,
+    check_rate,
+    check_sweep_size,
+    check_times,
     error_line,
     fit_windows,
     quiet_stretch,
@@ -49,19 +52,61 @@ def _voltage_picks(raw):
     return picks, notes
 
 
+#: Most channels a BrainVision header may declare (MNE allocates per declared channel).
+MAX_CHANNELS = 4096
+
+
+def _check_header(path: Path) -> None:
+    """The header's channel count and sampling interval, checked before MNE reads it."""
+    import re
+
+    text = path.read_bytes()[:1 << 20].decode("latin-1")
+
+    def value(key):
+        match = re.search(rf"^\s*{key}\s*=\s*(.*?)\s*$", text, re.MULTILINE)
+        return None if match is None else match.group(1)
+
+    channels, interval = value("NumberOfChannels"), value("SamplingInterval")
+    try:
+        n_channels = int(channels)
+    except (TypeError, ValueError):
+        n_channels = 0
+    if not 1 <= n_channels <= MAX_CHANNELS:
+        raise InputError(f"corrupt BrainVision header (NumberOfChannels={channels!r}: expected "
+                         f"1 to {MAX_CHANNELS})", path)
+    try:
+        rate = 1e6 / float(interval)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        rate = float("nan")
+    check_rate(rate, f"the header's SamplingInterval={interval!r} µs", path)
+
+
 def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """Read a BrainVision recording into sweeps around its ``Stimulus`` markers."""
     import mne
 
-    from ..conditioning import detect_mains
-
     path = Path(path)
     options = options or ReadOptions()
+    _check_header(path)
     try:
         raw = mne.io.read_raw_brainvision(path, preload=False, verbose="error")
     except Exception as err:  # MNE raises OSError, ValueError, RuntimeError... on bad files
         raise InputError(f"cannot be read as BrainVision: {error_line(err)}", path) from None
-    sfreq = float(raw.info["sfreq"])
+    try:
+        return _sweeps(raw, path, options)
+    except InputError:
+        raise
+    except Exception as err:  # MNE reads the data lazily: a damaged file fails where read
+        raise InputError(f"cannot be read as BrainVision: {error_line(err)}", path) from None
+
+
+def _sweeps(raw, path: Path, options: ReadOptions) -> Recording:
+    """The sweeps around the recording's stimuli, and its mains frequency."""
+    from importlib.metadata import version
+
+    from ..conditioning import detect_mains
+
+    sfreq = check_rate(raw.info["sfreq"], "the header", path)
     picks, notes = _voltage_picks(raw)
     if not picks:
         raise InputError("no voltage channel to analyse", path)
@@ -78,23 +123,25 @@ def read_brainvision(path: str | Path, options: ReadOptions | None = None) -> Re
     if not stimuli:
         raise InputError("no stimuli found: no Stimulus marker and no marker text reading as "
                          "TcMEP/MEP/stim(ulus)", path)
+    check_times([s.onset_s for s in stimuli], "the onset of stimulus", path)
 
     def start_of(stimulus, first, n_samples):
         start = int(round(stimulus.onset_s * sfreq)) + first
         return start if 0 <= start and start + n_samples <= raw.n_times else None
 
     stimuli, starts, times = fit_windows(stimuli, options.window_s, sfreq, start_of, notes,
-                                         path)
+                                         path, span_samples=raw.n_times)
+    check_sweep_size(len(starts), len(picks), times.size, path)
     data = np.stack([raw.get_data(picks=picks, start=start, stop=start + times.size)
                      for start in starts])
-    from importlib.metadata import version
-
     quiet = quiet_stretch([s.onset_s for s in stimuli], raw.n_times / sfreq)
-    scan = raw.get_data(picks=picks, start=int(quiet[0] * sfreq), stop=int(quiet[1] * sfreq))
+    first, last = int(quiet[0] * sfreq), int(quiet[1] * sfreq)
+    mains = (detect_mains(raw.get_data(picks=picks, start=first, stop=last), sfreq)
+             if last > first else None)
     return assemble(path, "BrainVision", f"mne {version('mne')}", data, times, sfreq,
                     [raw.ch_names[i] for i in picks], stimuli, raw.n_times / sfreq,
                     annotations=annotations, notes=notes, start=raw.info.get("meas_date"),
-                    mains_hz=detect_mains(scan, sfreq))
+                    mains_hz=mains)
 
 
 def _sniff(head: bytes, suffix: str) -> bool:

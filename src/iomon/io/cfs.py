@@ -25,7 +25,16 @@ import numpy as np
 
 from ..annotations import Stimulus
 from ..errors import InputError
-from .base import Reader, ReadOptions, Recording, assemble, unit_scale
+from .base import (
+    MAX_SWEEP_VALUES,
+    Reader,
+    ReadOptions,
+    Recording,
+    assemble,
+    check_rate,
+    check_time,
+    unit_scale,
+)
 
 __all__ = ["READER", "read_cfs"]
 
@@ -154,13 +163,18 @@ def read_cfs(path: str | Path, options: ReadOptions | None = None) -> Recording:
                          path) from None
     notes = []
     keep = _waveforms(layout["channels"], notes, path)
-    frames, axes, columns = [], set(), {}
+    frames, axes, columns, n_values = [], set(), {}, 0
     for f, header in enumerate(layout["frames"]):
         try:
             frame, frame_axes, values = _frame(buffer, f, int(header), keep, layout, path)
         except struct.error:
             raise InputError(f"corrupt CFS file (frame {f} runs past the end of the file)",
                              path) from None
+        # Frames may point at the same bytes: the total, not the file's size, bounds memory.
+        n_values += frame.size
+        if n_values > MAX_SWEEP_VALUES:
+            raise InputError(f"the first {f + 1} CFS frames already hold more than "
+                             f"{MAX_SWEEP_VALUES} samples: a damaged frame table", path)
         frames.append(frame)
         axes.update(frame_axes)
         for name, value in values.items():
@@ -168,12 +182,13 @@ def read_cfs(path: str | Path, options: ReadOptions | None = None) -> Recording:
     steps, offsets = {a[0] for a in axes}, {a[1] for a in axes}
     if len(steps) != 1:
         raise InputError("channels or frames have different sampling intervals", path)
-    sfreq = 1.0 / steps.pop()
+    sfreq = check_rate(1.0 / steps.pop(), "the CFS sampling interval", path)
     n_samples = min(frame.shape[1] for frame in frames)
     if any(frame.shape[1] != n_samples for frame in frames):
         notes.append(f"frames of different lengths were cut to the shortest ({n_samples} "
                      "samples)")
-    first_time = -options.stimulus_s if options.stimulus_s is not None else min(offsets)
+    first_time = check_time(-options.stimulus_s if options.stimulus_s is not None
+                            else min(offsets), "the CFS frames' x offset", path)
     if options.stimulus_s is None and len(offsets) > 1:
         notes.append("channels start at different times; the earliest was used for all")
     duration = n_samples / sfreq

@@ -31,21 +31,28 @@ def _table(path: Path):
 
 
 def _samples(frame, sample_columns, path) -> np.ndarray:
-    """The sample cells as numbers, shape (n_rows, n_samples); a clear error otherwise."""
+    """The sample cells as numbers, shape (n_rows, n_samples); a clear error otherwise.
+
+    Every cell must hold a finite number: an empty or missing cell is a short row, text or an
+    overflowing number (``1e400``) a damaged one.
+    """
     import pandas as pd
 
-    values = frame[sample_columns]
-    numeric = values.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna() & (values != "")
-    if bad.any().any():
-        row, column = np.argwhere(bad.to_numpy())[0]
-        raise InputError(f"non-numeric cell {values.iat[row, column]!r} in row {row + 2}, "
+    cells = frame[sample_columns].to_numpy(dtype=object)
+    missing = pd.isna(cells) | (cells == "")
+    # One conversion of every cell at once: per column, a wide table takes seconds.
+    numeric = pd.to_numeric(pd.Series(cells.ravel()), errors="coerce").to_numpy(float)
+    numeric = numeric.reshape(cells.shape)
+    bad = ~np.isfinite(numeric) & ~missing
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise InputError(f"non-numeric cell {cells[row, column]!r} in row {row + 2}, "
                          f"column {sample_columns[column]!r}", path)
-    if numeric.isna().any().any():
-        row = int(np.flatnonzero(numeric.isna().any(axis=1).to_numpy())[0])
+    if missing.any():
+        row = int(np.flatnonzero(missing.any(axis=1))[0])
         raise InputError(f"row {row + 2} has fewer samples than the header (mismatched sample "
                          "counts)", path)
-    return numeric.to_numpy(float)
+    return numeric
 
 
 def _stimuli(per_sweep, columns, n_sweeps, notes, path):
@@ -55,14 +62,24 @@ def _stimuli(per_sweep, columns, n_sweeps, notes, path):
         if name not in per_sweep:
             return [default] * n_sweeps
         try:
-            return [convert(v) if v != "" else default for v in per_sweep[name]]
-        except ValueError:
+            values = [convert(v) if v != "" else default for v in per_sweep[name]]
+        except (ValueError, TypeError):
             raise InputError(f"column {name!r} must be numeric", path) from None
+        infinite = np.flatnonzero(np.isinf(values)) if convert is float else []
+        if len(infinite):
+            raise InputError(f"column {name!r} holds {per_sweep[name].iloc[infinite[0]]!r}, "
+                             "not a finite number", path)
+        return values
 
     onsets = column("onset_s")
-    if np.isnan(onsets).any():
+    missing = np.isnan(onsets)
+    if missing.all():
         onsets = list(np.arange(n_sweeps, dtype=float))
         notes.append("no onset_s column: sweeps are placed 1 s apart in file order")
+    elif missing.any():
+        raise InputError(f"column {columns['onset_s']!r} gives no time for sweep "
+                         f"{per_sweep.index[int(np.flatnonzero(missing)[0])] + 1} of "
+                         f"{n_sweeps}", path)
     return [Stimulus(o, i, u, m) for o, i, u, m in zip(
         onsets, column("stim_intensity"), column("stim_unit", str, ""),
         column("montage", str, ""))]
@@ -93,6 +110,11 @@ def read_csv(path: str | Path, options: ReadOptions | None = None) -> Recording:
     times, sfreq = sample_times(len(sample_columns), mapping, sample_columns, path)
     sweep_ids = frame[columns["sweep"]]
     labels = frame[columns["channel"]].str.strip()
+    for role, cells in (("sweep", sweep_ids), ("channel", labels)):
+        blank = cells.isna() | (cells == "")
+        if blank.any():
+            raise InputError(f"row {int(np.flatnonzero(blank.to_numpy())[0]) + 2} has no "
+                             f"{columns[role]!r} (a row cut short?)", path)
     channel_names = list(dict.fromkeys(labels))
     order = list(dict.fromkeys(sweep_ids))
     n_sweeps, n_channels = len(order), len(channel_names)

@@ -10,6 +10,7 @@ start time of every data record are parsed here from the annotation signal alone
 from __future__ import annotations
 
 import datetime
+import math
 import warnings
 from pathlib import Path
 
@@ -19,11 +20,15 @@ from ..annotations import Annotation, find_stimuli
 from ..conditioning import detect_mains
 from ..errors import InputError
 from .base import (
+    MAX_TIME_S,
     TRIGGER_PATTERN,
     Reader,
     ReadOptions,
     Recording,
     assemble,
+    check_rate,
+    check_sweep_size,
+    check_time,
     error_line,
     fit_windows,
     quiet_stretch,
@@ -37,11 +42,13 @@ __all__ = ["READER", "BdfSignal", "read_edf", "read_tals"]
 
 
 def _check_header(path: Path) -> dict:
-    """Refuse files whose fixed header is not EDF/BDF or whose size contradicts it.
+    """Refuse files whose header is not EDF/BDF, is damaged or contradicts the file's size.
 
-    Returns the record layout: ``header_bytes``, ``n_records``, ``labels``, ``per_record``
-    (samples of each signal per record), ``bytes_per_sample``, ``reserved`` (``EDF+C``...)
-    and ``start`` (datetime of the header's start date and time, None if unreadable).
+    Every count, duration, rate and range is checked before use: a damaged field is named
+    in the refusal. Returns the record layout: ``header_bytes``, ``n_records``, ``labels``,
+    ``per_record`` (samples of each signal per record), ``bytes_per_sample``, ``reserved``
+    (``EDF+C``...), ``start`` (datetime of the header's start date and time, None if
+    unreadable), ``units``, ``physical``, ``digital``, ``record_s`` and ``patient``.
     """
     size = path.stat().st_size
     with path.open("rb") as f:
@@ -51,22 +58,62 @@ def _check_header(path: Path) -> dict:
     if not (header.startswith(b"0       ") or header[:8] == b"\xffBIOSEMI"):
         raise InputError("not an EDF/BDF file (the header does not start with the EDF or BDF "
                          "version field)", path)
+    layout = _main_fields(header, size, path)
+    with path.open("rb") as f:
+        f.seek(256)
+        signal_header = f.read(layout["n_signals"] * 256)
+    layout.update(_signal_fields(signal_header, layout, path))
+    record_bytes = sum(layout["per_record"]) * layout["bytes_per_sample"]
+    expected = layout["header_bytes"] + layout["n_records"] * record_bytes
+    if size < expected:
+        raise InputError(f"truncated: the header promises {layout['n_records']} data records "
+                         f"({expected} bytes), the file has {size} bytes", path)
+    layout["start"] = _start_time(header)
+    return layout
+
+
+def _header_number(raw: bytes, name: str, path, kind=int):
+    """One number of the fixed header; InputError naming the field when it is not one."""
+    text = raw.decode("latin-1").strip()
     try:
-        header_bytes = int(header[184:192].decode("ascii").strip())
-        n_records = int(header[236:244].decode("ascii").strip())
-        n_signals = int(header[252:256].decode("ascii").strip())
+        return kind(text)
     except ValueError:
-        raise InputError("corrupt EDF header (header size, record count or signal count is not "
-                         "a number)", path) from None
+        raise InputError(f"corrupt EDF header ({name} {text!r} is not a number)", path) from None
+
+
+def _main_fields(header: bytes, size: int, path) -> dict:
+    """The fixed header's counts and record duration, checked against each other and the size."""
+    header_bytes = _header_number(header[184:192], "header size", path)
+    n_records = _header_number(header[236:244], "data record count", path)
+    n_signals = _header_number(header[252:256], "signal count", path)
+    record_s = _header_number(header[244:252], "data record duration", path, float)
     if n_signals <= 0 or header_bytes != 256 * (n_signals + 1):
         raise InputError(f"corrupt EDF header ({n_signals} signals but a {header_bytes}-byte "
                          "header)", path)
     if size < header_bytes:
         raise InputError(f"truncated: the header alone needs {header_bytes} bytes, the file has "
                          f"{size}", path)
-    with path.open("rb") as f:
-        f.seek(256)
-        signal_header = f.read(n_signals * 256)
+    if n_records == -1:
+        raise InputError("the header's data record count is -1 (a recording that was never "
+                         "closed): the file cannot be read reliably", path)
+    if n_records <= 0:
+        raise InputError(f"the header's data record count is {n_records}: the file holds no "
+                         "data to analyse", path)
+    if not (math.isfinite(record_s) and 0 < record_s
+            and n_records * record_s <= MAX_TIME_S):
+        raise InputError(f"corrupt EDF header (data record duration {record_s!r} s: expected a "
+                         f"positive number, at most {MAX_TIME_S:g} s over the "
+                         f"{n_records} records)", path)
+    return {"header_bytes": header_bytes, "n_records": n_records, "n_signals": n_signals,
+            "record_s": record_s,
+            "bytes_per_sample": 3 if header[:8] == b"\xffBIOSEMI" else 2,
+            "reserved": header[192:236].decode("latin-1").strip(),
+            "patient": header[8:88].decode("latin-1").strip()}
+
+
+def _signal_fields(signal_header: bytes, layout: dict, path) -> dict:
+    """Labels, units, ranges and samples per record of every signal, each checked."""
+    n_signals = layout["n_signals"]
 
     def field(offset, width):
         """One column of the signal headers, offset in units of n_signals bytes."""
@@ -82,29 +129,34 @@ def _check_header(path: Path) -> dict:
     except ValueError:
         raise InputError("corrupt EDF header (a signal's samples per record or range is not a "
                          "number)", path) from None
-    try:
-        record_s = float(header[244:252].decode("ascii").strip())
-    except ValueError:
-        raise InputError("corrupt EDF header (record duration is not a number)", path) from None
-    bytes_per_sample = 3 if header[:8] == b"\xffBIOSEMI" else 2
-    record_bytes = sum(per_record) * bytes_per_sample
-    if n_records > 0 and record_bytes > 0:
-        expected = header_bytes + n_records * record_bytes
-        if size < expected:
-            raise InputError(f"truncated: the header promises {n_records} data records "
-                             f"({expected} bytes), the file has {size} bytes", path)
+    for label, count, (p_lo, p_hi), (d_lo, d_hi) in zip(labels, per_record, physical, digital):
+        name = f"signal {label!r}"
+        if count < 1:
+            raise InputError(f"corrupt EDF header ({name}: {count} samples per data record)",
+                             path)
+        if label.endswith("Annotations"):
+            continue  # an annotation signal's range is not used
+        check_rate(count / layout["record_s"], f"the EDF header of {name}", path)
+        if not (math.isfinite(p_lo) and math.isfinite(p_hi)) or p_lo == p_hi:
+            raise InputError(f"corrupt EDF header ({name}: physical range {p_lo!r} to "
+                             f"{p_hi!r} is {'empty' if p_lo == p_hi else 'not finite'})",
+                             path)
+        if d_lo >= d_hi:
+            raise InputError(f"corrupt EDF header ({name}: digital minimum {d_lo} is not below "
+                             f"the maximum {d_hi})", path)
+    return {"labels": labels, "per_record": per_record, "physical": physical,
+            "digital": digital, "units": field(96, 8)}
+
+
+def _start_time(header: bytes):
+    """The header's start date and time, None when anonymised or malformed."""
     try:
         day, month, year = (int(v) for v in header[168:176].decode("ascii").split("."))
         hour, minute, second = (int(v) for v in header[176:184].decode("ascii").split("."))
-        start = datetime.datetime(2000 + year if year < 85 else 1900 + year, month, day, hour,
-                                  minute, second)
-    except ValueError:
-        start = None  # an anonymised or malformed date: not needed for the analysis
-    return {"header_bytes": header_bytes, "n_records": n_records, "labels": labels,
-            "per_record": per_record, "bytes_per_sample": bytes_per_sample,
-            "reserved": header[192:236].decode("latin-1").strip(), "start": start,
-            "units": field(96, 8), "physical": physical, "digital": digital,
-            "record_s": record_s, "patient": header[8:88].decode("latin-1").strip()}
+        return datetime.datetime(2000 + year if year < 85 else 1900 + year, month, day, hour,
+                                 minute, second)
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        return None  # not needed for the analysis
 
 
 class BdfSignal:
@@ -156,7 +208,8 @@ def read_tals(path: Path, layout: dict):
     Only the annotation bytes of each data record are read (seek and read, no memory map), so
     a long recording is not paged in. Times count from the file's start time (the header's
     start date and time), as the EDF+ time-keeping annotations do: the first record may start
-    a fraction of a second (EDF+C) or minutes (EDF+D) after it.
+    a fraction of a second (EDF+C) or minutes (EDF+D) after it. Every record must hold its
+    time-keeping annotation, every time must be finite, and records must be in time order.
 
     Returns
     -------
@@ -172,33 +225,51 @@ def read_tals(path: Path, layout: dict):
     record_bytes = sum(layout["per_record"]) * width
     spans = [(sum(layout["per_record"][:i]) * width, layout["per_record"][i] * width)
              for i in signals]
-    onsets = np.empty(layout["n_records"])
+    onsets = np.full(layout["n_records"], np.nan)
     raw_annotations = []
     with path.open("rb") as f:
         for r in range(layout["n_records"]):
             for k, (start, length) in enumerate(spans):
                 f.seek(layout["header_bytes"] + r * record_bytes + start)
-                tals = [t for t in f.read(length).split(b"\x00") if t]
-                for n, tal in enumerate(tals):
-                    timing, *texts = tal.split(b"\x14")
-                    onset, _, duration = timing.partition(b"\x15")
-                    try:
-                        onset_s = float(onset)
-                        duration_s = float(duration) if duration else 0.0
-                    except ValueError:
-                        raise InputError(f"data record {r} holds a malformed annotation "
-                                         f"({tal[:40]!r})", path) from None
-                    if k == 0 and n == 0:
+                for n, (onset_s, duration_s, texts, keeps_time) in enumerate(
+                        _tals(f.read(length), r, path)):
+                    if k == 0 and n == 0 and keeps_time:
                         onsets[r] = onset_s  # the record's time-keeping annotation
-                    for text in texts:
-                        if text.strip():
-                            raw_annotations.append(
-                                (onset_s, duration_s, text.decode("utf-8", "replace").strip()))
+                    raw_annotations += [(onset_s, duration_s, text) for text in texts]
+    missing = np.flatnonzero(np.isnan(onsets))
+    if missing.size:
+        raise InputError(f"EDF+ data record {missing[0]} has no time-keeping annotation (its "
+                         "start time)", path)
     if np.any(np.diff(onsets) <= 0):
         raise InputError("EDF+ data records are not in time order", path)
     annotations = sorted((Annotation(round(o, 9), d, t) for o, d, t in raw_annotations),
                          key=lambda a: a.onset_s)
     return onsets, annotations
+
+
+def _tals(raw: bytes, record: int, path):
+    """The time-stamped annotation lists of one record.
+
+    Each as (onset s, duration s, texts, keeps_time): ``keeps_time`` when its first text is
+    empty, as a record's time-keeping annotation (its first) is.
+    """
+    out = []
+    for tal in (t for t in raw.split(b"\x00") if t):
+        timing, *texts = tal.split(b"\x14")
+        onset, _, duration = timing.partition(b"\x15")
+        try:
+            onset_s = float(onset)
+            duration_s = float(duration) if duration else 0.0
+        except ValueError:
+            raise InputError(f"data record {record} holds a malformed annotation "
+                             f"({tal[:40]!r})", path) from None
+        where = f"an annotation in data record {record}"
+        check_time(onset_s, f"the onset of {where}", path)
+        check_time(duration_s, f"the duration of {where}", path)
+        out.append((onset_s, duration_s, [t.decode("utf-8", "replace").strip()
+                                          for t in texts if t.strip()],
+                    not texts or not texts[0]))
+    return out
 
 
 class _Timeline:
@@ -270,8 +341,9 @@ def _voltage_channels(signals, path):
     return [s for s in voltage if float(s.sampling_frequency) == best], notes
 
 
-def _read_windows(signals, starts, n_samples, sfreq):
+def _read_windows(signals, starts, n_samples, sfreq, path=None):
     """Windows of ``n_samples`` from each signal, in volts: (n_windows, n_signals, n_samples)."""
+    check_sweep_size(len(starts), len(signals), n_samples, path)
     data = np.empty((len(starts), len(signals), n_samples))
     for c, signal in enumerate(signals):
         scale = unit_scale(signal.physical_dimension) or 1e-6  # no unit: µV, as noted
@@ -295,7 +367,8 @@ def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
     if np.any(lengths != n_samples):
         notes.append(f"sweeps of different lengths were cut to the shortest ({n_samples} "
                      "samples)")
-    data = _read_windows(emg, [int(r) * per_record for r in first_records], n_samples, sfreq)
+    data = _read_windows(emg, [int(r) * per_record for r in first_records], n_samples, sfreq,
+                         path)
     zero = stimulus_sample_in_episodes(data, sfreq, options, notes, path)
     times = (np.arange(n_samples) - zero) / sfreq
     stimuli = [Stimulus(float(onsets[r] + zero / sfreq), np.nan, "", "")
@@ -431,8 +504,8 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     stimuli, starts, times = fit_windows(
         stimuli, options.window_s, sfreq,
         lambda stimulus, first, n: timeline.window_start(stimulus.onset_s + first / sfreq, n),
-        notes, path)
-    data = _read_windows(emg, starts, times.size, sfreq)
+        notes, path, span_samples=n_total)
+    data = _read_windows(emg, starts, times.size, sfreq, path)
     mains = _mains(emg, timeline, starts, duration, first_record_s, sfreq)
     return assemble(path, kind, header["reader"], data, times, sfreq,
                     [s.label.strip() for s in emg], stimuli, duration, annotations=annotations,

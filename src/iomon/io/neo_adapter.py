@@ -19,6 +19,10 @@ out with a note.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import struct
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +35,9 @@ from .base import (
     ReadOptions,
     Recording,
     assemble,
+    check_rate,
+    check_sweep_size,
+    check_time,
     error_line,
     fit_windows,
     quiet_stretch,
@@ -41,23 +48,129 @@ from .base import (
 __all__ = ["AXON", "NIX", "SPIKE2", "WINWCP", "read_neo"]
 
 
-def _winwcp_record_count(path: Path) -> int | None:
-    """Number of records a WinWCP header announces (``NR=``), None if it does not say."""
-    import re
+#: Bytes of a block in ABF files (pointers count blocks) and of a WinWCP header.
+_ABF_BLOCK = 512
+_WCP_HEADER = 1024
 
+
+def _winwcp_header(path: Path) -> dict:
+    """The ``KEY=value`` lines of a WinWCP header, as neo reads them (its first 1024 bytes)."""
     with path.open("rb") as f:
-        header = f.read(4096).decode("latin-1", errors="replace")
-    match = re.search(r"^NR=\s*(\d+)", header, re.MULTILINE)
-    return int(match.group(1)) if match else None
+        text = f.read(_WCP_HEADER).decode("latin-1", errors="replace")
+    header = {}
+    for line in text.split("\r\n"):
+        key, equals, value = line.partition("=")
+        if equals:
+            header[key.strip()] = value.strip()
+    return header
+
+
+def _check_winwcp(path: Path, size: int) -> None:
+    """Refuse a WinWCP header whose counts are missing, out of range or beyond the file."""
+    header = _winwcp_header(path)
+    counts = {}
+    for key in ("NC", "NR", "NBD"):
+        try:
+            counts[key] = int(header[key])
+        except (KeyError, ValueError):
+            raise InputError(f"corrupt WinWCP header ({key} is {header.get(key)!r}, not a "
+                             "count)", path) from None
+    if counts["NR"] == 0:
+        # neo fails on such files with an unrelated date error: say what is wrong instead.
+        raise InputError("WinWCP file holds no records (NR=0): nothing to analyse", path)
+    if not 1 <= counts["NC"] <= 128 or counts["NR"] < 0 or counts["NBD"] < 1:
+        raise InputError(f"corrupt WinWCP header (NC={counts['NC']}, NR={counts['NR']}, "
+                         f"NBD={counts['NBD']})", path)
+    needed = _WCP_HEADER + counts["NR"] * (_ABF_BLOCK * counts["NBD"] + _WCP_HEADER)
+    if needed > size:
+        raise InputError(f"truncated or corrupt: the WinWCP header promises {counts['NR']} "
+                         f"records ({needed} bytes), the file has {size}", path)
+
+
+#: ABF1 header fields checked before neo reads the file: (offset, struct format, name).
+_ABF1_FIELDS = {"mode": (8, "<h"), "acquired": (10, "<i"), "ignored": (14, "<h"),
+                "data_at": (40, "<i"), "tags_at": (44, "<i"), "tags": (48, "<i"),
+                "synch_at": (92, "<i"), "synch": (96, "<i"), "format": (100, "<h"),
+                "channels": (120, "<h"), "interval": (122, "<f")}
+
+
+def _check_abf1(head: bytes, size: int, path: Path) -> None:
+    """ABF1: counts, pointers and the sample interval checked against the file's size."""
+    v = {name: struct.unpack_from(fmt, head, offset)[0]
+         for name, (offset, fmt) in _ABF1_FIELDS.items()}
+    item = 2 if v["format"] == 0 else 4
+    if v["format"] not in (0, 1) or not 1 <= v["channels"] <= 16 or v["mode"] not in range(1, 6):
+        raise InputError(f"corrupt ABF header (data format {v['format']}, {v['channels']} "
+                         f"channels, operation mode {v['mode']})", path)
+    if not (np.isfinite(v["interval"]) and v["interval"] > 0):
+        raise InputError(f"corrupt ABF header (sample interval {v['interval']!r} µs)", path)
+    extents = {"data": (v["data_at"], (v["ignored"] + v["acquired"]) * item,
+                        v["acquired"], v["ignored"]),
+               "tag": (v["tags_at"], 64 * v["tags"], v["tags"], 0),
+               "synch array": (v["synch_at"], 8 * v["synch"], v["synch"], 0)}
+    for name, (block, length, count, extra) in extents.items():
+        if min(block, count, extra) < 0 or (length and block * _ABF_BLOCK + length > size):
+            raise InputError(f"truncated or corrupt: the ABF header's {name} section ({count} "
+                             f"entries from block {block}) lies outside the {size}-byte file",
+                             path)
+
+
+_ABF2_SECTIONS = 18
+_ABF2_STRINGS = 9  # the strings section's size is its byte count, not bytes x entries
+
+
+def _check_abf2(head: bytes, size: int, path: Path) -> None:
+    """ABF2: every section of the section table must lie inside the file."""
+    if len(head) < 76 + 16 * _ABF2_SECTIONS:
+        raise InputError(f"truncated: {size} bytes, an ABF2 header needs "
+                         f"{76 + 16 * _ABF2_SECTIONS}", path)
+    for k in range(_ABF2_SECTIONS):
+        block, item, count = struct.unpack_from("<IIq", head, 76 + 16 * k)
+        if count < 0:
+            raise InputError(f"corrupt ABF header (section {k} holds {count} entries)", path)
+        length = item if k == _ABF2_STRINGS else item * count
+        if count and block * _ABF_BLOCK + length > size:
+            raise InputError(f"truncated or corrupt: ABF section {k} ({count} entries of "
+                             f"{item} bytes from block {block}) lies outside the {size}-byte "
+                             "file", path)
+
+
+def _check_structure(path: Path, class_name: str) -> None:
+    """Cheap checks of a header's counts and pointers against the file, before neo reads it.
+
+    neo trusts them: a damaged count makes it allocate gigabytes or loop for a minute.
+    """
+    size = path.stat().st_size
+    if class_name == "WinWcpRawIO":
+        _check_winwcp(path, size)
+    elif class_name == "AxonRawIO":
+        with path.open("rb") as f:
+            head = f.read(2048)
+        if head[:4] == b"ABF ":
+            if len(head) < 2048:
+                raise InputError(f"truncated: {size} bytes, an ABF1 header needs 2048", path)
+            _check_abf1(head, size, path)
+        elif head[:4] == b"ABF2":
+            _check_abf2(head, size, path)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Keep neo's prints and log messages about a file out of the user's terminal."""
+    logger = logging.getLogger("neo")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _open(path: Path, class_name: str, format_name: str):
     import neo.rawio
 
-    if class_name == "WinWcpRawIO" and _winwcp_record_count(path) == 0:
-        # neo fails on such files with an unrelated date error: say what is wrong instead.
-        raise InputError("WinWCP file holds no records (NR=0): nothing to analyse", path)
-
+    _check_structure(path, class_name)
     if class_name == "NIXRawIO":
         try:
             import nixio  # noqa: F401 - neo needs it for NIX files
@@ -86,6 +199,12 @@ def _select_channels(rawio, path):
             notes.append(f"channel {str(channel['name'])!r} ({unit or 'no unit'}) is not a "
                          "voltage and was left out")
             continue
+        what = f"the header of channel {str(channel['name'])!r}"
+        check_rate(channel["sampling_rate"], what, path)
+        gain, offset = float(channel["gain"]), float(channel["offset"])
+        if not (np.isfinite(gain) and gain != 0 and np.isfinite(offset)):
+            raise InputError(f"{what} gives a gain of {gain!r} and an offset of {offset!r}: a "
+                             "damaged scale", path)
         keep.append(index)
         scales.append(scale)
     if not keep:
@@ -132,12 +251,12 @@ def _read_chunk(rawio, segment, stream_index, local, i_start, i_stop):
     return np.asarray(values).T  # neo gives (time, channel); iomon keeps time last
 
 
-def _events(rawio, n_segments):
+def _events(rawio, n_segments, path):
     """Every event of every segment as (channel name, Annotation).
 
     Onsets count from the start of the first segment.
     """
-    origin = rawio.segment_t_start(0, 0)
+    origin = check_time(rawio.segment_t_start(0, 0), "the first segment's start", path)
     out = []
     for e, channel in enumerate(rawio.header["event_channels"]):
         for segment in range(n_segments):
@@ -175,12 +294,35 @@ def read_neo(path: str | Path, options: ReadOptions, class_name: str,
     """Read an episodic or continuous file with one of neo's RawIO classes.
 
     See the module docstring; ``class_name`` is the neo RawIO class (``"AxonRawIO"``) and
-    ``format_name`` how the format is named to users.
+    ``format_name`` how the format is named to users. NIX files are read under
+    :func:`iomon.guard.guarded`: HDF5 can loop for ever or crash on a damaged file.
     """
+    path = Path(path)
+    if class_name == "NIXRawIO":
+        from ..guard import guarded
+
+        return guarded(_read_neo, path, options, class_name, format_name, path=path,
+                       what=format_name)
+    return _read_neo(path, options, class_name, format_name)
+
+
+def _read_neo(path: Path, options: ReadOptions, class_name: str, format_name: str):
+    """:func:`read_neo` in this process; neo's chatter silenced, its failures refused."""
+    with _quiet():
+        rawio = _open(path, class_name, format_name)
+        try:
+            return _read_rawio(rawio, path, options, class_name, format_name)
+        except InputError:
+            raise
+        except Exception as err:  # neo reads lazily: a damaged file fails wherever it is read
+            raise InputError(f"cannot be read as {format_name}: {error_line(err)}",
+                             path) from None
+
+
+def _read_rawio(rawio, path, options, class_name, format_name) -> Recording:
+    """The sweeps of a parsed file: one per segment (episodic), or cut around its stimuli."""
     from importlib.metadata import version
 
-    path = Path(path)
-    rawio = _open(path, class_name, format_name)
     n_segments = int(rawio.header["nb_segment"][0]) if len(rawio.header["nb_segment"]) else 0
     if n_segments == 0:
         raise InputError(f"{format_name} file holds no sweeps (0 records)", path)
@@ -188,8 +330,8 @@ def read_neo(path: str | Path, options: ReadOptions, class_name: str,
     names = [str(rawio.header["signal_channels"][i]["name"]).strip() or f"channel {k + 1}"
              for k, i in enumerate(indices)]
     layout = _stream_layout(rawio, indices)
-    events = _events(rawio, n_segments)
-    pieces = _episodes(rawio, n_segments, layout, sfreq, notes)
+    events = _events(rawio, n_segments, path)
+    pieces = _episodes(rawio, n_segments, layout, sfreq, notes, path)
     mains = None
     if pieces:
         data, times = _episodic(rawio, pieces, layout, len(indices), sfreq, options, notes,
@@ -210,7 +352,8 @@ def read_neo(path: str | Path, options: ReadOptions, class_name: str,
         data, times, stimuli = _continuous(rawio, layout, len(indices), sfreq, stimuli,
                                            options, notes, path)
         mains = _mains(rawio, layout, len(indices), scales, sfreq, stimuli)
-        duration = rawio.segment_t_stop(0, 0) - rawio.segment_t_start(0, 0)
+        duration = check_time(rawio.segment_t_stop(0, 0), "the segment's end", path) \
+            - check_time(rawio.segment_t_start(0, 0), "the segment's start", path)
         kind = f"{format_name} (continuous)"
     return assemble(path, kind, f"neo {version('neo')} {class_name}",
                     data * scales[None, :, None], times, sfreq, names, stimuli, duration,
@@ -249,16 +392,21 @@ def _abf_episode_length(rawio):
     return None
 
 
-def _episodes(rawio, n_segments, layout, sfreq, notes):
+def _episodes(rawio, n_segments, layout, sfreq, notes, path):
     """The sweeps of an episodic file as (segment, first sample, samples, onset s).
 
     An empty list means the file is continuous.
     """
     stream = layout[0][0]
-    origin = rawio.get_signal_t_start(0, 0, stream)
+
+    def start(segment):
+        return check_time(rawio.get_signal_t_start(0, segment, stream),
+                          f"the start of segment {segment}", path)
+
+    origin = start(0)
     if n_segments > 1:
-        return [(s, 0, rawio.get_signal_size(0, s, stream),
-                 rawio.get_signal_t_start(0, s, stream) - origin) for s in range(n_segments)]
+        return [(s, 0, rawio.get_signal_size(0, s, stream), start(s) - origin)
+                for s in range(n_segments)]
     length = _abf_episode_length(rawio) if type(rawio).__name__ == "AxonRawIO" else None
     if length is None:
         return []
@@ -275,6 +423,7 @@ def _episodic(rawio, pieces, layout, n_channels, sfreq, options, notes, path):
                      "samples)")
     if n_samples < 2:
         raise InputError("the sweeps hold fewer than 2 samples", path)
+    check_sweep_size(len(pieces), n_channels, n_samples, path)
     data = np.empty((len(pieces), n_channels, n_samples))
     for k, (segment, first, _, _) in enumerate(pieces):
         for stream, local, positions in layout:
@@ -290,9 +439,10 @@ def _episodic(rawio, pieces, layout, n_channels, sfreq, options, notes, path):
 
 
 def _continuous(rawio, layout, n_channels, sfreq, stimuli, options, notes, path):
-    origin = rawio.segment_t_start(0, 0)
+    origin = check_time(rawio.segment_t_start(0, 0), "the segment's start", path)
     # Each stream has its own start time: a window's first sample is found per stream.
-    offsets = [rawio.get_signal_t_start(0, 0, stream) - origin for stream, _, _ in layout]
+    offsets = [check_time(rawio.get_signal_t_start(0, 0, stream), "a stream's start", path)
+               - origin for stream, _, _ in layout]
     sizes = [rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout]
 
     def start_of(stimulus, first, n_samples):
@@ -301,7 +451,8 @@ def _continuous(rawio, layout, n_channels, sfreq, stimuli, options, notes, path)
         return ranges if fits else None
 
     stimuli, windows, times = fit_windows(stimuli, options.window_s, sfreq, start_of, notes,
-                                          path)
+                                          path, span_samples=min(sizes))
+    check_sweep_size(len(stimuli), n_channels, times.size, path)
     data = np.empty((len(stimuli), n_channels, times.size))
     for i, ranges in enumerate(windows):
         for (stream, local, positions), start in zip(layout, ranges):

@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from .base import unit_scale
+from .base import MAX_SFREQ_HZ, check_rate, unit_scale
 
 __all__ = ["TABULAR_KEYS", "check_tabular"]
 
@@ -39,6 +39,9 @@ TABULAR_KEYS = {"sweep_column", "channel_column", "onset_column", "intensity_col
                 "sfreq_hz", "first_sample_ms", "data_variable", "layout", "channels"}
 #: Keys whose value is a number (the others are text, ``channels`` a list of names).
 _NUMBERS = ("sfreq_hz", "first_sample_ms")
+#: Their ranges: (lower bound test, upper bound, the range in words).
+_RANGES = {"sfreq_hz": (lambda v: v > 0, MAX_SFREQ_HZ, f"a number > 0, at most {MAX_SFREQ_HZ:g}"),
+           "first_sample_ms": (lambda v: v >= -1e9, 1e9, "a number from -1e9 to 1e9")}
 
 
 def check_tabular(table: dict) -> dict:
@@ -47,13 +50,10 @@ def check_tabular(table: dict) -> dict:
     if unknown:
         raise InputError(f"unknown key {unknown[0]!r} in [tabular] (expected: "
                          f"{', '.join(sorted(TABULAR_KEYS))})")
-    for key in _NUMBERS:
+    for key, (low, high, text) in _RANGES.items():
         value = table.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value) or abs(value) > 1e9
-                                  or (key == "sfreq_hz" and value <= 0)):
-            raise InputError(f"tabular.{key} must be a number{' > 0' * (key == 'sfreq_hz')}, "
-                             f"got {value!r}")
+        if value is not None and not (_is_number(value) and low(value) and value <= high):
+            raise InputError(f"tabular.{key} must be {text}, got {value!r}")
     for key in TABULAR_KEYS - set(_NUMBERS) - {"channels"}:
         if key in table and not isinstance(table[key], str):
             raise InputError(f"tabular.{key} must be text, got {table[key]!r}")
@@ -61,6 +61,16 @@ def check_tabular(table: dict) -> dict:
             isinstance(v, str) for v in table["channels"])):
         raise InputError("tabular.channels must be a list of channel names")
     return dict(table)
+
+
+def _is_number(value) -> bool:
+    """A finite int or float (not a bool); an int too large for a float is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def scale_of(mapping, path):
@@ -85,7 +95,8 @@ def sample_times(n_samples, mapping, headers, path):
                          "the sidecar's [tabular] must give sfreq_hz and first_sample_ms",
                          path) from None
     steps = np.diff(times)
-    if times.size < 2 or np.any(steps <= 0) or not np.allclose(steps, steps[0], rtol=1e-3):
+    if (times.size < 2 or not np.isfinite(times).all() or np.any(steps <= 0)
+            or not np.allclose(steps, steps[0], rtol=1e-3)):
         raise InputError("the sample columns' times (ms) must increase in even steps", path)
-    sfreq = float(np.round(1.0 / steps.mean(), 6))
+    sfreq = check_rate(np.round(1.0 / steps.mean(), 6), "the sample columns' times", path)
     return times[0] + np.arange(times.size) / sfreq, sfreq

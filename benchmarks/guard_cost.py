@@ -1,0 +1,143 @@
+"""What the robustness guards cost on valid files: guarded read against an unguarded one.
+
+- NIX files are read in a forked child under time and memory limits (iomon.guard): the
+  fork, and the sweeps pickled back through a pipe, against the same read in-process.
+- MATLAB files are walked (iomon.io.matfile, every tag, compressed variables inflated), then
+  read by scipy in a guarded child: the read with the walk alone, and with the walk and the
+  guard, against scipy's read in-process without either.
+- ABF and WinWCP headers are checked against the file's size before neo reads them.
+
+Each read is timed ``--repeats`` times in this one run (the median is reported), on small
+and large files written here, and on the real MATLAB and ABF/WinWCP files of
+../shared/realdata when present.
+
+    python benchmarks/guard_cost.py [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+REALDATA = ROOT.parent / "shared" / "realdata"
+
+
+def median_seconds(func, repeats: int) -> float:
+    func()  # warm: imports, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def write_nix(path: Path, n_sweeps: int, n_channels: int, n_samples: int, sfreq=5000.0):
+    import neo
+    import quantities as pq
+
+    rng = np.random.default_rng(0)
+    block = neo.Block()
+    for i in range(n_sweeps):
+        segment = neo.Segment(name=f"sweep {i}")
+        segment.analogsignals.append(neo.AnalogSignal(
+            rng.standard_normal((n_samples, n_channels)) * 0.05, units="mV",
+            sampling_rate=sfreq * pq.Hz, t_start=i * 2.0 * pq.s))
+        block.segments.append(segment)
+    with neo.io.NixIO(str(path), mode="ow") as io:
+        io.write_block(block)
+    return path
+
+
+def write_mat(path: Path, n_sweeps: int, n_channels: int, n_samples: int, compress: bool):
+    import scipy.io
+
+    rng = np.random.default_rng(0)
+    scipy.io.savemat(path, {"data": rng.standard_normal((n_sweeps, n_channels, n_samples)) * 50,
+                            "sfreq": 5000.0, "first_sample_ms": -10.0},
+                     do_compression=compress)
+    return path
+
+
+def nix_rows(work: Path, repeats: int):
+    from iomon.io import ReadOptions
+    from iomon.io.neo_adapter import _read_neo, read_neo
+
+    options = ReadOptions(stimulus_s=0.01)
+    for label, shape in (("NIX, 10 sweeps x 4 ch x 551", (10, 4, 551)),
+                         ("NIX, 60 sweeps x 8 ch x 2201", (60, 8, 2201))):
+        path = write_nix(work / f"{shape[0]}.nix", *shape)
+        plain = median_seconds(lambda p=path: _read_neo(p, options, "NIXRawIO", "NIX"), repeats)
+        guarded = median_seconds(lambda p=path: read_neo(p, options, "NIXRawIO", "NIX"), repeats)
+        yield label, path.stat().st_size, plain, guarded
+
+
+def mat_rows(work: Path, repeats: int):
+    import iomon.io.matfile as matfile
+    import iomon.io.matlab as matlab
+    from iomon.io import read
+
+    files = [("MAT v5, 10 x 4 x 551", write_mat(work / "small.mat", 10, 4, 551, False)),
+             ("MAT v5 compressed, 10 x 4 x 551", write_mat(work / "smallz.mat", 10, 4, 551, True)),
+             ("MAT v5, 300 x 8 x 2201", write_mat(work / "large.mat", 300, 8, 2201, False)),
+             ("MAT v5 compressed, 300 x 8 x 2201",
+              write_mat(work / "largez.mat", 300, 8, 2201, True))]
+    if REALDATA.is_dir():
+        from iomon.agreement import mepfeatx_sidecar
+        from iomon.case import read_case
+
+        for name, muscle in (("ID02", "TA"), ("ID10_1", "ECR")):
+            sidecar = work / f"{name}.case.toml"
+            sidecar.write_text(mepfeatx_sidecar(name, muscle))
+            files.append((f"MAT real {name} (compressed)", (REALDATA / "mat_mep" / f"{name}.mat",
+                                                             read_case(sidecar).read_options)))
+    walk, load = matfile.check_mat, matlab._load
+    for label, item in files:
+        path, options = item if isinstance(item, tuple) else (item, None)
+        guarded = median_seconds(lambda p=path, o=options: read(p, o), repeats)
+        matlab._load = matlab._loadmat  # scipy in-process, no walk
+        try:
+            plain = median_seconds(lambda p=path, o=options: read(p, o), repeats)
+            matlab._load = lambda p: (walk(p), matlab._loadmat(p))[1]  # the walk, no fork
+            walked = median_seconds(lambda p=path, o=options: read(p, o), repeats)
+        finally:
+            matlab._load = load
+        yield f"{label} (walk)", path.stat().st_size, plain, walked
+        yield f"{label} (walk+fork)", path.stat().st_size, plain, guarded
+
+
+def header_rows(repeats: int):
+    from iomon.io.neo_adapter import _check_structure
+
+    if not REALDATA.is_dir():
+        return
+    for name, class_name in (("abf/pclamp11_4ch.abf", "AxonRawIO"),
+                             ("abf/pclamp11_4ch_abf1.abf", "AxonRawIO"),
+                             ("wcp/wcp-file.wcp", "WinWcpRawIO")):
+        path = REALDATA / name
+        check = median_seconds(lambda p=path, c=class_name: _check_structure(p, c), repeats)
+        yield f"{name} header check (alone)", path.stat().st_size, 0.0, check
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    print(f"{'file':<44}{'size':>10}{'unguarded':>12}{'guarded':>12}{'ratio':>8}")
+    with tempfile.TemporaryDirectory(prefix="iomon-guard-cost-") as work:
+        for rows in (nix_rows(Path(work), args.repeats), mat_rows(Path(work), args.repeats),
+                     header_rows(args.repeats)):
+            for label, size, plain, guarded in rows:
+                ratio = f"{guarded / plain:8.2f}" if plain else f"{'-':>8}"
+                print(f"{label:<44}{size / 1e6:>8.2f}MB{plain * 1e3:>10.1f}ms"
+                      f"{guarded * 1e3:>10.2f}ms{ratio}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
