@@ -881,8 +881,11 @@ def _extreme(result, event: AlertEvent, facts: CaseFacts) -> str:
 def _controls_cell(result, event: AlertEvent, facts: CaseFacts) -> str:
     if event.scope == "systemic":
         mine = [a.nadir_percent for a in event.alerts if _role(result, a.channel) == "control"]
-        return f"fell too: {_span_text(mine)}" if mine and event.criterion != "threshold" \
-            else ("in the event" if mine else percent_text(event.controls_percent))
+        if not mine:
+            return percent_text(event.controls_percent)
+        if event.criterion == "threshold":
+            return "in the event"
+        return f"fell too: {_span_text(mine)}"
     if event.criterion == "threshold":
         rise = _controls_rise(result, event.alerts[0], facts)
         return "–" if rise is None else f"threshold {rise:+g} V"
@@ -1175,8 +1178,8 @@ def report_date() -> str:
     """Today's date, or the date of ``SOURCE_DATE_EPOCH`` (reproducible builds) when set."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
-        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).date() \
-            .isoformat()
+        moment = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        return moment.date().isoformat()
     return datetime.date.today().isoformat()
 
 

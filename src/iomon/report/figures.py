@@ -828,10 +828,9 @@ def waveform_figure(result, rows: RowChoice | None = None, channels=None):
         ax.set_xlim(ms[0], ms[-1])
         lo, hi = result.windows[c] * 1e3
         ax.axvspan(lo, hi, color="0.93", lw=0, zorder=0)
-        ax.set_yticks(-np.arange(shown.size) * spacing[c])
-        first_col = ax.get_subplotspec().is_first_col()
-        ax.set_yticklabels(labels if first_col else [], fontsize=SMALL_PT)
-        ax.tick_params(axis="y", length=0, pad=2)
+        ax.set_yticks([])
+        if ax.get_subplotspec().is_first_col():
+            _row_labels(ax, labels, spacing[c])
         ax.xaxis.get_major_locator().set_params(nbins=4)
         ax.set_ylim(-(shown.size - 0.2) * spacing[c], 1.2 * spacing[c])
         _title(ax, result.sweeps.ch_names[c], fontsize=FONT_PT)
@@ -844,6 +843,22 @@ def waveform_figure(result, rows: RowChoice | None = None, channels=None):
     for ax in grid.bottom:
         ax.set_xlabel("ms after the stimulus")
     return grid.fig
+
+
+def _row_labels(ax, labels, spacing):
+    """Each row's label left of the panel, level with its trace.
+
+    Text in axes-x and data-y coordinates rather than y tick labels: a matplotlib tick is five
+    artists, and the rows of every panel cost more to make and draw than the traces.
+    """
+    from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+
+    fig = ax.get_figure()
+    where = blended_transform_factory(ax.transAxes, ax.transData) + ScaledTranslation(
+        -3 / 72, 0, fig.dpi_scale_trans)
+    for row, label in enumerate(labels):
+        ax.text(0, -row * spacing, label, transform=where, ha="right", va="center",
+                fontsize=SMALL_PT, clip_on=False)
 
 
 def _stack(ax, ms, traces, valid, spacing, colours):

@@ -8,6 +8,8 @@ every character of the figures print the same; each page carries the case id, th
 from __future__ import annotations
 
 import functools
+import hashlib
+import struct
 from pathlib import Path
 
 __all__ = ["write_cohort_pdf", "write_pdf"]
@@ -114,7 +116,6 @@ def _fit_widths(table, styles, width, padding) -> list[float]:
 
 @functools.cache
 def _figure_block_class():
-    from reportlab.lib.utils import ImageReader
     from reportlab.platypus import Flowable
 
     class FigureBlock(Flowable):
@@ -159,13 +160,87 @@ def _figure_block_class():
             self.heading.drawOn(self.canv, 0, self.height - head + self.heading.style.spaceAfter)
             image_w = self.width * self.scale
             image_h = image_w * self.aspect
-            # An ImageReader, not the path: ReportLab names an image by a digest of what it is
-            # given, and a path (a staging folder) would make the file differ from run to run.
-            self.canv.drawImage(ImageReader(str(self.path)), (self.width - image_w) / 2,
-                                caption, image_w, image_h)
+            _draw_png(self.canv, self.path, (self.width - image_w) / 2, caption, image_w,
+                      image_h)
             self.caption.drawOn(self.canv, 0, caption - 3 - self.caption.height)
 
     return FigureBlock
+
+
+def png_stream(path) -> tuple[int, int, bytes] | None:
+    """Width, height and the zlib stream (IDAT chunks joined) of an 8-bit RGB PNG.
+
+    None for any other PNG (palette, grey, alpha, 16-bit, interlaced): only a plain RGB
+    stream can go into a PDF as it is.
+    """
+    data = Path(path).read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    position, header, chunks = 8, None, []
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+        elif kind == b"IEND":
+            break
+        position += 12 + length
+    if header is None or header[2:5] != (8, 2, 0) or header[6] != 0:
+        return None
+    return header[0], header[1], b"".join(chunks)
+
+
+def _png_xobject(name, width, height, stream):
+    """A PDF image of a PNG's own zlib stream, decoded with the PNG predictors (PDF 1.2+)."""
+    from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFImageXObject, PDFName, PDFStream
+
+    class PngXObject(PDFImageXObject):
+        def format(self, document):
+            out = PDFStream(content=stream)
+            out.dictionary.dict.update({
+                "Type": PDFName("XObject"), "Subtype": PDFName("Image"), "Width": width,
+                "Height": height, "BitsPerComponent": 8, "ColorSpace": PDFName("DeviceRGB"),
+                "Filter": PDFName("FlateDecode"), "DecodeParms": PDFDictionary({
+                    "Predictor": 15, "Colors": 3, "BitsPerComponent": 8, "Columns": width})})
+            return out.format(document)
+
+    image = PngXObject(name)
+    image.width, image.height = width, height
+    return image
+
+
+def _draw_png(canvas, path, x, y, width, height) -> None:
+    """Place a PNG on the page, its compressed pixels copied into the PDF as they are.
+
+    ReportLab would decode the PNG and compress the pixels again (most of the PDF's time);
+    a PDF reader undoes PNG's filters itself. The image is named by a digest of its stream,
+    so the same figure written from another folder gives the same bytes. Other PNGs go
+    through ReportLab.
+    """
+    png = png_stream(path)
+    if png is None:
+        from reportlab.lib.utils import ImageReader
+
+        # An ImageReader, not the path: ReportLab names an image by a digest of what it is
+        # given, and a path would make the file differ from folder to folder.
+        canvas.drawImage(ImageReader(str(path)), x, y, width, height)
+        return
+    name = hashlib.md5(png[2]).hexdigest()
+    document = canvas._doc
+    registered = document.getXObjectName(name)
+    if registered not in document.idToObject:
+        image = _png_xobject(name, *png)
+        canvas._setXObjects(image)
+        document.Reference(image, registered)
+        document.addForm(name, image)
+    canvas.saveState()
+    canvas.translate(x, y)
+    canvas.scale(width, height)
+    canvas._code.append(f"/{registered} Do")
+    canvas.restoreState()
+    canvas._formsinuse.append(name)
 
 
 def _figure(figure, styles, width, frame_height=None):
