@@ -211,3 +211,98 @@ def test_lazy_bdf_signals_match_mne(realdata, name):
         np.testing.assert_allclose(mine * scale, reference, rtol=1e-6, atol=1e-9)
         compared += 1
     assert compared >= 1
+
+
+# ---------------------------------------------------------------------------- bulk windows
+def _starts(n_total, n_samples, count=40, seed=0):
+    """Window starts at random, and the first and last windows that fit."""
+    rng = np.random.default_rng(seed)
+    return np.r_[0, np.sort(rng.integers(0, n_total - n_samples, count)), n_total - n_samples]
+
+
+def _edf_c(path):
+    from edfio import Edf, EdfAnnotation, EdfSignal
+
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((3, 200 * 6))
+    Edf([EdfSignal(data[0] * 300, 200, label="L TA", physical_dimension="uV",
+                   physical_range=(-4000, 4000)),
+         EdfSignal(data[1] * 0.3, 200, label="R TA", physical_dimension="mV",
+                   physical_range=(-3.3, 7.1)),
+         EdfSignal(data[2] * 20, 200, label="L APB", physical_dimension="uV")],
+        annotations=[EdfAnnotation(1.5, None, "TcMEP 400V")]).write(path)
+
+
+def _edf_d(path):
+    from edfplus_d import write_edfplus_d
+
+    rng = np.random.default_rng(4)
+    write_edfplus_d(path, rng.standard_normal((5, 2, 100)) * 50, 200.0, ["L TA", "R TA"],
+                    [0.0, 0.5, 3.0, 3.5, 9.0], [(0.7, "TcMEP 400V")])
+
+
+@pytest.mark.parametrize("piecewise", [False, True])
+@pytest.mark.parametrize("kind, write", [("EDF+C", _edf_c), ("EDF+D", _edf_d)])
+def test_bulk_windows_equal_edfio(tmp_path, monkeypatch, kind, write, piecewise):
+    """Windows cut in bulk from the records they cover are edfio's values bit for bit,
+    across record boundaries, annotation signals and units; so are they when records too
+    large to read at once make the reader read each channel's part."""
+    import edfio
+
+    from iomon.io.edf import EdfSignal, Records, _check_header, _edfio_indices
+
+    if piecewise:
+        monkeypatch.setattr(Records, "MAX_READ_BYTES", 1)
+
+    path = tmp_path / "bulk.edf"
+    write(path)
+    layout = _check_header(path)
+    assert layout["reserved"].startswith(kind)
+    lazy = edfio.read_edf(path, lazy_load_data=True)
+    signals = [EdfSignal(s, i) for s, i in zip(lazy.signals, _edfio_indices(lazy, layout,
+                                                                            path))]
+    reference = edfio.read_edf(path)  # every sample loaded and calibrated by edfio
+    n_total = len(reference.signals[0].data)
+    n_samples = 130  # longer than a record: windows span two or three
+    starts = _starts(n_total, n_samples)
+    windows = Records(path, layout).windows(signals, starts, n_samples, [1.0] * len(signals))
+    for c, signal in enumerate(reference.signals):
+        expected = np.stack([signal.data[s:s + n_samples] for s in starts])
+        assert windows[:, c].tobytes() == expected.tobytes()
+        # and the per-window read the reader used before, through edfio's lazy slices
+        sfreq = signal.sampling_frequency
+        lazy_windows = np.stack([signals[c].get_data_slice(s / sfreq, (s + n_samples) / sfreq)
+                                 for s in starts])
+        assert windows[:, c].tobytes() == lazy_windows.tobytes()
+
+
+@pytest.mark.parametrize("piecewise", [False, True])
+@pytest.mark.parametrize("name", ["test.bdf", "test_generator_datarec_generator_0_5.bdf"])
+def test_bulk_bdf_windows_equal_mne(realdata, monkeypatch, name, piecewise):
+    """BDF windows in bulk: MNE's values, and the per-window reads bit for bit."""
+    import mne
+
+    from iomon.io.edf import BdfSignal, Records, _check_header
+
+    if piecewise:
+        monkeypatch.setattr(Records, "MAX_READ_BYTES", 1)
+
+    path = realdata / "edf" / name
+    layout = _check_header(path)
+    raw = mne.io.read_raw_bdf(path, preload=False, verbose="error")
+    signals = [BdfSignal(path, layout, i) for i, label in enumerate(layout["labels"])
+               if label in raw.ch_names and label != "Status"
+               and layout["per_record"][i] / layout["record_s"] == raw.info["sfreq"]]
+    assert signals
+    n_samples = min(3 * max(layout["per_record"]) // 2, raw.n_times // 3)
+    starts = _starts(raw.n_times, n_samples, count=20)
+    windows = Records(path, layout).windows(signals, starts, n_samples, [1.0] * len(signals))
+    sfreq = signals[0].sampling_frequency
+    for c, signal in enumerate(signals):
+        before = np.stack([signal.get_data_slice(s / sfreq, (s + n_samples) / sfreq)
+                           for s in starts])
+        assert windows[:, c].tobytes() == before.tobytes()
+        scale = 1e-6 if signal.physical_dimension in ("uV", "µV") else 1.0
+        expected = np.stack([raw.get_data(picks=[signal.label], start=s, stop=s + n_samples)[0]
+                             for s in starts])
+        np.testing.assert_allclose(windows[:, c] * scale, expected, rtol=1e-6, atol=1e-9)

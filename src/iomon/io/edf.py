@@ -1,10 +1,12 @@
 """EDF and BDF recordings: plain, EDF+C/BDF+C (continuous) and EDF+D/BDF+D (discontinuous).
 
-Sweeps are cut out of the file around each stimulus without loading the whole recording: edfio
-maps EDF data records lazily and only the windows are read; BDF samples (24 bit, which edfio
-can only load whole) are read record by record by :class:`BdfSignal`. The annotations and the
-start time of every data record are parsed here from the annotation signal alone
-(:func:`read_tals`), so a long recording is never paged into memory.
+Sweeps are cut out of the file around each stimulus without loading the whole recording: for
+each window, the bytes of the data records it covers are read once and every channel's window
+is cut from them (:class:`Records`), with each signal's calibration as edfio computes it (EDF,
+:class:`EdfSignal`) or as :class:`BdfSignal` does (BDF, 24 bit, which edfio can only load
+whole). edfio reads the EDF header; trigger channels are read through its lazy slices. The
+annotations and the start time of every data record are parsed here from the annotation
+signal alone (:func:`read_tals`), so a long recording is never paged into memory.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .base import (
     unit_scale,
 )
 
-__all__ = ["READER", "BdfSignal", "read_edf", "read_tals"]
+__all__ = ["READER", "BdfSignal", "EdfSignal", "Records", "read_edf", "read_tals"]
 
 
 def _check_header(path: Path) -> dict:
@@ -144,8 +146,11 @@ def _signal_fields(signal_header: bytes, layout: dict, path) -> dict:
         if d_lo >= d_hi:
             raise InputError(f"corrupt EDF header ({name}: digital minimum {d_lo} is not below "
                              f"the maximum {d_hi})", path)
+    # Labels as edfio reads them (ASCII, right-stripped), to find its signals in the records.
+    edfio_labels = [signal_header[i * 16:(i + 1) * 16].decode("ascii", "replace").rstrip()
+                    for i in range(n_signals)]
     return {"labels": labels, "per_record": per_record, "physical": physical,
-            "digital": digital, "units": field(96, 8)}
+            "digital": digital, "units": field(96, 8), "edfio_labels": edfio_labels}
 
 
 def _start_time(header: bytes):
@@ -169,6 +174,7 @@ class BdfSignal:
 
     def __init__(self, path: Path, layout: dict, index: int):
         self.path = path
+        self.index = index
         self.label = layout["labels"][index]
         self.physical_dimension = layout["units"][index]
         self._per_record = layout["per_record"][index]
@@ -199,7 +205,128 @@ class BdfSignal:
 
     def get_data_slice(self, start_second: float, stop_second: float) -> np.ndarray:
         """Physical values of [start, stop) s, in the signal's unit."""
-        return self.get_digital_slice(start_second, stop_second) * self._gain + self._shift
+        return self.calibrate(self.get_digital_slice(start_second, stop_second))
+
+    def calibrate(self, digital: np.ndarray) -> np.ndarray:
+        """Physical values (the signal's unit) of digital ones."""
+        return digital * self._gain + self._shift
+
+
+class EdfSignal:
+    """One signal of an EDF file as edfio reads it, with its place in the data records.
+
+    Offers what :func:`read_edf` uses: edfio's ``label``, ``physical_dimension``,
+    ``sampling_frequency``, ``get_data_slice`` and ``get_digital_slice``, and ``calibrate``,
+    which computes physical values from digital ones exactly as edfio does (bit for bit), so
+    that windows read in bulk (:class:`Records`) equal edfio's.
+    """
+
+    def __init__(self, signal, index: int):
+        self.index = index
+        self.label = signal.label
+        self.physical_dimension = signal.physical_dimension
+        self.sampling_frequency = signal.sampling_frequency
+        self.get_data_slice = signal.get_data_slice
+        self.get_digital_slice = signal.get_digital_slice
+        try:  # edfio's _calculate_gain_and_offset, and its fallback for an empty range
+            gain = ((signal.physical_max - signal.physical_min)
+                    / (signal.digital_max - signal.digital_min))
+            self._calibration = (gain, signal.physical_max / gain - signal.digital_max)
+        except ZeroDivisionError:
+            self._calibration = None
+
+    def calibrate(self, digital: np.ndarray) -> np.ndarray:
+        """Physical values (the signal's unit) of digital ones, as edfio computes them."""
+        if self._calibration is None:
+            return digital.astype(np.float64)
+        gain, offset = self._calibration
+        return (digital + offset) * gain
+
+
+class Records:
+    """The data records of an EDF or BDF file, from which sweep windows are cut in bulk.
+
+    For each window the bytes of the data records it covers are read once (one seek and read)
+    and every channel's window is cut from them; memory holds a chunk of windows and their
+    records, never the file. Where the records a window covers are larger than
+    ``MAX_READ_BYTES`` (a file of a few huge records), each channel's part is read instead.
+    """
+
+    #: Windows (x channels x samples) decoded at once: bounds the temporaries.
+    CHUNK_VALUES = 1 << 20
+    #: Most bytes read at once for one window: beyond, its channels are read one by one.
+    MAX_READ_BYTES = 16 << 20
+
+    def __init__(self, path: Path, layout: dict):
+        self.path = path
+        self.width = layout["bytes_per_sample"]
+        self.header_bytes = layout["header_bytes"]
+        self.per_record = layout["per_record"]
+        self.first = np.cumsum([0] + list(self.per_record[:-1]))  # a signal's first sample
+        self.record_samples = sum(self.per_record)
+        self.record_bytes = self.record_samples * self.width
+
+    def windows(self, signals, starts, n_samples: int, scales) -> np.ndarray:
+        """Windows of signals sharing a sampling rate: (n_windows, n_signals, n_samples).
+
+        Each signal's physical values (its ``calibrate``) times its entry of ``scales``;
+        ``starts`` are sample indices of the concatenated records at the signals' rate.
+        """
+        per = {self.per_record[s.index] for s in signals}
+        if len(per) != 1:
+            raise ValueError("windows are cut from signals of one sampling rate")
+        per = per.pop()
+        first = self.first[[s.index for s in signals]]
+        out = np.empty((len(starts), len(signals), n_samples))
+        step = max(1, self.CHUNK_VALUES // max(1, len(signals) * n_samples))
+        with self.path.open("rb") as f:
+            for k in range(0, len(starts), step):
+                digital = np.stack([self._window(f, int(start), n_samples, per, first)
+                                    for start in starts[k:k + step]])
+                for c, (signal, scale) in enumerate(zip(signals, scales)):
+                    values = signal.calibrate(digital[:, c])
+                    values *= scale
+                    out[k:k + step, c] = values
+        return out
+
+    def _window(self, f, start: int, n_samples: int, per: int, first) -> np.ndarray:
+        """Digital values (n_signals, n_samples) of one window from ``start``."""
+        r0, r1 = start // per, (start + n_samples - 1) // per
+        if (r1 - r0 + 1) * self.record_bytes > self.MAX_READ_BYTES:
+            return np.stack([self._piecewise(f, start, n_samples, per, at) for at in first])
+        records = self._decode(self._read(f, r0 * self.record_bytes,
+                                          (r1 - r0 + 1) * self.record_bytes))
+        record, within = np.divmod(start - r0 * per + np.arange(n_samples), per)
+        # One flat index per value: np.take is several times faster than two index arrays.
+        return np.take(records, first[:, None] + (record * self.record_samples + within))
+
+    def _piecewise(self, f, start: int, n_samples: int, per: int, first: int):
+        """Digital values (n_samples,) of one signal, read record by record."""
+        pieces = []
+        while n_samples > 0:
+            record, within = divmod(start, per)
+            count = min(per - within, n_samples)
+            at = record * self.record_bytes + (first + within) * self.width
+            pieces.append(self._decode(self._read(f, at, count * self.width)))
+            start, n_samples = start + count, n_samples - count
+        return np.concatenate(pieces)
+
+    def _read(self, f, offset: int, size: int) -> bytes:
+        """``size`` bytes from ``offset`` in the data records (of the open file ``f``)."""
+        f.seek(self.header_bytes + offset)
+        raw = f.read(size)
+        if len(raw) != size:  # the header's size check passed: the file changed since
+            raise InputError("the file is shorter than its header says (changed while being "
+                             "read?)", self.path)
+        return raw
+
+    def _decode(self, raw: bytes) -> np.ndarray:
+        """Samples as integers: little-endian int16 (EDF) or 24-bit (BDF)."""
+        if self.width == 2:
+            return np.frombuffer(raw, "<i2")
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        values = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        return np.where(values >= 1 << 23, values - (1 << 24), values)  # two's complement
 
 
 def read_tals(path: Path, layout: dict):
@@ -341,16 +468,15 @@ def _voltage_channels(signals, path):
     return [s for s in voltage if float(s.sampling_frequency) == best], notes
 
 
-def _read_windows(signals, starts, n_samples, sfreq, path=None):
-    """Windows of ``n_samples`` from each signal, in volts: (n_windows, n_signals, n_samples)."""
+def _read_windows(records, signals, starts, n_samples, path=None):
+    """Windows of ``n_samples`` from each signal, in volts: (n_windows, n_signals, n_samples).
+
+    ``starts`` are sample indices of the concatenated records at the signals' rate.
+    """
     check_sweep_size(len(starts), len(signals), n_samples, path)
-    data = np.empty((len(starts), len(signals), n_samples))
-    for c, signal in enumerate(signals):
-        scale = unit_scale(signal.physical_dimension) or 1e-6  # no unit: µV, as noted
-        for i, start in enumerate(starts):
-            data[i, c] = signal.get_data_slice(start / sfreq, (start + n_samples) / sfreq)
-        data[:, c] *= scale
-    return data
+    # No unit: µV, as noted.
+    scales = [unit_scale(signal.physical_dimension) or 1e-6 for signal in signals]
+    return records.windows(signals, starts, n_samples, scales)
 
 
 def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
@@ -367,8 +493,8 @@ def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
     if np.any(lengths != n_samples):
         notes.append(f"sweeps of different lengths were cut to the shortest ({n_samples} "
                      "samples)")
-    data = _read_windows(emg, [int(r) * per_record for r in first_records], n_samples, sfreq,
-                         path)
+    data = _read_windows(header["records"], emg, [int(r) * per_record for r in first_records],
+                         n_samples, path)
     zero = stimulus_sample_in_episodes(data, sfreq, options, notes, path)
     times = (np.arange(n_samples) - zero) / sfreq
     stimuli = [Stimulus(float(onsets[r] + zero / sfreq), np.nan, "", "")
@@ -395,19 +521,36 @@ def _open_signals(path: Path, layout: dict):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             try:
-                # edfio maps the data lazily: only the sweep windows are read.
+                # edfio maps the data lazily: it reads the header, Records the windows.
                 edf = edfio.read_edf(path, lazy_load_data=True)
             except Warning as warning:
                 raise InputError(f"inconsistent EDF file: {warning}", path) from None
             except Exception as err:  # edfio raises plain ValueErrors for malformed headers
                 raise InputError(f"cannot be read as EDF/BDF: {error_line(err)}",
                                  path) from None
-        signals = list(edf.signals)
+        signals = [EdfSignal(s, i) for s, i in zip(edf.signals, _edfio_indices(edf, layout,
+                                                                                  path))]
         facts = {"record_s": float(edf.data_record_duration), "n_records": edf.num_data_records,
                  "patient": edf.local_patient_identification.strip() or None,
                  "reader": f"edfio {version('edfio')}"}
     facts["start"] = layout["start"]
+    facts["records"] = Records(path, layout)
     return signals, facts
+
+
+def _edfio_indices(edf, layout: dict, path: Path) -> list[int]:
+    """The place in the data records of each of edfio's signals.
+
+    edfio leaves the annotation signals out by their label (``EDF Annotations``, read as ASCII
+    and right-stripped); the same rule finds where its signals are.
+    """
+    labels = layout["edfio_labels"]
+    indices = [i for i, label in enumerate(labels) if label != "EDF Annotations"]
+    if len(indices) != len(edf.signals) or any(
+            signal.label != labels[i] for signal, i in zip(edf.signals, indices)):
+        raise InputError("inconsistent EDF header (edfio finds other signals than the header "
+                         "lists)", path)
+    return indices
 
 
 def _stimulus_source(signals, annotations, options, path):
@@ -443,14 +586,14 @@ def _trigger_times(source, total_s, onsets, record_s, first_record_s, discontinu
     return np.array([line.time_of(round(t * rate)) for t in times])
 
 
-def _mains(emg, timeline, starts, duration, first_record_s, sfreq):
+def _mains(records, emg, timeline, starts, duration, first_record_s, sfreq):
     """Mains frequency from the longest stimulus-free stretch, or None."""
     quiet = quiet_stretch([timeline.time_of(s) for s in starts], duration, first_record_s)
     length = int((quiet[1] - quiet[0]) * sfreq)
     quiet_start = timeline.window_start(quiet[0], length)
     if quiet_start is None or quiet[1] <= quiet[0]:
         return None
-    return detect_mains(_read_windows(emg, [quiet_start], length, sfreq)[0], sfreq)
+    return detect_mains(_read_windows(records, emg, [quiet_start], length)[0], sfreq)
 
 
 def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
@@ -505,8 +648,8 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
         stimuli, options.window_s, sfreq,
         lambda stimulus, first, n: timeline.window_start(stimulus.onset_s + first / sfreq, n),
         notes, path, span_samples=n_total)
-    data = _read_windows(emg, starts, times.size, sfreq, path)
-    mains = _mains(emg, timeline, starts, duration, first_record_s, sfreq)
+    data = _read_windows(header["records"], emg, starts, times.size, path)
+    mains = _mains(header["records"], emg, timeline, starts, duration, first_record_s, sfreq)
     return assemble(path, kind, header["reader"], data, times, sfreq,
                     [s.label.strip() for s in emg], stimuli, duration, annotations=annotations,
                     notes=notes, start=header["start"], patient=header["patient"],
