@@ -172,7 +172,7 @@ def _measure_case(recording: Recording, case: Case, settings: Settings | None) -
                               recording.mains_hz) if m is not None), None)
     try:
         conditioned, mains_hz, quiet, noise, rejected, reason, windows = \
-            _condition_and_measure(sweeps, resolved, artefact, mains)
+            _condition_and_reject(sweeps, resolved, artefact, mains)
     except InputError as err:
         raise InputError(err.reason, recording.path) from None
     rejected, reason = apply_exclusions(case, sweeps, rejected, reason)
@@ -236,11 +236,11 @@ def _check_sweeps(sweeps, path) -> None:
                          "from (for episodic files, set [recording] stimulus_s)", path)
 
 
-def _condition_and_measure(sweeps, resolved, artefact, mains):
-    """Condition the sweeps, reject the unusable ones and measure in refined windows.
+def _condition_and_reject(sweeps, resolved, artefact, mains):
+    """Condition the sweeps and reject the unusable ones.
 
-    Returns (conditioned, mains_hz, noise, rejected, reason, windows, first measurements,
-    quiet) where the windows come from the muscles' expected latencies, not yet refined.
+    Returns (conditioned, mains_hz, quiet, noise, rejected, reason, windows) where the windows
+    come from the muscles' expected latencies, not yet refined.
     """
     data, times, sfreq = sweeps.data, sweeps.times, sweeps.sfreq
     not_before = np.where(np.isfinite(artefact[:, 1]), artefact[:, 1], 0.0)
