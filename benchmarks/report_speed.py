@@ -91,7 +91,8 @@ def report_breakdown(recording: Path, folder: Path) -> None:
         return value
 
     from iomon.report import render_html
-    from iomon.report.content import build_content, case_facts, rise_words
+    from iomon.report.content import build_content
+    from iomon.report.facts import case_facts, rise_words
     from iomon.report.figures import (
         choose_rows,
         latency_figure,

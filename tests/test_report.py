@@ -171,12 +171,13 @@ def test_times_and_percentages_are_rounded_once():
     """Clock time and time elapsed from one rounding; % rounded half up everywhere."""
     import datetime
 
-    from iomon.report.content import _when, percent_text
+    from iomon.report.facts import percent_text
     from iomon.report.figures import TimeAxis
+    from iomon.report.wording import when_text
 
     clock = TimeAxis(datetime.datetime(2023, 1, 1, 8, 0, 0, 400_000), 60.0)
-    assert _when(29.5, clock) == "08:00:30 (+0:00:30)"
-    assert _when(29.4, clock) == "08:00:29 (+0:00:29)"
+    assert when_text(29.5, clock) == "08:00:30 (+0:00:30)"
+    assert when_text(29.4, clock) == "08:00:29 (+0:00:29)"
     assert [percent_text(v) for v in (140.5, 139.5, 2.5, float("nan"))] == [
         "141 %", "140 %", "3 %", "–"]
 

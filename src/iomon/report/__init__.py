@@ -1,6 +1,6 @@
 """Per-case reports: one content model (:mod:`.content`), two faithful renderers.
 
-:func:`write_report` works out the case's report facts once (:func:`.content.case_facts`),
+:func:`write_report` works out the case's report facts once (:func:`.facts.case_facts`),
 draws each figure (PNG for the report, SVG beside it), builds the content once, and prints it
 as a self-contained HTML page (:func:`render_html`) and as an A4 PDF
 (:func:`iomon.report.pdf.write_pdf`).
@@ -43,7 +43,8 @@ def write_report(result, documents, folder: Path, identify: bool = False):
     -------
     ReportContent
     """
-    from .content import build_content, case_facts, rise_words
+    from .content import build_content
+    from .facts import case_facts, rise_words
     from .figures import save_figures
     from .pdf import write_pdf
 
