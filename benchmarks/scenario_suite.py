@@ -20,18 +20,196 @@ also as a 60 % drop lasting 6 and 3 sweeps (``focal 60% x6``, ``x3``: the smalle
 shortest drop the target names; a criterion sustained 4 of 5 cannot see 3 sweeps). The last
 lines compare with the targets.
 
+``--compare A B`` puts presets side by side per muscle group (hand, arm, TA, AH) on the same
+cases, each measured once (:func:`iomon.sim.scoring.compare_presets`): false focal alerts per
+100 case-hours in stable, fade (also 5-hour cases), cautery and systemic scenarios, and the
+share found and median delay of focal drops of 60, 80 and 100 % lasting 3, 6 and 12 sweeps on
+every group at once (:func:`iomon.sim.scoring.drop_class_options`). It prints markdown tables.
+``--tradeoff`` adds variants of each preset (the sequential test over its false-alarm rate; a
+fixed percentage over its drop and sustained count) and prints false alarms against
+sensitivity for all of them; ``--tune`` a wider grid (the sequential test also over its
+expected drop and reference), the one its parameters were chosen on. ``--save FILE`` keeps
+every case's score as JSON and ``--load FILE ...`` prints the tables again from one or more
+such files, their cases pooled (``--compare`` then picks the presets).
+
 Usage: python benchmarks/scenario_suite.py [--seeds N] [--criteria NAME] [--scenarios a,b]
+       python benchmarks/scenario_suite.py --compare drez drez-cusum [--seeds N]
+           [--first-seed S] [--tradeoff | --tune] [--save FILE | --load FILE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import time
 
+from iomon.criteria import load_criteria
 from iomon.sim import SCENARIOS
-from iomon.sim.scoring import TARGETS, run_suite, summarise
+from iomon.sim.scoring import (
+    LONG_SCHEDULE,
+    MUSCLE_GROUPS,
+    TARGETS,
+    CaseScore,
+    ChannelEvent,
+    compare_presets,
+    drop_class_options,
+    run_suite,
+    summarise,
+)
 
 FOCAL_SCENARIOS = ("focal_recovering", "focal_persistent", "loss")
+
+#: --compare: the scenarios where every focal alert is false, as (label, scenario, options).
+FALSE_ALARM_CASES = (("stable", "stable", {}), ("fade", "fade", {}),
+                     ("fade 5 h", "fade", {"schedule": LONG_SCHEDULE}),
+                     ("cautery", "cautery", {}), ("systemic", "systemic", {}))
+#: --compare: brief focal drops, (drop %, sweeps), each on every muscle group at once.
+DROP_CLASSES = tuple((drop, n) for drop in (60, 80, 100) for n in (3, 6, 12))
+GROUPS = (*MUSCLE_GROUPS, "all")
+
+
+def compare_cases():
+    """(label, scenario, simulate options) of every case type --compare runs."""
+    return list(FALSE_ALARM_CASES) + [(f"{drop} % x{n}", "focal_recovering",
+                                       drop_class_options(drop, n)) for drop, n in DROP_CLASSES]
+
+
+def variants(preset, tune=False):
+    """The preset's neighbours along the parameters that trade false alarms for finds.
+
+    The sequential test over its false-alarm rate (``tune``: also over its expected drop and
+    reference), a fixed percentage over its drop and sustained count.
+    """
+    if preset.sequential:
+        drop, ref = preset.cusum_drop_percent, preset.cusum_reference_sweeps
+        grid = [(drop, rate, ref) for rate in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7)]
+        if tune:
+            grid = [(drop, rate, 10) for drop in (50, 60, 70)
+                    for rate in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7)]
+            grid += [(drop, rate, 20) for drop in (50, 60) for rate in (1e-4, 1e-5)]
+        return [dataclasses.replace(preset, name=f"{preset.name} d{drop:g} r{rate:g} n{ref}",
+                                    cusum_drop_percent=float(drop),
+                                    cusum_false_alarm_rate=rate, cusum_reference_sweeps=ref)
+                for drop, rate, ref in grid]
+    grid = [(40, 3, 3), (40, 4, 5), (50, 3, 3)]
+    if tune:
+        grid = [(drop, n, m) for drop in (30, 40, 50) for n, m in ((3, 3), (3, 4), (4, 5))]
+    return [dataclasses.replace(preset, name=f"{preset.name} {drop}% {n}of{m}",
+                                amplitude_drop_percent=float(drop), sustained_n=n,
+                                sustained_m=m) for drop, n, m in grid]
+
+
+def run_compare(presets, seeds):
+    """{label: {preset: [CaseScore, ...]}} over ``seeds`` for every case type."""
+    scores = {}
+    for label, scenario, options in compare_cases():
+        start = time.perf_counter()
+        per_preset = compare_presets([scenario], seeds, presets, **options)
+        scores[label] = {p.name: r[scenario] for p, r in zip(presets, per_preset)}
+        print(f"{label}: {time.perf_counter() - start:.0f} s", flush=True)
+    return scores
+
+
+def figures_of(scores):
+    """{label: {preset: {group: summary}}} of :func:`run_compare`'s scores."""
+    return {label: {name: {g: summarise(runs, MUSCLE_GROUPS.get(g)) for g in GROUPS}
+                    for name, runs in per_preset.items()}
+            for label, per_preset in scores.items()}
+
+
+def load_scores(paths):
+    """The scores of one or more --save files, cases of the same label and preset pooled."""
+    scores, every, seeds = {}, None, []
+    for path in paths:
+        with open(path, encoding="utf-8") as file:
+            saved = json.load(file)
+        every = every or saved["presets"]
+        seeds.append(tuple(saved["seeds"]))
+        for label, per_preset in saved["scores"].items():
+            for name, runs in per_preset.items():
+                scores.setdefault(label, {}).setdefault(name, []).extend(
+                    CaseScore(**{**run, "events": [ChannelEvent(**e) for e in run["events"]]})
+                    for run in runs)
+    return scores, every, seeds
+
+
+def _false_cell(rows, names, group):
+    return " / ".join(f"{100 * rows[n][group]['false_focal_per_h']:.1f}" for n in names)
+
+
+def _found_cell(rows, names, group):
+    cells = []
+    for n in names:
+        r = rows[n][group]
+        delay = "" if r["median_delay"] != r["median_delay"] else f" ({r['median_delay']:.0f})"
+        cells.append(f"{100 * r['sensitivity']:.0f} %{delay}")
+    return " / ".join(cells)
+
+
+def print_comparison(figures, names):
+    """The markdown tables: false focal alerts, then drops found, per muscle group."""
+    groups = " | ".join(GROUPS)
+    print(f"\nFalse focal alerts per 100 case-hours ({' / '.join(names)}):\n")
+    print(f"| scenario | case-hours | {groups} |\n|---|---|{'---|' * len(GROUPS)}")
+    for label, *_ in FALSE_ALARM_CASES:
+        rows = figures[label]
+        hours = rows[names[0]]["all"]["case_hours"]
+        print(f"| {label} | {hours:.0f} | "
+              + " | ".join(_false_cell(rows, names, g) for g in GROUPS) + " |")
+    print(f"\nFocal drops found, % of channel-events (median delay in valid sweeps) "
+          f"({' / '.join(names)}):\n")
+    print(f"| drop x sweeps | events per group | {groups} |\n|---|---|{'---|' * len(GROUPS)}")
+    for drop, n in DROP_CLASSES:
+        rows = figures[f"{drop} % x{n}"]
+        counts = "/".join(str(rows[names[0]][g]["injected"]) for g in MUSCLE_GROUPS)
+        print(f"| {drop} % x {n} | {counts} | "
+              + " | ".join(_found_cell(rows, names, g) for g in GROUPS) + " |")
+
+
+def print_tradeoff(figures, names):
+    """Per preset: the worst false-alarm rate of any scenario against the share found."""
+    labels = [f"{drop} % x{n}" for drop, n in DROP_CLASSES]
+    print("\nTrade-off: false focal alerts per 100 case-hours (worst scenario; all pooled) "
+          "against % found per drop class (all groups; 60 % x6 in TA and AH):\n")
+    print("| preset | worst | pooled | " + " | ".join(lab.replace(" %", "%") for lab in labels)
+          + " | 60% x6 TA / AH |\n|---|---|---|" + "---|" * (len(labels) + 1))
+    for name in names:
+        false = [figures[label][name]["all"] for label, *_ in FALSE_ALARM_CASES]
+        worst = max(100 * r["false_focal_per_h"] for r in false)
+        pooled = 100 * sum(r["false_focal"] for r in false) / sum(r["case_hours"] for r in false)
+        found = [f"{100 * figures[label][name]['all']['sensitivity']:.0f}" for label in labels]
+        legs = " / ".join(f"{100 * figures['60 % x6'][name][g]['sensitivity']:.0f}"
+                          for g in ("TA", "AH"))
+        print(f"| {name} | {worst:.1f} | {pooled:.1f} | " + " | ".join(found) + f" | {legs} |")
+
+
+def main_compare(args):
+    """--compare: presets side by side per muscle group (see the module docstring)."""
+    if args.load:
+        scores, every, seeds = load_scores(args.load)
+        names = args.compare or every[:2]
+        print(f"seeds {', '.join(f'{a}-{b - 1}' for a, b in seeds)} per case type")
+    else:
+        presets = [load_criteria(name) for name in args.compare]
+        if args.tradeoff or args.tune:
+            presets += [v for p in presets for v in variants(p, args.tune)]
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        start = time.perf_counter()
+        scores = run_compare(presets, seeds)
+        every, names = [p.name for p in presets], args.compare
+        print(f"{args.seeds} seeds ({seeds.start}-{seeds.stop - 1}) per case type, "
+              f"{time.perf_counter() - start:.0f} s")
+        if args.save:
+            with open(args.save, "w", encoding="utf-8") as file:
+                json.dump({"seeds": [seeds.start, seeds.stop], "presets": every,
+                           "scores": {label: {name: [dataclasses.asdict(s) for s in runs]
+                                              for name, runs in per_preset.items()}
+                                      for label, per_preset in scores.items()}}, file)
+    figures = figures_of(scores)
+    print_comparison(figures, names)
+    if len(every) > len(names):
+        print_tradeoff(figures, every)
 
 
 def print_targets(rows):
@@ -69,7 +247,16 @@ def main():
     parser.add_argument("--criteria", default=None)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--stable-cv", type=float, default=0.5)
+    parser.add_argument("--compare", nargs="+", metavar="NAME", default=None)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--tradeoff", action="store_true")
+    parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--save", default=None)
+    parser.add_argument("--load", nargs="+", default=None)
     args = parser.parse_args()
+    if args.compare or args.load:
+        main_compare(args)
+        return
     seeds = range(args.seeds)
     start = time.perf_counter()
     rows = {name: summarise(scores) for name, scores in

@@ -524,3 +524,121 @@ def test_the_boundary_is_the_cited_one_and_stated_so(preset, level, alerts):
              else f"more than {criteria.amplitude_drop_percent:g} %")
     assert words in criteria.rule()
     assert words in criteria.as_dict()["rule"]
+
+
+# ------------------------------------------------------------ the sequential test (issue 15)
+def test_cusum_is_quiet_on_a_stable_series_and_calls_a_sustained_drop():
+    from iomon.alerts import cusum_episodes
+
+    rng = np.random.default_rng(3)
+    limit, drop_log = np.log(1e5), -np.log(0.4)  # a 60 % drop looked for
+    stable = rng.normal(0.0, 0.3, 400)
+    assert cusum_episodes(stable, drop_log, limit, 10) == []
+    # A 60 % drop for 12 sweeps on a channel that varies like tibialis anterior.
+    series = rng.normal(0.0, 0.27, 120)
+    series[60:72] += np.log(0.4)
+    [(first, start, end)] = cusum_episodes(series, drop_log, limit, 10)
+    assert 60 <= first <= start < 66  # the evidence starts with the drop, called within it
+    assert 72 <= end <= 78            # recovery called after the drop ends, not before
+    # Open at the end: no recovery.
+    series[100:] += np.log(0.4)
+    assert cusum_episodes(series, drop_log, limit, 10)[-1][2] is None
+
+
+def test_cusum_never_calls_on_a_single_sweep():
+    from iomon.alerts import cusum_episodes
+
+    rng = np.random.default_rng(4)
+    series = rng.normal(0.0, 0.3, 80)
+    series[40] = np.log(0.001)  # one sweep with nothing in it
+    assert cusum_episodes(series, -np.log(0.4), np.log(1e5), 10) == []
+    # Two such sweeps in a row are evidence enough, and one normal sweep does not end it.
+    series[41] = np.log(0.001)
+    [(first, start, end)] = cusum_episodes(series, -np.log(0.4), np.log(1e5), 10)
+    assert (first, start) == (40, 41) and end >= 43
+
+
+def test_cusum_reference_learns_only_from_stable_sweeps():
+    """Sweeps of an episode never join the reference, so a long drop stays a drop."""
+    from iomon.alerts import cusum_episodes, standardised
+
+    rng = np.random.default_rng(5)
+    series = rng.normal(0.0, 0.3, 200)
+    series[50:] += np.log(0.3)
+    [(_, start, end)] = cusum_episodes(series, -np.log(0.4), np.log(1e5), 10)
+    assert start < 55 and end is None
+    # The self-starting standardisation: a sweep at the reference mean is 0, and a short
+    # reference weighs a deviation less than a long one with the same spread.
+    reference = rng.normal(0.0, 0.3, 5)
+    assert standardised(reference.mean(), reference)[0] == pytest.approx(0.0, abs=1e-12)
+    long = np.r_[reference, reference, reference, reference]
+    low = reference.mean() - 1.0
+    assert standardised(low, reference)[0] > standardised(low, long)[0]
+
+
+def test_cusum_preset_is_named_cited_and_leaves_the_others_unchanged(tmp_path):
+    cusum = load_criteria("drez-cusum")
+    assert cusum.sequential and not any(p.sequential for n, p in PRESETS.items()
+                                        if n != "drez-cusum")
+    for source in ("Page 1954", "Wald 1945", "Hawkins 1987", "MacDonald 2017"):
+        assert source in cusum.citation
+    rule = cusum.rule()
+    assert "CUSUM" in rule and f"{cusum.cusum_drop_percent:g} %" in rule
+    assert f"first {cusum.cusum_reference_sweeps} valid sweeps" in rule
+    # Presets without the test write what they wrote before it existed.
+    assert not any(k.startswith("cusum") for k in PRESETS["drez"].as_dict())
+    assert cusum.as_dict()["cusum_drop_percent"] == cusum.cusum_drop_percent
+    mine = tmp_path / "mine.toml"
+    mine.write_text("[criteria]\namplitude_drop_percent = 50\ncusum_drop_percent = 70\n"
+                    "cusum_false_alarm_rate = 1e-4\ncusum_reference_sweeps = 12\n")
+    assert load_criteria(mine).cusum_limit == pytest.approx(np.log(1e4))
+    for key, value in [("cusum_drop_percent", "100"), ("cusum_false_alarm_rate", "0"),
+                       ("cusum_reference_sweeps", "2"), ("cusum_drop_percent", "'x'")]:
+        mine.write_text(f"[criteria]\namplitude_drop_percent = 50\n{key} = {value}\n")
+        with pytest.raises(InputError, match=key):
+            load_criteria(mine)
+
+
+def test_cusum_alerts_fill_the_same_records(cases):
+    """Onset, nadir, recovery and scope as drez reports them, on the same injected drop."""
+    sim, fixed = cases.analyse("focal_recovering", 0)
+    _, sequential = cases.analyse("focal_recovering", 0, criteria="drez-cusum")
+    assert sequential.criteria.name == "drez-cusum"
+    assert focal_channels(sequential) == focal_channels(fixed) == list(
+        sim.truth.focal_channels)
+    event = sim.truth.events[0]
+    onsets = sequential.sweeps.table["onset_s"].to_numpy()
+    first_hit = int(np.flatnonzero(onsets >= event.start_s)[0])
+    end_sweep = int(np.flatnonzero(onsets >= event.end_s)[0])
+    by_channel = {a.channel: a for a in fixed.alerts}
+    for alert in sequential.alerts:
+        other = by_channel[alert.channel]
+        assert (alert.criterion, alert.scope, alert.phase) == (other.criterion, "focal",
+                                                               "lesioning")
+        assert first_hit <= alert.onset_sweep <= other.onset_sweep
+        assert alert.onset_s == pytest.approx(onsets[alert.onset_sweep])
+        assert alert.recovered and end_sweep <= alert.recovery_sweep <= end_sweep + 5
+        assert alert.recovery_s == pytest.approx(onsets[alert.recovery_sweep])
+        assert alert.nadir_percent == pytest.approx(other.nadir_percent, abs=0.1)
+        assert alert.controls_percent is not None and not alert.informational
+        assert set(alert.as_dict()) == set(other.as_dict())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cusum_raises_no_alert_on_a_stable_case(cases, seed):
+    _, result = cases.analyse("stable", seed, criteria="drez-cusum")
+    assert result.alerts == ()
+
+
+def test_cusum_finds_a_shallow_brief_drop_that_drez_misses(cases):
+    """Ground truth: a 60 % drop of 6 sweeps on the legs; on this seed drez misses L TA."""
+    options = dict(focal_level=0.4, focal_sweeps=6)
+    sim, fixed = cases.analyse("focal_recovering", 3, **options)
+    _, sequential = cases.analyse("focal_recovering", 3, criteria="drez-cusum", **options)
+    assert "L TA" not in focal_channels(fixed)
+    assert "L TA" in focal_channels(sequential)
+    assert set(focal_channels(sequential)) <= set(sim.truth.focal_channels)
+    event = sim.truth.events[0]
+    [alert] = [a for a in sequential.alerts if a.channel == "L TA"]
+    assert event.start_s <= alert.onset_s <= event.end_s
+    assert alert.recovered and alert.nadir_percent < 50

@@ -77,3 +77,29 @@ def test_scoring_counts_what_it_should(cases):
     blind = dataclasses.replace(PRESETS["fifty"], name="blind", amplitude_drop_percent=100.0)
     missed = score_case(sim, analyze(read(path), load_case(path), blind))
     assert (missed.injected, missed.found) == (2, 0)
+
+
+def test_presets_compared_per_muscle_group_on_the_same_case():
+    """issue 15: one case measured once, scored per preset and per muscle group."""
+    from iomon.sim.scoring import (
+        DROP_MUSCLES,
+        LONG_SCHEDULE,
+        MUSCLE_GROUPS,
+        compare_presets,
+        drop_class_options,
+    )
+
+    assert LONG_SCHEDULE.positioning_min + LONG_SCHEDULE.exposure_min + (
+        LONG_SCHEDULE.lesioning_min + LONG_SCHEDULE.closure_min) == 300.0
+    presets = [PRESETS["drez"], PRESETS["drez-cusum"]]
+    fixed, sequential = (runs["focal_recovering"] for runs in compare_presets(
+        ["focal_recovering"], [3], presets, **drop_class_options(60, 6)))
+    assert [s.criteria for s in fixed + sequential] == ["drez", "drez-cusum"]
+    for scores in (fixed, sequential):
+        # Every lesioning-side muscle dropped, each counted in exactly one group.
+        assert sorted(e.muscle for e in scores[0].events) == sorted(DROP_MUSCLES)
+        per_group = [summarise(scores, muscles) for muscles in MUSCLE_GROUPS.values()]
+        assert sum(g["injected"] for g in per_group) == summarise(scores)["injected"] == 6
+    for muscles in (("TA",), ("AH",), None):
+        found = [summarise(s, muscles)["sensitivity"] for s in (fixed, sequential)]
+        assert found[1] >= found[0], muscles

@@ -21,10 +21,19 @@ the criterion relative to them, is within its sweep-to-sweep variability around 
 decline. It raises no alert; :func:`unexplained_drops` lists such episodes for the report's
 notes. Threshold, latency and morphology episodes are ``systemic`` when most controls meet the
 same criterion over the same sweeps (anaesthesia raises every threshold).
+
+A preset with a sequential test (``drez-cusum``, :attr:`Criteria.sequential`) calls focal
+amplitude drops differently: not by a fixed percentage held in n of m sweeps, but by a
+one-sided CUSUM (Page 1954) of the log-likelihood ratio (Wald 1945) of each sweep's log ratio
+to its controls, standardised against the channel's own self-starting reference (Hawkins
+1987): the channel's own variability decides, so that a steady tibialis anterior is judged
+more finely than a hand muscle (:func:`cusum_episodes`). Systemic, threshold, latency and
+morphology alerts are as above.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -38,9 +47,11 @@ from .criteria import (
     threshold_raised,
 )
 
-__all__ = ["CONTROL_SPAN", "SEVERE_SHARE", "Alert", "alerting_rows", "control_level",
-           "detect_alerts", "focal_counts", "reference_channels", "scope_notes", "scope_rules",
-           "sustained_episodes", "unexplained_drops", "UnexplainedDrop"]
+__all__ = ["CONTROL_SPAN", "LOG_FLOOR_PERCENT", "MIN_LOG_SPREAD", "SEVERE_SHARE", "Alert",
+           "alerting_rows", "control_level", "cusum_episodes", "detect_alerts",
+           "drop_evidence", "focal_counts", "log_ratio", "reference_channels", "scope_notes",
+           "scope_rules", "standardised", "sustained_episodes", "unexplained_drops",
+           "UnexplainedDrop"]
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,150 @@ def _amplitude_streams(percent, level, drop, inclusive=True):
     return focal, own & controls_down, own
 
 
+#: Amplitudes are floored at this % of baseline before their log is taken, so that a lost
+#: response (only noise left, or nothing) gives a finite, very low, log ratio.
+LOG_FLOOR_PERCENT = 1.0
+
+
+def log_ratio(percent, level):
+    """Natural log of each sweep's amplitude over its controls' level.
+
+    Parameters
+    ----------
+    percent, level : array of float, shape (n_sweeps, n_channels)
+        % of baseline, and the controls' level (:func:`control_level`, NaN where no control
+        has a valid sweep: there the channel's own baseline, 100 %, stands in).
+
+    Returns
+    -------
+    array of float, shape (n_sweeps, n_channels)
+        NaN where ``percent`` is NaN.
+    """
+    reference = np.where(np.isfinite(level), level, 100.0)
+    with np.errstate(invalid="ignore"):
+        return (np.log(np.maximum(percent, LOG_FLOOR_PERCENT))
+                - np.log(np.maximum(reference, LOG_FLOOR_PERCENT)))
+
+
+#: The spread (SD) of a channel's log ratio is never taken below this: amplitudes are measured
+#: to about 1-3 % (README, "Agreement"), and a reference that never varied would make any
+#: change infinitely significant.
+MIN_LOG_SPREAD = 0.05
+
+
+def standardised(value, reference):
+    """A sweep's log ratio standardised against its reference (Hawkins 1987, self-starting).
+
+    With the reference's mean and SD estimated from ``n`` sweeps, ``t = (value - mean) / (SD
+    * sqrt(1 + 1/n))`` follows Student's t with ``n - 1`` degrees of freedom when the sweep
+    comes from the same normal distribution; mapped through that distribution and back
+    through the normal one it is exactly N(0, 1), whatever the unknown mean and spread. A
+    short reference therefore weighs a low sweep less than a long one does, instead of
+    raising false alarms on channels whose spread it happened to underestimate.
+
+    Parameters
+    ----------
+    value : float
+    reference : array of float, shape (n,), n >= 3
+
+    Returns
+    -------
+    u : float
+        The standardised value (negative: below the reference).
+    scale : float
+        ``SD * sqrt(1 + 1/n)``, the spread of a new sweep about the reference mean.
+    """
+    reference = np.asarray(reference, float)
+    return _standardise(value, reference.size, float(reference.mean()),
+                        float(reference.std(ddof=1)))
+
+
+def _standardise(value, n, mean, sd):
+    """:func:`standardised` from the reference's size, mean and SD (the CUSUM's running sums)."""
+    from scipy import special
+
+    scale = max(sd, MIN_LOG_SPREAD) * math.sqrt(1.0 + 1.0 / n)
+    return float(special.ndtri(special.stdtr(n - 1, (value - mean) / scale))), scale
+
+
+def drop_evidence(u, scale, drop_log):
+    """Evidence of a drop in one sweep: the log-likelihood ratio of "dropped" to "at reference".
+
+    The standardised sweep ``u`` is N(0, 1) at the reference and N(-d, 1) once the channel has
+    dropped by ``drop_log`` (``d = drop_log / scale``); the log of the ratio of the two
+    likelihoods (Wald 1945) is ``-d * u - d**2 / 2``: positive for a sweep nearer the dropped
+    level than the reference.
+
+    Parameters
+    ----------
+    u, scale : float
+        From :func:`standardised`.
+    drop_log : float
+        The drop looked for, ``-ln(1 - drop / 100)`` (0.92 for a 60 % drop).
+    """
+    d = drop_log / scale
+    return -d * u - d * d / 2.0
+
+
+def cusum_episodes(ratio, drop_log, limit, n_reference):
+    """Page's (1954) one-sided CUSUM on one channel's log ratio, self-starting (Hawkins 1987).
+
+    The channel's first ``n_reference`` sweeps are its reference. From there each sweep is
+    standardised against the reference (:func:`standardised`) and its evidence of a drop
+    (:func:`drop_evidence`) is summed, the sum restarted at zero whenever it falls below; a
+    drop is called when it reaches ``limit``. From there the same sum of the evidence against
+    the drop calls the recovery, and the test starts afresh. A sweep joins the reference once
+    the sum it was part of has come back to zero (it was stable): sweeps of an episode, or of
+    the run of evidence that called it, never do. Each sweep's part in a sum is at most half
+    the limit, so that no single sweep calls a drop (a single low sweep means little) nor a
+    recovery.
+
+    Parameters
+    ----------
+    ratio : array of float, shape (n_valid,)
+        Natural log ratio of the channel to its controls (:func:`log_ratio`), in time order.
+    drop_log : float
+        The drop looked for (see :func:`drop_evidence`).
+    limit : float
+        The decision limit: ``ln(1 / rate)`` bounds the false alarms per sweep at ``rate``
+        for normal log ratios (Lorden 1971).
+    n_reference : int
+
+    Returns
+    -------
+    list of (int, int, int or None)
+        Per episode: where its evidence began to build (the sweep after the sum was last at
+        zero), where it was called, and where its recovery was called (None: open at the end).
+    """
+    ratio = np.asarray(ratio, float)
+    # The reference as running sums (count, sum, sum of squares): one pass, whatever its size.
+    # Log ratios are of order 1, so the sums lose no precision that matters here.
+    head = ratio[:n_reference]
+    n, s1, s2 = head.size, float(head.sum()), float((head * head).sum())
+    pending, episodes = [], []
+    total, first, start = 0.0, n_reference, None
+    for i in range(n_reference, ratio.size):
+        mean = s1 / n
+        sd = math.sqrt(max(s2 - n * mean * mean, 0.0) / (n - 1))
+        evidence = drop_evidence(*_standardise(ratio[i], n, mean, sd), drop_log)
+        if start is None:
+            total = max(0.0, total + min(evidence, limit / 2))
+            pending.append(ratio[i])
+            if total == 0.0:
+                n, s1, s2 = n + len(pending), s1 + sum(pending), s2 + sum(v * v for v in pending)
+                pending, first = [], i + 1
+            elif total >= limit:
+                start, total, pending = i, 0.0, []
+        else:
+            total = max(0.0, total + min(-evidence, limit / 2))
+            if total >= limit:
+                episodes.append((first, start, i))
+                total, first, start = 0.0, i + 1, None
+    if start is not None:
+        episodes.append((first, start, None))
+    return episodes
+
+
 def _median_or_none(values):
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
@@ -239,13 +394,19 @@ class _Case:
     setup: np.ndarray
     baseline_present: np.ndarray
 
-    def alert(self, c, kind, scope, rows, span, value, extreme, controls, rise=None) -> Alert:
-        """The Alert of one episode: ``span`` is (start, end) into ``rows`` (end None: open)."""
+    def alert(self, c, kind, scope, rows, span, value, extreme, controls, rise=None,
+              first=None) -> Alert:
+        """The Alert of one episode: ``span`` is (start, end) into ``rows`` (end None: open).
+
+        Its nadir is taken from ``first`` (into ``rows``; default: the first of the
+        ``sustained_m`` sweeps that called it) to its recovery.
+        """
         start, end = span
-        m = self.criteria.sustained_m
+        if first is None:
+            first = max(start - self.criteria.sustained_m + 1, 0)
         onset_row = rows[start]
         stop = rows[end] if end is not None else None
-        episode_rows = rows[max(start - m + 1, 0): end]
+        episode_rows = rows[first: end]
         peak_rise = None if rise is None else round(float(np.nanmax(rise[episode_rows, c])), 1)
         return Alert(
             channel=self.channels[c].name,
@@ -328,19 +489,48 @@ def _amplitude_alerts(case: _Case, percent, present_sweep) -> list[Alert]:
                           CONTROL_SPAN)
     focal_met, systemic_met, _ = _amplitude_streams(percent, level, drop,
                                                   criteria.drop_inclusive)
+    m = criteria.sustained_m
+    if criteria.sequential:
+        focal, focal_met = _sequential_episodes(criteria, case.baseline_present, case.valid,
+                                                case.setup, percent, level)
+    else:
+        focal = [(c, rows, (max(span[0] - m + 1, 0),) + tuple(span))
+                 for c, rows, span in case.channels_with_episodes(focal_met, percent)]
+    systemic = [(c, rows, (max(span[0] - m + 1, 0),) + tuple(span))
+                for c, rows, span in case.channels_with_episodes(systemic_met, percent)]
     alerts = []
-    for scope_of_stream, met in (("focal", focal_met), ("systemic", systemic_met)):
-        for c, rows, span in case.channels_with_episodes(met, percent):
-            window = _window(rows, span[0], criteria.sustained_m)
+    for scope_of_stream, episodes in (("focal", focal), ("systemic", systemic)):
+        for c, rows, (first, start, end) in episodes:
+            window = rows[first: start + 1]
             if scope_of_stream == "systemic" and focal_met[window, c].mean() >= 0.5:
                 continue  # the focal stream reports it
             controls = _median_or_none(level[window, c])
             scope = "undetermined" if controls is None else scope_of_stream
             dropped = amplitude_dropped(percent[window, c], drop[c], criteria.drop_inclusive)
-            lost = not present_sweep[window, c][dropped].any()
-            alerts.append(case.alert(c, "loss" if lost else "amplitude", scope, rows, span,
-                                     percent, np.nanmin, controls))
+            # The sequential test can call a drop on sweeps none of which is below the fixed
+            # level: that is an amplitude drop, never a loss.
+            lost = dropped.any() and not present_sweep[window, c][dropped].any()
+            alerts.append(case.alert(c, "loss" if lost else "amplitude", scope, rows,
+                                     (start, end), percent, np.nanmin, controls, first=first))
     return alerts
+
+
+def _sequential_episodes(criteria, baseline_present, valid, setup, percent, level):
+    """Focal episodes of the sequential test (:func:`cusum_episodes`) on every channel.
+
+    Returns the episodes as (channel, its alerting rows, (first, start, end) into them), and
+    which sweeps x channels are inside one (from the sweep that called it to its recovery).
+    """
+    ratio = log_ratio(percent, level)
+    drop_log = -np.log1p(-criteria.cusum_drop_percent / 100.0)
+    episodes, inside = [], np.zeros(percent.shape, bool)
+    for c in np.flatnonzero(baseline_present):
+        rows = alerting_rows(valid, setup, percent, c)
+        for first, start, end in cusum_episodes(ratio[rows, c], drop_log, criteria.cusum_limit,
+                                                criteria.cusum_reference_sweeps):
+            episodes.append((int(c), rows, (first, start, end)))
+            inside[rows[start: end], c] = True
+    return episodes, inside
 
 
 def _criterion_alerts(case: _Case, kind, met, value, extreme, rise) -> list[Alert]:
@@ -431,15 +621,20 @@ def unexplained_drops(percent, valid, channels, baseline_present, onsets_s, crit
     level = control_level(percent, valid, channels, baseline_present, CONTROL_SPAN)
     focal_met, systemic_met, own_met = _amplitude_streams(percent, level, drop,
                                                         criteria.drop_inclusive)
+    inside = None
+    if criteria.sequential:
+        inside = _sequential_episodes(criteria, np.asarray(baseline_present, bool), valid,
+                                      setup, percent, level)[1]
     found = []
     for c in range(len(channels)):
         if not baseline_present[c]:
             continue
         rows = alerting_rows(valid, setup, percent, c)
-        explained = [focal_met, systemic_met]
         for start, end in _episodes(own_met, rows, c, criteria):
             span = rows[max(start - criteria.sustained_m + 1, 0): end]
-            if any(_episodes(met, span, c, criteria) for met in explained):
+            focal = (inside[span, c].any() if inside is not None
+                     else _episodes(focal_met, span, c, criteria))
+            if focal or _episodes(systemic_met, span, c, criteria):
                 continue
             window = _window(rows, start, criteria.sustained_m)
             controls = _median_or_none(level[window, c])
@@ -471,20 +666,28 @@ def scope_rules(criteria: Criteria) -> list[str]:
     """How an alert's scope is decided, in words, from the constants the code uses."""
     level = 100.0 - criteria.amplitude_drop_percent
     severe = SEVERE_SHARE * level
-    return [
+    focal = (
+        "Focal: the sequential test found the channel's amplitude relative to its controls "
+        "(their median in the same sweep) dropped against its own reference: it fell, its "
+        "controls held. A systemic episode (below) whose sweeps lie mostly in a focal one is "
+        "left to the focal alert." if criteria.sequential else
         "Focal: the channel fell by the criterion relative to its controls (their median in "
         "the same sweep, counted only where they declined): it fell, its controls held. While "
         f"the controls are themselves down to the alert level, a sweep counts only at "
         f"{SEVERE_SHARE:g} of the alert level relative to them ({severe:g} % of them for a "
-        f"{criteria.amplitude_drop_percent:g} % criterion).",
+        f"{criteria.amplitude_drop_percent:g} % criterion).")
+    unalerted = ("without the sequential test finding it dropped relative to them"
+                 if criteria.sequential else "and not by the criterion relative to them")
+    return [
+        focal,
         "Systemic: the channel and its controls both fell by the criterion on their own "
         f"baselines over the same sweeps ({'at or ' if criteria.drop_inclusive else ''}below "
         f"{level:g} % for this criterion; blood pressure, anaesthesia).",
         "Undetermined: no control responds, or none has a valid sweep when the alert is "
         "called.",
-        "A channel that falls by the criterion while its controls fall by less, and not by "
-        "the criterion relative to them, is within its variability around a decline they "
-        "share in part (fade): no alert, and the notes list it.",
+        f"A channel that falls by the criterion while its controls fall by less, {unalerted}, "
+        "is within its variability around a decline they share in part (fade): no alert, "
+        "and the notes list it.",
         "Threshold, latency and morphology alerts are systemic when most controls meet the "
         "same criterion over the same sweeps.",
     ]

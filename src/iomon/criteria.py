@@ -69,6 +69,17 @@ class Criteria:
         (variability differs by muscle: CV about 48 % for hand muscles, 27 % for TA).
     note : str
         A free remark of the preset's author (a custom file's ``description``).
+    cusum_drop_percent : float or None
+        Judge a focal amplitude drop by a sequential test on the channel's own variability
+        instead of ``amplitude_drop_percent`` (see :func:`drop_evidence`): the drop relative to
+        the controls that the test looks for. None: the fixed percentage decides.
+    cusum_false_alarm_rate : float
+        False alarms tolerated per sweep of a channel at its reference; the decision limit is
+        ``ln(1 / rate)`` (Lorden 1971: the run length to a false alarm is at least ``1 / rate``).
+    cusum_reference_sweeps : int
+        The channel's first this many valid sweeps from the baseline start the reference
+        (mean and spread of its log ratio to its controls), which then grows with every
+        sweep found stable.
     """
 
     name: str
@@ -84,6 +95,9 @@ class Criteria:
     focal_until_end: bool = False
     muscle_drop_percent: tuple[tuple[str, float], ...] = ()
     note: str = ""
+    cusum_drop_percent: float | None = None
+    cusum_false_alarm_rate: float = 1e-4
+    cusum_reference_sweeps: int = 10
 
     def __post_init__(self):
         if not 0 < self.amplitude_drop_percent <= 100:
@@ -110,6 +124,30 @@ class Criteria:
             if not 0 < value <= 100:
                 raise InputError(f"criteria {self.name!r}: muscle_drop_percent for {muscle} must "
                                  f"be in (0, 100], got {value}")
+        self._check_cusum()
+
+    def _check_cusum(self):
+        if self.cusum_drop_percent is not None and not 0 < self.cusum_drop_percent < 100:
+            raise InputError(f"criteria {self.name!r}: cusum_drop_percent must be in (0, 100), "
+                             f"got {self.cusum_drop_percent}")
+        if not 0 < self.cusum_false_alarm_rate < 1:
+            raise InputError(f"criteria {self.name!r}: cusum_false_alarm_rate must be in (0, 1) "
+                             f"per sweep, got {self.cusum_false_alarm_rate}")
+        if (not isinstance(self.cusum_reference_sweeps, int)
+                or isinstance(self.cusum_reference_sweeps, bool)
+                or self.cusum_reference_sweeps < 3):
+            raise InputError(f"criteria {self.name!r}: cusum_reference_sweeps must be a whole "
+                             f"number >= 3, got {self.cusum_reference_sweeps!r}")
+
+    @property
+    def sequential(self) -> bool:
+        """Whether a focal amplitude drop is judged by the sequential test (CUSUM)."""
+        return self.cusum_drop_percent is not None
+
+    @property
+    def cusum_limit(self) -> float:
+        """The CUSUM's decision limit, ``ln(1 / cusum_false_alarm_rate)``."""
+        return float(np.log(1.0 / self.cusum_false_alarm_rate))
 
     def drop_percent_for(self, muscles) -> np.ndarray:
         """The amplitude-drop threshold of each channel, by its muscle (shape (n_channels,))."""
@@ -131,11 +169,33 @@ class Criteria:
         return (f"a drop of {percent:g} % or more" if self.drop_inclusive
                 else f"a drop of more than {percent:g} %")
 
+    def sequential_words(self) -> str:
+        """The sequential test of a focal drop in words (empty when the preset has none)."""
+        if not self.sequential:
+            return ""
+        sweeps = f"{round(1 / self.cusum_false_alarm_rate):,}".replace(",", " ")
+        return (f"Focal amplitude: instead of a fixed percentage, a sequential test on the "
+                f"channel's own variability (one-sided CUSUM). Each valid sweep's amplitude "
+                f"relative to its controls (the log of the ratio) is compared with the "
+                f"channel's reference, its first {self.cusum_reference_sweeps} valid sweeps "
+                f"from the baseline and then every sweep found stable, and weighed as evidence "
+                f"for a drop of {self.cusum_drop_percent:g} % relative to the controls against "
+                f"no drop (the log-likelihood ratio). The evidence is summed, the sum restarted "
+                f"at zero whenever it would fall below, and an alert called when it reaches "
+                f"{self.cusum_limit:.3g} (ln {sweeps}: in theory, for log ratios that vary "
+                f"normally, {sweeps} sweeps or more of a stable channel between false alarms "
+                "on average). No sweep "
+                "adds more than half of that, so one low sweep never alerts; recovery is "
+                "called when the evidence against the drop reaches the same sum.")
+
     def rules(self) -> list[str]:
         """What the preset alerts on, one sentence each (generated from its fields)."""
         inclusive = "at or below" if self.drop_inclusive else "below"
         rules = [f"Amplitude: {self.drop_words()} (a sweep {inclusive} "
-                 f"{self.threshold_percent:g} % of its baseline counts as dropped)."]
+                 f"{self.threshold_percent:g} % of its baseline counts as dropped)"
+                 + ("; it decides systemic alerts." if self.sequential else ".")]
+        if self.sequential:
+            rules.append(self.sequential_words())
         if self.muscle_drop_percent:
             rules.append("Per muscle: " + ", ".join(f"{m} {self.drop_words(v)}"
                                                     for m, v in self.muscle_drop_percent) + ".")
@@ -148,8 +208,9 @@ class Criteria:
         if self.phase_loss is not None:
             rules.append(f"Morphology: {self.phase_loss} or more phases fewer than at "
                          "baseline.")
-        rules.append(f"Sustained: in {self.sustained_n} of the last {self.sustained_m} valid "
-                     "sweeps; recovery likewise.")
+        rules.append(f"Sustained{' (all but focal amplitude)' if self.sequential else ''}: in "
+                     f"{self.sustained_n} of the last {self.sustained_m} valid sweeps; recovery "
+                     "likewise.")
         if self.focal_phases:
             phases = " or ".join(self.focal_phases)
             rules.append(f"Focal alerts count from the start of {phases} to the end of the "
@@ -167,6 +228,10 @@ class Criteria:
         out["muscle_drop_percent"] = dict(self.muscle_drop_percent)
         out["focal_phases"] = None if self.focal_phases is None else list(self.focal_phases)
         out["rule"] = self.rule()
+        if not self.sequential:
+            # Presets without the sequential test write what they wrote before it existed.
+            for key in _CUSUM_KEYS:
+                del out[key]
         return out
 
 
@@ -185,14 +250,22 @@ PRESETS: dict[str, Criteria] = {
         Criteria("macdonald2017", "MacDonald 2017 review (spinal cord monitoring; threshold "
                  "method of Calancie et al. 1998)", 80.0, drop_inclusive=False,
                  threshold_rise_v=100.0),
+        Criteria("drez-cusum", "as drez, with focal amplitude drops judged on each channel's "
+                 "own variability: Page 1954 (CUSUM), Wald 1945 (sequential probability ratio), "
+                 "Hawkins 1987 (self-starting reference); a drop counts only if justified by "
+                 "sufficient preceding stability (MacDonald 2017, J Clin Neurophysiol "
+                 "34:4-11)", 50.0, drop_inclusive=False, threshold_rise_v=100.0,
+                 focal_phases=("lesioning",), focal_until_end=True, cusum_drop_percent=60.0,
+                 cusum_false_alarm_rate=1e-4, cusum_reference_sweeps=10),
     )
 }
 DEFAULT_PRESET = "drez"
 
+_CUSUM_KEYS = ("cusum_drop_percent", "cusum_false_alarm_rate", "cusum_reference_sweeps")
 _FILE_KEYS = {"name", "description", "citation", "amplitude_drop_percent",
               "amplitude_drop_inclusive", "sustained_n", "sustained_m",
               "latency_increase_percent", "threshold_rise_v", "phase_loss", "focal_phases",
-              "focal_until_end", "muscle_drop_percent"}
+              "focal_until_end", "muscle_drop_percent", *_CUSUM_KEYS}
 
 
 def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
@@ -226,7 +299,8 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
     values["note"] = values.pop("description", "")
     if "amplitude_drop_inclusive" in values:
         values["drop_inclusive"] = values.pop("amplitude_drop_inclusive")
-    for key in ("amplitude_drop_percent", "latency_increase_percent", "threshold_rise_v"):
+    for key in ("amplitude_drop_percent", "latency_increase_percent", "threshold_rise_v",
+                "cusum_drop_percent", "cusum_false_alarm_rate"):
         value = values.get(key)
         if key in values and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InputError(f"{key} must be a number, got {value!r}", path)
