@@ -29,13 +29,21 @@ REALDATA = ROOT.parent / "shared" / "realdata"
 
 
 def median_seconds(func, repeats: int) -> float:
-    func()  # warm: imports, caches
-    times = []
+    return medians([func], repeats)[0]
+
+
+def medians(funcs, repeats: int) -> list[float]:
+    """Median seconds of each function, run in turn (a, b, c, a, b, c...) so that the load of
+    a shared machine weighs on all of them alike."""
+    for func in funcs:
+        func()  # warm: imports, caches
+    times = [[] for _ in funcs]
     for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for func, seconds in zip(funcs, times):
+            start = time.perf_counter()
+            func()
+            seconds.append(time.perf_counter() - start)
+    return [statistics.median(seconds) for seconds in times]
 
 
 def write_nix(path: Path, n_sweeps: int, n_channels: int, n_samples: int, sfreq=5000.0):
@@ -73,8 +81,9 @@ def nix_rows(work: Path, repeats: int):
     for label, shape in (("NIX, 10 sweeps x 4 ch x 551", (10, 4, 551)),
                          ("NIX, 60 sweeps x 8 ch x 2201", (60, 8, 2201))):
         path = write_nix(work / f"{shape[0]}.nix", *shape)
-        plain = median_seconds(lambda p=path: _read_neo(p, options, "NIXRawIO", "NIX"), repeats)
-        guarded = median_seconds(lambda p=path: read_neo(p, options, "NIXRawIO", "NIX"), repeats)
+        plain, guarded = medians([lambda p=path: _read_neo(p, options, "NIXRawIO", "NIX"),
+                                  lambda p=path: read_neo(p, options, "NIXRawIO", "NIX")],
+                                 repeats)
         yield label, path.stat().st_size, plain, guarded
 
 
@@ -98,16 +107,22 @@ def mat_rows(work: Path, repeats: int):
             files.append((f"MAT real {name} (compressed)", (REALDATA / "mat_mep" / f"{name}.mat",
                                                              read_case(sidecar).read_options)))
     walk, load = matfile.check_mat, matlab._load
+    ways = {"plain": matlab._loadmat,                                # scipy in-process
+            "walked": lambda p: (walk(p), matlab._loadmat(p))[1],    # the walk, no fork
+            "guarded": load}                                         # walk, then guarded
+
+    def reading(way, path, options):
+        def run():
+            matlab._load = ways[way]
+            try:
+                read(path, options)
+            finally:
+                matlab._load = load
+        return run
+
     for label, item in files:
         path, options = item if isinstance(item, tuple) else (item, None)
-        guarded = median_seconds(lambda p=path, o=options: read(p, o), repeats)
-        matlab._load = matlab._loadmat  # scipy in-process, no walk
-        try:
-            plain = median_seconds(lambda p=path, o=options: read(p, o), repeats)
-            matlab._load = lambda p: (walk(p), matlab._loadmat(p))[1]  # the walk, no fork
-            walked = median_seconds(lambda p=path, o=options: read(p, o), repeats)
-        finally:
-            matlab._load = load
+        plain, walked, guarded = medians([reading(w, path, options) for w in ways], repeats)
         yield f"{label} (walk)", path.stat().st_size, plain, walked
         yield f"{label} (walk+fork)", path.stat().st_size, plain, guarded
 
