@@ -120,8 +120,12 @@ def test_info_and_criteria(small_case):
         assert text in proc.stdout
     proc = run("criteria")
     assert proc.returncode == 0
-    for name in ("drez", "fifty", "jssr70", "macdonald2017", "Son", "Kobayashi"):
+    for name in ("drez", "fifty", "jssr70", "macdonald2017", "drez-cusum", "Son", "Kobayashi",
+                 "Page", "cusum_false_alarm_rate"):
         assert name in proc.stdout
+    # Each preset states its own scope rules: the sequential one words its focal rule apart.
+    assert proc.stdout.count("Scope of an alert:") == proc.stdout.count("Source:")
+    assert "the sequential test found" in proc.stdout
 
 
 def test_simulate_writes_recording_sidecar_and_truth(tmp_path):

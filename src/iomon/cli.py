@@ -324,13 +324,14 @@ def _cmd_criteria(args) -> int:
         for rule in c.rules():
             say(rule)
         say(f"Source: {c.citation}.")
-    print("Scope of an alert, for every preset:")
-    for rule in scope_rules(PRESETS[DEFAULT_PRESET]):
-        say(rule)
+        say("Scope of an alert:")
+        for rule in scope_rules(c):
+            say(rule, indent="    ")
     say("A custom preset is a TOML file with a [criteria] table: name, description, citation, "
         "amplitude_drop_percent, amplitude_drop_inclusive, sustained_n, sustained_m, "
         "threshold_rise_v, latency_increase_percent, phase_loss, focal_phases, "
-        "focal_until_end, and a [criteria.muscle_drop_percent] table.", indent="")
+        "focal_until_end, cusum_drop_percent, cusum_false_alarm_rate, "
+        "cusum_reference_sweeps, and a [criteria.muscle_drop_percent] table.", indent="")
     return 0
 
 
