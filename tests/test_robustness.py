@@ -148,6 +148,14 @@ def test_edf_signal_header_is_checked(tiny_edf, column, width, value, field):
     refused(_signal_field(tiny_edf, column, width, 0, value), field)
 
 
+def test_edf_numbers_must_be_ascii(tiny_edf):
+    """A flipped top bit made a space a no-break space: Python's float() reads "100\xa0",
+    edfio's ASCII decoding does not (it failed where the signal was first used)."""
+    n_signals = int(tiny_edf.read_bytes()[252:256])
+    at = 256 + 112 * n_signals + 7  # the last byte of the first physical maximum, a space
+    refused(_patched(tiny_edf, "nbsp.edf", at, b"\xa0"), "range is not a number")
+
+
 def test_bdf_signal_ranges_are_checked(tmp_path):
     path = _edfplus(tmp_path, "ranges.bdf", bdf=True)
     refused(_signal_field(path, 120, 8, 1, "8388607"), "digital minimum")

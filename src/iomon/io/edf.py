@@ -78,7 +78,7 @@ def _header_number(raw: bytes, name: str, path, kind=int):
     """One number of the fixed header; InputError naming the field when it is not one."""
     text = raw.decode("latin-1").strip()
     try:
-        return kind(text)
+        return kind(raw.decode("ascii"))  # edfio, too, reads the header's numbers as ASCII
     except ValueError:
         raise InputError(f"corrupt EDF header ({name} {text!r} is not a number)", path) from None
 
@@ -123,11 +123,17 @@ def _signal_fields(signal_header: bytes, layout: dict, path) -> dict:
         return [signal_header[start + i * width:start + (i + 1) * width].decode("latin-1").strip()
                 for i in range(n_signals)]
 
+    def numbers(offset, kind):
+        """A numeric column: ASCII, as the format (and edfio) require; ValueError if not."""
+        start = offset * n_signals
+        return [kind(signal_header[start + i * 8:start + (i + 1) * 8].decode("ascii"))
+                for i in range(n_signals)]
+
     labels = field(0, 16)
-    try:
-        per_record = [int(v) for v in field(216, 8)]
-        physical = [(float(lo), float(hi)) for lo, hi in zip(field(104, 8), field(112, 8))]
-        digital = [(int(lo), int(hi)) for lo, hi in zip(field(120, 8), field(128, 8))]
+    try:  # UnicodeDecodeError is a ValueError: a byte beyond ASCII in a number is damage
+        per_record = numbers(216, int)
+        physical = list(zip(numbers(104, float), numbers(112, float)))
+        digital = list(zip(numbers(120, int), numbers(128, int)))
     except ValueError:
         raise InputError("corrupt EDF header (a signal's samples per record or range is not a "
                          "number)", path) from None
@@ -523,16 +529,20 @@ def _open_signals(path: Path, layout: dict):
             try:
                 # edfio maps the data lazily: it reads the header, Records the windows.
                 edf = edfio.read_edf(path, lazy_load_data=True)
+                # edfio decodes header fields when they are first used: all of them here.
+                signals = [EdfSignal(s, i) for s, i in zip(edf.signals,
+                                                           _edfio_indices(edf, layout, path))]
+                facts = {"record_s": float(edf.data_record_duration),
+                         "n_records": edf.num_data_records,
+                         "patient": edf.local_patient_identification.strip() or None,
+                         "reader": f"edfio {version('edfio')}"}
+            except InputError:
+                raise
             except Warning as warning:
                 raise InputError(f"inconsistent EDF file: {warning}", path) from None
             except Exception as err:  # edfio raises plain ValueErrors for malformed headers
                 raise InputError(f"cannot be read as EDF/BDF: {error_line(err)}",
                                  path) from None
-        signals = [EdfSignal(s, i) for s, i in zip(edf.signals, _edfio_indices(edf, layout,
-                                                                                  path))]
-        facts = {"record_s": float(edf.data_record_duration), "n_records": edf.num_data_records,
-                 "patient": edf.local_patient_identification.strip() or None,
-                 "reader": f"edfio {version('edfio')}"}
     facts["start"] = layout["start"]
     facts["records"] = Records(path, layout)
     return signals, facts
