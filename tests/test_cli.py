@@ -91,6 +91,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(small_case, tmp_path
 
     Edf([EdfSignal(np.zeros(5000), 1000, label="L TA", physical_dimension="uV",
                    physical_range=(-10, 10))]).write(tmp_path / "nostim.edf")
+    # Criteria files are read within the sidecar's limits: deep nesting, nan.
+    (tmp_path / "deep.toml").write_text("[criteria]\nx = " + "[" * 1000 + "]" * 1000 + "\n")
+    (tmp_path / "nan.toml").write_text('[criteria]\nname = "n"\namplitude_drop_percent = nan\n')
     attempts = {
         "missing file": (tmp_path / "absent.edf",),
         "not an EDF": (tmp_path / "fake.edf",),
@@ -99,6 +102,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(small_case, tmp_path
         "lacks": (good, "--case", tmp_path / "missing.case.toml"),
         "case.side": (good, "--case", tmp_path / "invalid.case.toml"),
         "unknown criteria": (good, "--criteria", "nope"),
+        "nest deeper": (good, "--criteria", tmp_path / "deep.toml"),
+        "numbers must be finite": (good, "--criteria", tmp_path / "nan.toml"),
     }
     for expected, args in attempts.items():
         out = tmp_path / f"out-{expected.replace(' ', '_')}"

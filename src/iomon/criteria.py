@@ -11,21 +11,16 @@ Each criterion is one small function below, returning which sweeps meet it; the 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .tomlsafe import load_toml
 
 __all__ = ["DEFAULT_PRESET", "PRESETS", "amplitude_dropped", "Criteria", "latency_increased",
            "load_criteria", "phases_lost", "threshold_raised"]
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -279,12 +274,9 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
     if not path.suffix.lower() == ".toml":
         raise InputError(f"unknown criteria preset {text!r} (presets: {', '.join(PRESETS)}; "
                          "or a .toml file)")
-    if not path.is_file():
-        raise InputError("criteria file not found", path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"not valid TOML ({err})", path) from None
+    # Within the sidecar's limits (depth, size, 64-bit integers, no nan/inf): a damaged file
+    # is one line, never a RecursionError.
+    doc = load_toml(path, "criteria file")
     table = doc.get("criteria")
     if not isinstance(table, dict) or set(doc) != {"criteria"}:
         raise InputError("a criteria file holds exactly one [criteria] table", path)
