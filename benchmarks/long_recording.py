@@ -125,13 +125,12 @@ def iomon_command(path: Path, out: Path) -> list:
             "--no-report", "--force"]
 
 
-def compare(path: Path, folder: Path, with_mne: bool = True) -> dict:
+def compare(path: Path, folder: Path) -> dict:
     """Time and peak memory of the three ways on one file."""
     warm(path)
     rows = {}
-    if with_mne:
-        rows["MNE pipeline"] = run_measured([sys.executable, "-c", MNE_PIPELINE, str(path)])
-        rows["windows alone"] = run_measured([sys.executable, "-c", WINDOWS_ALONE, str(path)])
+    rows["MNE pipeline"] = run_measured([sys.executable, "-c", MNE_PIPELINE, str(path)])
+    rows["windows alone"] = run_measured([sys.executable, "-c", WINDOWS_ALONE, str(path)])
     rows["iomon analyze --no-report"] = run_measured(iomon_command(path, folder / "out"))
     return rows
 

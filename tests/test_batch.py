@@ -69,6 +69,16 @@ def local_run(archive, tmp_path_factory):
     return out, proc
 
 
+def some_cases(archive, names, tmp_path):
+    """A folder holding copies of the archive's cases ``names`` (recording and sidecar)."""
+    series = tmp_path / "series"
+    series.mkdir()
+    for name in names:
+        for suffix in (".edf", ".case.toml"):
+            shutil.copy(archive / "series" / f"{name}{suffix}", series)
+    return series
+
+
 def test_every_case_analysed_and_the_corrupt_one_named(local_run):
     out, proc = local_run
     assert proc.returncode == 2
@@ -180,11 +190,7 @@ def test_rerun_skips_everything_and_writes_the_same_bytes(local_run, archive, tm
 
 def test_several_presets_are_audited_from_one_read(archive, tmp_path):
     out = tmp_path / "out"
-    series = tmp_path / "series"
-    series.mkdir()
-    for name in ("P03", "P04"):
-        for suffix in (".edf", ".case.toml"):
-            shutil.copy(archive / "series" / f"{name}{suffix}", series)
+    series = some_cases(archive, ("P03", "P04"), tmp_path)
     proc = run("batch", series, "--out", out, "--criteria", "drez", "fifty", "--no-report")
     assert proc.returncode == 0, proc.stderr
     audit = read_csv(out / "audit.csv")
@@ -291,10 +297,7 @@ def test_sigkill_half_way_then_rerun_leaves_no_corrupt_output(local_run, archive
 
 
 def test_a_case_over_its_time_or_memory_does_not_take_the_batch_down(archive, tmp_path):
-    series = tmp_path / "series"
-    series.mkdir()
-    for suffix in (".edf", ".case.toml"):
-        shutil.copy(archive / "series" / f"P01{suffix}", series)
+    series = some_cases(archive, ("P01",), tmp_path)
     slow = run("batch", series, "--out", tmp_path / "slow", "--case-timeout", "0.5",
                "--no-report")
     assert slow.returncode == 2
@@ -330,11 +333,7 @@ def test_bad_archives_are_refused_in_one_line(archive, tmp_path):
 
 
 def test_a_bad_sidecar_fails_its_case_only(archive, tmp_path):
-    series = tmp_path / "series"
-    series.mkdir()
-    for name in ("P01", "P02"):
-        for suffix in (".edf", ".case.toml"):
-            shutil.copy(archive / "series" / f"{name}{suffix}", series)
+    series = some_cases(archive, ("P01", "P02"), tmp_path)
     sidecar = series / "P02.case.toml"
     sidecar.write_text(sidecar.read_text().replace("[clinical]", "[clinical]\nbmi = 24"))
     (series / "orphan.case.toml").write_text('[case]\nid = "lonely"\n')
@@ -365,11 +364,7 @@ def test_simulated_cohort_is_a_seeded_series(tmp_path):
 
 def test_cohort_report_with_case_reports(archive, tmp_path):
     """The default batch writes each case's report and a cohort report a reader can open."""
-    series = tmp_path / "series"
-    series.mkdir()
-    for name in ("P03", "P04"):
-        for suffix in (".edf", ".case.toml"):
-            shutil.copy(archive / "series" / f"{name}{suffix}", series)
+    series = some_cases(archive, ("P03", "P04"), tmp_path)
     out = tmp_path / "out"
     proc = run("batch", series, "--out", out, "--jobs", "2")
     assert proc.returncode == 0, proc.stderr
