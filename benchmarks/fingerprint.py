@@ -50,6 +50,13 @@ def run_cli(*args) -> tuple[int, str]:
     return status, buffer.getvalue()
 
 
+def placeless(text: str, work: Path) -> bytes:
+    """Text without the places it was made in (the scratch folder, the real files' folder)."""
+    for place in (str(work), str(REALDATA)):
+        text = text.replace(place, "")
+    return text.encode()
+
+
 def outputs(prefix, folder: Path, into: dict):
     for name in KEPT:
         path = folder / name
@@ -58,7 +65,7 @@ def outputs(prefix, folder: Path, into: dict):
 
 
 def shipped(work: Path, into: dict):
-    from iomon.criteria import PRESETS
+    from iomon import PRESETS
 
     for recording in sorted((ROOT / "recordings").glob("*.edf")):
         for preset in PRESETS:
@@ -84,7 +91,7 @@ def simulated(work: Path, into: dict):
         status, text = run_cli("analyze", recording, "--out", out, "--no-report")
         outputs(f"sim/{scenario}", out, into)
         _, info = run_cli("info", recording)
-        into[f"sim/{scenario}/info"] = digest(info.replace(str(work), "").encode())
+        into[f"sim/{scenario}/info"] = digest(placeless(info, work))
 
 
 def real(work: Path, into: dict):
@@ -107,10 +114,12 @@ def real(work: Path, into: dict):
             sidecar.write_text(text)
             args = ["--case", sidecar]
         status, info = run_cli("info", path, *args)
-        into[f"real/{relative}/info"] = digest(info.replace(str(work), "").encode())
+        into[f"real/{relative}/info"] = digest(placeless(info, work))
         out = work / "real" / relative
         status, text = run_cli("analyze", path, *args, "--out", out, "--no-report")
-        into[f"real/{relative}/status"] = f"{status} {text.strip()[-120:]}" if status else "0"
+        tail = placeless(text, work).decode().strip()[-120:]
+        into[f"real/{relative}/status"] = (f"{status} {tail}"
+                                           if status else "0")
         outputs(f"real/{relative}", out, into)
 
 

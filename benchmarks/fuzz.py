@@ -503,8 +503,8 @@ def _preload():
     """Import what the readers and the analysis use once, so that forked workers share it."""
     import iomon.cli  # noqa: F401
     import iomon.io  # noqa: F401
-    import iomon.outputs  # noqa: F401
     import iomon.pipeline  # noqa: F401
+    import iomon.report.outputs  # noqa: F401
 
     for name in ("mne", "neo.rawio", "scipy.io", "scipy.signal", "edfio", "pandas", "nixio"):
         try:

@@ -1,6 +1,6 @@
 """What the robustness guards cost on valid files: guarded read against an unguarded one.
 
-- NIX files are read in a forked child under time and memory limits (iomon.guard): the
+- NIX files are read in a forked child under time and memory limits (iomon.model.guard): the
   fork, and the sweeps pickled back through a pipe, against the same read in-process.
 - MATLAB files are walked (iomon.io.matfile, every tag, compressed variables inflated), then
   read by scipy in a guarded child: the read with the walk alone, and with the walk and the
@@ -99,7 +99,7 @@ def mat_rows(work: Path, repeats: int):
               write_mat(work / "largez.mat", 300, 8, 2201, True))]
     if REALDATA.is_dir():
         from iomon.agreement import mepfeatx_sidecar
-        from iomon.case import read_case
+        from iomon.case.sidecar import read_case
 
         for name, muscle in (("ID02", "TA"), ("ID10_1", "ECR")):
             sidecar = work / f"{name}.case.toml"

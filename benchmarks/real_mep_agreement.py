@@ -31,9 +31,9 @@ import numpy as np
 
 from iomon.agreement import agreement, mepfeatx_sidecar, pooled, read_features
 from iomon.io import read
+from iomon.model.sweeps import Sweeps
 from iomon.pipeline import analyze, load_case
-from iomon.settings import Settings
-from iomon.sweeps import Sweeps
+from iomon.processing.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT.parent / "shared" / "realdata" / "mat_mep"

@@ -44,7 +44,7 @@ import dataclasses
 import json
 import time
 
-from iomon.criteria import load_criteria
+from iomon.alerting.criteria import load_criteria
 from iomon.sim import SCENARIOS
 from iomon.sim.scoring import (
     LONG_SCHEDULE,

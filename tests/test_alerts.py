@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from iomon.alerts import sustained_episodes
-from iomon.criteria import PRESETS, Criteria, load_criteria
-from iomon.errors import InputError
+from iomon.alerting.alerts import sustained_episodes
+from iomon.alerting.criteria import PRESETS, Criteria, load_criteria
+from iomon.model.errors import InputError
 
 
 def test_sustained_episode_needs_n_of_m_and_recovers_likewise():
@@ -29,7 +29,7 @@ def test_sustained_episode_needs_n_of_m_and_recovers_likewise():
     (10.0, 35.0, {"focal"}),      # ... unless clearly deeper (29 %: below 37.5 % of them)
 ])
 def test_scope_is_relative_to_the_controls(channel, controls, expected):
-    from iomon.alerts import detect_alerts, unexplained_drops
+    from iomon.alerting.alerts import detect_alerts, unexplained_drops
 
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[12:22, 0] = channel
@@ -53,7 +53,7 @@ def test_one_channel_alerts_with_scope_undetermined():
     """Nothing to compare with: the alert is raised, its scope undetermined (issue 9)."""
     import json
 
-    from iomon.alerts import detect_alerts
+    from iomon.alerting.alerts import detect_alerts
 
     channels, percent, present, valid, onsets, phases = _arrays(n_channels=1)
     percent[12:22, 0] = 20.0
@@ -74,7 +74,7 @@ def test_one_channel_alerts_with_scope_undetermined():
 
 def test_setup_sweeps_never_open_an_alert():
     """A team ramping the voltage before the Baseline marker is not a drop (issue 9)."""
-    from iomon.alerts import detect_alerts
+    from iomon.alerting.alerts import detect_alerts
 
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[:8] = 15.0  # every channel far below the 400 V baseline during the ramp
@@ -186,7 +186,7 @@ def test_stricter_criterion_sees_fewer_alerts(cases):
 
 # ------------------------------------------------------------ criteria beyond amplitude
 def _arrays(n_sweeps=30, n_channels=4):
-    from iomon.sweeps import Channel
+    from iomon.model.sweeps import Channel
 
     channels = [Channel("L TA", "TA", "left", "lower", "test"),
                 Channel("L APB", "APB", "left", "upper", "test"),
@@ -202,7 +202,7 @@ def _arrays(n_sweeps=30, n_channels=4):
 
 
 def test_focal_alert_before_lesioning_is_informational_under_drez():
-    from iomon.alerts import detect_alerts
+    from iomon.alerting.alerts import detect_alerts
 
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[3:9, 0] = 20.0   # before lesioning
@@ -217,7 +217,7 @@ def test_focal_alert_before_lesioning_is_informational_under_drez():
 
 
 def test_per_muscle_thresholds():
-    from iomon.alerts import detect_alerts
+    from iomon.alerting.alerts import detect_alerts
 
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[12:20, :2] = 40.0  # TA and APB on the left both at 40 %
@@ -228,7 +228,7 @@ def test_per_muscle_thresholds():
 
 
 def test_latency_and_morphology_criteria():
-    from iomon.alerts import detect_alerts
+    from iomon.alerting.alerts import detect_alerts
 
     channels, percent, present, valid, onsets, phases = _arrays()
     latency = np.full(percent.shape, 0.030)
@@ -320,7 +320,7 @@ def test_without_phase_markers_drez_focal_alerts_still_count(cases):
 
 # ------------------------------------------------------------ threshold elevation
 def test_threshold_brackets_follow_the_newest_agreeing_sweeps():
-    from iomon.threshold import threshold_brackets
+    from iomon.alerting.threshold import threshold_brackets
 
     intensity = [200, 250, 300, 300, 300, 350, 300, 350, 250]
     present = [0, 1, 1, 0, 0, 1, 0, 1, 1]
@@ -337,7 +337,7 @@ def test_threshold_brackets_follow_the_newest_agreeing_sweeps():
 
 def test_threshold_brackets_hold_the_true_threshold():
     """Noise-free responses from a known threshold that steps up: the brackets hold it."""
-    from iomon.threshold import threshold_brackets
+    from iomon.alerting.threshold import threshold_brackets
 
     rng = np.random.default_rng(7)
     intensity = rng.choice(np.arange(100.0, 650.0, 50.0), 400)
@@ -356,7 +356,7 @@ def test_threshold_brackets_hold_the_true_threshold():
 
 
 def test_threshold_rise_criterion_and_its_evidence():
-    from iomon.criteria import threshold_raised
+    from iomon.alerting.criteria import threshold_raised
 
     base = 250.0
     lower = np.array([-np.inf, 300, 300, 300, 400, -np.inf])
@@ -376,7 +376,7 @@ def _threshold_arrays():
 
 
 def test_threshold_alert_lifecycle_and_scope():
-    from iomon.alerts import detect_alerts
+    from iomon.alerting.alerts import detect_alerts
 
     channels, percent, present, valid, onsets, phases, (lower, upper, base) = \
         _threshold_arrays()
@@ -444,8 +444,8 @@ def test_threshold_criterion_off_with_a_note(small_case, intensity, unit, note):
 
 
 def test_scope_notes_without_controls():
+    from iomon.model.sweeps import Channel
     from iomon.pipeline import scope_notes
-    from iomon.sweeps import Channel
 
     test = Channel("L TA", "TA", "left", "lower", "test")
     control = Channel("R TA", "TA", "right", "lower", "control")
@@ -460,7 +460,7 @@ def test_scope_notes_without_controls():
 
 
 def test_drez_counts_focal_alerts_to_the_end_whatever_later_phases_are_called():
-    from iomon.alerts import detect_alerts
+    from iomon.alerting.alerts import detect_alerts
 
     channels, percent, present, valid, onsets, phases = _arrays()
     phases = np.array(["exposure"] * 10 + ["lesioning"] * 10 + ["closure"] * 10)
@@ -475,7 +475,7 @@ def test_drez_counts_focal_alerts_to_the_end_whatever_later_phases_are_called():
 
 
 def test_thresholds_are_followed_per_montage_and_epoch():
-    from iomon.threshold import reference_sweeps, track_thresholds
+    from iomon.alerting.threshold import reference_sweeps, track_thresholds
 
     #            ramp A      ramp B   | A rises       | re-baselined (epoch 1)
     intensity = np.array([200, 300, 200, 300, 300, 400, 400, 300, 400, 300])
@@ -512,7 +512,7 @@ def test_thresholds_are_followed_per_montage_and_epoch():
 ])
 def test_the_boundary_is_the_cited_one_and_stated_so(preset, level, alerts):
     """Issue 10: a drop of exactly the criterion, decided, tested and stated the same way."""
-    from iomon.alerts import detect_alerts
+    from iomon.alerting.alerts import detect_alerts
 
     criteria = PRESETS[preset]
     channels, percent, present, valid, onsets, phases = _arrays()
@@ -528,7 +528,7 @@ def test_the_boundary_is_the_cited_one_and_stated_so(preset, level, alerts):
 
 # ------------------------------------------------------------ the sequential test (issue 15)
 def test_cusum_is_quiet_on_a_stable_series_and_calls_a_sustained_drop():
-    from iomon.alerts import cusum_episodes
+    from iomon.alerting.alerts import cusum_episodes
 
     rng = np.random.default_rng(3)
     limit, drop_log = np.log(1e5), -np.log(0.4)  # a 60 % drop looked for
@@ -546,7 +546,7 @@ def test_cusum_is_quiet_on_a_stable_series_and_calls_a_sustained_drop():
 
 
 def test_cusum_never_calls_on_a_single_sweep():
-    from iomon.alerts import cusum_episodes
+    from iomon.alerting.alerts import cusum_episodes
 
     rng = np.random.default_rng(4)
     series = rng.normal(0.0, 0.3, 80)
@@ -560,7 +560,7 @@ def test_cusum_never_calls_on_a_single_sweep():
 
 def test_cusum_reference_learns_only_from_stable_sweeps():
     """Sweeps of an episode never join the reference, so a long drop stays a drop."""
-    from iomon.alerts import cusum_episodes, standardised
+    from iomon.alerting.alerts import cusum_episodes, standardised
 
     rng = np.random.default_rng(5)
     series = rng.normal(0.0, 0.3, 200)

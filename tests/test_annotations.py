@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from iomon.annotations import (
+from iomon.model.annotations import (
     Annotation,
     Phase,
     assign_phases,

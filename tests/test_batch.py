@@ -17,8 +17,8 @@ import pytest
 import tomllib
 
 from conftest import RECORDINGS, open_in_browser, tool
-from iomon.cohort import AUDIT_COLUMNS, COHORT_COLUMNS
-from iomon.outputs import OUTPUT_FILES
+from iomon.batch.cohort import AUDIT_COLUMNS, COHORT_COLUMNS
+from iomon.report.outputs import OUTPUT_FILES
 from iomon.sim import SHIPPED_MUSCLES, SHORT_SCHEDULE
 from iomon.sim.cohort import DEFICIT_SCENARIOS, write_cohort
 

@@ -1,8 +1,8 @@
 import pytest
 
-from iomon.case import Case, read_case
-from iomon.channels import decide_channels
-from iomon.errors import InputError
+from iomon.case.channels import decide_channels
+from iomon.case.sidecar import Case, read_case
+from iomon.model.errors import InputError
 
 GOOD = """
 [case]

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from iomon.errors import InputError
 from iomon.io import read
+from iomon.model.errors import InputError
 
 
 def test_simulated_case_round_trip(small_case):
@@ -18,8 +18,8 @@ def test_simulated_case_round_trip(small_case):
     assert sweeps.ch_names == [c.name for c in sim.channels]
     # The reader knows channels by name; their facts are decided with the case (from the
     # names alone here, as without a sidecar).
-    from iomon.case import Case
-    from iomon.channels import decide_channels
+    from iomon.case.channels import decide_channels
+    from iomon.case.sidecar import Case
 
     assert all(c.muscle is None for c in sweeps.channels)
     decided = decide_channels(sweeps.ch_names, Case("x"))

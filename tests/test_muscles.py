@@ -1,6 +1,6 @@
 import pytest
 
-from iomon.muscles import parse_channel_name
+from iomon.model.muscles import parse_channel_name
 
 
 @pytest.mark.parametrize("label, side, muscle", [

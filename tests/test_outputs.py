@@ -2,7 +2,7 @@
 
 import pytest
 
-from iomon import outputs
+from iomon.report import outputs
 
 
 def test_rerun_replaces_and_no_report_removes_stale_report(cases, tmp_path):
@@ -33,8 +33,8 @@ def test_crash_while_writing_leaves_nothing(cases, tmp_path, monkeypatch):
 
 def test_threshold_case_report_shows_intensity_and_rise(cases, tmp_path):
     """A threshold-level case: the trend gets an intensity panel; the report states the rise."""
-    from iomon.outputs import write_outputs
     from iomon.report.figures import trend_figure
+    from iomon.report.outputs import write_outputs
 
     _, result = cases.analyse("threshold", 1)
     fig = trend_figure(result)

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from iomon.baseline import build_baselines
-from iomon.conditioning import (
+from iomon.model.errors import InputError
+from iomon.processing.baseline import build_baselines
+from iomon.processing.conditioning import (
     artefact_windows,
     bandpass,
     blank_artefact,
@@ -12,8 +13,7 @@ from iomon.conditioning import (
     reject_sweeps,
     sweep_noise,
 )
-from iomon.errors import InputError
-from iomon.measures import count_phases, measure, response_windows
+from iomon.processing.measures import count_phases, measure, response_windows
 from iomon.sim import response_waveform
 
 
@@ -302,8 +302,8 @@ def test_raised_intensity_is_judged_against_the_original_baseline(cases):
 
 
 def test_explicit_rebaselining_with_audit_trail(cases, tmp_path):
-    from iomon.baseline import Rebaseline
     from iomon.pipeline import Settings, analyze, load_case
+    from iomon.processing.baseline import Rebaseline
 
     sim, path = cases.write("focal_persistent", 0)
     event = sim.truth.events[0]
@@ -366,7 +366,7 @@ def test_sweeps_shorter_than_the_response_window(small_case):
 
 def test_real_tms_meps_are_physiological(realdata, tmp_path):
     """MEPFeatX's TA recordings (TMS at 50 ms into each 200 ms sweep, 3 kHz)."""
-    from iomon.case import read_case
+    from iomon.case.sidecar import read_case
     from iomon.io import read
     from iomon.pipeline import analyze
 
@@ -400,7 +400,7 @@ def test_mains_frequency_is_found_in_the_continuous_recording(cases, mains):
 
 
 def test_no_hum_no_mains():
-    from iomon.conditioning import detect_mains
+    from iomon.processing.conditioning import detect_mains
 
     rng = np.random.default_rng(0)
     assert detect_mains(rng.standard_normal((3, 20000)), 5000.0) is None
@@ -433,13 +433,13 @@ def test_measuring_in_chunks_of_sweeps_changes_nothing(monkeypatch):
     import dataclasses
     from pathlib import Path
 
-    import iomon.measures
+    import iomon.processing.measures
     from iomon.pipeline import analyze_file
 
     recording = Path(__file__).resolve().parents[1] / "recordings" / "drez_systemic.edf"
     whole = analyze_file(recording).measurements
     assert whole.amplitude.shape[0] > 3 * 7
-    monkeypatch.setattr(iomon.measures, "CHUNK_SWEEPS", 7)
+    monkeypatch.setattr(iomon.processing.measures, "CHUNK_SWEEPS", 7)
     chunked = analyze_file(recording).measurements
     for field in dataclasses.fields(whole):
         np.testing.assert_array_equal(getattr(chunked, field.name), getattr(whole, field.name),

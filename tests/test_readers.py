@@ -4,9 +4,9 @@ common_rawio_test and MNE's _test_raw_reader do)."""
 import numpy as np
 import pytest
 
-from iomon.case import read_case
-from iomon.errors import InputError
+from iomon.case.sidecar import read_case
 from iomon.io import ReadOptions, Recording, read
+from iomon.model.errors import InputError
 
 
 def check_recording(recording: Recording):
@@ -401,7 +401,7 @@ def test_a_format_is_one_module_and_one_registry_line(tmp_path, monkeypatch, edf
 
 
 def _stimuli(sweeps):
-    from iomon.annotations import Stimulus
+    from iomon.model.annotations import Stimulus
 
     return [Stimulus(t, np.nan, "", "") for t in sweeps.table["onset_s"]]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from iomon.errors import InputError
 from iomon.io import read
+from iomon.model.errors import InputError
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -39,7 +39,7 @@ def refused(path, match=None, options=None) -> str:
 def refused_in_child(path, match=None) -> str:
     """As :func:`refused`, with the read in a guarded child: a crash fails the test, not
     pytest (and a refusal that only the guard gave is not what is asked for)."""
-    from iomon.guard import guarded
+    from iomon.model.guard import guarded
 
     with pytest.raises(InputError) as info:
         guarded(read, path, path=path, what="GUARD")
@@ -435,7 +435,7 @@ def test_a_hanging_or_crashing_parser_becomes_one_line(tmp_path, monkeypatch):
     """A corrupted NIX file hung for ever inside HDF5; a C parser can crash or blow up."""
     import ctypes
 
-    from iomon.guard import guarded
+    from iomon.model.guard import guarded
 
     path = tmp_path / "any.nix"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
@@ -469,7 +469,7 @@ def test_damaged_spike2_event_blocks(realdata, tmp_path):
     path = tmp_path / "physiology.smr"
     path.write_bytes(bytes(content))
     (tmp_path / "physiology.case.toml").write_text(sidecar)
-    from iomon.case import read_case
+    from iomon.case.sidecar import read_case
 
     try:
         recording = read(path, read_case(tmp_path / "physiology.case.toml").read_options)
@@ -525,7 +525,7 @@ def test_library_warnings_never_reach_the_terminal(tmp_path, capfd):
 # ---------------------------------------------------------------------------- outputs
 def test_non_finite_values_are_written_as_null(cases, tmp_path):
     """A NaN controls_percent (an ABF's) made writing alerts.json fail after the analysis."""
-    from iomon.outputs import write_outputs
+    from iomon.report.outputs import write_outputs
     from iomon.sim import SHIPPED_MUSCLES, SHORT_SCHEDULE
 
     _, result = cases.analyse("focal_recovering", 0, muscles=SHIPPED_MUSCLES,
@@ -557,7 +557,7 @@ def test_non_finite_values_are_written_as_null(cases, tmp_path):
     ("# " + "x" * (1 << 20) + "\n", "larger than"),
 ])
 def test_sidecar_limits(tmp_path, text, field):
-    from iomon.case import read_case
+    from iomon.case.sidecar import read_case
 
     path = tmp_path / "bad.case.toml"
     path.write_text(text)

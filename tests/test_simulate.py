@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from iomon.errors import InputError
-from iomon.muscles import MUSCLES
+from iomon.model.errors import InputError
+from iomon.model.muscles import MUSCLES
 from iomon.sim import SCENARIOS, Schedule, simulate_case
 from iomon.sim.schedule import SHORT_SCHEDULE
 from iomon.sim.writing import write_edf

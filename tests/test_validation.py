@@ -7,7 +7,7 @@ a margin of one event over the hours simulated.
 
 import pytest
 
-from iomon.criteria import PRESETS
+from iomon.alerting.criteria import PRESETS
 from iomon.sim.scoring import TARGETS, CaseScore, run_suite, score_case, summarise
 
 pytestmark = pytest.mark.slow

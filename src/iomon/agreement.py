@@ -17,7 +17,8 @@ import numpy as np
 __all__ = ["ONSET_DEFINITIONS", "Agreement", "agreement", "mepfeatx_sidecar", "pooled",
            "read_features"]
 
-#: Onset definitions iomon reports, by the attribute of :class:`~iomon.measures.Measurements`.
+#: Onset definitions iomon reports, by the attribute of
+#: :class:`~iomon.processing.measures.Measurements`.
 ONSET_DEFINITIONS = {"threshold": "onset_latency", "tkeo": "onset_latency_tkeo"}
 
 

@@ -118,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_analyze(args) -> int:
-    from .outputs import write_outputs
     from .pipeline import analyze_file
+    from .report.outputs import write_outputs
 
     recording_path = Path(args.recording)
     result = analyze_file(recording_path, args.case, args.criteria)
@@ -134,8 +134,8 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .outputs import write_outputs
     from .pipeline import analyze_file
+    from .report.outputs import write_outputs
     from .sim import simulate_case, write_simulated_case
 
     out = Path(args.out)
@@ -150,8 +150,8 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from .annotations import find_baseline_start, is_stimulus
     from .io import read
+    from .model.annotations import find_baseline_start, is_stimulus
     from .pipeline import load_case, prepare
 
     recording_path = Path(args.recording)
@@ -204,7 +204,7 @@ def _print_artefact(sweeps, case) -> list[str]:
     import numpy as np
 
     from .pipeline import plan_artefact
-    from .settings import Settings, resolve
+    from .processing.settings import Settings, resolve
 
     resolved = resolve(Settings(), case.processing, sweeps.times, sweeps.sfreq,
                        sidecar_path=case.source)
@@ -228,7 +228,7 @@ def _print_artefact(sweeps, case) -> list[str]:
 
 
 def _cmd_simulate(args) -> int:
-    from .errors import InputError
+    from .model.errors import InputError
     from .sim import SHIPPED_MUSCLES, SHORT_SCHEDULE, simulate_case, write_simulated_case
 
     if args.cohort is not None:
@@ -284,8 +284,8 @@ def _progress_printer(quiet: bool):
 
 
 def _cmd_batch(args) -> int:
-    from .batch import run_batch
-    from .errors import InputError
+    from .batch.run import run_batch
+    from .model.errors import InputError
 
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
@@ -313,8 +313,8 @@ def _cmd_batch(args) -> int:
 def _cmd_criteria(args) -> int:
     import textwrap
 
-    from .alerts import scope_rules
-    from .criteria import DEFAULT_PRESET, PRESETS
+    from .alerting.alerts import scope_rules
+    from .alerting.criteria import DEFAULT_PRESET, PRESETS
 
     def say(text, indent="  "):
         print(textwrap.fill(text, 96, initial_indent=indent, subsequent_indent=indent + "  "))
@@ -343,7 +343,7 @@ def main(argv=None) -> int:
     """Entry point of the ``iomon`` console script."""
     import warnings
 
-    from .errors import InputError
+    from .model.errors import InputError
 
     args = build_parser().parse_args(argv)
     try:

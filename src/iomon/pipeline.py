@@ -3,7 +3,7 @@
 read -> Sweeps -> condition -> measure -> baseline -> alerts. :func:`analyze` works on what
 it is given and touches no disk; :func:`analyze_file` finds the sidecar, reads the recording
 and checksums it. The output files and the report are made from the
-:class:`~iomon.results.CaseResult` by :mod:`iomon.outputs`.
+:class:`~iomon.results.CaseResult` by :mod:`iomon.report.outputs`.
 """
 
 from __future__ import annotations
@@ -16,32 +16,32 @@ from pathlib import Path
 
 import numpy as np
 
-from .alerts import detect_alerts, scope_notes, unexplained_drops
-from .annotations import (
+from .alerting.alerts import detect_alerts, scope_notes, unexplained_drops
+from .alerting.criteria import Criteria, load_criteria
+from .alerting.threshold import thresholds_for
+from .case.channels import decide_channels
+from .case.sidecar import Case, load_case
+from .io import Recording
+from .model.annotations import (
     Phase,
     assign_phases,
     complete_phases,
     find_baseline_start,
     phases_from_annotations,
 )
-from .baseline import build_baselines, percent_of_reference
-from .case import Case, load_case
-from .channels import decide_channels
-from .conditioning import (
+from .model.errors import InputError
+from .model.sweeps import Sweeps
+from .processing.baseline import build_baselines, percent_of_reference
+from .processing.conditioning import (
     MIN_LATE_FIT_S,
     condition,
     plan_artefact,
     reject_sweeps,
     typical_size,
 )
-from .criteria import Criteria, load_criteria
-from .errors import InputError
-from .io import Recording
-from .measures import measure, refine_windows, response_windows
+from .processing.measures import measure, refine_windows, response_windows
+from .processing.settings import Settings, resolve
 from .results import CaseResult
-from .settings import Settings, resolve
-from .sweeps import Sweeps
-from .threshold import thresholds_for
 
 __all__ = ["CaseResult", "Settings", "analyze", "analyze_each", "analyze_file", "file_sha256",
            "load_case", "prepare"]
@@ -105,7 +105,8 @@ def analyze(recording: Recording, case: Case | None = None,
     recording : Recording
         From :func:`iomon.io.read`.
     case : Case, optional
-        From :func:`iomon.case.load_case`; by default an empty case named after the recording.
+        From :func:`iomon.case.sidecar.load_case`; by default an empty case named after the
+        recording.
     criteria : Criteria or str, optional
         A preset name, a TOML file or a Criteria; default ``drez``.
     settings : Settings, optional

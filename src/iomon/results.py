@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .alerts import Alert
-from .annotations import Phase
-from .baseline import Baseline, BaselineSet
-from .case import Case
-from .conditioning import Train
-from .criteria import Criteria
+from .alerting.alerts import Alert
+from .alerting.criteria import Criteria
+from .case.sidecar import Case
 from .io import Recording
-from .measures import Measurements
-from .settings import Resolved
-from .sweeps import Sweeps
+from .model.annotations import Phase
+from .model.sweeps import Sweeps
+from .processing.baseline import Baseline, BaselineSet
+from .processing.conditioning import Train
+from .processing.measures import Measurements
+from .processing.settings import Resolved
 
 __all__ = ["MEASUREMENT_COLUMNS", "CaseDocuments", "CaseResult"]
 

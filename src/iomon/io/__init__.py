@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError
+from ..model.errors import InputError
 from . import brainvision, cfs, csvtable, edf, matlab, neo_adapter
 from .base import DEFAULT_WINDOW_S, Reader, ReadOptions, Recording, read_options
 

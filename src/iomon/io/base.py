@@ -19,9 +19,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..annotations import Annotation, find_stimuli
-from ..errors import InputError
-from ..sweeps import Channel, Sweeps
+from ..model.annotations import Annotation, find_stimuli
+from ..model.errors import InputError
+from ..model.sweeps import Channel, Sweeps
 
 __all__ = ["DEFAULT_WINDOW_S", "MAX_COVERAGE", "MAX_SFREQ_HZ", "MAX_SWEEP_VALUES", "MAX_TIME_S",
            "ReadOptions", "Reader", "Recording", "assemble", "check_rate", "check_sweep_size",
@@ -100,7 +100,7 @@ class Reader:
     section : str, optional
         The sidecar section this reader owns (``"tabular"``).
     check_section : callable (dict) -> dict, optional
-        Validates that section (raising :class:`~iomon.errors.InputError` naming the key).
+        Validates that section (raising :class:`~iomon.model.errors.InputError` naming the key).
     """
 
     name: str
@@ -129,7 +129,7 @@ class Recording:
         The library or parser that read it, e.g. ``"edfio 0.4.18"``.
     sweeps : Sweeps
         The stimulus-locked sweeps, channels known by name only (their facts are decided with
-        the case sidecar, see :func:`iomon.channels.decide_channels`).
+        the case sidecar, see :func:`iomon.case.channels.decide_channels`).
     annotations : tuple of Annotation
         Every marker in the file, in time order.
     duration_s : float
@@ -257,7 +257,7 @@ def trigger_onsets(values, sfreq: float, is_status: bool = False, n_samples=None
 
 
 def sweep_table(stimuli) -> dict:
-    """Columns of the sweep table from a list of :class:`~iomon.annotations.Stimulus`."""
+    """Columns of the sweep table from a list of :class:`~iomon.model.annotations.Stimulus`."""
     return {
         "onset_s": [s.onset_s for s in stimuli],
         "stim_intensity": [s.intensity for s in stimuli],
@@ -282,7 +282,7 @@ def stimulus_sample_in_episodes(data, sfreq, options: ReadOptions, notes, path) 
     path : Path
         For error messages.
     """
-    from ..conditioning import first_pulse
+    from ..processing.conditioning import first_pulse
 
     offset = np.arange(data.shape[-1]) / sfreq
     if options.stimulus_s is not None:
@@ -388,7 +388,7 @@ def fit_windows(stimuli, window_s, sfreq, start_of, notes, path, span_samples=No
 
 def stimuli_or_error(annotations, trigger_times, path) -> list:
     """Stimuli from annotations, else from a trigger channel, else a clear error."""
-    from ..annotations import Stimulus
+    from ..model.annotations import Stimulus
 
     stimuli = find_stimuli(annotations)
     if stimuli:

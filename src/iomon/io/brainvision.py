@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotations import Annotation, find_stimuli
-from ..errors import InputError
+from ..model.annotations import Annotation, find_stimuli
+from ..model.errors import InputError
 from .base import (
     Reader,
     ReadOptions,
@@ -104,7 +104,7 @@ def _sweeps(raw, path: Path, options: ReadOptions) -> Recording:
     """The sweeps around the recording's stimuli, and its mains frequency."""
     from importlib.metadata import version
 
-    from ..conditioning import detect_mains
+    from ..processing.conditioning import detect_mains
 
     sfreq = check_rate(raw.info["sfreq"], "the header", path)
     picks, notes = _voltage_picks(raw)

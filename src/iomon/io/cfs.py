@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotations import Stimulus
-from ..errors import InputError
+from ..model.annotations import Stimulus
+from ..model.errors import InputError
 from .base import (
     MAX_SWEEP_VALUES,
     Reader,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotations import Stimulus
-from ..errors import InputError
+from ..model.annotations import Stimulus
+from ..model.errors import InputError
 from .base import Reader, ReadOptions, Recording, assemble, error_line
 from .tabular import check_tabular, sample_times, scale_of
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotations import Annotation, find_stimuli
-from ..conditioning import detect_mains
-from ..errors import InputError
+from ..model.annotations import Annotation, find_stimuli
+from ..model.errors import InputError
+from ..processing.conditioning import detect_mains
 from .base import (
     MAX_TIME_S,
     TRIGGER_PATTERN,
@@ -487,7 +487,7 @@ def _read_windows(records, signals, starts, n_samples, path=None):
 
 def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
     """EDF+D without stimulus markers: every run of contiguous records is one sweep."""
-    from ..annotations import Stimulus
+    from ..model.annotations import Stimulus
 
     onsets, record_s, duration = timing
     sfreq = float(emg[0].sampling_frequency)
@@ -609,7 +609,7 @@ def _mains(records, emg, timeline, starts, duration, first_record_s, sfreq):
 def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """Read an EDF/BDF recording (plain, +C or +D) into sweeps around its stimuli.
 
-    Stimuli come from annotations (see :mod:`iomon.annotations`), else from a trigger channel
+    Stimuli come from annotations (see :mod:`iomon.model.annotations`), else from a trigger channel
     (the one ``options.stimulus_channel`` names, or one named like a trigger). A sweep whose
     window runs past either end of the recording is dropped, with a note. Voltage channels at
     the sampling rate most of them share are read; others are left out with a note. An EDF+D

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..model.errors import InputError
 
 __all__ = ["check_mat"]
 

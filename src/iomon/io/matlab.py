@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotations import Stimulus
-from ..errors import InputError
+from ..model.annotations import Stimulus
+from ..model.errors import InputError
 from .base import Reader, ReadOptions, Recording, assemble, check_rate, check_time, error_line
 from .tabular import check_tabular, scale_of
 
@@ -63,10 +63,10 @@ def _load(path: Path) -> dict:
     """The file's variables: a structural check first, then scipy's reader under the guard.
 
     scipy's reader is a C extension that trusts the file. The walk (:mod:`.matfile`) refuses
-    the damage it knows, naming the field; :func:`iomon.guard.guarded` turns anything that
+    the damage it knows, naming the field; :func:`iomon.model.guard.guarded` turns anything that
     still crashes it, or makes it allocate without bound, into one refusal.
     """
-    from ..guard import guarded
+    from ..model.guard import guarded
     from .matfile import check_mat
 
     check_mat(path)

@@ -9,7 +9,7 @@ a continuous recording is never loaded whole, only the sweep windows around its 
   The stimulus time inside the sweep is the case sidecar's ``[recording] stimulus_s``, else the
   first pulse of the stimulus artefact found in the data, else the sweep start (with a note).
 - **Continuous** files (one segment): sweeps are cut around stimulus events: events whose label
-  or channel name reads as a stimulus (see :mod:`iomon.annotations`), or the events of the
+  or channel name reads as a stimulus (see :mod:`iomon.model.annotations`), or the events of the
   channel that ``[recording] stimulus_channel`` names.
 
 Only voltage channels are read (µV, mV, V); others (currents, heart rate) are left out with a
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotations import Annotation, Stimulus, is_stimulus, parse_stimulus
-from ..errors import InputError
+from ..model.annotations import Annotation, Stimulus, is_stimulus, parse_stimulus
+from ..model.errors import InputError
 from .base import (
     Reader,
     ReadOptions,
@@ -295,11 +295,11 @@ def read_neo(path: str | Path, options: ReadOptions, class_name: str,
 
     See the module docstring; ``class_name`` is the neo RawIO class (``"AxonRawIO"``) and
     ``format_name`` how the format is named to users. NIX files are read under
-    :func:`iomon.guard.guarded`: HDF5 can loop for ever or crash on a damaged file.
+    :func:`iomon.model.guard.guarded`: HDF5 can loop for ever or crash on a damaged file.
     """
     path = Path(path)
     if class_name == "NIXRawIO":
-        from ..guard import guarded
+        from ..model.guard import guarded
 
         return guarded(_read_neo, path, options, class_name, format_name, path=path,
                        what=format_name)
@@ -362,7 +362,7 @@ def _read_rawio(rawio, path, options, class_name, format_name) -> Recording:
 
 def _mains(rawio, layout, n_channels, scales, sfreq, stimuli):
     """Mains frequency from the longest stimulus-free stretch of a continuous file, or None."""
-    from ..conditioning import detect_mains
+    from ..processing.conditioning import detect_mains
 
     size = min(rawio.get_signal_size(0, 0, stream) for stream, _, _ in layout)
     quiet = quiet_stretch([s.onset_s for s in stimuli], size / sfreq)

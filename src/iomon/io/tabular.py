@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ..errors import InputError
+from ..model.errors import InputError
 from .base import MAX_SFREQ_HZ, check_rate, unit_scale
 
 __all__ = ["TABULAR_KEYS", "check_tabular"]

@@ -289,7 +289,7 @@ def render_cohort_html(content: CohortContent) -> str:
 
 def write_cohort_report(out_dir: Path, rows, statistics, audit, failures, trends) -> None:
     """Write cohort.html, cohort.pdf and cohort-figures/ into ``out_dir``, each whole or not."""
-    from ..outputs import move_into_place, staging_folder
+    from .outputs import move_into_place, staging_folder
     from .pdf import write_cohort_pdf
 
     out_dir = Path(out_dir)

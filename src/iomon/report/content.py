@@ -31,14 +31,7 @@ from .facts import (
     span_text,
 )
 from .figures import FigureFile, TimeAxis
-from .wording import (
-    conclusion,
-    controls_rise,
-    decline_notes,
-    final_text,
-    outcome_words,
-    when_text,
-)
+from .wording import conclusion, controls_rise, decline_notes, final_text, outcome_words, when_text
 
 __all__ = ["ReportContent", "Table", "alert_events", "alert_table", "alerts_heading",
            "build_content", "case_facts", "channel_table", "conclusion", "events_table",
@@ -247,7 +240,7 @@ MAX_MARKERS = 40
 
 def recording_markers(result) -> list[tuple[float, str]]:
     """The recording's markers that are not stimuli (Baseline, Exposure start...)."""
-    from ..annotations import is_stimulus
+    from ..model.annotations import is_stimulus
 
     return [(a.onset_s, a.text.strip()) for a in result.recording.annotations
             if a.text.strip() and not is_stimulus(a.text)]
@@ -487,7 +480,7 @@ def build_content(result, documents, figures, identify: bool = False,
     ``facts``: from :func:`case_facts`, when the caller computed them already.
     """
     from .. import __version__
-    from ..methods import methods_paragraphs
+    from .methods import methods_paragraphs
 
     summary = documents.summary
     facts = facts or case_facts(result)

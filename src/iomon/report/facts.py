@@ -122,7 +122,7 @@ def threshold_tracks(result):
     """The threshold brackets the criterion used, ``(lower, upper, baseline)`` in V, or None."""
     if result.criteria.threshold_rise_v is None:
         return None
-    from ..threshold import thresholds_for
+    from ..alerting.threshold import thresholds_for
 
     tracks, _ = thresholds_for(result.sweeps.table, result.measurements.present,
                                ~result.rejected, result.baselines, result.settings.rebaselines)
@@ -131,7 +131,12 @@ def threshold_tracks(result):
 
 def criterion_met(result, criterion: str, c: int, tracks=None) -> np.ndarray:
     """Whether each sweep of channel ``c`` meets ``criterion`` on its own baseline."""
-    from ..criteria import amplitude_dropped, latency_increased, phases_lost, threshold_raised
+    from ..alerting.criteria import (
+        amplitude_dropped,
+        latency_increased,
+        phases_lost,
+        threshold_raised,
+    )
 
     criteria = result.criteria
     if criterion in ("amplitude", "loss"):
@@ -238,7 +243,7 @@ def final_intensity(result, c) -> tuple[float, float] | None:
 
 def shared_declines(result) -> list:
     """Own-baseline drops that raised no alert (a decline the controls shared in part)."""
-    from ..alerts import unexplained_drops
+    from ..alerting.alerts import unexplained_drops
 
     return unexplained_drops(result.percent, ~result.rejected, result.sweeps.channels,
                              result.baseline.present, result.sweeps.column("onset_s"),

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..threshold import intensity_varies
+from ..alerting.threshold import intensity_varies
 
 __all__ = ["COLOURS", "FigureFile", "RowChoice", "TimeAxis", "choose_rows", "latency_figure",
            "overlay_figure", "overlay_rows", "save_figures", "trend_figure", "waveform_figure"]

@@ -123,7 +123,7 @@ def _cite(facts: CaseFacts, at_s: float, after_s=None) -> str:
 
 def controls_rise(result, alert, facts: CaseFacts) -> float | None:
     """The median threshold rise of a channel's controls over the sweeps that called it, V."""
-    from ..alerts import reference_channels
+    from ..alerting.alerts import reference_channels
 
     if facts.tracks is None:
         return None
@@ -358,7 +358,7 @@ def decline_notes(result, drops, facts) -> list[str]:
 
 
 def _absent(result) -> str | None:
-    from ..muscles import MUSCLES
+    from ..model.muscles import MUSCLES
 
     absent = [ch for ch, p in zip(result.sweeps.channels, result.baseline.present) if not p]
     if not absent:

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..annotations import Annotation
-from ..case import Case, ChannelSpec
-from ..errors import InputError
-from ..muscles import MUSCLES
-from ..sweeps import Channel
+from ..case.sidecar import Case, ChannelSpec
+from ..model.annotations import Annotation
+from ..model.errors import InputError
+from ..model.muscles import MUSCLES
+from ..model.sweeps import Channel
 from . import physiology, signal
 from .physiology import response_waveform
 from .scenarios import SCENARIOS, Scenario, amplitude_factors
@@ -252,7 +252,7 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
         Seed of the random generator; the same seed gives the same case.
     sfreq : float
     muscles, side, levels
-        Muscles recorded on each side (keys of :data:`iomon.muscles.MUSCLES`), the side of the
+        Muscles recorded on each side (keys of :data:`iomon.model.muscles.MUSCLES`), the side of the
         avulsion and of the lesioning, and the avulsed root levels.
     schedule : Schedule
         Phase durations and stimulus intervals on the surgical clock.

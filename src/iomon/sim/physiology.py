@@ -1,7 +1,7 @@
 """The physiology of a simulated case: what each muscle answers to each stimulus.
 
 After DESIGN.md section 2: onset latencies and per-muscle sweep-to-sweep variability from
-:mod:`iomon.muscles` (log-normal amplitudes, part of the variance shared by all channels of a
+:mod:`iomon.model.muscles` (log-normal amplitudes, part of the variance shared by all channels of a
 sweep, as anaesthetic depth and cortical excitability are); polyphasic responses of 2-4
 alternating lobes whose onset, peak-to-peak amplitude and number of phases are known exactly;
 a recruitment curve per muscle so that the stimulus intensity matters; muscles whose roots are
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from ..muscles import MUSCLES
-from ..sweeps import Channel
+from ..model.errors import InputError
+from ..model.muscles import MUSCLES
+from ..model.sweeps import Channel
 
 __all__ = ["ChannelTraits", "channel_set", "channel_traits", "chase_threshold", "fade_factor",
            "recruitment", "response_waveform"]

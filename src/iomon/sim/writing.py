@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..case import Case
-from ..errors import InputError
+from ..case.sidecar import Case
+from ..model.errors import InputError
 
 __all__ = ["write_case_toml", "write_edf", "write_simulated_case"]
 
@@ -24,7 +24,7 @@ def _toml_value(value) -> str:
 
 
 def write_case_toml(case: Case, path: Path) -> None:
-    """Write a case sidecar (the format :func:`iomon.case.read_case` reads)."""
+    """Write a case sidecar (the format :func:`iomon.case.sidecar.read_case` reads)."""
     lines = ["[case]", f'id = "{case.id}"']
     if case.side:
         lines.append(f'side = "{case.side}"')

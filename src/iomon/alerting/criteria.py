@@ -6,7 +6,7 @@ altogether), and, where a preset enables them, the threshold elevation in volts 
 per-sweep stimulus intensity), the latency increase and the loss of phases (morphology).
 
 Each criterion is one small function below, returning which sweeps meet it; the alerting
-(:mod:`iomon.alerts`) turns sustained runs of them into alerts.
+(:mod:`iomon.alerting.alerts`) turns sustained runs of them into alerts.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .tomlsafe import load_toml
+from ..model.errors import InputError
+from ..model.tomlsafe import load_toml
 
 __all__ = ["DEFAULT_PRESET", "PRESETS", "amplitude_dropped", "Criteria", "latency_increased",
            "load_criteria", "phases_lost", "threshold_raised"]
@@ -374,7 +374,8 @@ def threshold_raised(lower, upper, baseline_threshold, rise_v) -> np.ndarray:
     The threshold-level method (Calancie et al. 1998): the lowest intensity that evokes a
     muscle is followed through surgery, and a rise of 100 V or more over its baseline is a
     warning (MacDonald 2017 review). Met where the threshold is bracketed (see
-    :func:`iomon.threshold.threshold_brackets`), the channel has failed at an intensity that
+    :func:`iomon.alerting.threshold.threshold_brackets`), the channel has failed at an intensity
+    that
     evoked it at baseline (``lower >= baseline``), and the lowest intensity that now evokes it
     is at least ``rise_v`` above its baseline threshold. A channel that responds at no tested
     intensity is not met here: that is a loss, which the amplitude criterion reports. NaN (no
@@ -383,7 +384,7 @@ def threshold_raised(lower, upper, baseline_threshold, rise_v) -> np.ndarray:
     Parameters
     ----------
     lower, upper, baseline_threshold : array of float, shape (n_sweeps, n_channels)
-        V, from :func:`iomon.threshold.track_thresholds`.
+        V, from :func:`iomon.alerting.threshold.track_thresholds`.
     rise_v : float
     """
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from ..model.errors import InputError
 
 __all__ = ["OUTPUT_FILES", "REPORT_FILES", "move_into_place", "staging_folder", "write_atomic",
            "write_outputs"]
@@ -144,7 +144,7 @@ def write_outputs(result, out_dir: str | Path, report: bool = True, identify: bo
         _write_json(staging / "alerts.json", documents.alerts)
         _write_json(staging / "summary.json", documents.summary)
         if report:
-            from .report import write_report
+            from . import write_report
 
             write_report(result, documents, staging, identify)
         _move_into_place(staging, out_dir, {p.name for p in staging.iterdir()})

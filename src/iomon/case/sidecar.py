@@ -3,7 +3,7 @@
 It says who the patient is surgically, what each channel is, and when the phases were.
 
 See DESIGN.md section 4 for the format. Every value is checked here; a wrong one is an
-:class:`~iomon.errors.InputError` naming the sidecar and the key.
+:class:`~iomon.model.errors.InputError` naming the sidecar and the key.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import Phase
-from .baseline import Rebaseline
-from .errors import InputError
-from .io import ReadOptions, read_options_from_sidecar, sidecar_sections
-from .muscles import MUSCLES
-from .settings import Settings, settings_from_sidecar
-from .sweeps import LIMBS, ROLES, SIDES
-from .tomlsafe import load_toml
+from ..io import ReadOptions, read_options_from_sidecar, sidecar_sections
+from ..model.annotations import Phase
+from ..model.errors import InputError
+from ..model.muscles import MUSCLES
+from ..model.sweeps import LIMBS, ROLES, SIDES
+from ..model.tomlsafe import load_toml
+from ..processing.baseline import Rebaseline
+from ..processing.settings import Settings, settings_from_sidecar
 
 __all__ = ["Case", "ChannelSpec", "Exclusion", "TheatreEvent", "load_case", "read_case",
            "sidecar_path"]
@@ -206,7 +206,7 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
 
 
 def _load_toml(path: Path) -> dict:
-    # Size, nesting, 64-bit integers and finite floats are checked there (iomon.tomlsafe).
+    # Size, nesting, 64-bit integers and finite floats are checked there (iomon.model.tomlsafe).
     return load_toml(path, "case sidecar")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from ..model.errors import InputError
 
 __all__ = ["ARTEFACT_MARGINS_S", "DEFAULT_ARTEFACT_S", "DEFAULT_BAND_HZ", "DEFAULT_NOISE_WINDOW_S",
            "FIRST_PULSE_S", "MAX_TRAIN_PULSES", "MIN_LATE_FIT_S", "NOISE_REJECT_RATIO",
@@ -555,7 +555,7 @@ def condition(data, times, sfreq, band_hz, artefact_s, mains_hz=None, quiet_afte
     Notes
     -----
     Every step is a sweep's own, so sweeps are conditioned
-    :data:`~iomon.measures.CHUNK_SWEEPS` at a time: the temporaries (the filter pads each
+    :data:`~iomon.processing.measures.CHUNK_SWEEPS` at a time: the temporaries (the filter pads each
     sweep to three times its length) stay a few copies of a chunk, not of hours of sweeps.
     """
     from .measures import sweep_chunks
@@ -595,7 +595,7 @@ def artefact_deciders(channels) -> np.ndarray:
     Channels of a known muscle; without any, every channel whose label does not name another
     signal (respiration, pressure, ECG, trigger...); without any such, all.
     """
-    from .muscles import looks_like_emg
+    from ..model.muscles import looks_like_emg
 
     emg = [looks_like_emg(ch.name, ch.muscle) for ch in channels]
     known = np.array([e is True for e in emg])
@@ -624,7 +624,7 @@ def plan_artefact(data, times, sfreq, channels, setting):
     train : Train or None
     notes : list of str
     """
-    from .muscles import MUSCLES
+    from ..model.muscles import MUSCLES
 
     n = len(channels)
     if setting == "none":

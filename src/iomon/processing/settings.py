@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
+from ..model.errors import InputError
 from .baseline import DEFAULT_BASELINE_SWEEPS
 from .conditioning import DEFAULT_BAND_HZ, DEFAULT_NOISE_WINDOW_S
-from .errors import InputError
 from .measures import PRESENCE_FLOOR_V, PRESENCE_NOISE_FACTOR
 
 __all__ = ["NONE", "SIDECAR_KEYS", "resolve", "Resolved", "Settings", "settings_from_sidecar"]

@@ -38,7 +38,7 @@ class Channel:
     name : str
         The label exactly as in the recording.
     muscle : str or None
-        Muscle code (a key of :data:`iomon.muscles.MUSCLES`), None when unknown.
+        Muscle code (a key of :data:`iomon.model.muscles.MUSCLES`), None when unknown.
     side : str or None
         ``"left"`` or ``"right"``, None when unknown.
     limb : str or None
@@ -257,13 +257,13 @@ class Sweeps:
 
     @classmethod
     def from_mne(cls, epochs, channels=None) -> Sweeps:
-        """Build from :class:`mne.Epochs`; channel facts are inferred from names if not given.
+        """Build from :class:`mne.Epochs`; channels known by name only if not given.
 
-        ``epochs.metadata`` becomes the sweep table when present.
+        ``epochs.metadata`` becomes the sweep table when present. What each channel is
+        (muscle, side, limb, role) is decided with the case (see
+        :func:`iomon.case.channels.decide_channels`).
         """
-        from .channels import infer_channel
-
         if channels is None:
-            channels = [infer_channel(name) for name in epochs.ch_names]
+            channels = [Channel(name) for name in epochs.ch_names]
         return cls(epochs.get_data(copy=True), epochs.times, epochs.info["sfreq"], channels,
                    epochs.metadata)

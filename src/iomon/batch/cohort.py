@@ -246,8 +246,8 @@ def write_cohort_files(summary, preset_names) -> None:
     Each file is written whole or not at all; nothing in them depends on the clock or on the
     order the cases finished in.
     """
-    from .outputs import write_atomic
-    from .report.cohort import write_cohort_report
+    from ..report.cohort import write_cohort_report
+    from ..report.outputs import write_atomic
 
     out_dir = Path(summary.out_dir)
     manifests = [o.manifest for o in summary.outcomes

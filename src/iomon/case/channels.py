@@ -8,9 +8,9 @@ passed on to everything downstream.
 
 from __future__ import annotations
 
-from .errors import InputError
-from .muscles import MUSCLES, parse_channel_name
-from .sweeps import Channel
+from ..model.errors import InputError
+from ..model.muscles import MUSCLES, parse_channel_name
+from ..model.sweeps import Channel
 
 __all__ = ["decide_channels", "infer_channel"]
 
@@ -25,9 +25,10 @@ def infer_channel(name: str) -> Channel:
 def decide_channels(ch_names, case) -> list[Channel]:
     """Combine what the names say with what the sidecar says, and decide each channel's role.
 
-    Names are read with :func:`iomon.muscles.parse_channel_name`; sidecar values override them.
-    Without an explicit role, a channel on the side of the lesioning is ``test`` and one on the
-    other side ``control``; with an unknown side (of channel or case) the role stays unknown.
+    Names are read with :func:`iomon.model.muscles.parse_channel_name`; sidecar values override
+    them. Without an explicit role, a channel on the side of the lesioning is ``test`` and one
+    on the other side ``control``; with an unknown side (of channel or case) the role stays
+    unknown.
 
     Parameters
     ----------

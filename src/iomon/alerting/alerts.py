@@ -39,13 +39,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .criteria import (
-    Criteria,
-    amplitude_dropped,
-    latency_increased,
-    phases_lost,
-    threshold_raised,
-)
+from .criteria import Criteria, amplitude_dropped, latency_increased, phases_lost, threshold_raised
 
 __all__ = ["CONTROL_SPAN", "LOG_FLOOR_PERCENT", "MIN_LOG_SPREAD", "SEVERE_SHARE", "Alert",
            "alerting_rows", "control_level", "cusum_episodes", "detect_alerts",
@@ -209,7 +203,7 @@ def _amplitude_streams(percent, level, drop, inclusive=True):
 
     A rise of the controls (lighter anaesthesia) must not make a steady channel look dropped,
     so the channel is judged against their level capped at 100 %. ``inclusive`` as in
-    :func:`iomon.criteria.amplitude_dropped`.
+    :func:`iomon.alerting.criteria.amplitude_dropped`.
     """
     declines = np.minimum(level, 100.0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -459,7 +453,8 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     n_phases, baseline_phases : array, shape (n_sweeps, n_channels), optional
         Needed when the preset applies the morphology criterion.
     thresholds : tuple of 3 arrays of float, shape (n_sweeps, n_channels), optional
-        ``(lower, upper, baseline)`` from :func:`iomon.threshold.track_thresholds` (V); needed
+        ``(lower, upper, baseline)`` from :func:`iomon.alerting.threshold.track_thresholds` (V);
+        needed
         when the preset applies the threshold criterion.
     setup : array of bool, shape (n_sweeps,), optional
         Setup sweeps (before the baseline): measured, but they never call or end an episode.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .muscles import MUSCLES
+from ..model.muscles import MUSCLES
 
 __all__ = ["CHUNK_SWEEPS", "LEVEL_SPAN_S", "ONSET_BAND_K", "ONSET_HOLD_S", "ONSET_K",
            "ONSET_PEAK_SHARE", "PRESENCE_FLOOR_V", "PRESENCE_NOISE_FACTOR", "TKEO_H",
@@ -239,7 +239,8 @@ def tkeo_threshold(quiet, h=TKEO_H):
     Parameters
     ----------
     quiet : array of float, shape (n_sweeps, n_channels, n_quiet) or None
-        The filtered noise window of every sweep (see :func:`iomon.conditioning.sweep_noise`).
+        The filtered noise window of every sweep (see
+        :func:`iomon.processing.conditioning.sweep_noise`).
 
     Returns
     -------
@@ -267,7 +268,8 @@ def onset_tkeo(data, in_window, quiet, sfreq, h=TKEO_H, hold_s=ONSET_HOLD_S, thr
     data : array of float, shape (n_sweeps, n_channels, n_samples)
     in_window : array of bool, shape (n_channels, n_samples)
     quiet : array of float, shape (n_sweeps, n_channels, n_quiet)
-        The filtered noise window of each sweep (see :func:`iomon.conditioning.sweep_noise`).
+        The filtered noise window of each sweep (see
+        :func:`iomon.processing.conditioning.sweep_noise`).
     sfreq, h, hold_s : float
     threshold : array of float, shape (n_channels,), optional
         Given when ``data`` is a part of the sweeps whose ``quiet`` set it (then ``quiet`` is
@@ -356,7 +358,7 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
     windows : array of float, shape (n_channels, 2)
         Response window per channel, s (see :func:`response_windows`).
     noise : array of float, shape (n_sweeps, n_channels)
-        Pre-stimulus noise of each sweep, V (see :func:`iomon.conditioning.sweep_noise`).
+        Pre-stimulus noise of each sweep, V (see :func:`iomon.processing.conditioning.sweep_noise`).
     noise_sd : array of float, shape (n_channels,), optional
         Noise level per channel used for thresholds; by default the median over sweeps of
         ``noise``, which one noisy sweep cannot inflate.
@@ -393,7 +395,7 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
                            for name in Measurements.__dataclass_fields__})
 
 
-#: Sweeps measured (and conditioned, :func:`iomon.conditioning.condition`) at a time.
+#: Sweeps measured (and conditioned, :func:`iomon.processing.conditioning.condition`) at a time.
 CHUNK_SWEEPS = 256
 
 

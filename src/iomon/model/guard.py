@@ -5,7 +5,7 @@ through nixio and h5py) can loop for ever on a damaged file, and a C extension (
 reader) can crash the process. :func:`guarded` runs such a parse in a forked child process
 under a memory limit (``RLIMIT_AS``) and a time limit; its result comes back pickled through a
 pipe. A crash (a signal), a hang past the limit, a memory blow-up or any other error becomes
-one :class:`~iomon.errors.InputError` naming the file, never a traceback or a silent death;
+one :class:`~iomon.model.errors.InputError` naming the file, never a traceback or a silent death;
 the child's stdout and stderr go to ``/dev/null``, so library chatter (C-level prints
 included) never reaches the terminal.
 

@@ -29,8 +29,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
-from .errors import InputError
+from .. import __version__
+from ..model.errors import InputError
 
 __all__ = ["BatchJob", "BatchSummary", "CaseEntry", "CaseOutcome", "find_cases",
            "process_case", "run_batch"]
@@ -113,7 +113,7 @@ class BatchSummary:
 # ------------------------------------------------------------------------------ discovery
 def _reader_extensions() -> tuple[set[str], set[str]]:
     """Extensions of recordings that stand alone, and of those that need a sidecar's mapping."""
-    from .io import READERS
+    from ..io import READERS
 
     alone = {e for r in READERS if r.section is None for e in r.extensions}
     mapped = {e for r in READERS if r.section is not None for e in r.extensions}
@@ -146,7 +146,7 @@ def find_cases(archive: str | Path, out_dir: str | Path | None = None
     InputError
         The archive is missing, holds no case, or two cases share an id (both paths named).
     """
-    from .case import load_case
+    from ..case.sidecar import load_case
 
     archive = Path(archive)
     if not archive.is_dir():
@@ -211,7 +211,7 @@ def _input_key(job: BatchJob) -> dict:
     The recording's companions (files beside it with the same stem: a BrainVision header's
     marker and data files) count as inputs too.
     """
-    from .pipeline import file_sha256
+    from ..pipeline import file_sha256
 
     recording = job.entry.recording
     inputs = {p.name: file_sha256(p) for p in sorted(recording.parent.iterdir())
@@ -232,7 +232,7 @@ def _input_key(job: BatchJob) -> dict:
 
 def _output_checksums(case_dir: Path) -> dict:
     """Checksum of every file of a case folder but its record, by relative path."""
-    from .pipeline import file_sha256
+    from ..pipeline import file_sha256
 
     return {p.relative_to(case_dir).as_posix(): file_sha256(p)
             for p in sorted(case_dir.rglob("*")) if p.is_file() and p.name != MANIFEST}
@@ -271,7 +271,7 @@ def process_case(job: BatchJob) -> CaseOutcome:
 def _run_child(job: BatchJob, key: dict) -> CaseOutcome:
     """Run :func:`_child_main` on ``job`` in a fresh interpreter and read its answer."""
     entry = job.entry
-    command = [sys.executable, "-c", "from iomon.batch import _child_main; _child_main()"]
+    command = [sys.executable, "-c", "from iomon.batch.run import _child_main; _child_main()"]
     env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg")
     # Cases run side by side, one per core: one thread each. (BLAS thread pools also reserve
     # address space that the memory limit counts, and hang at exit when they cannot start.)
@@ -356,11 +356,11 @@ def analyse_case(job: BatchJob, key: dict) -> dict:
     The first preset's results are the case's outputs (as ``iomon analyze`` writes them); the
     others are applied to the same measurements for the alert audit. Returns the record.
     """
-    from .case import load_case
+    from ..case.sidecar import load_case
+    from ..io import read
+    from ..pipeline import analyze_each
+    from ..report.outputs import write_atomic, write_outputs
     from .cohort import at_risk_trend, cohort_row, preset_record
-    from .io import read
-    from .outputs import write_atomic, write_outputs
-    from .pipeline import analyze_each
 
     entry = job.entry
     case = load_case(entry.recording, entry.sidecar)
@@ -444,8 +444,8 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
     -------
     BatchSummary
     """
+    from ..alerting.criteria import load_criteria
     from .cohort import write_cohort_files
-    from .criteria import load_criteria
 
     presets = _load_presets(criteria, load_criteria)
     out_dir = Path(out_dir)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .annotations import LESIONING, POST
-from .errors import InputError
+from ..model.annotations import LESIONING, POST
+from ..model.errors import InputError
 
 __all__ = ["DEFAULT_BASELINE_SWEEPS", "Baseline", "baseline_epochs", "BaselineEntry", "BaselineSet",
            "build_baselines", "compute_baseline", "percent_of_reference", "Rebaseline"]
@@ -52,6 +52,22 @@ class Baseline:
     present: np.ndarray
 
 
+@dataclass(frozen=True)
+class Rebaseline:
+    """An explicit re-baselining: from ``at_s`` on, sweeps are compared with a new baseline.
+
+    Attributes
+    ----------
+    at_s : float
+        Seconds since the start of the recording.
+    reason : str
+        Why (written into the audit trail), e.g. "after repositioning of the leg electrodes".
+    """
+
+    at_s: float
+    reason: str = ""
+
+
 def compute_baseline(amplitude, onset_latency, present, chosen, n_phases=None) -> Baseline:
     """Reference values over the chosen sweeps (all inputs shape (n_sweeps, n_channels))."""
     with warnings.catch_warnings():
@@ -68,22 +84,6 @@ def compute_baseline(amplitude, onset_latency, present, chosen, n_phases=None) -
     base_present = (n_chosen > 0) & (2 * n_present > n_chosen)
     return Baseline(chosen, median, mad, np.where(base_present, latency, np.nan),
                     np.where(base_present, phases, np.nan), base_present)
-
-
-@dataclass(frozen=True)
-class Rebaseline:
-    """An explicit re-baselining: from ``at_s`` on, sweeps are compared with a new baseline.
-
-    Attributes
-    ----------
-    at_s : float
-        Seconds since the start of the recording.
-    reason : str
-        Why (written into the audit trail), e.g. "after repositioning of the leg electrodes".
-    """
-
-    at_s: float
-    reason: str = ""
 
 
 @dataclass(frozen=True)

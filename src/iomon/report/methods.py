@@ -7,8 +7,9 @@ processing uses.
 
 from __future__ import annotations
 
-from . import alerts, conditioning, measures
-from .criteria import Criteria
+from ..alerting import alerts
+from ..alerting.criteria import Criteria
+from ..processing import conditioning, measures
 
 __all__ = ["methods_paragraphs"]
 

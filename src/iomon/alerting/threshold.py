@@ -129,7 +129,7 @@ def reference_sweeps(epoch, chosen) -> np.ndarray:
     Parameters
     ----------
     epoch : array of int, shape (n_sweeps,)
-        Baseline epoch of each sweep (see :func:`iomon.baseline.baseline_epochs`).
+        Baseline epoch of each sweep (see :func:`iomon.processing.baseline.baseline_epochs`).
     chosen : array of bool, shape (n_sweeps,)
         Sweeps that formed an amplitude baseline.
     """
@@ -165,7 +165,7 @@ def thresholds_for(table, present, valid, baselines, rebaselines):
                       "can be told")
     note = ("the stimulus intensities give no unit: the threshold criterion took them as "
             "volts") if "" in units else None
-    from .baseline import baseline_epochs
+    from ..processing.baseline import baseline_epochs
 
     onsets = table["onset_s"].to_numpy(dtype=float)
     epoch = baseline_epochs(onsets, rebaselines)
