@@ -28,7 +28,8 @@ def decide_channels(ch_names, case) -> list[Channel]:
     Names are read with :func:`iomon.model.muscles.parse_channel_name`; sidecar values override
     them. Without an explicit role, a channel on the side of the lesioning is ``test`` and one
     on the other side ``control``; with an unknown side (of channel or case) the role stays
-    unknown.
+    unknown. A face or tongue muscle (corticobulbar, above any spinal lesion) is a
+    ``control`` on either side once the case's side is known: it is not at risk.
 
     Parameters
     ----------
@@ -57,7 +58,10 @@ def decide_channels(ch_names, case) -> list[Channel]:
         muscle = (spec and spec.muscle) or inferred.muscle
         limb = (spec and spec.limb) or (MUSCLES[muscle].limb if muscle in MUSCLES else None)
         role = spec.role if spec else None
-        if role is None and side is not None and case.side is not None:
+        cranial = muscle in MUSCLES and MUSCLES[muscle].cranial
+        if role is None and case.side is not None and cranial:
+            role = "control"
+        elif role is None and side is not None and case.side is not None:
             role = "test" if side == case.side else "control"
         channels.append(Channel(name, muscle, side, limb, role))
     return channels

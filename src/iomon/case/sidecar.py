@@ -19,14 +19,14 @@ import numpy as np
 from ..io import ReadOptions, read_options_from_sidecar, sidecar_sections
 from ..model.annotations import Phase
 from ..model.errors import InputError
-from ..model.muscles import MUSCLES
+from ..model.muscles import MUSCLES, muscle_code
 from ..model.sweeps import LIMBS, ROLES, SIDES
 from ..model.tomlsafe import load_toml
 from ..processing.baseline import Rebaseline
 from ..processing.settings import Settings, settings_from_sidecar
 
-__all__ = ["Case", "ChannelSpec", "Exclusion", "TheatreEvent", "load_case", "read_case",
-           "sidecar_path"]
+__all__ = ["FOLDER_SIDECAR", "Case", "ChannelSpec", "Exclusion", "TheatreEvent", "load_case",
+           "read_case", "sidecar_path", "sidecars_of"]
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
@@ -129,6 +129,8 @@ class Case:
         Review edits: sweeps or channels left out (``[[exclude]]``).
     events : tuple of TheatreEvent
         What happened in theatre (``[[events]]``).
+    notes : tuple of str
+        What a user should know of the sidecar (a muscle iomon does not know).
     """
 
     id: str
@@ -144,12 +146,32 @@ class Case:
     procedure: str | None = None
     exclusions: tuple[Exclusion, ...] = ()
     events: tuple[TheatreEvent, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+#: The sidecar inside a folder that holds a case exported as one file per sweep.
+FOLDER_SIDECAR = "case.toml"
 
 
 def sidecar_path(recording: str | Path) -> Path:
-    """Return where the automatic sidecar of ``recording`` would be."""
+    """Return where the automatic sidecar of ``recording`` would be beside it.
+
+    ``<stem>.case.toml`` beside a file; ``<name>.case.toml`` beside a folder of sweep files
+    (which may also hold its sidecar inside, as ``case.toml``: see :func:`sidecars_of`).
+    """
     recording = Path(recording)
+    if recording.is_dir():
+        return recording.with_name(recording.name + ".case.toml")
     return recording.with_name(recording.stem + ".case.toml")
+
+
+def sidecars_of(recording: str | Path) -> list[Path]:
+    """The automatic sidecars of a recording that exist: beside it, and inside a folder."""
+    recording = Path(recording)
+    places = [sidecar_path(recording)]
+    if recording.is_dir():
+        places.append(recording / FOLDER_SIDECAR)
+    return [p for p in places if p.is_file()]
 
 
 def _check_keys(table: dict, allowed: set, where: str, path: Path):
@@ -199,10 +221,11 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
                       "processing", "exclude", "events"} | sidecar_sections(), "the sidecar",
                 path)
     case_id, side, levels, procedure = _case_section(doc, path, default_id)
-    return Case(case_id, side, levels, _channel_specs(doc, path), _phases(doc, path),
+    notes = []
+    return Case(case_id, side, levels, _channel_specs(doc, path, notes), _phases(doc, path),
                 _clinical(doc, path), path, _read_options(doc, path), _rebaselines(doc, path),
                 _processing(doc.get("processing", {}), path), procedure,
-                _exclusions(doc, path), _events(doc, path))
+                _exclusions(doc, path), _events(doc, path), tuple(notes))
 
 
 def _load_toml(path: Path) -> dict:
@@ -233,8 +256,13 @@ def _case_section(doc: dict, path: Path, default_id) -> tuple:
     return str(case_id), side, tuple(v.upper() for v in levels), procedure
 
 
-def _channel_specs(doc: dict, path: Path) -> tuple[ChannelSpec, ...]:
-    """``[[channels]]``: what the sidecar says about each channel."""
+def _channel_specs(doc: dict, path: Path, notes: list) -> tuple[ChannelSpec, ...]:
+    """``[[channels]]``: what the sidecar says about each channel.
+
+    A muscle is read in any spelling the channel-label reader knows (``"Delt"``, ``"Tib
+    ant"``, ``"deltoideus"``) and kept as its code; one iomon does not know is kept as written,
+    with a note: its expected latencies are then unknown.
+    """
     specs = []
     for where, entry in _tables(doc, "channels", {"name", "muscle", "side", "limb", "role"},
                                 path):
@@ -245,8 +273,12 @@ def _channel_specs(doc: dict, path: Path) -> tuple[ChannelSpec, ...]:
         if muscle is not None:
             if not isinstance(muscle, str):
                 raise InputError(f"{where}.muscle must be text, got {muscle!r}", path)
-            known = {code.lower(): code for code in MUSCLES}
-            muscle = known.get(muscle.lower(), muscle)
+            code = muscle_code(muscle)
+            if code is None:
+                notes.append(f"{path.name}: {where} ({name!r}) names muscle {muscle!r}, which "
+                             "iomon does not know: its expected latencies are not used (known: "
+                             f"{', '.join(MUSCLES)})")
+            muscle = code or muscle
         specs.append(ChannelSpec(
             name=name,
             muscle=muscle,
@@ -386,14 +418,18 @@ def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:
 def load_case(recording_path: str | Path, case_path: str | Path | None = None) -> Case:
     """The case sidecar of a recording.
 
-    The one named, else ``<stem>.case.toml`` beside the recording, else an empty case named
-    after the recording.
+    The one named, else ``<stem>.case.toml`` beside the recording (for a folder of sweep files
+    ``<folder>.case.toml`` beside it or ``case.toml`` inside it; both is refused), else an
+    empty case named after the recording.
     """
     recording_path = Path(recording_path)
-    stem = recording_path.stem
+    stem = recording_path.name if recording_path.is_dir() else recording_path.stem
     if case_path is not None:
         return read_case(case_path, default_id=stem)
-    automatic = sidecar_path(recording_path)
-    if automatic.is_file():
-        return read_case(automatic, default_id=stem)
+    found = sidecars_of(recording_path)
+    if len(found) > 1:
+        raise InputError(f"has two sidecars, {found[0]} beside it and {FOLDER_SIDECAR} inside "
+                         "it: keep one", recording_path)
+    if found:
+        return read_case(found[0], default_id=stem)
     return Case(stem)
