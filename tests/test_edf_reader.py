@@ -192,10 +192,10 @@ def test_lazy_bdf_signals_match_mne(realdata, name):
     """iomon reads BDF samples itself (lazily); MNE's BDF reader is the reference."""
     import mne
 
-    from iomon.io.edf import BdfSignal, _check_header
+    from iomon.io.edf import BdfSignal, check_header
 
     path = realdata / "edf" / name
-    layout = _check_header(path)
+    layout = check_header(path)
     raw = mne.io.read_raw_bdf(path, preload=False, verbose="error")
     compared = 0
     for index, label in enumerate(layout["labels"][:6]):
@@ -249,14 +249,14 @@ def test_bulk_windows_equal_edfio(tmp_path, monkeypatch, kind, write, piecewise)
     large to read at once make the reader read each channel's part."""
     import edfio
 
-    from iomon.io.edf import EdfSignal, Records, _check_header, _edfio_indices
+    from iomon.io.edf import EdfSignal, Records, _edfio_indices, check_header
 
     if piecewise:
         monkeypatch.setattr(Records, "MAX_READ_BYTES", 1)
 
     path = tmp_path / "bulk.edf"
     write(path)
-    layout = _check_header(path)
+    layout = check_header(path)
     assert layout["reserved"].startswith(kind)
     lazy = edfio.read_edf(path, lazy_load_data=True)
     signals = [EdfSignal(s, i) for s, i in zip(lazy.signals, _edfio_indices(lazy, layout,
@@ -282,13 +282,13 @@ def test_bulk_bdf_windows_equal_mne(realdata, monkeypatch, name, piecewise):
     """BDF windows in bulk: MNE's values, and the per-window reads bit for bit."""
     import mne
 
-    from iomon.io.edf import BdfSignal, Records, _check_header
+    from iomon.io.edf import BdfSignal, Records, check_header
 
     if piecewise:
         monkeypatch.setattr(Records, "MAX_READ_BYTES", 1)
 
     path = realdata / "edf" / name
-    layout = _check_header(path)
+    layout = check_header(path)
     raw = mne.io.read_raw_bdf(path, preload=False, verbose="error")
     signals = [BdfSignal(path, layout, i) for i, label in enumerate(layout["labels"])
                if label in raw.ch_names and label != "Status"

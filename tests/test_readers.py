@@ -394,9 +394,11 @@ def test_a_format_is_one_module_and_one_registry_line(tmp_path, monkeypatch, edf
     (tmp_path / "unknown.xyz").write_text("?")
     with pytest.raises(InputError, match="Toy sweeps"):
         io.read(tmp_path / "unknown.xyz")
-    # Every registered reader names its extensions, and sidecar sections are the readers'.
+    # Every registered file reader names its extensions; one reader reads folders (a case
+    # exported as one file per sweep); sidecar sections are the readers'.
     assert all(r.extensions and all(e.startswith(".") for e in r.extensions)
-               for r in io.READERS)
+               for r in io.READERS if not r.folder)
+    assert [r.name for r in io.READERS if r.folder] == ["sweep-files"]
     assert io.sidecar_sections() == {"tabular"}
 
 

@@ -54,6 +54,12 @@ def _add_batch(sub) -> None:
                        help="no progress; only errors and the final line")
 
 
+_RECORDING_HELP = ("a recording file, or a folder holding a case exported as one file per "
+                   "sweep (read in time order as one case); formats: ")
+_CASE_HELP = ("case sidecar (default: RECORDING's stem + .case.toml beside it, if any; for a "
+              "folder, FOLDER.case.toml beside it or case.toml inside it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its help is the command-line documentation)."""
     from .io import formats_text
@@ -72,10 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="output folder (default: iomon-demo)")
 
     analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
-    analyze.add_argument("recording", metavar="RECORDING",
-                         help=f"recording: {formats_text()}")
-    analyze.add_argument("--case", metavar="FILE", default=None,
-                         help="case sidecar (default: RECORDING's stem + .case.toml, if any)")
+    analyze.add_argument("recording", metavar="RECORDING", help=_RECORDING_HELP + formats_text())
+    analyze.add_argument("--case", metavar="FILE", default=None, help=_CASE_HELP)
     _add_criteria(analyze)
     analyze.add_argument("--out", metavar="DIR", default=None,
                          help="output folder (default: RECORDING's stem + _iomon)")
@@ -88,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="what the reader sees: channels, sweeps, annotations, "
                                        "phases")
-    info.add_argument("recording", metavar="RECORDING", help=f"recording: {formats_text()}")
-    info.add_argument("--case", metavar="FILE", default=None, help="case sidecar")
+    info.add_argument("recording", metavar="RECORDING", help=_RECORDING_HELP + formats_text())
+    info.add_argument("--case", metavar="FILE", default=None, help=_CASE_HELP)
 
     simulate = sub.add_parser(
         "simulate", help="write a synthetic DREZ case (or a case series) with its ground truth",
@@ -123,8 +127,8 @@ def _cmd_analyze(args) -> int:
 
     recording_path = Path(args.recording)
     result = analyze_file(recording_path, args.case, args.criteria)
-    out = Path(args.out) if args.out else recording_path.with_name(recording_path.stem +
-                                                                   "_iomon")
+    stem = recording_path.name if recording_path.is_dir() else recording_path.stem
+    out = Path(args.out) if args.out else recording_path.with_name(stem + "_iomon")
     write_outputs(result, out, report=not args.no_report, identify=args.identify,
                   force=args.force)
     focal = sum(a.scope == "focal" for a in result.alerts)
@@ -194,7 +198,7 @@ def _cmd_info(args) -> int:
     for p in phases:
         n = int((sweep_phase == p.name).sum())
         print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
-    for note in list(recording.notes) + artefact_notes:
+    for note in list(recording.notes) + list(case.notes) + artefact_notes:
         print(f"note: {note}")
     return 0
 

@@ -51,9 +51,19 @@ MIN_SFREQ_HZ = 1000.0
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
+    """SHA-256 of a file, read in 1 MiB blocks.
+
+    Of a folder of sweep files (a case exported as one file per sweep): the SHA-256 of the
+    list of its files' names and SHA-256s, in name order, one ``name  sha256`` line each.
+    """
+    path = Path(path)
+    if path.is_dir():
+        from .io.sweepfiles import sweep_files
+
+        lines = "".join(f"{p.name}  {file_sha256(p)}\n" for p in sweep_files(path))
+        return hashlib.sha256(lines.encode("utf-8")).hexdigest()
     digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
+    with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -80,9 +90,10 @@ def analyze_file(path: str | Path, case_path: str | Path | None = None,
     Parameters
     ----------
     path : str or Path
-        The recording.
+        The recording: a file, or a folder of sweep files.
     case_path : str or Path, optional
-        The case sidecar; by default ``<stem>.case.toml`` beside the recording, if any.
+        The case sidecar; by default ``<stem>.case.toml`` beside the recording, if any (see
+        :func:`iomon.case.sidecar.load_case`).
     criteria, settings
         As for :func:`analyze`.
     """
@@ -183,7 +194,7 @@ def _measure_case(recording: Recording, case: Case, settings: Settings | None) -
         conditioned, sweeps, sweep_phase, windows, noise, quiet, ~rejected, resolved,
         baseline_start)
     percent = percent_of_reference(measurements.amplitude, baselines)
-    notes = (list(recording.notes) + list(resolved.notes) + artefact_notes
+    notes = (list(recording.notes) + list(case.notes) + list(resolved.notes) + artefact_notes
              + _mains_notes(mains, mains_hz))
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=tuple(phases),

@@ -120,12 +120,33 @@ def _reader_extensions() -> tuple[set[str], set[str]]:
     return alone, mapped
 
 
+def _claimed(path: Path) -> bool:
+    """Whether the reader of a file's extension takes it for its format.
+
+    A ``.json`` file is a case only when it is a Cadwell case JSON.
+    """
+    from ..io import READERS
+
+    return any(r.claims is None or r.claims(path) for r in READERS
+               if path.suffix.lower() in r.extensions)
+
+
 def _archive_files(archive: Path, skip: Path | None):
-    """Every file under ``archive`` in a stable order, leaving out hidden ones and ``skip``."""
+    """Every file under ``archive`` in a stable order, leaving out hidden ones and ``skip``.
+
+    A folder of sweep files (a case exported as one file per sweep) is yielded as itself, its
+    files and subfolders not walked.
+    """
+    from ..io.sweepfiles import is_sweep_folder
+
     for folder, subfolders, files in os.walk(archive):
         here = Path(folder)
         subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
                                and (skip is None or (here / d).resolve() != skip))
+        if is_sweep_folder(here):
+            subfolders[:] = []
+            yield here
+            continue
         for name in sorted(files):
             if not name.startswith("."):
                 yield here / name
@@ -136,17 +157,18 @@ def find_cases(archive: str | Path, out_dir: str | Path | None = None
     """The cases under ``archive``, and the ones that cannot be run (as failed outcomes).
 
     A case is a recording with its ``<stem>.case.toml`` sidecar, or a recording of a format
-    that stands alone (EDF, BrainVision, the neo formats, CFS) without one; CSV and MAT files
-    count only with a sidecar, which holds their mapping. A sidecar without a recording, or
-    whose case id cannot name a folder, is a failed case. ``out_dir`` is left out of the walk
-    when it lies inside the archive.
+    that stands alone (EDF, BrainVision, the neo formats, CFS, Cadwell JSON) without one; CSV
+    and MAT files count only with a sidecar, which holds their mapping. A folder of sweep
+    files is one case, its sidecar ``<folder>.case.toml`` beside it or ``case.toml`` inside.
+    A sidecar without a recording, or whose case id cannot name a folder, is a failed case.
+    ``out_dir`` is left out of the walk when it lies inside the archive.
 
     Raises
     ------
     InputError
         The archive is missing, holds no case, or two cases share an id (both paths named).
     """
-    from ..case.sidecar import load_case
+    from ..case.sidecar import load_case, sidecar_path
 
     archive = Path(archive)
     if not archive.is_dir():
@@ -161,20 +183,20 @@ def find_cases(archive: str | Path, out_dir: str | Path | None = None
     entries, failures, used = [], [], set()
     for path in files:
         suffix = path.suffix.lower()
-        has_sidecar = path.with_name(path.stem + ".case.toml") in sidecars
-        if suffix not in alone and not (suffix in mapped and has_sidecar):
+        beside = sidecar_path(path)
+        if path.is_file() and (suffix not in alone or not _claimed(path)) and not (
+                suffix in mapped and beside in sidecars):
             continue
-        if has_sidecar:
-            used.add(path.with_name(path.stem + ".case.toml"))
+        used.add(beside)
         relative = path.relative_to(archive).as_posix()
+        stem = path.name if path.is_dir() else path.stem
         try:
-            case_id = load_case(path).id
-            _check_case_id(case_id, path)
+            case = load_case(path)
+            _check_case_id(case.id, path)
         except InputError as err:
-            failures.append(CaseOutcome(path.stem, relative, "failed", _one_line(err, path)))
+            failures.append(CaseOutcome(stem, relative, "failed", _one_line(err, path)))
             continue
-        sidecar = path.with_name(path.stem + ".case.toml") if has_sidecar else None
-        entries.append(CaseEntry(case_id, path, sidecar, relative))
+        entries.append(CaseEntry(case.id, path, case.source, relative))
     for orphan in sorted(sidecars - used):
         failures.append(CaseOutcome(orphan.name[: -len(".case.toml")],
                                     orphan.relative_to(archive).as_posix(), "failed",
@@ -214,8 +236,11 @@ def _input_key(job: BatchJob) -> dict:
     from ..pipeline import file_sha256
 
     recording = job.entry.recording
-    inputs = {p.name: file_sha256(p) for p in sorted(recording.parent.iterdir())
-              if p.is_file() and p.stem == recording.stem}
+    if recording.is_dir():  # a folder of sweep files: its checksum covers every sweep file
+        inputs = {recording.name: file_sha256(recording)}
+    else:
+        inputs = {p.name: file_sha256(p) for p in sorted(recording.parent.iterdir())
+                  if p.is_file() and p.stem == recording.stem}
     criteria = json.dumps([c.as_dict() for c in job.presets], sort_keys=True)
     return {
         "recording_sha256": inputs[recording.name],

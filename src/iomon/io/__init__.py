@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..model.errors import InputError
-from . import brainvision, cfs, csvtable, edf, matlab, neo_adapter
+from . import brainvision, cfs, csvtable, edf, matlab, neo_adapter, sweepfiles
 from .base import DEFAULT_WINDOW_S, Reader, ReadOptions, Recording, read_options
 
 __all__ = ["DEFAULT_WINDOW_S", "READERS", "ReadOptions", "Reader", "Recording", "detect_format",
-           "formats_text", "read", "read_options_from_sidecar"]
+           "folder_reader", "formats_text", "read", "read_options_from_sidecar"]
 
 #: Every format iomon reads, in the order formats are tried when telling them apart.
 READERS: tuple[Reader, ...] = (
@@ -31,12 +31,14 @@ READERS: tuple[Reader, ...] = (
     cfs.READER,
     matlab.READER,
     csvtable.READER,
+    sweepfiles.READER,
 )
 
 
 def formats_text() -> str:
     """The formats read, as a sentence: "EDF/BDF (.edf, .bdf), BrainVision (.vhdr), ..."."""
-    return ", ".join(f"{r.title} ({', '.join(r.extensions)})" for r in READERS)
+    return ", ".join(f"{r.title} ({', '.join(r.extensions)})" if r.extensions else r.title
+                     for r in READERS)
 
 
 def detect_format(path: Path) -> Reader | None:
@@ -50,13 +52,18 @@ def detect_format(path: Path) -> Reader | None:
     return next((r for r in READERS if suffix in r.extensions), None)
 
 
+def folder_reader() -> Reader:
+    """The reader of a folder (a case exported as one file per sweep)."""
+    return next(r for r in READERS if r.folder)
+
+
 def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """Read a recording, choosing the reader from the file's content and extension.
 
     Parameters
     ----------
     path : str or Path
-        The recording.
+        The recording: a file, or a folder holding a case exported as one file per sweep.
     options : ReadOptions, optional
         Sweep window, stimulus source and reader sections (from the case sidecar).
 
@@ -69,9 +76,7 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
     options = options or ReadOptions()
     if not path.exists():
         raise InputError("file not found", path)
-    if path.is_dir():
-        raise InputError("is a folder, not a recording", path)
-    reader = detect_format(path)
+    reader = folder_reader() if path.is_dir() else detect_format(path)
     if reader is None:
         raise InputError(f"unknown recording format (extension {path.suffix or 'none'!r}); "
                          f"iomon reads {formats_text()}", path)

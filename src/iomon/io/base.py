@@ -25,6 +25,7 @@ from ..model.sweeps import Channel, Sweeps
 
 __all__ = ["DEFAULT_WINDOW_S", "MAX_COVERAGE", "MAX_SFREQ_HZ", "MAX_SWEEP_VALUES", "MAX_TIME_S",
            "ReadOptions", "Reader", "Recording", "assemble", "check_rate", "check_sweep_size",
+           "starts_on_artefact",
            "check_time", "check_times", "error_line", "fit_windows", "quiet_stretch",
            "read_options", "stimuli_or_error", "stimulus_sample_in_episodes", "trigger_onsets",
            "unique_names", "unit_scale"]
@@ -101,6 +102,12 @@ class Reader:
         The sidecar section this reader owns (``"tabular"``).
     check_section : callable (dict) -> dict, optional
         Validates that section (raising :class:`~iomon.model.errors.InputError` naming the key).
+    folder : bool
+        It reads a folder (a case exported as one file per sweep), not a file.
+    claims : callable (Path) -> bool, optional
+        Whether a file of one of its extensions is of this format, for a search through an
+        archive (``iomon batch``) where the extension alone does not say (``.json``); default:
+        every file of its extensions is.
     """
 
     name: str
@@ -110,6 +117,8 @@ class Reader:
     sniff: Callable | None = None
     section: str | None = None
     check_section: Callable | None = None
+    folder: bool = False
+    claims: Callable | None = None
 
 # An optional EDF signal-type prefix ("DIG DTRIG", "Trigger Status") may precede the name.
 TRIGGER_PATTERN = re.compile(r"^(\w+\s+)?(trigger|d?trig|sti\S*|status)$", re.IGNORECASE)
@@ -266,11 +275,43 @@ def sweep_table(stimuli) -> dict:
     }
 
 
+#: A pulse's steep part lasts at most this long, s: the first step found within it of a sweep
+#: that starts on the artefact belongs to the pulse the sweep starts on.
+MAX_PULSE_S = 0.002
+#: How far (in median absolute deviations of the sweep) the first sample of a sweep that starts
+#: on the stimulus artefact lies from the sweep's median: an artefact of 1 mV over 5 µV of
+#: noise lies about 300 away; noise, hum and electrode drift at the first sample of a sweep
+#: with a pre-stimulus part lie within about 10.
+ARTEFACT_START_RATIO = 30.0
+
+
+def starts_on_artefact(data, ratio: float = ARTEFACT_START_RATIO) -> bool:
+    """Whether episodic sweeps begin on the stimulus artefact (no pre-stimulus sample).
+
+    Some systems export sweeps that start at the first pulse of the train: their first
+    sample lies on the pulse, far from the sweep's level, on most channels. Judged per channel
+    by the median over sweeps of the first sample's distance from the sweep's median in
+    median absolute deviations, then by the median over channels.
+
+    Parameters
+    ----------
+    data : array of float, shape (n_sweeps, n_channels, n_samples)
+    ratio : float
+    """
+    data = np.where(np.isfinite(data), data, 0.0)
+    level = np.median(data, axis=-1)
+    spread = np.median(np.abs(data - level[..., None]), axis=-1)
+    spread = np.where(spread > 0, spread, np.finfo(float).tiny)
+    distance = np.abs(data[..., 0] - level) / spread
+    return bool(np.median(np.median(distance, axis=0)) > ratio)
+
+
 def stimulus_sample_in_episodes(data, sfreq, options: ReadOptions, notes, path) -> int:
     """Sample index of the stimulus inside episodic sweeps that do not record it.
 
-    The sidecar's ``[recording] stimulus_s`` when given, else the first pulse of the stimulus
-    artefact found in the data, else the sweep start; the choice is noted.
+    The sidecar's ``[recording] stimulus_s`` when given; else the sweep start when the sweeps
+    start on the stimulus artefact (:func:`starts_on_artefact`); else the first pulse of the
+    artefact found in the data; else the sweep start. The choice is noted.
 
     Parameters
     ----------
@@ -291,6 +332,11 @@ def stimulus_sample_in_episodes(data, sfreq, options: ReadOptions, notes, path) 
                              f"the {offset[-1]:.3f} s sweeps", path)
         return int(round(options.stimulus_s * sfreq))
     first = first_pulse(data, sfreq)
+    if starts_on_artefact(data) and (first is None or first <= MAX_PULSE_S):
+        notes.append("the sweeps start on the stimulus artefact (an export that begins at the "
+                     "first pulse): the stimulus is each sweep's first sample (set [recording] "
+                     "stimulus_s to override)")
+        return 0
     if first is None:
         notes.append("no stimulus artefact found and no [recording] stimulus_s in the sidecar: "
                      "the stimulus is taken at the start of each sweep")
@@ -536,8 +582,8 @@ def read_options(table: dict, sections: Mapping[str, dict] | None = None) -> Rea
         window = table["window_ms"]
         if (not isinstance(window, list) or len(window) != 2
                 or not all(_number(v) and abs(v) <= 60_000 for v in window)
-                or not window[0] < 0 < window[1]):
-            raise InputError("recording.window_ms must be [start, end] in ms with start < 0 < "
+                or not window[0] <= 0 < window[1]):
+            raise InputError("recording.window_ms must be [start, end] in ms with start <= 0 < "
                              f"end, got {window!r}")
         options["window_s"] = (window[0] / 1e3, window[1] / 1e3)
     if "stimulus_channel" in table:

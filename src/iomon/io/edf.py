@@ -40,10 +40,12 @@ from .base import (
     unit_scale,
 )
 
-__all__ = ["READER", "BdfSignal", "EdfSignal", "Records", "read_edf", "read_tals"]
+__all__ = ["MAX_EPISODE_S", "READER", "BdfSignal", "EdfSignal", "HeaderSignal", "Records",
+           "check_header", "header_signals", "read_edf", "read_tals",
+           "read_windows", "record_tals", "voltage_channels"]
 
 
-def _check_header(path: Path) -> dict:
+def check_header(path: Path) -> dict:
     """Refuse files whose header is not EDF/BDF, is damaged or contradicts the file's size.
 
     Every count, duration, rate and range is checked before use: a damaged field is named
@@ -55,15 +57,24 @@ def _check_header(path: Path) -> dict:
     size = path.stat().st_size
     with path.open("rb") as f:
         header = f.read(256)
+        layout = _main_fields(_version_checked(header, size, path), size, path)
+        signal_header = f.read(layout["n_signals"] * 256)
+    return _complete_layout(layout, header, signal_header, size, path)
+
+
+def _version_checked(header: bytes, size: int, path) -> bytes:
+    """The 256-byte fixed header, refused unless it starts as EDF or BDF does."""
     if len(header) < 256:
         raise InputError(f"not an EDF/BDF file (only {size} bytes, the header needs 256)", path)
     if not (header.startswith(b"0       ") or header[:8] == b"\xffBIOSEMI"):
         raise InputError("not an EDF/BDF file (the header does not start with the EDF or BDF "
                          "version field)", path)
-    layout = _main_fields(header, size, path)
-    with path.open("rb") as f:
-        f.seek(256)
-        signal_header = f.read(layout["n_signals"] * 256)
+    return header
+
+
+def _complete_layout(layout: dict, header: bytes, signal_header: bytes, size: int, path
+                     ) -> dict:
+    """The layout with the signal fields, checked against the file's size."""
     layout.update(_signal_fields(signal_header, layout, path))
     record_bytes = sum(layout["per_record"]) * layout["bytes_per_sample"]
     expected = layout["header_bytes"] + layout["n_records"] * record_bytes
@@ -249,6 +260,37 @@ class EdfSignal:
         return (digital + offset) * gain
 
 
+class HeaderSignal:
+    """One signal of an EDF file, calibrated from its header alone exactly as edfio does.
+
+    For files too small and too many to open with edfio one by one (a case exported as one
+    file per sweep); offers what :class:`Records` and :func:`read_windows` use.
+    """
+
+    def __init__(self, layout: dict, index: int):
+        self.index = index
+        self.label = layout["labels"][index]
+        self.physical_dimension = layout["units"][index]
+        self.sampling_frequency = layout["per_record"][index] / layout["record_s"]
+        (p_lo, p_hi), (d_lo, d_hi) = layout["physical"][index], layout["digital"][index]
+        gain = (p_hi - p_lo) / (d_hi - d_lo)  # edfio's _calculate_gain_and_offset
+        self._calibration = (gain, p_hi / gain - d_hi)
+
+    def calibrate(self, digital: np.ndarray) -> np.ndarray:
+        """Physical values (the signal's unit) of digital ones, as edfio computes them."""
+        gain, offset = self._calibration
+        return (digital + offset) * gain
+
+
+def header_signals(path: Path, layout: dict) -> list:
+    """The data signals of an EDF or BDF file from its header (no edfio), read lazily."""
+    if layout["bytes_per_sample"] == 3:
+        return [BdfSignal(path, layout, i) for i, label in enumerate(layout["labels"])
+                if label != "BDF Annotations"]
+    return [HeaderSignal(layout, i) for i, label in enumerate(layout["edfio_labels"])
+            if label != "EDF Annotations"]
+
+
 class Records:
     """The data records of an EDF or BDF file, from which sweep windows are cut in bulk.
 
@@ -365,7 +407,7 @@ def read_tals(path: Path, layout: dict):
             for k, (start, length) in enumerate(spans):
                 f.seek(layout["header_bytes"] + r * record_bytes + start)
                 for n, (onset_s, duration_s, texts, keeps_time) in enumerate(
-                        _tals(f.read(length), r, path)):
+                        record_tals(f.read(length), r, path)):
                     if k == 0 and n == 0 and keeps_time:
                         onsets[r] = onset_s  # the record's time-keeping annotation
                     raw_annotations += [(onset_s, duration_s, text) for text in texts]
@@ -380,7 +422,7 @@ def read_tals(path: Path, layout: dict):
     return onsets, annotations
 
 
-def _tals(raw: bytes, record: int, path):
+def record_tals(raw: bytes, record: int, path):
     """The time-stamped annotation lists of one record.
 
     Each as (onset s, duration s, texts, keeps_time): ``keeps_time`` when its first text is
@@ -449,7 +491,7 @@ class _Timeline:
         return float(self.onsets[record] + offset / self.sfreq)
 
 
-def _voltage_channels(signals, path):
+def voltage_channels(signals, path):
     """The voltage channels at the sampling rate most of them share, and notes on the rest."""
     from collections import Counter
 
@@ -474,7 +516,7 @@ def _voltage_channels(signals, path):
     return [s for s in voltage if float(s.sampling_frequency) == best], notes
 
 
-def _read_windows(records, signals, starts, n_samples, path=None):
+def read_windows(records, signals, starts, n_samples, path=None):
     """Windows of ``n_samples`` from each signal, in volts: (n_windows, n_signals, n_samples).
 
     ``starts`` are sample indices of the concatenated records at the signals' rate.
@@ -483,6 +525,18 @@ def _read_windows(records, signals, starts, n_samples, path=None):
     # No unit: µV, as noted.
     scales = [unit_scale(signal.physical_dimension) or 1e-6 for signal in signals]
     return records.windows(signals, starts, n_samples, scales)
+
+
+#: Longest run of contiguous records taken for one sweep of an EDF+D file without stimulus
+#: markers, s: a longer run is a stretch of continuous recording, not a sweep.
+MAX_EPISODE_S = 60.0
+
+
+def _longest_run_s(onsets, record_s: float, sfreq: float) -> float:
+    """Duration of the longest run of contiguous records, s."""
+    breaks = np.flatnonzero(np.abs(np.diff(onsets) - record_s) > 0.5 / sfreq) + 1
+    lengths = np.diff(np.r_[0, breaks, len(onsets)])
+    return float(lengths.max() * record_s)
 
 
 def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
@@ -499,7 +553,7 @@ def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
     if np.any(lengths != n_samples):
         notes.append(f"sweeps of different lengths were cut to the shortest ({n_samples} "
                      "samples)")
-    data = _read_windows(header["records"], emg, [int(r) * per_record for r in first_records],
+    data = read_windows(header["records"], emg, [int(r) * per_record for r in first_records],
                          n_samples, path)
     zero = stimulus_sample_in_episodes(data, sfreq, options, notes, path)
     times = (np.arange(n_samples) - zero) / sfreq
@@ -603,7 +657,7 @@ def _mains(records, emg, timeline, starts, duration, first_record_s, sfreq):
     quiet_start = timeline.window_start(quiet[0], length)
     if quiet_start is None or quiet[1] <= quiet[0]:
         return None
-    return detect_mains(_read_windows(records, emg, [quiet_start], length)[0], sfreq)
+    return detect_mains(read_windows(records, emg, [quiet_start], length)[0], sfreq)
 
 
 def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
@@ -624,7 +678,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """
     path = Path(path)
     options = options or ReadOptions()
-    layout = _check_header(path)
+    layout = check_header(path)
     signals, header = _open_signals(path, layout)
     record_s, n_records = header["record_s"], header["n_records"]
     total_s = n_records * record_s
@@ -632,12 +686,15 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     # the whole file in (a long recording would then occupy its size in memory).
     is_plus = layout["reserved"].startswith(("EDF+", "BDF+"))
     onsets, annotations = read_tals(path, layout) if is_plus else (None, [])
-    discontinuous = onsets is not None and bool(
-        np.any(np.abs(np.diff(onsets) - record_s) > 1e-6))
+    # EDF+D as the header says, or records with gaps: a one-record EDF+D file (a sweep exported
+    # on its own) has no gap to show it, and is one sweep from its record's onset.
+    discontinuous = onsets is not None and (layout["reserved"].startswith(("EDF+D", "BDF+D"))
+                                            or bool(np.any(np.abs(np.diff(onsets) - record_s)
+                                                           > 1e-6)))
     kind = (("BDF" if layout["bytes_per_sample"] == 3 else "EDF")
             + (("+D" if discontinuous else "+C") if is_plus else ""))
     trigger, stimulus_source = _stimulus_source(signals, annotations, options, path)
-    emg, notes = _voltage_channels([s for s in signals if s not in trigger], path)
+    emg, notes = voltage_channels([s for s in signals if s not in trigger], path)
     sfreq = float(emg[0].sampling_frequency)
     n_total = int(round(total_s * sfreq))
     # Times count from the file's start time; the first record may start after it.
@@ -650,7 +707,8 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
         duration = first_record_s + float(total_s)
     trigger_times = (_trigger_times(trigger[0], total_s, onsets, record_s, first_record_s,
                                     discontinuous) if trigger else None)
-    if discontinuous and not find_stimuli(stimulus_source) and trigger_times is None:
+    if (discontinuous and not find_stimuli(stimulus_source) and trigger_times is None
+            and _longest_run_s(onsets, record_s, sfreq) <= MAX_EPISODE_S):
         return _episodic_edf(path, emg, kind, (onsets, record_s, duration), annotations, notes,
                              options, header)
     stimuli = stimuli_or_error(stimulus_source, trigger_times, path)
@@ -658,7 +716,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
         stimuli, options.window_s, sfreq,
         lambda stimulus, first, n: timeline.window_start(stimulus.onset_s + first / sfreq, n),
         notes, path, span_samples=n_total)
-    data = _read_windows(header["records"], emg, starts, times.size, path)
+    data = read_windows(header["records"], emg, starts, times.size, path)
     mains = _mains(header["records"], emg, timeline, starts, duration, first_record_s, sfreq)
     return assemble(path, kind, header["reader"], data, times, sfreq,
                     [s.label.strip() for s in emg], stimuli, duration, annotations=annotations,
