@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..model.errors import InputError
-from . import brainvision, cfs, csvtable, edf, matlab, neo_adapter, sweepfiles
+from . import brainvision, cadwell, cfs, csvtable, edf, matlab, neo_adapter, sweepfiles
 from .base import DEFAULT_WINDOW_S, Reader, ReadOptions, Recording, read_options
 
 __all__ = ["DEFAULT_WINDOW_S", "READERS", "ReadOptions", "Reader", "Recording", "detect_format",
@@ -31,6 +31,7 @@ READERS: tuple[Reader, ...] = (
     cfs.READER,
     matlab.READER,
     csvtable.READER,
+    cadwell.READER,
     sweepfiles.READER,
 )
 
