@@ -1,4 +1,4 @@
-"""MATLAB sweep tables (.mat, version 5 to 7.2; see :mod:`iomon.io.tabular`)."""
+"""MATLAB sweep tables (.mat: version 4, 5 to 7.2, and 7.3; see :mod:`iomon.io.tabular`)."""
 
 from __future__ import annotations
 
@@ -53,24 +53,30 @@ def _loadmat(path: Path) -> dict:
 
     try:
         return scipy.io.loadmat(path, squeeze_me=False)
-    except NotImplementedError:
-        raise InputError("MATLAB v7.3 (HDF5) files are not read; save with -v7", path) from None
     except Exception as err:
         raise InputError(f"cannot be read as a MATLAB file: {error_line(err)}", path) from None
 
 
-def _load(path: Path) -> dict:
-    """The file's variables: a structural check first, then scipy's reader under the guard.
+def _load(path: Path) -> tuple[dict, str]:
+    """The file's variables and the library that read them.
 
-    scipy's reader is a C extension that trusts the file. The walk (:mod:`.matfile`) refuses
-    the damage it knows, naming the field; :func:`iomon.model.guard.guarded` turns anything that
-    still crashes it, or makes it allocate without bound, into one refusal.
+    v4 to v7.2: a structural check first, then scipy's reader under the guard. scipy's reader
+    is a C extension that trusts the file. The walk (:mod:`.matfile`) refuses the damage it
+    knows, naming the field; :func:`iomon.model.guard.guarded` turns anything that still
+    crashes it, or makes it allocate without bound, into one refusal. v7.3 (HDF5): h5py under
+    the same guard (:mod:`.mat73`), the same variables in the same form.
     """
+    from importlib.metadata import version
+
     from ..model.guard import guarded
+    from .mat73 import is_v73, load_v73
     from .matfile import check_mat
 
+    if is_v73(path):
+        return (guarded(load_v73, path, path=path, what="MATLAB v7.3"),
+                f"h5py {version('h5py')}")
     check_mat(path)
-    return guarded(_loadmat, path, path=path, what="MATLAB")
+    return guarded(_loadmat, path, path=path, what="MATLAB"), "scipy.io.loadmat"
 
 
 def _sweep_data(variables, mapping, path):
@@ -105,7 +111,7 @@ def read_mat(path: str | Path, options: ReadOptions | None = None) -> Recording:
     """Read sweeps from a MATLAB file in the layout of :mod:`iomon.io.tabular`."""
     path = Path(path)
     mapping = (options or ReadOptions()).section("tabular")
-    variables = _load(path)
+    variables, library = _load(path)
     data = _sweep_data(variables, mapping, path)
     sfreq = _scalar(variables, mapping, "sfreq_hz", "sfreq", path)
     first_ms = _scalar(variables, mapping, "first_sample_ms", "first_sample_ms", path)
@@ -132,13 +138,14 @@ def read_mat(path: str | Path, options: ReadOptions | None = None) -> Recording:
     if intensity is None:
         intensity = np.full(n_sweeps, np.nan)
     stimuli = [Stimulus(float(o), float(i), "", "") for o, i in zip(onsets, intensity)]
-    return assemble(path, "sweep table (MATLAB)", "scipy.io.loadmat", data, times, sfreq,
+    return assemble(path, "sweep table (MATLAB)", library, data, times, sfreq,
                     names, stimuli, np.max(onsets) + times[-1], notes=notes)
 
 
 def _sniff(head: bytes, suffix: str) -> bool:
-    # MATLAB v7.3 files are HDF5: the extension tells them from NIX.
-    return head.startswith(b"MATLAB 5.0 MAT-file") or (
+    # MATLAB v7.3 files are HDF5 behind a MATLAB header; without it the extension tells
+    # them from NIX.
+    return head.startswith((b"MATLAB 5.0 MAT-file", b"MATLAB 7.3 MAT-file")) or (
         head.startswith(b"\x89HDF\r\n\x1a\n") and suffix == ".mat")
 
 
