@@ -164,8 +164,8 @@ def _classify(command, result, named, folder: Path, out: Path) -> Outcome:
 
 def _digest(folder: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -197,10 +197,11 @@ def run_mutant(seed, ops, work: Path) -> Outcome:
     folder.mkdir(parents=True)
     capture.mkdir(exist_ok=True)
     for name, content in apply_ops(seed.files, ops).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)  # a folder of sweep files
         (folder / name).write_bytes(content)
     before = _digest(folder)
     recording = folder / seed.recording
-    named = [folder / name for name in seed.files]
+    named = [folder / name for name in seed.files] + [recording]
     outcome = _classify("info", _invoke(["info", recording], capture), named, folder, out)
     if outcome.kind == "ok":
         outcome = _classify("analyze", _invoke(["analyze", recording, "--no-report", "--out",
@@ -448,6 +449,7 @@ def write_reproducers(pool, seeds, report: Report, out: Path, minimise=True):
         target = folder / f"{n:02d}-{slug}"
         target.mkdir(parents=True, exist_ok=True)
         for name, content in apply_ops(seed.files, entry["ops"]).items():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
             (target / name).write_bytes(content)
         (target / "reproducer.json").write_text(json.dumps(
             {"place": key, "seed": entry["seed"], "recording": seed.recording,

@@ -41,7 +41,7 @@ TOML_KEYS = ("id", "side", "levels", "procedure", "name", "muscle", "limb", "rol
 TOML_TABLES = ("[case]", "[[channels]]", "[[phases]]", "[recording]", "[processing]",
                "[[exclude]]", "[[events]]", "[[rebaseline]]", "[clinical]", "[tabular]",
                "[" + ".".join(["a"] * 1000) + "]", "[[" + ".".join(["b"] * 300) + "]]")
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".vhdr", ".vmrk", ".toml")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".vhdr", ".vmrk", ".toml", ".json")
 NUMBER = re.compile(rb"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 TAL_NUMBER = re.compile(rb"[+-]\d+(?:\.\d*)?(?=[\x14\x15])")
 TAL_TEXT = re.compile(rb"(?<=\x14)[^\x14\x00]+(?=\x14)")

@@ -1,7 +1,8 @@
 """Valid files of every format iomon reads, for the fuzz harness (benchmarks/fuzz.py).
 
 Small cases are simulated and written in every format (EDF+C, EDF+D, BDF+C, BrainVision,
-NIX, ABF1, CFS, CSV, TSV, MATLAB v4, v5 and v5 compressed), beside the real files of
+NIX, ABF1, CFS, CSV, TSV, MATLAB v4, v5, v5 compressed and v7.3, Cadwell case JSON, a folder of
+one EDF+D file per sweep), beside the real files of
 ``../shared/realdata/`` (the pCLAMP ABFs made voltage recordings by renaming their units) and
 two case sidecars that use every key. Each seed is a set of files, the one handed to iomon, and the
 ones a mutation may touch.
@@ -20,7 +21,7 @@ REALDATA = ROOT.parent / "shared" / "realdata"
 
 #: Format groups, each given an equal share of the mutants.
 GROUPS = ("EDF", "BDF", "BrainVision", "WinWCP", "ABF", "Spike2", "NIX", "CFS", "CSV/TSV",
-          "MAT", "sidecar")
+          "MAT", "Cadwell", "sweep files", "sidecar")
 
 
 @dataclass
@@ -247,7 +248,57 @@ def _mats(sweeps, work):
                           "onset_s": sweeps.table["onset_s"].to_numpy()[:n]}, format="4")
     tabular = work / "meps.mat"
     scipy.io.savemat(tabular, {"meps": sweeps.data[:n, 0].T * 1e3}, do_compression=True)
-    return plain, packed, v4, tabular
+    v73 = work / "v73.mat"
+    write_mat73(v73, dict(variables, channels=list(sweeps.ch_names)))
+    return plain, packed, v4, v73, tabular
+
+
+# MATLAB v7.3, as ``save -v7.3`` writes it (MathWorks, "MAT-File Versions"; the layout
+# ``hdf5storage`` writes too): a 512-byte user block whose first 128 bytes are the MAT header
+# (text, version 0x0200, endian mark IM); every variable a dataset at the root with the
+# attribute MATLAB_class; arrays column-major (the dataset holds the transpose); char as
+# uint16 code units; a cell a dataset of object references into the #refs# group.
+def _header() -> bytes:
+    text = (b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 08:00:00 2024 "
+            b"HDF5 schema 1.00 .")
+    return text.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
+
+
+def _char(group, name, text):
+    codes = np.array([ord(c) for c in text], dtype=np.uint16).reshape(1, -1)
+    ds = group.create_dataset(name, data=codes.T)
+    ds.attrs["MATLAB_class"] = np.bytes_("char")
+    ds.attrs["MATLAB_int_decode"] = np.int32(2)
+    return ds
+
+
+def _put(f, name, value, refs):
+    """One MATLAB variable: a number or array (double), text (char) or a list of text (cell)."""
+    import h5py
+
+    if isinstance(value, str):
+        _char(f, name, value)
+    elif isinstance(value, list):  # a 1 x n cell of char rows
+        targets = [_char(refs, f"{name}_{k}", text).ref for k, text in enumerate(value)]
+        cell = np.array(targets, dtype=h5py.ref_dtype).reshape(1, -1)
+        ds = f.create_dataset(name, data=cell.T, dtype=h5py.ref_dtype)
+        ds.attrs["MATLAB_class"] = np.bytes_("cell")
+    else:
+        array = np.atleast_2d(np.asarray(value, dtype=float))
+        ds = f.create_dataset(name, data=array.T)  # column-major: the transpose
+        ds.attrs["MATLAB_class"] = np.bytes_("double")
+
+
+def write_mat73(path, variables: dict) -> None:
+    """Write ``variables`` (name -> number, array, str or list of str) as MATLAB v7.3."""
+    import h5py
+
+    with h5py.File(path, "w", userblock_size=512, libver="earliest") as f:
+        refs = f.create_group("#refs#")
+        for name, value in variables.items():
+            _put(f, name, value, refs)
+    with open(path, "r+b") as f:
+        f.write(_header())
 
 
 FULL_SIDECAR = """[case]
@@ -316,6 +367,29 @@ stimulus_s = 0.01
 """
 
 
+def _cadwell(sim, work) -> Path:
+    """A Cadwell case JSON of the simulated case (two MEP modes and an SSEP one), indented so
+    that line operations find its fields."""
+    import json
+
+    from iomon.sim.cadwell import write_cadwell_json
+
+    path = write_cadwell_json(sim, work / "case.json", modes=("L MEP", "R MEP"),
+                              other_mode=True)
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=1))
+    return path
+
+
+def _sweep_files(sim, work) -> Path:
+    """The simulated case as a folder of one EDF+D file per sweep, its first 8 sweeps."""
+    from iomon.sim.writing import write_sweep_files
+
+    folder = write_sweep_files(sim, work / "P01", (-0.010, 0.100))
+    for path in sorted(folder.glob("*.edf"))[8:]:
+        path.unlink()
+    return folder
+
+
 def _channels_toml(sim) -> str:
     return "".join(f'[[channels]]\nname = "{c.name}"\nmuscle = "{c.muscle}"\nside = "{c.side}"\n'
                    f'limb = "{c.limb}"\n\n' for c in sim.channels)
@@ -348,9 +422,14 @@ def build_seeds(work: Path) -> list[Seed]:
     add("sim.cfs", "CFS", {"sim.cfs": write_cfs(work / "sim.cfs", sweeps)}, "sim.cfs")
     for path in _tables(sweeps, work):
         add(path.name, "CSV/TSV", {path.name: path}, path.name)
-    plain, packed, v4, tabular = _mats(sweeps, work)
-    for path in (plain, packed, v4):
+    plain, packed, v4, v73, tabular = _mats(sweeps, work)
+    for path in (plain, packed, v4, v73):
         add(path.name, "MAT", {path.name: path}, path.name)
+    add("case.json", "Cadwell", {"case.json": _cadwell(sim, work)}, "case.json")
+    folder = _sweep_files(sim, work)
+    files = {f"P01/{p.name}": p for p in sorted(folder.iterdir())}
+    add("P01/", "sweep files", files, "P01", [n for n in files if n.endswith(".edf")][:4]
+        + ["P01/case.toml"])
     sidecar = FULL_SIDECAR.format(channels=_channels_toml(sim))
     add("sim.case.toml", "sidecar", {"sim.edf": edf, "sim.case.toml": sidecar.encode()},
         "sim.edf", ["sim.case.toml"])

@@ -4,7 +4,8 @@
   fork, and the sweeps pickled back through a pipe, against the same read in-process.
 - MATLAB files are walked (iomon.io.matfile, every tag, compressed variables inflated), then
   read by scipy in a guarded child: the read with the walk alone, and with the walk and the
-  guard, against scipy's read in-process without either.
+  guard, against scipy's read in-process without either. MATLAB v7.3 (HDF5) files are read
+  by h5py in a guarded child, against the same read in-process.
 - ABF and WinWCP headers are checked against the file's size before neo reads them.
 
 Each read is timed ``--repeats`` times in this one run (the median is reported), on small
@@ -127,6 +128,28 @@ def mat_rows(work: Path, repeats: int):
         yield f"{label} (walk+fork)", path.stat().st_size, plain, guarded
 
 
+def v73_rows(work: Path, repeats: int):
+    """MATLAB v7.3 (HDF5): h5py in-process against h5py in the guarded child."""
+    import sys
+
+    from iomon.io.mat73 import load_v73
+    from iomon.io.matlab import _load
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fuzz_seeds import write_mat73
+
+    rng = np.random.default_rng(0)
+    for label, shape in (("MAT v7.3, 10 x 4 x 551", (10, 4, 551)),
+                         ("MAT v7.3, 300 x 8 x 2201", (300, 8, 2201))):
+        path = work / f"v73-{shape[0]}.mat"
+        write_mat73(path, {"data": rng.standard_normal(shape) * 50, "sfreq": 5000.0,
+                           "first_sample_ms": -10.0,
+                           "channels": [f"ch {k}" for k in range(shape[1])]})
+        plain, guarded = medians([lambda p=path: load_v73(p), lambda p=path: _load(p)],
+                                 repeats)
+        yield f"{label} (fork)", path.stat().st_size, plain, guarded
+
+
 def header_rows(repeats: int):
     from iomon.io.neo_adapter import _check_structure
 
@@ -147,7 +170,7 @@ def main():
     print(f"{'file':<44}{'size':>10}{'unguarded':>12}{'guarded':>12}{'ratio':>8}")
     with tempfile.TemporaryDirectory(prefix="iomon-guard-cost-") as work:
         for rows in (nix_rows(Path(work), args.repeats), mat_rows(Path(work), args.repeats),
-                     header_rows(args.repeats)):
+                     v73_rows(Path(work), args.repeats), header_rows(args.repeats)):
             for label, size, plain, guarded in rows:
                 ratio = f"{guarded / plain:8.2f}" if plain else f"{'-':>8}"
                 print(f"{label:<44}{size / 1e6:>8.2f}MB{plain * 1e3:>10.1f}ms"

@@ -1,13 +1,18 @@
 """MATLAB v7.3 (HDF5) sweep tables (issue 19): the same variables as a v5 file, read with h5py
-under the parse guard; files written in MATLAB's layout by tests/mat73.py."""
+under the parse guard; files written in MATLAB's layout by benchmarks/fuzz_seeds.py."""
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from iomon.io import read
 from iomon.model.errors import InputError
-from mat73 import write_mat73
 from test_readers import check_recording
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from fuzz_seeds import write_mat73  # noqa: E402
 
 
 @pytest.fixture(scope="module")
