@@ -536,8 +536,8 @@ def read_options(table: dict, sections: Mapping[str, dict] | None = None) -> Rea
         window = table["window_ms"]
         if (not isinstance(window, list) or len(window) != 2
                 or not all(_number(v) and abs(v) <= 60_000 for v in window)
-                or not window[0] < 0 < window[1]):
-            raise InputError("recording.window_ms must be [start, end] in ms with start < 0 < "
+                or not window[0] <= 0 < window[1]):
+            raise InputError("recording.window_ms must be [start, end] in ms with start <= 0 < "
                              f"end, got {window!r}")
         options["window_s"] = (window[0] / 1e3, window[1] / 1e3)
     if "stimulus_channel" in table:

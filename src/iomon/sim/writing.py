@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..case.sidecar import Case
+from ..io import DEFAULT_WINDOW_S
 from ..model.errors import InputError
 
 __all__ = ["write_case_toml", "write_edf", "write_simulated_case"]
@@ -31,6 +32,10 @@ def write_case_toml(case: Case, path: Path) -> None:
     lines.append("levels = [" + ", ".join(f'"{v}"' for v in case.levels) + "]")
     if case.procedure:
         lines.append(f"procedure = {_toml_value(case.procedure)}")
+    window = case.read_options.window_s
+    if tuple(window) != DEFAULT_WINDOW_S:
+        lines += ["", "[recording]",
+                  f"window_ms = [{window[0] * 1e3:g}, {window[1] * 1e3:g}]"]
     for spec in case.channels:
         lines += ["", "[[channels]]", f'name = "{spec.name}"']
         for key in ("muscle", "side", "limb", "role"):
