@@ -32,7 +32,12 @@ expected drop and reference), the one its parameters were chosen on. ``--save FI
 every case's score as JSON and ``--load FILE ...`` prints the tables again from one or more
 such files, their cases pooled (``--compare`` then picks the presets).
 
+Every case is acquired as a theatre might (``--acquisition drawn``, the default: sampling rate,
+stimulus train, amplifier saturation and sweep window drawn per seed, see
+:mod:`iomon.sim.acquisition`), or all at the one fixed setting (``--acquisition fixed``).
+
 Usage: python benchmarks/scenario_suite.py [--seeds N] [--criteria NAME] [--scenarios a,b]
+           [--acquisition drawn|fixed]
        python benchmarks/scenario_suite.py --compare drez drez-cusum [--seeds N]
            [--first-seed S] [--tradeoff | --tune] [--save FILE | --load FILE ...]
 """
@@ -253,21 +258,25 @@ def main():
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--save", default=None)
     parser.add_argument("--load", nargs="+", default=None)
+    parser.add_argument("--acquisition", choices=("drawn", "fixed"), default="drawn",
+                        help="each case acquired as a theatre draws it (rate, train, amplifier, "
+                             "sweep window), or every case at the fixed setting")
     args = parser.parse_args()
     if args.compare or args.load:
         main_compare(args)
         return
-    seeds = range(args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    acquisition = {"acquisition": "drawn" if args.acquisition == "drawn" else None}
     start = time.perf_counter()
     rows = {name: summarise(scores) for name, scores in
-            run_suite(args.scenarios.split(","), seeds, args.criteria).items()}
+            run_suite(args.scenarios.split(","), seeds, args.criteria, **acquisition).items()}
     if "stable" in rows:
-        scores = run_suite(["stable"], seeds, args.criteria, cv=args.stable_cv)
+        scores = run_suite(["stable"], seeds, args.criteria, cv=args.stable_cv, **acquisition)
         rows[f"stable cv {args.stable_cv:g}"] = summarise(scores["stable"])
     if "focal_recovering" in rows:
         for n_sweeps in (6, 3):
             scores = run_suite(["focal_recovering"], seeds, args.criteria, focal_level=0.4,
-                               focal_sweeps=n_sweeps)
+                               focal_sweeps=n_sweeps, **acquisition)
             rows[f"focal 60% x{n_sweeps}"] = summarise(scores["focal_recovering"])
     print(f"{'scenario':<20}{'sens':>6}{'delay med/max':>15}{'false/case-h':>24}"
           f"{'systemic ok':>13}{'recovery ok':>13}{'recovery delay':>16}")
@@ -277,7 +286,8 @@ def main():
         recovery = f"{r['median_recovery_delay']:.0f}/{r['max_recovery_delay']:.0f}"
         print(f"{name:<20}{r['sensitivity']:>6.2f}{delay:>15}{false:>24}"
               f"{r['systemic_ok']:>13.2f}{r['recovery_ok']:>13.2f}{recovery:>16}")
-    print(f"{args.seeds} seeds per scenario, {time.perf_counter() - start:.0f} s")
+    print(f"{args.seeds} seeds per scenario, acquisition {args.acquisition}, "
+          f"{time.perf_counter() - start:.0f} s")
     print_targets(rows)
 
 

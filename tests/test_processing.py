@@ -356,12 +356,22 @@ def test_nan_and_flat_channels_are_rejected_not_measured(small_case):
 
 
 def test_sweeps_shorter_than_the_response_window(small_case):
+    """Channels whose response window the sweep does not reach are not measured (never called
+    absent); a sweep that reaches no channel's window is refused."""
     from iomon.io import ReadOptions, read
     from iomon.pipeline import analyze, load_case
 
-    recording = read(small_case[1], ReadOptions(window_s=(-0.010, 0.020)))
-    with pytest.raises(InputError, match="end before the response window"):
-        analyze(recording, load_case(small_case[1]))
+    short = analyze(read(small_case[1], ReadOptions(window_s=(-0.010, 0.020))),
+                    load_case(small_case[1]))
+    names = short.sweeps.ch_names
+    legs = [c for c, n in enumerate(names) if n.split()[1] in ("TA", "AH")]
+    arms = [c for c, n in enumerate(names) if n.split()[1] in ("Deltoid", "APB")]
+    assert (short.reject_reason[:, legs] == "no response window").all()
+    assert not short.rejected[:, arms].all(axis=0).any()
+    assert any("L TA was not measured" in n for n in short.notes)
+    with pytest.raises(InputError, match="no channel can be measured"):
+        analyze(read(small_case[1], ReadOptions(window_s=(-0.010, 0.005))),
+                load_case(small_case[1]))
 
 
 def test_real_tms_meps_are_physiological(realdata, tmp_path):
@@ -418,13 +428,26 @@ def test_recordings_sampled_too_slowly_are_refused(realdata):
         analyze(recording, Case("eeg"))
 
 
-def test_sweeps_without_pre_stimulus_time_are_refused(small_case):
+def test_sweeps_without_pre_stimulus_time_measure_the_noise_after_the_responses(small_case):
+    """Sweeps exported from the stimulus on: the noise comes from their end, and the measures
+    agree with those of the same sweeps read with 10 ms before the stimulus."""
     from iomon.io import ReadOptions, read
     from iomon.pipeline import analyze, load_case
 
-    recording = read(small_case[1], ReadOptions(window_s=(-0.0005, 0.100)))
-    with pytest.raises(InputError, match="before the stimulus"):
-        analyze(recording, load_case(small_case[1]))
+    case = load_case(small_case[1])
+    usual = analyze(read(small_case[1], ReadOptions(window_s=(-0.010, 0.100))), case)
+    late = analyze(read(small_case[1], ReadOptions(window_s=(0.0, 0.100))), case)
+    assert late.settings.noise_window_source == "after the responses"
+    assert late.settings.noise_window_s[0] > late.windows[:, 1].max()
+    assert any("measured after the responses" in n for n in late.notes)
+    both = usual.measurements.present & late.measurements.present
+    assert both.sum() >= 0.9 * usual.measurements.present.sum()
+    ratio = late.measurements.amplitude[both] / usual.measurements.amplitude[both]
+    assert np.median(np.abs(ratio - 1)) < 0.02
+    assert (late.baselines.main.present == usual.baselines.main.present).all()
+    # Too short for a quiet span after the latest response window, and nothing before: refused.
+    with pytest.raises(InputError, match="no span to measure the noise"):
+        analyze(read(small_case[1], ReadOptions(window_s=(0.0, 0.060))), case)
 
 
 def test_measuring_in_chunks_of_sweeps_changes_nothing(monkeypatch):

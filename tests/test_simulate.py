@@ -186,3 +186,63 @@ def test_a_long_recording_is_simulated_and_written_in_bounded_memory(tmp_path):
     assert whole > 90e6
     assert peak < whole / 5, f"peak {peak / 1e6:.0f} MB for a {whole / 1e6:.0f} MB recording"
     assert (tmp_path / "long.edf").stat().st_size > whole / 4.5  # 16-bit samples, all written
+
+
+def test_acquisition_is_drawn_as_theatres_differ():
+    """Rates, trains, amplifiers and windows differ from seed to seed; the case's other draws
+    (its physiology) are those of the fixed setting's case with the same seed."""
+    import numpy as np
+
+    from iomon.sim import FIXED, draw_acquisition
+
+    drawn = [draw_acquisition(np.random.default_rng(seed)) for seed in range(60)]
+    assert len({a.sfreq for a in drawn}) >= 5
+    assert {a.train.polarity for a in drawn} == {"same", "alternating"}
+    assert any(a.train.magnetic for a in drawn) and any(a.input_range_v for a in drawn)
+    assert {a.window_s[0] for a in drawn} >= {0.0, -0.010}
+    assert all(1 <= a.train.n_pulses <= 9 for a in drawn)
+    assert all(a.train.duration_s <= 0.025 for a in drawn)
+    fixed = simulate_case("stable", 4, time_compression=40)
+    other = simulate_case("stable", 4, time_compression=40, acquisition="drawn")
+    assert fixed.plan.acquisition is FIXED and not other.plan.acquisition.fixed
+    assert other.truth.train["acquisition"] == other.plan.acquisition.to_dict()
+    assert "acquisition" not in fixed.truth.train  # the fixed setting's truth is unchanged
+    assert np.array_equal(fixed.truth.sweeps.nominal_s, other.truth.sweeps.nominal_s)
+
+
+def test_drawn_pulses_land_off_the_sample_grid_within_a_sample():
+    import numpy as np
+
+    from iomon.sim.acquisition import Acquisition, StimulusTrain, pulse_times
+
+    acq = Acquisition(sfreq=5000.0, train=StimulusTrain(5, 0.0032), jitter_samples=1.0)
+    at = pulse_times(acq, 400, np.random.default_rng(0))
+    off_grid = at - np.arange(5) * 0.0032
+    spread = off_grid - off_grid[:, :1]
+    assert np.abs(spread).max() <= 1 / 5000.0 + 1e-12
+    assert np.abs(spread[:, 1:]).max() > 0.8 / 5000.0  # a whole sample early or late happens
+    assert np.ptp(off_grid[:, 0] * 5000.0) > 0.9  # the train starts anywhere between samples
+
+
+def test_a_saturated_amplifier_holds_the_rail_and_recovers_after_the_train():
+    import numpy as np
+
+    from iomon.processing.conditioning import rail_samples
+    from iomon.sim.acquisition import Acquisition, StimulusTrain
+    from iomon.sim.sweeps import simulate_sweeps
+
+    acq = Acquisition(sfreq=20000.0, train=StimulusTrain(5, 0.004, width_s=0.0005),
+                      jitter_samples=1.0, input_range_v=2.5e-3, recovery_s=0.002,
+                      window_s=(-0.01, 0.1))
+    sim = simulate_sweeps(acq, ("TA", "TA"), (False, False), artefact_v=(8e-3, 0.5e-3))
+    big, small = sim.data[:, 0], sim.data[:, 1]
+    assert sim.saturated.tolist() == [True, False]
+    held = rail_samples(big)  # most sweeps at their extreme, two samples or more in a row
+    train = (sim.times >= 0) & (sim.times < 0.017)
+    assert held[train].mean() > 0.2 and not held[sim.times > 0.025].any()
+    assert not rail_samples(small).any()
+    # After the train the saturated channel is still far from its level when the other is not.
+    after = np.argmin(np.abs(sim.times - 0.019))
+    level = np.median(sim.data[:, :, sim.times < -0.001], axis=-1)
+    assert np.abs(big[:, after] - level[:, 0]).min() > 10 * np.abs(
+        small[:, after] - level[:, 1]).max()

@@ -172,13 +172,15 @@ def test_analyze_a_folder_end_to_end(folder, tmp_path):
     assert {"pre-lesioning", "lesioning", "post-lesioning"} <= phases
 
 
-@pytest.mark.xfail(strict=True, reason="needs noise without pre-stimulus (lead, issue 19 item 3)")
 def test_analyze_sweeps_that_start_at_the_stimulus(at_stimulus, tmp_path):
+    """No pre-stimulus sample: the noise is measured after the responses, and every muscle of
+    an avulsed root is still absent at baseline."""
     sim, path = at_stimulus
     out = tmp_path / "out"
     proc = run("analyze", path, "--out", out, "--no-report")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["noise_window_source"] == "after the responses"
     assert summary["n_sweeps"] == len(sim.truth.sweeps.onset_s)
     truth = {c.name: c.present for c in sim.truth.channels}
     for channel in summary["channels"]:

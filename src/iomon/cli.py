@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="divide the surgical clock by X in the file (default 20, for a "
                                "--cohort 60; 1 = real time, about 1 GB per case)")
     simulate.add_argument("--sfreq", type=float, default=5000.0, metavar="HZ",
-                          help="sampling rate (default 5000)")
+                          help="sampling rate of the fixed acquisition (default 5000)")
+    simulate.add_argument("--acquisition", default="fixed", choices=["fixed", "drawn"],
+                          help="fixed: 5 pulses 2 ms apart on the sample grid, as the shipped "
+                               "recordings; drawn: the rate, stimulus train (pulses, interval, "
+                               "jitter, polarity, shape), amplifier saturation and sweep window "
+                               "drawn from the seed, as theatres differ (default fixed)")
 
     _add_batch(sub)
     sub.add_parser("criteria", help="the criteria presets, their thresholds and citations")
@@ -251,7 +256,8 @@ def _cmd_simulate(args) -> int:
         return 0
     scenario = args.scenario or "focal_recovering"
     sim = simulate_case(scenario, seed=args.seed, sfreq=args.sfreq,
-                        time_compression=args.time_compression or 20.0)
+                        time_compression=args.time_compression or 20.0,
+                        acquisition="drawn" if args.acquisition == "drawn" else None)
     path = write_simulated_case(sim, args.out, fmt=args.format)
     print(f"wrote {path}, {path.with_suffix('').name}.case.toml and "
           f"{path.with_suffix('').name}.truth.json ({len(sim.truth.sweeps.onset_s)} "

@@ -183,8 +183,8 @@ def _measure_case(recording: Recording, case: Case, settings: Settings | None) -
     mains = next((m for m in (resolved.mains_hz, case.read_options.mains_hz,
                               recording.mains_hz) if m is not None), None)
     try:
-        conditioned, mains_hz, quiet, noise, rejected, reason, windows = \
-            _condition_and_reject(sweeps, resolved, artefact, mains)
+        conditioned, mains_hz, quiet, noise, rejected, reason, windows, resolved, \
+            noise_notes = _condition_and_reject(sweeps, resolved, artefact, mains)
     except InputError as err:
         raise InputError(err.reason, recording.path) from None
     rejected, reason = apply_exclusions(case, sweeps, rejected, reason)
@@ -195,7 +195,7 @@ def _measure_case(recording: Recording, case: Case, settings: Settings | None) -
         baseline_start)
     percent = percent_of_reference(measurements.amplitude, baselines)
     notes = (list(recording.notes) + list(case.notes) + list(resolved.notes) + artefact_notes
-             + _mains_notes(mains, mains_hz))
+             + noise_notes + _mains_notes(mains, mains_hz))
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=tuple(phases),
         sweep_phase=sweep_phase, setup=setup, criteria=None, settings=resolved,
@@ -237,39 +237,128 @@ def setup_sweeps(onsets_s, baseline_start_s) -> np.ndarray:
 
 
 def _check_sweeps(sweeps, path) -> None:
-    """Refuse sweeps that cannot be measured: too slow, or too little before the stimulus."""
-    times, sfreq = sweeps.times, sweeps.sfreq
+    """Refuse sweeps that cannot be measured: sampled too slowly."""
+    sfreq = sweeps.sfreq
     if sfreq < 0.999 * MIN_SFREQ_HZ:  # a nominal 1 kHz may be stored as 999.99995 Hz
         raise InputError(f"sampled at {sfreq:g} Hz: too slow to measure motor evoked potentials "
                          f"(iomon needs at least {MIN_SFREQ_HZ:g} Hz)", path)
-    if (times < -0.002).sum() < 5:
-        raise InputError(f"the sweeps start at {times[0] * 1e3:.1f} ms: at least 2 ms before the "
-                         "stimulus are needed to measure the noise a response must stand out "
-                         "from (for episodic files, set [recording] stimulus_s)", path)
+
+
+#: The noise window after the responses starts this long after the latest response window
+#: ends (s) and lasts at least this long (s).
+NOISE_AFTER_RESPONSES_S = (0.002, 0.005)
+
+
+def noise_window(windows, times, channels):
+    """Where to measure the noise of sweeps that hold too little before the stimulus.
+
+    Sweeps exported from the first pulse on have no pre-stimulus samples; the noise a response
+    must stand out from is then measured at their end, after the latest response window of the
+    channels whose muscle is known (unknown muscles' windows run to the sweep's end and are not
+    waited for, with a note).
+
+    Parameters
+    ----------
+    windows : array of float, shape (n_channels, 2)
+        Response windows, s (:func:`iomon.processing.measures.response_windows`).
+    times : array of float, shape (n_samples,)
+    channels : sequence of Channel
+
+    Returns
+    -------
+    window : (float, float)
+        s.
+    notes : list of str
+
+    Raises
+    ------
+    InputError
+        No such span is long enough (the caller names the file).
+    """
+    from .model.muscles import MUSCLES
+
+    gap, shortest = NOISE_AFTER_RESPONSES_S
+    known = np.array([ch.muscle in MUSCLES for ch in channels])
+    notes = []
+    if known.any():
+        start = float(windows[known, 1].max()) + gap
+    else:
+        start = float(times[-1] - 0.3 * (times[-1] - max(times[0], 0.0)))
+        notes.append("no channel names a muscle iomon knows: the noise was measured over the "
+                     "sweeps' last 30 %, assumed to hold no response")
+    if times[-1] - start < shortest or ((times >= start).sum() < 5):
+        raise InputError(
+            f"the sweeps ({times[0] * 1e3:g} to {times[-1] * 1e3:g} ms) leave no span to measure "
+            "the noise in: less than 2 ms before the stimulus and less than "
+            f"{shortest * 1e3:g} ms after the latest response window ({(start - gap) * 1e3:g} "
+            "ms); set [processing] noise_window_ms to a span without stimulus or response, or "
+            "export longer sweeps")
+    notes.append(f"the sweeps start {times[0] * 1e3:g} ms from the stimulus: the noise was "
+                 f"measured after the responses, {start * 1e3:g} to {times[-1] * 1e3:g} ms")
+    return (start, float(times[-1])), notes
 
 
 def _condition_and_reject(sweeps, resolved, artefact, mains):
     """Condition the sweeps and reject the unusable ones.
 
-    Returns (conditioned, mains_hz, quiet, noise, rejected, reason, windows) where the windows
-    come from the muscles' expected latencies, not yet refined.
+    Returns (conditioned, mains_hz, quiet, noise, rejected, reason, windows, resolved, notes)
+    where the windows come from the muscles' expected latencies, not yet refined, and
+    ``resolved`` holds the noise window used (placed after the responses, with ``notes``
+    saying so, for sweeps that hold too little before the stimulus).
     """
     data, times, sfreq = sweeps.data, sweeps.times, sweeps.sfreq
     not_before = np.where(np.isfinite(artefact[:, 1]), artefact[:, 1], 0.0)
     windows = response_windows([ch.muscle for ch in sweeps.channels], times, not_before)
-    if np.any(windows[:, 1] <= windows[:, 0]):
-        short = [ch.name for ch, w in zip(sweeps.channels, windows) if w[1] <= w[0]]
-        raise InputError(f"the sweeps ({times[-1] * 1e3:.0f} ms) end before the response "
-                         f"window of {', '.join(short)}")
+    windows, unmeasurable, notes = _measurable(windows, times, not_before, sweeps.channels)
+    if resolved.noise_window_s is None:
+        span, more = noise_window(windows[~unmeasurable], times,
+                                   [ch for ch, u in zip(sweeps.channels, unmeasurable) if not u])
+        resolved = dataclasses.replace(resolved, noise_window_s=span)
+        notes += more
     # Hum is fitted where no channel can hold a response: before the train and after the
     # latest response window.
     blank = None if np.isnan(artefact).all() else np.nan_to_num(artefact, nan=0.0)
     conditioned, mains_hz, quiet, noise = condition(
-        data, times, sfreq, resolved.band_hz, blank, mains, windows[:, 1].max() + 0.002,
-        resolved.noise_window_s)
+        data, times, sfreq, resolved.band_hz, blank, mains,
+        windows[~unmeasurable, 1].max() + 0.002, resolved.noise_window_s)
     rejected, reason = reject_sweeps(data, noise, sfreq=sfreq,
-                                     typical=typical_size(conditioned, times, not_before))
-    return conditioned, mains_hz, quiet, noise, rejected, reason, windows
+                                     typical=typical_size(conditioned, times, not_before),
+                                     times=times, artefact_s=artefact)
+    rejected[:, unmeasurable] = True
+    reason = reason.astype(object)
+    reason[:, unmeasurable] = "no response window"
+    reason = reason.astype(str)
+    return conditioned, mains_hz, quiet, noise, rejected, reason, windows, resolved, notes
+
+
+def _measurable(windows, times, not_before, channels):
+    """Response windows with something to measure; channels without one are left out.
+
+    A channel whose whole response window the stimulus artefact covers (a long train) or the
+    sweep does not reach cannot be measured: it is rejected with a note (and a window of its
+    last sample kept for the arrays' sake), never called absent. When no channel can be
+    measured, the case is refused.
+
+    Returns
+    -------
+    windows : array of float, shape (n_channels, 2)
+    unmeasurable : array of bool, shape (n_channels,)
+    notes : list of str
+    """
+    unmeasurable = windows[:, 1] <= windows[:, 0]
+    notes = []
+    for c in np.flatnonzero(unmeasurable):
+        why = (f"the stimulus artefact (blanked to {not_before[c] * 1e3:.1f} ms) covers"
+               if not_before[c] < times[-1] else f"the sweeps ({times[-1] * 1e3:.0f} ms) end "
+               "before")
+        notes.append(f"{channels[c].name} was not measured: {why} its whole response window")
+    if unmeasurable.all():
+        raise InputError("no channel can be measured: "
+                         + "; ".join(n.split(": ", 1)[1] + f" ({ch.name})"
+                                     for n, ch in zip(notes, channels)))
+    windows = windows.copy()
+    windows[unmeasurable] = times[-1]
+    return windows, unmeasurable, notes
 
 
 def _mains_notes(asked, removed) -> list[str]:

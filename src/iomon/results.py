@@ -295,6 +295,7 @@ class CaseResult:
             "stimulus_isi_ms": (None if train is None or train.isi_s is None
                                 else round(train.isi_s * 1e3, 2)),
             "noise_window_ms": [round(v * 1e3, 2) for v in r.noise_window_s],
+            "noise_window_source": r.noise_window_source,
             "presence_uv": round(r.presence_v * 1e6, 3),
             "presence_noise_ratio": r.presence_noise_ratio,
             "baseline_sweeps": r.baseline_sweeps,

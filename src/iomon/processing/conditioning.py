@@ -13,14 +13,17 @@ import numpy as np
 
 from ..model.errors import InputError
 
-__all__ = ["ARTEFACT_MARGINS_S", "DEFAULT_ARTEFACT_S", "DEFAULT_BAND_HZ", "DEFAULT_NOISE_WINDOW_S",
-           "FIRST_PULSE_S", "MAX_TRAIN_PULSES", "MIN_LATE_FIT_S", "NOISE_REJECT_RATIO",
-           "NOISE_REJECT_SHARE", "PRE_STIMULUS_GUARD_S", "PULSE_MAX_S", "PULSE_SLOPE_RATIO",
-           "REASONS", "TRAIN_ISI_S", "artefact_deciders", "artefact_windows", "bandpass",
-           "blank_artefact", "check_band", "clipped_sweeps", "condition", "detect_mains",
-           "find_train", "first_pulse", "noise_window_mask", "plan_artefact",
-           "pre_stimulus_mask", "reject_sweeps", "remove_mains", "remove_offset", "slope_ratio",
-           "sweep_noise", "Train", "typical_size"]
+__all__ = ["ARTEFACT_MARGINS_S", "DEFAULT_ARTEFACT_S", "DEFAULT_BAND_HZ",
+           "DEFAULT_NOISE_WINDOW_S", "FIRST_PULSE_S", "JITTER_SAMPLES", "LATE_REFERENCE_SHARE",
+           "MAX_TRAIN_PULSES", "MIN_LATE_FIT_S", "MIN_REFERENCE_SAMPLES", "NOISE_REJECT_RATIO",
+           "NOISE_REJECT_SHARE", "PRE_STIMULUS_GUARD_S", "PULSE_MAX_S", "PULSE_SIZE_RANGE",
+           "PULSE_SLOPE_RATIO", "REASONS", "TAIL_LIMIT_V", "TAIL_MAX_S", "TAIL_NOISE_K",
+           "TAIL_SMOOTH_S", "TRAIN_ISI_S", "Train", "artefact_deciders", "artefact_windows",
+           "bandpass", "blank_artefact", "check_band", "clipped_sweeps", "condition",
+           "detect_mains", "find_train", "first_pulse", "noise_window_mask", "plan_artefact",
+           "pre_stimulus_mask", "rail_end", "rail_samples", "reference_mask", "reject_sweeps",
+           "remove_mains", "remove_offset", "slope_ratio", "sweep_noise", "tail_end",
+           "typical_size"]
 
 #: Default IONM band for TcMEP (Hz). The 2 Hz high-pass edge was chosen by measurement
 #: (benchmarks/real_mep_agreement.py --band-sweep): on real TMS MEPs a 10 Hz edge shaved up
@@ -33,8 +36,10 @@ PRE_STIMULUS_GUARD_S = 0.001
 DEFAULT_NOISE_WINDOW_S = (-0.010, -PRE_STIMULUS_GUARD_S)
 #: Hum is only fitted when at least this much of the sweep follows the responses (s).
 MIN_LATE_FIT_S = 0.015
-#: Rejection reasons, as written in the outputs.
-REASONS = ("", "nan", "flat", "clipped", "noisy baseline")
+#: Rejection reasons, as written in the outputs: ``"no response window"`` where the stimulus
+#: artefact covers the channel's whole response window (a long train) or the sweep ends before
+#: it (the channel cannot be measured, which is not a missing response).
+REASONS = ("", "nan", "flat", "clipped", "noisy baseline", "no response window")
 #: A sweep whose noise exceeds this many times its channel's median is rejected...
 NOISE_REJECT_RATIO = 5.0
 #: ... when that noise is also more than this share of the channel's typical peak-to-peak
@@ -44,31 +49,67 @@ NOISE_REJECT_RATIO = 5.0
 #: electrocautery (hundreds of µV) is not.
 NOISE_REJECT_SHARE = 0.05
 
-# What a stimulus can be. Transcranial electrical trains have up to 9 pulses 1-4 ms apart
+# What a stimulus can be. Transcranial electrical trains have up to 9 pulses 1-5 ms apart
 # (DESIGN.md section 2 and the IONM literature: 3-7 pulses, 2-4 ms, with margins); a
-# magnetic stimulus is one pulse. A response can look as steep as an artefact, so only what
-# fits this shape, anchored at the stimulus, is blanked.
+# magnetic stimulus is one pulse. The stimulator's clock is not the amplifier's: every pulse
+# lands up to a sample early or late. A response can look as steep as an artefact at a low
+# sampling rate, so only what chains from the stimulus at artefact strength is the train.
 #: Most pulses in a train.
 MAX_TRAIN_PULSES = 9
 #: Shortest and longest interval between the pulses of a train, s.
-TRAIN_ISI_S = (0.001, 0.004)
+TRAIN_ISI_S = (0.001, 0.005)
 #: Where the first pulse may lie relative to the marked stimulus time, s (a marker written a
 #: little before or after the train, rounding to samples).
 FIRST_PULSE_S = (-0.001, 0.002)
-#: The steep part of one pulse's artefact lasts at most this long, s; anything steep for longer
-#: is not a pulse.
+#: The steep part of one pulse's artefact lasts at most this long, s (a flat top of up to
+#: 0.5 ms and its edges).
 PULSE_MAX_S = 0.002
-#: Samples this much steeper than the channel's pre-stimulus signal are artefact candidates.
+#: Samples this much steeper than the channel's quiet signal are artefact candidates.
 PULSE_SLOPE_RATIO = 20.0
-#: Blanked before the first pulse and after the steep part of the last one, s.
+#: Pulses of one train differ in size up to 4x, and sampling at a random phase of each edge
+#: changes its sampled steepness up to 4x more: a later pulse is at least the first one's
+#: steepness over this. Responses are smooth on the scale of a sample and fall below it.
+PULSE_SIZE_RANGE = 16.0
+#: Blanked before the first pulse and at least this long after the steep part of the last
+#: one, s.
 ARTEFACT_MARGINS_S = (0.0005, 0.0015)
 #: Blanked when no artefact is visible, s: nothing responds this early.
 DEFAULT_ARTEFACT_S = (-0.0005, 0.002)
+#: After the train a channel's artefact decays (and a saturated amplifier recovers): the blank
+#: lasts until the channel's median sweep is back within this much of its quiet level, V (a
+#: quarter of the smallest response iomon calls present, so that no tail can be one)...
+TAIL_LIMIT_V = 7.5e-6
+#: ... or within this many standard deviations of that median's noise, whichever is larger.
+TAIL_NOISE_K = 3.0
+#: How long after the train a channel's tail is followed at most, s.
+TAIL_MAX_S = 0.030
+#: The median sweep is smoothed over this long (s) to follow the tail.
+TAIL_SMOOTH_S = 0.0003
 
 
 def pre_stimulus_mask(times) -> np.ndarray:
     """Samples before the stimulus (minus a 1 ms guard), shape (n_samples,)."""
     return np.asarray(times) < -PRE_STIMULUS_GUARD_S
+
+
+#: Fewest samples of a quiet reference (before the stimulus) to measure a channel's level by.
+MIN_REFERENCE_SAMPLES = 8
+#: Without them (sweeps exported from the first pulse), the sweep's last share is the reference.
+LATE_REFERENCE_SHARE = 0.3
+
+
+def reference_mask(times) -> np.ndarray:
+    """Where a channel is quiet: before the stimulus, else the last 30 % of the sweep.
+
+    Sweeps that start at the stimulus have no pre-stimulus samples; their end, long after the
+    latest response of most muscles, is the quietest part they hold.
+    """
+    times = np.asarray(times)
+    pre = pre_stimulus_mask(times)
+    if pre.sum() >= MIN_REFERENCE_SAMPLES:
+        return pre
+    span = times[-1] - max(times[0], 0.0)
+    return times >= times[-1] - LATE_REFERENCE_SHARE * span
 
 
 def noise_window_mask(times, window_s=DEFAULT_NOISE_WINDOW_S) -> np.ndarray:
@@ -88,7 +129,8 @@ class Train:
     end_s : float
         End of the steep part of the last pulse's artefact, s.
     n_pulses : int
-        Pulses found (1 for a magnetic stimulus or a single electrical pulse).
+        Pulses found (1 for a magnetic stimulus or a single electrical pulse). Pulses closer
+        than the sampling resolves are counted from the train's length.
     isi_s : float or None
         Interval between pulses, s; None for one pulse.
     """
@@ -100,17 +142,33 @@ class Train:
 
     @property
     def blank_s(self) -> tuple[float, float]:
-        """The span to blank: the train with its margins."""
+        """The span to blank at least: the train with its margins."""
         return (self.first_s - ARTEFACT_MARGINS_S[0], self.end_s + ARTEFACT_MARGINS_S[1])
 
 
-def slope_ratio(data, times) -> np.ndarray:
-    """How much steeper than its pre-stimulus signal each channel is, sample by sample.
+#: Each pulse lands up to a sample early or late, so a step is looked for this many samples
+#: either side of where it lands in the other sweeps.
+JITTER_SAMPLES = 1
 
-    The median over sweeps of the absolute first difference, divided by its median before
-    the stimulus: one number per channel and sample step, independent of the channel's unit
-    and gain, so that channels of any size can be pooled. Entry ``j`` is the step from sample
-    ``j`` to ``j + 1``.
+
+def _dilate(values, k):
+    """The largest of each sample and its ``k`` neighbours either side, along the last axis."""
+    out = values.copy()
+    for shift in range(1, k + 1):
+        np.maximum(out[..., shift:], values[..., :-shift], out=out[..., shift:])
+        np.maximum(out[..., :-shift], values[..., shift:], out=out[..., :-shift])
+    return out
+
+
+def slope_ratio(data, times) -> np.ndarray:
+    """How much steeper than its quiet signal each channel is, sample by sample.
+
+    The median over sweeps of the absolute first difference (the largest within
+    :data:`JITTER_SAMPLES` either side, as pulses land a sample early or late from sweep to
+    sweep), divided by its median where the channel is quiet (:func:`reference_mask`): one
+    number per channel and sample step,
+    independent of the channel's unit and gain, so that channels of any size can be pooled.
+    Entry ``j`` is the step from sample ``j`` to ``j + 1``.
 
     Parameters
     ----------
@@ -121,42 +179,101 @@ def slope_ratio(data, times) -> np.ndarray:
     -------
     array of float, shape (n_channels, n_samples - 1)
     """
-    steps = np.abs(np.diff(data, axis=-1))
+    steps = _dilate(np.abs(np.diff(data, axis=-1)), JITTER_SAMPLES)
     # nanmedian is several times slower than median: only where there are gaps to skip.
     slope = (np.median(steps, axis=0) if np.isfinite(steps).all()
              else np.nanmedian(steps, axis=0))
-    pre = pre_stimulus_mask(times)[1:]
-    reference = slope[:, pre] if pre.sum() >= 3 else slope
+    quiet = reference_mask(times)[1:]
+    reference = slope[:, quiet] if quiet.sum() >= 3 else slope
     level = np.median(reference, axis=-1, keepdims=True)
     level = np.where(np.isfinite(level) & (level > 0), level, np.finfo(float).tiny)
     return slope / level
 
 
-def _runs(hits, times, sfreq):
-    """Groups of steep steps that belong to one pulse: (start_s, end_s) each.
+def _runs(hits, times, widened=0):
+    """Runs of consecutive steep steps: (start_s, end_s, first step, last step) each.
 
-    Steps closer than half a millisecond (at least one sample) are one pulse; a step from
-    sample j to j + 1 starts a pulse at j + 1 and ends one at j.
+    A step from sample j to j + 1 starts a run at j + 1 and ends one at j. ``widened``: the
+    steps were looked for this many samples either side (:func:`slope_ratio`), so each run is
+    narrowed back by as much (to its middle step if shorter).
     """
     index = np.flatnonzero(hits)
     if index.size == 0:
         return []
-    gap = max(1, int(round(0.0005 * sfreq)))
-    breaks = np.flatnonzero(np.diff(index) > gap)
+    breaks = np.flatnonzero(np.diff(index) > 1)
     firsts = index[np.r_[0, breaks + 1]]
     lasts = index[np.r_[breaks, index.size - 1]]
-    return [(float(times[a + 1]), float(max(times[b], times[a + 1])))
-            for a, b in zip(firsts, lasts)]
+    out = []
+    for a, b in zip(firsts, lasts):
+        a, b = (a + widened, b - widened) if b - a >= 2 * widened else ((a + b) // 2,) * 2
+        out.append((float(times[a + 1]), float(max(times[b], times[a + 1])), int(a), int(b)))
+    return out
+
+
+def _chain(ratio, times, runs, first, sfreq, weak):
+    """The steep stretches that follow the first pulse as a train, and the pulses' interval.
+
+    A stretch at artefact strength (``runs``) chains on within one pulse interval of the
+    last: until two pulses have shown the interval, the longest one a stimulator uses; then
+    the interval seen, with a tolerance for pulses a sample off the grid. Where the train's
+    grid predicts the next pulse, a steep sample (``ratio`` above ``weak``) within that
+    tolerance is one too, however weak the stretch it is part of. The train ends where
+    neither continues it, or where no stimulator's train could reach.
+
+    Returns
+    -------
+    starts : list of float
+        Each pulse's start, s.
+    end : float
+        End of the train's last steep stretch, s.
+    isi : float or None
+    """
+    tolerance = 2.0 / sfreq + 0.0002
+    reach = first[0] + (MAX_TRAIN_PULSES - 1) * TRAIN_ISI_S[1] + PULSE_MAX_S + tolerance
+    starts, end, isi = [first[0]], first[1], None
+    later = [r for r in runs if r[0] > first[1]]
+    while True:
+        following = next((r for r in later if r[0] > end), None)
+        gap_limit = (TRAIN_ISI_S[1] if isi is None else isi) + tolerance
+        if following is not None and following[0] - end <= gap_limit and following[0] <= reach:
+            end = following[1]
+            if following[0] - starts[-1] >= TRAIN_ISI_S[0] - tolerance:
+                starts.append(following[0])
+        elif isi is not None and starts[-1] + isi <= reach:
+            near = (times[1:] >= starts[-1] + isi - tolerance) & (
+                times[1:] <= starts[-1] + isi + tolerance) & (times[1:] > end)
+            if not near.any() or ratio[near].max() <= weak:
+                break
+            at = int(np.flatnonzero(near)[np.argmax(ratio[near])])
+            starts.append(float(times[at + 1]))
+            end = max(end, float(times[at + 1]))
+        else:
+            break
+        if len(starts) >= 2:
+            isi = float(np.median(np.diff(starts)))
+    return starts, end, isi
+
+
+def _pulse_count(starts, end, isi) -> int:
+    """Pulses in the train: one per start found, and those merged into a longer stretch."""
+    if isi is None:  # one pulse, or pulses merged into one stretch
+        return 1 if end - starts[0] <= PULSE_MAX_S else 2
+    merged = max(0, int(round((end - starts[-1]) / isi - 0.3)))
+    return min(MAX_TRAIN_PULSES, len(starts) + merged)
 
 
 def find_train(ratio, times, sfreq, threshold=PULSE_SLOPE_RATIO) -> Train | None:
     """The stimulus train in one slope-ratio profile, or None when no artefact is visible.
 
-    The first pulse must lie at the stimulus (:data:`FIRST_PULSE_S`); later pulses must follow
-    at one regular interval of 1-4 ms, at most :data:`MAX_TRAIN_PULSES` in all; each pulse's
-    steep part counts for at most :data:`PULSE_MAX_S`. Whatever is steep elsewhere (a large
-    early response, an artefact of a conditioning stimulus) is therefore never taken for
-    the stimulus.
+    The first pulse must lie at the stimulus (:data:`FIRST_PULSE_S`). The train is what
+    follows it at artefact strength (at least the first pulse's steepness over
+    :data:`PULSE_SIZE_RANGE`), each steep stretch within one pulse interval of the one
+    before (1-5 ms, then the interval the pulses showed, a sample of jitter allowed), and
+    pulses half as steep as ``threshold`` where the train's grid predicts them, at most
+    :data:`MAX_TRAIN_PULSES` intervals from the first. Pulses that merge (a fast train
+    at a low sampling rate) are one stretch; whatever is steep beyond a gap longer than the
+    train's interval (a large early response, an artefact of a conditioning stimulus) is
+    never taken for the stimulus.
 
     Parameters
     ----------
@@ -165,41 +282,129 @@ def find_train(ratio, times, sfreq, threshold=PULSE_SLOPE_RATIO) -> Train | None
     times : array of float, shape (n_samples,)
     sfreq : float
     threshold : float
-        How many times steeper than the pre-stimulus signal a pulse is.
+        How many times steeper than the quiet signal a pulse is.
     """
-    runs = _runs(np.asarray(ratio) > threshold, np.asarray(times), sfreq)
-    anchored = [r for r in runs if r[0] <= FIRST_PULSE_S[1] and r[1] >= FIRST_PULSE_S[0]]
-    if not anchored:
+    ratio = np.asarray(ratio)
+    times = np.asarray(times)
+    first = _first_pulse(_runs(ratio > threshold, times, JITTER_SAMPLES), ratio, times, sfreq)
+    if first is None:
         return None
-    tolerance = max(0.0003, 1.5 / sfreq)
-    first = anchored[0]
-    pulses = [[max(first[0], FIRST_PULSE_S[0]), min(first[1], first[0] + PULSE_MAX_S)]]
-    isi = None
-    for start, end in runs[runs.index(first) + 1:]:
-        gap = start - pulses[-1][0]
-        expected = isi if isi is not None else TRAIN_ISI_S[0]
-        if gap < expected - tolerance:
-            # Ringing or the falling edge of the same pulse.
-            pulses[-1][1] = max(pulses[-1][1], min(end, pulses[-1][0] + PULSE_MAX_S))
-            continue
-        if len(pulses) == MAX_TRAIN_PULSES:
-            break
-        if isi is None and gap <= TRAIN_ISI_S[1] + tolerance:
-            isi = gap
-        elif isi is None or abs(gap - isi) > tolerance:
-            break  # not on the train's grid: the train has ended
-        pulses.append([start, min(end, start + PULSE_MAX_S)])
-    return Train(pulses[0][0], pulses[-1][1], len(pulses), isi)
+    start, peak = first
+    strong = max(threshold, peak / PULSE_SIZE_RANGE)
+    runs = [r for r in _runs(ratio > strong, times, JITTER_SAMPLES) if r[1] >= start]
+    head = (runs[0] if runs and runs[0][0] <= max(start, FIRST_PULSE_S[1])
+            else (start, start, 0, 0))
+    starts, end, isi = _chain(ratio, times, runs, head, sfreq, threshold / 2)
+    return Train(max(start, FIRST_PULSE_S[0]), end, _pulse_count(starts, end, isi), isi)
+
+
+def _first_pulse(runs, ratio, times, sfreq):
+    """The first pulse: (start s, steepness), or None.
+
+    A steep run at the stimulus (:data:`FIRST_PULSE_S`); in a sweep exported from about the
+    first pulse, which may begin on it with no step into it, the sweep's first sample when
+    steep pulses follow within one interval.
+    """
+    for run in runs:
+        if run[0] <= FIRST_PULSE_S[1] and run[1] >= FIRST_PULSE_S[0]:
+            return run[0], float(ratio[run[2]:run[3] + 1].max())
+    if runs and times[0] > FIRST_PULSE_S[0] and (
+            runs[0][0] - times[0] <= TRAIN_ISI_S[1] + 2.0 / sfreq):
+        return float(times[0]), float(ratio[runs[0][2]:runs[0][3] + 1].max())
+    return None
+
+
+def rail_samples(channel) -> np.ndarray:
+    """Where a saturated amplifier holds the channel at a rail, shape (n_samples,) of bool.
+
+    Most sweeps sit at their maximum or minimum there, two samples or more in a row (a
+    channel that is flat throughout has no rail).
+
+    Parameters
+    ----------
+    channel : array of float, shape (n_sweeps, n_samples)
+    """
+    top, bottom = channel.max(axis=-1, keepdims=True), channel.min(axis=-1, keepdims=True)
+    rail = ((channel == top) | (channel == bottom)) & (top > bottom)
+    paired = np.zeros_like(rail)
+    paired[:, 1:] = rail[:, 1:] & rail[:, :-1]
+    paired[:, :-1] |= paired[:, 1:]
+    return paired.mean(axis=0) >= 0.5
+
+
+def rail_end(channel, start, sfreq) -> int:
+    """The last sample of a rail (:func:`rail_samples`) that follows sample ``start``, or -1.
+
+    Only a rail that goes on from where the train ends (gaps under half a millisecond)
+    counts: a response's peak is not one.
+
+    Parameters
+    ----------
+    channel : array of float, shape (n_sweeps, n_samples)
+    start : int
+    sfreq : float
+    """
+    held = np.flatnonzero(rail_samples(channel)[start:])
+    gap = max(1, int(round(0.0005 * sfreq)))
+    if held.size == 0 or held[0] > gap:
+        return -1
+    breaks = np.flatnonzero(np.diff(held) > gap)
+    return int(start + (held[breaks[0]] if breaks.size else held[-1]))
+
+
+def tail_end(median_sweep, times, start, limit) -> float:
+    """Where a channel's artefact tail has decayed: first back within ``limit`` of zero.
+
+    Followed from the largest deflection within :data:`PULSE_MAX_S` of sample ``start`` (the
+    last pulse's top) on: the first sample within ``limit`` (V) of the quiet
+    level (0), or, should the channel rise again before that (a response starting while the
+    tail is still large), the lowest point before the rise: the blank never covers a
+    response that can be told from the tail.
+
+    Parameters
+    ----------
+    median_sweep : array of float, shape (n_samples,)
+        The channel's median over sweeps, its quiet level at 0.
+    times : array of float, shape (n_samples,)
+    start : int
+    limit : float
+
+    Returns
+    -------
+    float
+        Time of that sample, s.
+    """
+    # Smoothed over a fraction of a millisecond: at high sampling rates the median sweep still
+    # jumps from sample to sample by more than the tail falls.
+    width = max(1, int(round(TAIL_SMOOTH_S / (times[1] - times[0]))))
+    magnitude = np.abs(np.convolve(median_sweep, np.ones(width) / width, mode="same"))
+    stop = min(magnitude.size, int(np.searchsorted(times, times[start] + TAIL_MAX_S)))
+    # The last pulse may still be rising or on its flat top: follow the tail from its peak.
+    top = int(np.searchsorted(times, times[start] + PULSE_MAX_S))
+    start += int(np.argmax(magnitude[start:max(top, start + 1)]))
+    lowest, at = np.inf, start
+    for j in range(start, stop):
+        if magnitude[j] <= limit:
+            return float(times[j])
+        if magnitude[j] < lowest:
+            lowest, at = magnitude[j], j
+        elif magnitude[j] > lowest + max(limit, 0.5 * lowest):
+            return float(times[at])
+    return float(times[min(stop, magnitude.size) - 1])
 
 
 def artefact_windows(data, times, sfreq, deciders=None):
     """The span to blank on each channel, from the stimulus train seen in the data.
 
     The train is found (see :func:`find_train`) in the median slope ratio of the channels that
-    may decide it, EMG channels (``deciders``); a channel whose own artefact lasts longer (one
-    nearer the stimulating electrodes) is blanked for longer, never less. Channels that do not
-    decide it (respiratory belts, pressure, unknown signals beside EMG) take the common span.
-    Without a visible train, :data:`DEFAULT_ARTEFACT_S`.
+    may decide it, EMG channels (``deciders``). Each channel is then blanked from the train's
+    start until its own artefact is over: through any later pulses at its own artefact
+    strength, through the samples where its amplifier sat at a rail, and until its median
+    sweep is back within :data:`TAIL_LIMIT_V` (or :data:`TAIL_NOISE_K` of that median's noise)
+    of its quiet level (:func:`tail_end`), at least :data:`ARTEFACT_MARGINS_S` past the
+    train. Sweeps that start within :data:`FIRST_PULSE_S` of the stimulus are blanked from
+    their first sample. Channels that do not decide it (respiratory belts, pressure, unknown signals
+    beside EMG) take the common span. Without a visible train, :data:`DEFAULT_ARTEFACT_S`.
 
     Parameters
     ----------
@@ -222,16 +427,71 @@ def artefact_windows(data, times, sfreq, deciders=None):
         deciders = np.ones(n_channels, bool)
     # Channel by channel (each channel's ratio is its own): temporaries of one channel's sweeps.
     ratio = np.concatenate([
-        slope_ratio(remove_offset(np.where(np.isfinite(part), part, 0.0), times), times)
+        _steepness(np.where(np.isfinite(part), part, 0.0), times)
         for part in np.split(data, n_channels, axis=1)])
     train = find_train(np.median(ratio[deciders], axis=0), times, sfreq)
     common = train.blank_s if train is not None else DEFAULT_ARTEFACT_S
     windows = np.tile(np.asarray(common, float), (n_channels, 1))
+    if times[0] > FIRST_PULSE_S[0]:
+        # Sweeps exported from about the first pulse: it may land before their first sample,
+        # which then holds artefact without a step into it.
+        windows[:, 0] = times[0]
+    # Without a visible train the stimulus is the train (a single pulse on which a sweep
+    # exported from the stimulus begins): a saturated channel's recovery is followed all the
+    # same.
+    reference = train if train is not None else Train(0.0, 0.0, 1, None)
     for c in np.flatnonzero(deciders):
-        own = find_train(ratio[c], times, sfreq)
-        if own is not None:
-            windows[c] = (min(windows[c, 0], own.blank_s[0]), max(windows[c, 1], own.blank_s[1]))
+        windows[c, 1] = max(windows[c, 1], _channel_artefact_end(
+            data[:, c], ratio[c], times, sfreq, reference))
     return windows, train
+
+
+def _steepness(channel, times) -> np.ndarray:
+    """One channel's slope ratio, its rails counted as steep as its steepest step.
+
+    A saturated amplifier sits still at its rail while the train goes on: the pulses it hides
+    are artefact all the same.
+
+    Parameters
+    ----------
+    channel : array of float, shape (n_sweeps, 1, n_samples)
+
+    Returns
+    -------
+    array of float, shape (1, n_samples - 1)
+    """
+    ratio = slope_ratio(remove_offset(channel, times), times)
+    rail = rail_samples(channel[:, 0])
+    stepped = rail[1:] | rail[:-1]
+    if stepped.any():
+        ratio[0, stepped] = np.maximum(ratio[0, stepped], ratio[0].max())
+    return ratio
+
+
+def _channel_artefact_end(channel, ratio, times, sfreq, train) -> float:
+    """Where one channel's artefact ends, s: its own pulses, rails and tail (see above).
+
+    Parameters
+    ----------
+    channel : array of float, shape (n_sweeps, n_samples)
+    ratio : array of float, shape (n_samples - 1,)
+        The channel's slope ratio.
+    """
+    finite = np.where(np.isfinite(channel), channel, 0.0)
+    own = find_train(ratio, times, sfreq)
+    end = train.end_s if own is None else max(train.end_s, own.end_s)
+    at_least = end + ARTEFACT_MARGINS_S[1]
+    start = int(np.searchsorted(times, end))
+    start = max(start, rail_end(finite, min(start, times.size - 1), sfreq) + 1)
+    if start >= times.size:
+        return float(times[-1])
+    quiet = reference_mask(times)
+    centred = finite - np.median(finite[:, quiet], axis=-1, keepdims=True)
+    median_sweep = np.median(centred, axis=0)
+    spread = 1.4826 * np.median(np.abs(centred[:, quiet] - np.median(centred[:, quiet])))
+    # The median of n sweeps is about 1.25 / sqrt(n) times as noisy as one sweep.
+    limit = max(TAIL_LIMIT_V, TAIL_NOISE_K * 1.25 * spread / np.sqrt(channel.shape[0]))
+    return max(at_least, tail_end(median_sweep, times, start, limit))
 
 
 def first_pulse(data, sfreq, threshold=PULSE_SLOPE_RATIO):
@@ -250,11 +510,12 @@ def first_pulse(data, sfreq, threshold=PULSE_SLOPE_RATIO):
 
 
 def remove_offset(data, times) -> np.ndarray:
-    """Subtract each sweep's pre-stimulus median (the electrode offset)."""
-    pre = pre_stimulus_mask(times)
-    if not pre.any():
-        return data - np.median(data, axis=-1, keepdims=True)
-    return data - np.median(data[..., pre], axis=-1, keepdims=True)
+    """Subtract each sweep's median where it is quiet (the electrode offset).
+
+    Before the stimulus; in sweeps that start at the stimulus, their last 30 %
+    (:func:`reference_mask`).
+    """
+    return data - np.median(data[..., reference_mask(times)], axis=-1, keepdims=True)
 
 
 def blank_artefact(data, times, windows) -> np.ndarray:
@@ -277,7 +538,10 @@ def blank_artefact(data, times, windows) -> np.ndarray:
         if not inside.any():
             continue
         first, last = np.flatnonzero(inside)[[0, -1]]
-        before, after = max(first - 1, 0), min(last + 1, times.size - 1)
+        after = min(last + 1, times.size - 1)
+        # A blank from the sweep's first sample (sweeps exported from the first pulse) holds
+        # the value after it: the samples before it are artefact too.
+        before = first - 1 if first > 0 else after
         weight = (np.arange(first, last + 1) - before) / max(after - before, 1)
         out[:, c, first:last + 1] = (data[:, c, before, None] * (1 - weight)
                                      + data[:, c, after, None] * weight)
@@ -366,7 +630,8 @@ def typical_size(conditioned, times, after_s) -> np.ndarray:
 
 
 def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_run_s=0.001,
-                  sfreq=None, typical=None, share=NOISE_REJECT_SHARE):
+                  sfreq=None, typical=None, share=NOISE_REJECT_SHARE, times=None,
+                  artefact_s=None):
     """Decide which sweep x channel pairs cannot be measured, and why.
 
     Parameters
@@ -387,6 +652,11 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
         A run at the sweep's extreme value lasting this long is amplifier clipping.
     sfreq : float
         Sampling rate (Hz), needed for ``clip_run_s``.
+    times : array of float, shape (n_samples,), optional
+    artefact_s : array of float, shape (n_channels, 2), optional
+        Each channel's blanked artefact (s; NaN: none): an amplifier that saturates during
+        the stimulus train is not clipping what is measured, so clipping is looked for
+        outside it.
 
     Returns
     -------
@@ -407,12 +677,24 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
         from .measures import sweep_chunks
 
         run = max(int(round(clip_run_s * sfreq)), 2)
-        clipped = np.concatenate([clipped_sweeps(raw[part], run)
+        clipped = np.concatenate([clipped_sweeps(_outside(raw[part], times, artefact_s), run)
                                   for part in sweep_chunks(raw.shape[0])])
         reason[clipped] = "clipped"
     reason[np.ptp(raw, axis=-1) < flat_v] = "flat"
     reason[~np.isfinite(raw).all(axis=-1)] = "nan"
     return reason != "", reason.astype(str)
+
+
+def _outside(raw, times, artefact_s):
+    """Sweeps with each channel's blanked artefact set to the sweep's median (no extreme)."""
+    if times is None or artefact_s is None:
+        return raw
+    out = raw.copy()
+    for c, (start, end) in enumerate(np.asarray(artefact_s, float)):
+        inside = (times >= start) & (times <= end)
+        if np.isfinite(start) and inside.any():
+            out[:, c, inside] = np.median(raw[:, c], axis=-1, keepdims=True)
+    return out
 
 
 def clipped_sweeps(raw, run) -> np.ndarray:

@@ -61,12 +61,15 @@ class Settings:
         Span to blank around the stimulus, s; ``"none"`` for no blanking. Default: found in
         the data from the stimulus train (see :func:`iomon.conditioning.artefact_windows`).
     noise_window_s : tuple of float or None
-        Where the pre-stimulus noise is measured, s (both before the stimulus). Default
-        -10 to -1 ms, clipped to the sweep.
+        Where the noise is measured, s: before the stimulus, or after it in a span without
+        artefact or response (sweeps exported from the first pulse). Default -10 to -1 ms,
+        clipped to the sweep; sweeps without that much before the stimulus measure it after
+        the latest response window instead (see :func:`iomon.pipeline.noise_window`).
     presence_v : float or None
         Smallest peak-to-peak amplitude of a response, V (default 30 µV).
     presence_noise_ratio : float or None
-        A response must also exceed this many times the noise, peak to peak (default 10).
+        A response must also exceed this many times the noise, peak to peak (default 12,
+        :data:`iomon.processing.measures.PRESENCE_NOISE_FACTOR`).
     baseline_sweeps : int or None
         Valid sweeps that form each channel's baseline (default 10).
     mains_hz : float or None
@@ -96,9 +99,10 @@ class Settings:
             object.__setattr__(self, key, span)
         if self.noise_window_s is not None:
             span = _span(self.noise_window_s, "noise_window_ms")
-            if span[1] > 0:
-                raise InputError("processing.noise_window_ms must lie before the stimulus "
-                                 f"(end <= 0), got {list(self.noise_window_s)}")
+            if span[0] < 0 < span[1]:
+                raise InputError("processing.noise_window_ms must lie before the stimulus or "
+                                 "after it, not across it (the stimulus artefact is no noise), "
+                                 f"got {[v * 1e3 for v in self.noise_window_s]} ms")
             object.__setattr__(self, "noise_window_s", span)
         for key in ("presence_v", "presence_noise_ratio"):
             value = getattr(self, key)
@@ -166,7 +170,12 @@ class Resolved:
         None: no band-pass.
     artefact_s : tuple of float, "none" or None
         As set; None: found in the data.
-    noise_window_s : tuple of float
+    noise_window_s : tuple of float or None
+        None: the sweeps hold too little before the stimulus; the pipeline places the window
+        after the responses (:func:`iomon.pipeline.noise_window`).
+    noise_window_source : str
+        Where the noise window came from: ``"before the stimulus"``, ``"after the
+        responses"`` or ``"[processing] noise_window_ms"``.
     presence_v, presence_noise_ratio : float
     baseline_sweeps : int
     mains_hz : float or None
@@ -178,13 +187,18 @@ class Resolved:
 
     band_hz: tuple[float, float] | None
     artefact_s: tuple[float, float] | str | None
-    noise_window_s: tuple[float, float]
+    noise_window_s: tuple[float, float] | None
     presence_v: float
     presence_noise_ratio: float
     baseline_sweeps: int
     mains_hz: float | None
     rebaselines: tuple
     notes: tuple[str, ...] = ()
+    noise_window_source: str = "before the stimulus"
+
+
+#: Fewest samples a noise window holds.
+MIN_NOISE_SAMPLES = 5
 
 
 def resolve(settings: Settings, sidecar: Settings, times, sfreq, where=None,
@@ -228,13 +242,19 @@ def resolve(settings: Settings, sidecar: Settings, times, sfreq, where=None,
                          f"{artefact[1] * 1e3:g}] does not fit inside the sweeps "
                          f"({first * 1e3:g} to {last * 1e3:g} ms)", source("artefact_s"))
     window = chosen.noise_window_s or DEFAULT_NOISE_WINDOW_S
-    clipped = (max(window[0], first), window[1])
-    if ((times >= clipped[0]) & (times <= clipped[1])).sum() < 5:
+    clipped = (max(window[0], first), min(window[1], last))
+    fits = ((times >= clipped[0]) & (times <= clipped[1])).sum() >= MIN_NOISE_SAMPLES
+    origin = "[processing] noise_window_ms" if chosen.noise_window_s else "before the stimulus"
+    if chosen.noise_window_s is not None and not fits:
         raise InputError(f"processing.noise_window_ms [{window[0] * 1e3:g}, "
-                         f"{window[1] * 1e3:g}] holds fewer than 5 samples of the sweeps "
-                         f"({first * 1e3:g} to {last * 1e3:g} ms)", source("noise_window_s"))
-    if chosen.noise_window_s is not None and clipped != window:
-        notes.append(f"the noise window was clipped to the sweep's start ({first * 1e3:g} ms)")
+                         f"{window[1] * 1e3:g}] holds fewer than {MIN_NOISE_SAMPLES} samples "
+                         f"of the sweeps ({first * 1e3:g} to {last * 1e3:g} ms)",
+                         source("noise_window_s"))
+    if not fits:  # sweeps exported from the stimulus on: measured after the responses
+        clipped, origin = None, "after the responses"
+    elif chosen.noise_window_s is not None and clipped != window:
+        notes.append(f"the noise window was clipped to the sweeps ({first * 1e3:g} to "
+                     f"{last * 1e3:g} ms)")
     return Resolved(
         band_hz=band,
         artefact_s=artefact,
@@ -247,4 +267,5 @@ def resolve(settings: Settings, sidecar: Settings, times, sfreq, where=None,
         mains_hz=chosen.mains_hz,
         rebaselines=tuple(chosen.rebaselines),
         notes=tuple(notes),
+        noise_window_source=origin,
     )

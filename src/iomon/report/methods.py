@@ -21,7 +21,7 @@ def _ms(seconds: float) -> str:
 def _conditioning(settings: dict) -> str:
     window = settings["sweep_window_ms"]
     text = (f"Sweeps were cut {window[0]:g} to {window[1]:g} ms around each stimulus. The "
-            "electrode offset (pre-stimulus median) was removed; ")
+            "electrode offset (the median where the channel was quiet) was removed; ")
     how = settings["artefact"]
     if how == "none":
         text += "the stimulus artefact was not blanked (set so). "
@@ -34,13 +34,15 @@ def _conditioning(settings: dict) -> str:
             text += (f", found from the stimulus train in the EMG channels ({pulses} pulse"
                      f"{'s' if pulses != 1 else ''}{f' {isi:g} ms apart' if isi else ''}): the "
                      f"first pulse within {_ms(conditioning.FIRST_PULSE_S[0])} to "
-                     f"{_ms(conditioning.FIRST_PULSE_S[1])} ms of the stimulus, the others on "
-                     f"one grid {_ms(conditioning.TRAIN_ISI_S[0])}-"
-                     f"{_ms(conditioning.TRAIN_ISI_S[1])} ms apart, at most "
-                     f"{conditioning.MAX_TRAIN_PULSES}; blanked from "
-                     f"{_ms(conditioning.ARTEFACT_MARGINS_S[0])} ms before the first to "
-                     f"{_ms(conditioning.ARTEFACT_MARGINS_S[1])} ms after the last (per channel "
-                     "in summary.json). ")
+                     f"{_ms(conditioning.FIRST_PULSE_S[1])} ms of the stimulus, the others "
+                     f"following within one interval of {_ms(conditioning.TRAIN_ISI_S[0])}-"
+                     f"{_ms(conditioning.TRAIN_ISI_S[1])} ms (a sample of jitter allowed), at "
+                     f"most {conditioning.MAX_TRAIN_PULSES}; each channel blanked from "
+                     f"{_ms(conditioning.ARTEFACT_MARGINS_S[0])} ms before the first pulse until "
+                     "its own artefact was over (its amplifier off its rail and its median sweep "
+                     f"back within {conditioning.TAIL_LIMIT_V * 1e6:g} µV of its quiet level), at "
+                     f"least {_ms(conditioning.ARTEFACT_MARGINS_S[1])} ms after the last pulse "
+                     "(per channel in summary.json). ")
         elif how == "set":
             text += " (span set in the case sidecar or settings). "
         else:
@@ -56,9 +58,13 @@ def _conditioning(settings: dict) -> str:
 
 def _noise(settings: dict) -> str:
     window = settings["noise_window_ms"]
+    where = {"after the responses": " (after the latest response window: the sweeps hold "
+                                    "too little before the stimulus)",
+             "[processing] noise_window_ms": " (set in the case sidecar)"}.get(
+        settings.get("noise_window_source"), "")
     return (f"The noise of each sweep is the standard deviation from {window[0]:g} to "
-            f"{window[1]:g} ms, that window band-passed on its own so that nothing after the "
-            "stimulus reaches it. A sweep was rejected per channel for noise above "
+            f"{window[1]:g} ms{where}, that window band-passed on its own so that nothing "
+            "outside it reaches it. A sweep was rejected per channel for noise above "
             f"{conditioning.NOISE_REJECT_RATIO:g} times the channel's median that is also more "
             f"than {conditioning.NOISE_REJECT_SHARE * 100:g} % of the channel's typical "
             "peak-to-peak (electrocautery and other bursts), amplifier clipping, a flat line or "

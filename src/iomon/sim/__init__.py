@@ -24,20 +24,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..case.sidecar import Case, ChannelSpec
+from ..io import ReadOptions
 from ..model.annotations import Annotation
 from ..model.errors import InputError
 from ..model.muscles import MUSCLES
 from ..model.sweeps import Channel
 from . import physiology, signal
+from .acquisition import FIXED, Acquisition, draw_acquisition
 from .physiology import response_waveform
 from .scenarios import SCENARIOS, Scenario, amplitude_factors
 from .schedule import DEFAULT_SCHEDULE, SHORT_SCHEDULE, Schedule, schedule_onsets
 from .truth import ChannelTruth, Event, SweepTruth, Truth, read_truth
 from .writing import write_case_toml, write_edf, write_simulated_case
 
-__all__ = ["DEFAULT_MUSCLES", "SCENARIOS", "SHIPPED_MUSCLES", "SHORT_SCHEDULE", "Scenario",
-           "Schedule", "SimulatedCase", "Truth", "read_truth", "response_waveform",
-           "simulate_case", "write_case_toml", "write_edf", "write_simulated_case"]
+__all__ = ["DEFAULT_MUSCLES", "FIXED", "SCENARIOS", "SHIPPED_MUSCLES", "SHORT_SCHEDULE",
+           "Acquisition", "Scenario", "Schedule", "SimulatedCase", "Truth", "draw_acquisition",
+           "read_truth", "response_waveform", "simulate_case", "write_case_toml", "write_edf",
+           "write_simulated_case"]
 
 DEFAULT_MUSCLES = ("Deltoid", "Biceps", "APB", "ADM", "TA", "AH")
 SHIPPED_MUSCLES = ("Deltoid", "APB", "TA", "AH")
@@ -114,14 +117,15 @@ def _scenario(name, side, mains_hz, focal_level, focal_sweeps, cv, time_compress
     return scenario
 
 
-def _file_onsets(nominal, time_compression):
+def _file_onsets(nominal, time_compression, acquisition=FIXED):
     """Stimulus times in the file.
 
     Refused when the compression puts sweeps on top of each other.
     """
     onsets = nominal / time_compression
     gap = np.diff(onsets).min() if onsets.size > 1 else 1.0
-    window = signal.SWEEP_WINDOW_S[1] - signal.SWEEP_WINDOW_S[0]
+    span = signal.render_window_s(acquisition)
+    window = span[1] - span[0]
     if gap < window + MIN_SWEEP_GAP_S:
         raise InputError(
             f"time_compression {time_compression:g} puts sweeps {gap * 1e3:.0f} ms apart; "
@@ -202,8 +206,16 @@ def _events(scenario, applied, channels, bounds, time_compression):
                  for kind, chans, start, end, recovers, level, rise in plain)
 
 
+def _train_truth(acquisition: Acquisition) -> dict:
+    """The truth's ``train``: pulses and interval; a drawn acquisition whole beside them."""
+    train = {"pulses": acquisition.train.n_pulses, "isi_ms": acquisition.train.isi_s * 1e3}
+    if not acquisition.fixed:
+        train["acquisition"] = acquisition.to_dict()
+    return train
+
+
 def _truth(scenario, seed, settings, case, channels, traits, cv, bounds, marker_s, events,
-           sweeps, amplitude, onset, n_phases) -> Truth:
+           sweeps, amplitude, onset, n_phases, acquisition=FIXED) -> Truth:
     """The typed truth of a simulated case."""
     sfreq, time_compression, mains_hz, noise_uv = settings
     present = traits.present
@@ -215,7 +227,7 @@ def _truth(scenario, seed, settings, case, channels, traits, cv, bounds, marker_
         sfreq=sfreq, time_compression=time_compression, mains_hz=float(mains_hz),
         noise_uv_rms=noise_uv, case={"id": case.id, "side": case.side,
                                      "levels": list(case.levels)},
-        train={"pulses": signal.TRAIN_PULSES, "isi_ms": signal.TRAIN_ISI_S * 1e3},
+        train=_train_truth(acquisition),
         phases_nominal_s={k: tuple(v) for k, v in bounds.items()}, baseline_marker_s=marker_s,
         channels=tuple(
             ChannelTruth(ch.name, ch.muscle, ch.side, ch.limb, ch.role, bool(present[c]),
@@ -226,6 +238,36 @@ def _truth(scenario, seed, settings, case, channels, traits, cv, bounds, marker_
         amplitude_uv=np.where(present[None, :], amplitude * 1e6, np.nan),
         onset_latency_ms=onset * 1e3, n_phases=n_phases, focal_channels=tuple(focal),
         systemic_expected=scenario.systemic is not None)
+
+
+#: The motoneurons fire after temporal summation of the train's descending volleys: about the
+#: fourth pulse. The muscles' latencies (:data:`~iomon.model.muscles.MUSCLES`, from the first
+#: pulse) hold for the fixed train (5 pulses 2 ms apart); a train whose fourth pulse comes later
+#: delays every response by as much.
+SUMMATION_PULSE = 4
+
+
+def summation_delay_s(acquisition: Acquisition) -> float:
+    """How much later than with the fixed train the responses to this train start, s."""
+    def fires(train):
+        return (min(train.n_pulses, SUMMATION_PULSE) - 1) * train.isi_s
+
+    if acquisition.fixed or acquisition.train.magnetic:
+        return 0.0
+    return max(0.0, fires(acquisition.train) - fires(FIXED.train))
+
+
+def _acquisition(acquisition, sfreq, seed):
+    """The acquisition asked for: FIXED at ``sfreq`` (None), drawn from the seed, or given."""
+    if acquisition is None:
+        return FIXED if sfreq == FIXED.sfreq else dataclasses.replace(FIXED, sfreq=float(sfreq))
+    if isinstance(acquisition, str):
+        if acquisition != "drawn":
+            raise InputError(f"acquisition must be an Acquisition, 'drawn' or None, got "
+                             f"{acquisition!r}")
+        # Its own stream: the case's other draws are those of the fixed setting's case.
+        return draw_acquisition(np.random.default_rng([int(seed), 0xAC0]))
+    return acquisition
 
 
 def _channel_cvs(channels, cv, cv_scale):
@@ -241,7 +283,8 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
                   mains_hz: float = 50.0, noise_uv: float = 5.0, cv_scale: float = 1.0,
                   cv: float | None = None, focal_level: float | None = None,
                   focal_sweeps: int | None = None, focal_muscles=None,
-                  case_id: str | None = None) -> SimulatedCase:
+                  case_id: str | None = None,
+                  acquisition: Acquisition | str | None = None) -> SimulatedCase:
     """Simulate a DREZ case.
 
     Parameters
@@ -272,6 +315,11 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
         Focal scenarios: the muscles whose lesioning-side channels drop (default: the legs').
     case_id : str, optional
         Defaults to ``"SIM-<scenario>-<seed>"``.
+    acquisition : Acquisition or "drawn", optional
+        How the theatre samples, stimulates and exports the case
+        (:mod:`~iomon.sim.acquisition`): ``"drawn"`` draws one from the seed as theatres
+        differ; by default :data:`~iomon.sim.acquisition.FIXED` at ``sfreq``. A given or drawn
+        acquisition's own rate replaces ``sfreq``.
 
     Returns
     -------
@@ -280,11 +328,13 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
     """
     spec = _scenario(scenario, side, mains_hz, focal_level, focal_sweeps, cv, time_compression,
                      focal_muscles)
+    acquisition = _acquisition(acquisition, sfreq, seed)
+    sfreq = acquisition.sfreq
     rng = np.random.default_rng(seed)
     levels = tuple(v.upper() for v in levels)
     channels = physiology.channel_set(muscles, side)
     nominal, phase_of_sweep, bounds = schedule_onsets(schedule, rng)
-    onsets = _file_onsets(nominal, time_compression)
+    onsets = _file_onsets(nominal, time_compression, acquisition)
     n_ramp = min(schedule.pre_baseline_sweeps, nominal.size - 1)
     intensity, threshold_rise = _intensities(spec, nominal, bounds["lesioning"], n_ramp)
     marker_nominal = ((nominal[n_ramp] - BASELINE_MARKER_LEAD_S) if nominal.size > n_ramp
@@ -297,20 +347,22 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
     amplitude, intensity = _responses(spec, traits, channels, nominal, intensity,
                                       threshold_rise, factor, bounds["closure"][1], n_ramp,
                                       cvs, rng)
-    onset = traits.onset_s[None, :] + rng.normal(0.0, physiology.ONSET_JITTER_S,
-                                                 amplitude.shape)
+    onset = (traits.onset_s[None, :] + summation_delay_s(acquisition)
+             + rng.normal(0.0, physiology.ONSET_JITTER_S, amplitude.shape))
     contaminated = _cautery(phase_of_sweep, spec.cautery_share, rng)
     plan, n_phases = signal.record(len(channels), onsets, sfreq, mains_hz, noise_uv * 1e-6,
-                                      traits.templates, amplitude, onset, contaminated, rng)
+                                   traits.templates, amplitude, onset, contaminated, rng,
+                                   acquisition, np.random.default_rng([int(seed), 0x7A1]))
     case = Case(case_id or f"SIM-{scenario}-{seed}", side, levels,
                 tuple(ChannelSpec(ch.name, ch.muscle, ch.side, ch.limb, ch.role)
-                      for ch in channels))
+                      for ch in channels),
+                read_options=ReadOptions(window_s=tuple(acquisition.window_s)))
     marker_s = float(marker_nominal / time_compression)
     truth = _truth(spec, seed, (sfreq, time_compression, mains_hz, noise_uv), case, channels,
                    traits, cvs, bounds, marker_s,
                    _events(spec, applied, channels, bounds, time_compression),
                    SweepTruth(onsets, nominal, intensity, threshold_rise, tuple(phase_of_sweep),
-                              contaminated), amplitude, onset, n_phases)
+                              contaminated), amplitude, onset, n_phases, acquisition)
     return SimulatedCase(plan, float(sfreq), channels,
                          _annotations(bounds, onsets, intensity, marker_s, time_compression),
                          case, truth)

@@ -12,19 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BLOCK_S", "SWEEP_WINDOW_S", "SignalPlan", "TRAIN_ISI_S", "TRAIN_PULSES",
-           "plan_recording", "record"]
+from .acquisition import (
+    FIXED,
+    Acquisition,
+    pulse_sizes,
+    pulse_times,
+    recovery_tail,
+    train_artefact,
+)
 
-#: The window around each stimulus that the simulator writes into (s).
+__all__ = ["BLOCK_S", "SWEEP_WINDOW_S", "SignalPlan", "plan_recording", "record"]
+
+#: The window around each stimulus that the simulator writes into (s); a drawn acquisition
+#: whose export window reaches further widens it (see :func:`render_window_s`).
 SWEEP_WINDOW_S = (-0.010, 0.100)
-#: The stimulus train: pulses and their interval (s).
-TRAIN_PULSES = 5
-TRAIN_ISI_S = 0.002
-#: Each pulse's artefact decays with this time constant (s), a small tail of alternating sign
-#: (share of the pulse, time constant) after it; peak per channel (V, uniform, random sign).
-PULSE_DECAY_S = 0.0003
-PULSE_TAIL = (0.02, 0.001)
-ARTEFACT_V = (1e-3, 6e-3)
 #: Mains hum per channel (V, uniform) and its harmonics (number, relative amplitude).
 HUM_V = (5e-6, 25e-6)
 HUM_HARMONICS = ((1, 1.0), (3, 0.2))
@@ -44,21 +45,19 @@ CAUTERY_GAIN = 3.0
 BLOCK_S = 10.0
 
 
-def sweep_window(sfreq) -> np.ndarray:
+def render_window_s(acquisition: Acquisition) -> tuple[float, float]:
+    """The span around each stimulus the simulator writes into, s.
+
+    :data:`SWEEP_WINDOW_S`, widened to the export window of a drawn acquisition so that the
+    files of any export hold the recording's noise, responses and artefact throughout.
+    """
+    return (min(SWEEP_WINDOW_S[0], acquisition.window_s[0]),
+            max(SWEEP_WINDOW_S[1], acquisition.window_s[1]))
+
+
+def sweep_window(sfreq, window_s=SWEEP_WINDOW_S) -> np.ndarray:
     """Sample offsets of the sweep window from the stimulus sample."""
-    return np.arange(int(round(SWEEP_WINDOW_S[0] * sfreq)),
-                     int(round(SWEEP_WINDOW_S[1] * sfreq)) + 1)
-
-
-def train_artefact(local_t) -> np.ndarray:
-    """The shape of the stimulus-train artefact (peak 1) at times ``local_t`` (s)."""
-    artefact = np.zeros_like(local_t)
-    for k in range(TRAIN_PULSES):
-        dt = local_t - k * TRAIN_ISI_S
-        after = dt >= 0
-        artefact[after] += (np.exp(-dt[after] / PULSE_DECAY_S)
-                            + PULSE_TAIL[0] * np.exp(-dt[after] / PULSE_TAIL[1]) * (-1) ** k)
-    return artefact
+    return np.arange(int(round(window_s[0] * sfreq)), int(round(window_s[1] * sfreq)) + 1)
 
 
 @dataclass(frozen=True)
@@ -104,14 +103,21 @@ class SignalPlan:
     amplitude: np.ndarray
     onset: np.ndarray
     burst_states: dict
+    acquisition: Acquisition = FIXED
+    pulse_times: np.ndarray | None = None
+    pulse_sizes: np.ndarray | None = None
 
     def blocks(self):
         """Yield ``(first_sample, signals)`` block by block, signals in V (n_channels, n)."""
         sweeps = _SweepContents(self)
+        limit = self.acquisition.input_range_v
         for k, first in enumerate(range(0, self.n_samples, self.block)):
             stop = min(first + self.block, self.n_samples)
             signals = self._background(k, first, stop)
             sweeps.add(signals, first, stop)
+            if limit is not None:  # the amplifier's input range, around each electrode offset
+                np.clip(signals, (self.offset_v - limit)[:, None],
+                        (self.offset_v + limit)[:, None], out=signals)
             yield first, signals
 
     def render(self) -> np.ndarray:
@@ -159,9 +165,10 @@ class _SweepContents:
 
         self.plan = plan
         sfreq = plan.sfreq
-        self.window = sweep_window(sfreq)
+        self.window = sweep_window(sfreq, render_window_s(plan.acquisition))
         self.local_t = self.window / sfreq
-        self.artefact = train_artefact(self.local_t)
+        self.artefact = (train_artefact(self.local_t, plan.acquisition)
+                         if plan.acquisition.fixed else None)
         self.sos = butter(2, [CAUTERY_BAND_HZ[0], min(CAUTERY_BAND_HZ[1], 0.45 * sfreq)],
                           "bandpass", fs=sfreq, output="sos")
         self.length = int(CAUTERY_S * sfreq)
@@ -178,7 +185,7 @@ class _SweepContents:
 
         plan, start = self.plan, self.starts[i]
         first = start + self.window[0]
-        parts = [(first, plan.art_amp[:, None] * self.artefact[None, :], None)]
+        parts = [(first, self._artefact(i), None)]
         for c, (durations, rel) in enumerate(plan.templates):
             if plan.amplitude[i, c] > 0:
                 parts.append((first, response_waveform(self.local_t, plan.onset[i, c], durations,
@@ -190,6 +197,29 @@ class _SweepContents:
             parts.append((start + self.lead, sosfilt(self.sos, burst, axis=-1) * CAUTERY_GAIN,
                           None))
         return parts
+
+    def _artefact(self, i) -> np.ndarray:
+        """Sweep ``i``'s stimulus artefact on every channel, V: (n_channels, n_window).
+
+        A drawn acquisition's pulses land where :func:`~iomon.sim.acquisition.pulse_times`
+        put them in this sweep; a channel whose artefact exceeds the amplifier's range
+        saturates (the clipping is applied to the whole block) and recovers after the train.
+        """
+        plan = self.plan
+        if self.artefact is not None:
+            return plan.art_amp[:, None] * self.artefact[None, :]
+        acquisition = plan.acquisition
+        shape = train_artefact(self.local_t, acquisition, plan.pulse_times[i], plan.pulse_sizes)
+        artefact = plan.art_amp[:, None] * shape[None, :]
+        limit = acquisition.input_range_v
+        saturated = np.flatnonzero(np.abs(plan.art_amp) > limit) if limit is not None else []
+        if len(saturated):
+            end = plan.pulse_times[i][-1] + acquisition.train.width_s
+            # The amplifier comes back from the rail it was driven to by the last pulse.
+            tail = recovery_tail(self.local_t, acquisition, end)
+            sign = np.sign(plan.art_amp[saturated] * plan.pulse_sizes[-1])
+            artefact[saturated] += (0.8 * limit * sign)[:, None] * tail[None, :]
+        return artefact
 
     def add(self, signals, first, stop) -> None:
         """Add the contents of every sweep overlapping samples [first, stop) to ``signals``."""
@@ -209,7 +239,8 @@ class _SweepContents:
 
 
 def plan_recording(n_channels, onsets_s, sfreq, mains_hz, noise_v, templates, amplitude,
-                   onset, contaminated, rng, block_s=BLOCK_S) -> SignalPlan:
+                   onset, contaminated, rng, block_s=BLOCK_S, acquisition=FIXED,
+                   train_rng=None) -> SignalPlan:
     """Draw everything random of the recording and return its :class:`SignalPlan`.
 
     Lasts whole seconds, to one second after the last stimulus.
@@ -229,6 +260,12 @@ def plan_recording(n_channels, onsets_s, sfreq, mains_hz, noise_v, templates, am
     rng : numpy.random.Generator
     block_s : float
         Length of a render block, s.
+    acquisition : Acquisition
+        How the case is sampled and stimulated (:data:`~iomon.sim.acquisition.FIXED`: as every
+        case was before acquisitions were drawn).
+    train_rng : numpy.random.Generator, optional
+        The stream the pulses' timing and sizes are drawn from (a drawn acquisition only), so
+        that drawing them moves none of the case's other draws.
     """
     n_samples = int(round(math.ceil(onsets_s[-1] + 1.0) * sfreq))
     block = max(int(round(block_s * sfreq)), 1)
@@ -244,7 +281,16 @@ def plan_recording(n_channels, onsets_s, sfreq, mains_hz, noise_v, templates, am
     offset_v = rng.uniform(-DC_OFFSET_V, DC_OFFSET_V, n_channels)
     wander_hz = rng.uniform(*WANDER_HZ, n_channels)
     wander_phase = rng.uniform(0, 2 * np.pi, n_channels)
-    art_amp = rng.uniform(*ARTEFACT_V, n_channels) * rng.choice([-1.0, 1.0], n_channels)
+    if acquisition.fixed:
+        art_amp = rng.uniform(*acquisition.artefact_v, n_channels) * rng.choice([-1.0, 1.0],
+                                                                              n_channels)
+        times = sizes = None
+    else:
+        low, high = np.log(acquisition.artefact_v)
+        art_amp = (np.exp(train_rng.uniform(low, high, n_channels))
+                   * train_rng.choice([-1.0, 1.0], n_channels))
+        times = pulse_times(acquisition, len(onsets_s), train_rng)
+        sizes = pulse_sizes(acquisition.train, train_rng)
     burst_states = {}
     for i in np.flatnonzero(contaminated):
         burst_states[int(i)] = rng.bit_generator.state
@@ -253,11 +299,12 @@ def plan_recording(n_channels, onsets_s, sfreq, mains_hz, noise_v, templates, am
     return SignalPlan(n_channels, n_samples, float(sfreq), float(mains_hz), float(noise_v),
                       block, tuple(noise_states), hum_amp, hum_phase, offset_v, wander_hz,
                       wander_phase, art_amp, np.asarray(onsets_s, float), list(templates),
-                      np.asarray(amplitude, float), np.asarray(onset, float), burst_states)
+                      np.asarray(amplitude, float), np.asarray(onset, float), burst_states,
+                      acquisition, times, sizes)
 
 
 def record(n_channels, onsets_s, sfreq, mains_hz, noise_v, templates, amplitude, onset,
-           contaminated, rng):
+           contaminated, rng, acquisition=FIXED, train_rng=None):
     """The continuous recording's plan, and the number of phases of every response.
 
     Returns ``(plan, n_phases)``: a :class:`SignalPlan` (render it whole with
@@ -265,6 +312,7 @@ def record(n_channels, onsets_s, sfreq, mains_hz, noise_v, templates, amplitude,
     array of int, shape (n_sweeps, n_channels).
     """
     plan = plan_recording(n_channels, onsets_s, sfreq, mains_hz, noise_v, templates,
-                          amplitude, onset, contaminated, rng)
+                          amplitude, onset, contaminated, rng, acquisition=acquisition,
+                          train_rng=train_rng)
     n_phases = np.tile([durations.size for durations, _ in templates], (len(onsets_s), 1))
     return plan, n_phases

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..case.sidecar import Case
+from ..io import DEFAULT_WINDOW_S
 from ..model.errors import InputError
 
 __all__ = ["RECORDING_START", "sweep_file_name", "sweep_windows", "write_case_toml",
@@ -54,9 +55,12 @@ def write_case_toml(case: Case, path: Path, recording: dict | None = None) -> No
     if case.clinical:
         lines += ["", "[clinical]"]
         lines += [f"{key} = {_toml_value(value)}" for key, value in case.clinical.items()]
-    if recording:
-        lines += ["", "[recording]"]
-        lines += [f"{key} = {_toml_value(value)}" for key, value in recording.items()]
+    window = case.read_options.window_s
+    table = [f"{key} = {_toml_value(value)}" for key, value in (recording or {}).items()]
+    if tuple(window) != DEFAULT_WINDOW_S and "window_ms" not in (recording or {}):
+        table.append(f"window_ms = [{window[0] * 1e3:g}, {window[1] * 1e3:g}]")
+    if table:
+        lines += ["", "[recording]", *table]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
