@@ -259,9 +259,13 @@ def _cmd_simulate(args) -> int:
                         time_compression=args.time_compression or 20.0,
                         acquisition="drawn" if args.acquisition == "drawn" else None)
     path = write_simulated_case(sim, args.out, fmt=args.format)
-    print(f"wrote {path}, {path.with_suffix('').name}.case.toml and "
-          f"{path.with_suffix('').name}.truth.json ({len(sim.truth.sweeps.onset_s)} "
-          f"sweeps, scenario {scenario})")
+    n_sweeps = len(sim.truth.sweeps.onset_s)
+    if path.is_dir():
+        print(f"wrote {path} (one EDF+D file per sweep, {n_sweeps} sweeps, case.toml inside) and "
+              f"{path.name}.truth.json beside it (scenario {scenario})")
+    else:
+        print(f"wrote {path}, {path.with_suffix('').name}.case.toml and "
+              f"{path.with_suffix('').name}.truth.json ({n_sweeps} sweeps, scenario {scenario})")
     return 0
 
 

@@ -6,6 +6,7 @@ as inomed ISIS exports a case (:func:`write_sweep_files`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..case.sidecar import Case
-from ..io import DEFAULT_WINDOW_S
+from ..io import DEFAULT_WINDOW_S, ReadOptions
 from ..model.errors import InputError
 
 __all__ = ["RECORDING_START", "sweep_file_name", "sweep_windows", "write_case_toml",
@@ -183,7 +184,10 @@ def write_simulated_case(sim, out_dir: str | Path, stem: str | None = None,
                          fmt: str = "edf") -> Path:
     """Write recording, ``.case.toml`` sidecar and ``.truth.json`` into ``out_dir``.
 
-    Returns the path of the recording. Files are written under temporary names and renamed,
+    A case whose acquisition exports one file per sweep (``layout`` ``"sweep-files"``) is
+    written as a folder ``<stem>`` of sweep files instead (:func:`write_sweep_files`, the
+    sidecar inside, the truth beside it). Returns the path of the recording (or folder).
+    Files are written under temporary names and renamed,
     so an interrupted run leaves no partial recording.
     """
     if fmt != "edf":
@@ -191,6 +195,9 @@ def write_simulated_case(sim, out_dir: str | Path, stem: str | None = None,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = stem or sim.case.id
+    acquisition = sim.plan.acquisition
+    if acquisition.layout == "sweep-files":
+        return write_sweep_files(sim, out_dir / stem, window_s=tuple(acquisition.window_s))
     recording = out_dir / f"{stem}.edf"
     targets = [(recording, lambda p: write_edf(sim, p)),
                (out_dir / f"{stem}.case.toml", lambda p: write_case_toml(sim.case, p)),
@@ -386,8 +393,9 @@ def write_sweep_files(sim, folder: str | Path, window_s=(-0.010, 0.100), *,
             when = RECORDING_START + datetime.timedelta(seconds=float(start_s))
             _write_sweep(tmp / sweep_file_name(when, uids[k]), names, window, sfreq, start_s,
                          marks[k], range_mv)
-        write_case_toml(sim.case, tmp / "case.toml",
-                        {"stimulus_s": -first / sfreq} if first < 0 else None)
+        # Episodic files: the window is each file's, not one cut from a recording.
+        write_case_toml(dataclasses.replace(sim.case, read_options=ReadOptions()),
+                        tmp / "case.toml", {"stimulus_s": -first / sfreq} if first < 0 else None)
         if folder.exists():
             folder.rmdir()
         os.replace(tmp, folder)
