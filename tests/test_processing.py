@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from iomon.model.errors import InputError
-from iomon.processing.baseline import build_baselines
+from iomon.processing.baseline import baseline_sweeps, baseline_values
 from iomon.processing.conditioning import (
     artefact_windows,
     bandpass,
@@ -208,17 +208,21 @@ def test_baseline_starts_at_the_marker_and_skips_rejected():
     valid[3] = False
     amplitude = np.array([1, 1, 4, 9, 5, 6, 1, 1], float)[:, None]
     present = np.ones((8, 1), bool)
-    baselines = build_baselines(amplitude, amplitude * 0.01, present, valid, onsets, phases,
-                                np.array(["C3-C4"] * 8), np.full(8, 400.0), start_s=15.0,
-                                n_sweeps=3)
-    base = baselines.main
-    assert np.flatnonzero(base.sweeps[:, 0]).tolist() == [2, 4, 5]
+    present[4] = False
+    stimulation = (np.array(["C3-C4"] * 8), np.full(8, 400.0))
+    # Chosen from validity, phase, montage and intensity alone: before anything is measured.
+    choice = baseline_sweeps(valid, onsets, phases, *stimulation, start_s=15.0, n_sweeps=3)
+    assert np.flatnonzero(choice.main[:, 0]).tolist() == [2, 4, 5]
+    base = baseline_values(choice, {"amplitude": amplitude, "onset_latency": amplitude * 0.01,
+                                    "duration": amplitude * 2}, present).main
+    assert np.array_equal(base.sweeps, choice.main)
     assert base.amplitude[0] == 5.0 and base.present[0]
+    # Measures other than the amplitude: the median of the baseline sweeps with a response.
+    assert base.onset_latency[0] == pytest.approx(0.05) and base.value("duration")[0] == 10.0
+    assert np.isnan(base.n_phases[0])  # not asked for: unknown, never a made-up zero
     # Lesioning sweeps never form the case baseline: with n_sweeps=10 still only 3 qualify.
-    more = build_baselines(amplitude, amplitude * 0.01, present, valid, onsets, phases,
-                           np.array(["C3-C4"] * 8), np.full(8, 400.0), start_s=15.0,
-                           n_sweeps=10)
-    assert np.flatnonzero(more.main.sweeps[:, 0]).tolist() == [2, 4, 5]
+    more = baseline_sweeps(valid, onsets, phases, *stimulation, start_s=15.0, n_sweeps=10)
+    assert np.flatnonzero(more.main[:, 0]).tolist() == [2, 4, 5]
 
 
 # ---------------------------------------------------------------- processing core (issue 4)

@@ -31,7 +31,7 @@ from .model.annotations import (
 )
 from .model.errors import InputError
 from .model.sweeps import Sweeps
-from .processing.baseline import build_baselines, percent_of_reference
+from .processing.baseline import baseline_sweeps, baseline_values, percent_of_reference
 from .processing.conditioning import (
     MIN_LATE_FIT_S,
     condition,
@@ -275,36 +275,28 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
                               resolved, baseline_start):
     """Measures in windows refined from the baseline average, and the baselines.
 
-    The average of the baseline sweeps narrows each channel's expected-latency window to where
-    its response really is; every sweep is then measured once, in those windows.
+    Which sweeps form each baseline is chosen first, from validity, phase, montage and
+    intensity (:func:`baseline_sweeps`); the average of the main baseline's sweeps narrows each
+    channel's expected-latency window to where its response really is; every sweep is then
+    measured once, in those windows, and the baselines' values computed from the measures.
     """
     times, sfreq, table = sweeps.times, sweeps.sfreq, sweeps.table
-    presence = {"presence_v": resolved.presence_v,
-                "presence_ratio": resolved.presence_noise_ratio}
-
-    def baselines_for(amplitude, onset_latency, present, n_phases):
-        return build_baselines(
-            amplitude, onset_latency, present, valid, table["onset_s"].to_numpy(),
-            phases, table["montage"].to_numpy(),
-            table["stim_intensity"].to_numpy(), baseline_start, resolved.baseline_sweeps,
-            resolved.rebaselines, n_phases)
-
-    # Which sweeps make the main baseline follows from validity, phase, montage and intensity
-    # alone, not from any measure: they are chosen before anything is measured (placeholder
-    # measures, never read), so each sweep is measured once.
-    unmeasured = np.zeros(valid.shape)
-    main = baselines_for(unmeasured, unmeasured, unmeasured.astype(bool), None).main
-    counts = main.sweeps.sum(axis=0)
-    average = np.einsum("sc,sct->ct", main.sweeps.astype(float), conditioned) / np.maximum(
+    choice = baseline_sweeps(valid, table["onset_s"].to_numpy(), phases,
+                             table["montage"].to_numpy(), table["stim_intensity"].to_numpy(),
+                             baseline_start, resolved.baseline_sweeps, resolved.rebaselines)
+    counts = choice.main.sum(axis=0)
+    average = np.einsum("sc,sct->ct", choice.main.astype(float), conditioned) / np.maximum(
         counts, 1)[:, None]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a channel without any noise figure
         noise_sd = np.nanmedian(np.where(valid, noise, np.nan), axis=0)
     windows = refine_windows(average, times, sfreq, windows, noise_sd, counts)
     measurements = measure(conditioned, times, sfreq, windows, noise, noise_sd=noise_sd,
-                           quiet=quiet, **presence)
-    return measurements, baselines_for(measurements.amplitude, measurements.onset_latency,
-                                       measurements.present, measurements.n_phases), windows
+                           quiet=quiet, presence_v=resolved.presence_v,
+                           presence_ratio=resolved.presence_noise_ratio)
+    compared = {name: getattr(measurements, name)
+                for name in ("amplitude", "onset_latency", "n_phases")}
+    return measurements, baseline_values(choice, compared, measurements.present), windows
 
 
 def _alerts(sweeps, phases, measurements, baselines, percent, valid, setup, criteria,
