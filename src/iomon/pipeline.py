@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .alerting.alerts import detect_alerts, scope_notes, unexplained_drops
 from .alerting.criteria import Criteria, load_criteria
-from .alerting.threshold import thresholds_for
+from .alerting.findings import find
+from .alerting.kinds import compared_measures
 from .case.channels import decide_channels
 from .case.sidecar import Case, load_case
 from .io import Recording
@@ -30,6 +30,7 @@ from .model.annotations import (
     phases_from_annotations,
 )
 from .model.errors import InputError
+from .model.notes import Note
 from .model.sweeps import Sweeps
 from .processing.baseline import baseline_sweeps, baseline_values, percent_of_reference
 from .processing.conditioning import (
@@ -150,12 +151,12 @@ def analyze_each(recording: Recording, case: Case | None = None, criteria=(None,
         raise InputError(err.reason, recording.path) from None  # every refusal names its file
     results = []
     for preset in presets:
-        alerts, alert_notes = _alerts(measured.sweeps, measured.sweep_phase,
-                                      measured.measurements, measured.baselines,
-                                      measured.percent, ~measured.rejected, measured.setup,
-                                      preset, measured.settings.rebaselines)
-        results.append(dataclasses.replace(measured, criteria=preset, alerts=tuple(alerts),
-                                           notes=measured.notes + tuple(alert_notes)))
+        found = find(measured.sweeps, measured.sweep_phase, measured.measurements,
+                     measured.baselines, measured.percent, ~measured.rejected, measured.setup,
+                     preset, measured.settings.rebaselines)
+        results.append(dataclasses.replace(
+            measured, criteria=preset, alerts=found.alerts, thresholds=found.thresholds,
+            declines=found.declines, notes=measured.notes + found.notes))
     return results
 
 
@@ -183,8 +184,9 @@ def _measure_case(recording: Recording, case: Case, settings: Settings | None) -
         conditioned, sweeps, sweep_phase, windows, noise, quiet, ~rejected, resolved,
         baseline_start)
     percent = percent_of_reference(measurements.amplitude, baselines)
-    notes = (list(recording.notes) + list(resolved.notes) + artefact_notes
-             + _mains_notes(mains, mains_hz))
+    notes = ([Note("reading", n) for n in recording.notes]
+             + [Note("settings", n) for n in resolved.notes]
+             + [Note("artefact", n) for n in artefact_notes] + _mains_notes(mains, mains_hz))
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=tuple(phases),
         sweep_phase=sweep_phase, setup=setup, criteria=None, settings=resolved,
@@ -261,13 +263,14 @@ def _condition_and_reject(sweeps, resolved, artefact, mains):
     return conditioned, mains_hz, quiet, noise, rejected, reason, windows
 
 
-def _mains_notes(asked, removed) -> list[str]:
+def _mains_notes(asked, removed) -> list[Note]:
     if asked is None:
-        return ["mains hum was not removed: its frequency is unknown (no continuous stretch "
-                "to find it in); set [recording] mains_hz = 50 or 60"]
+        return [Note("mains", "mains hum was not removed: its frequency is unknown (no "
+                              "continuous stretch to find it in); set [recording] mains_hz = 50 "
+                              "or 60")]
     if asked and removed is None:
-        return ["mains hum was not removed: the sweeps end less than "
-                f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows"]
+        return [Note("mains", "mains hum was not removed: the sweeps end less than "
+                              f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")]
     return []
 
 
@@ -294,37 +297,5 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
     measurements = measure(conditioned, times, sfreq, windows, noise, noise_sd=noise_sd,
                            quiet=quiet, presence_v=resolved.presence_v,
                            presence_ratio=resolved.presence_noise_ratio)
-    compared = {name: getattr(measurements, name)
-                for name in ("amplitude", "onset_latency", "n_phases")}
+    compared = {name: getattr(measurements, name) for name in compared_measures()}
     return measurements, baseline_values(choice, compared, measurements.present), windows
-
-
-def _alerts(sweeps, phases, measurements, baselines, percent, valid, setup, criteria,
-            rebaselines):
-    """The alerts of a case and the notes they need (thresholds, scope, unalerted drops)."""
-    table = sweeps.table
-    notes = []
-    thresholds = None
-    if criteria.threshold_rise_v is not None:
-        thresholds, note = thresholds_for(table, measurements.present, valid, baselines,
-                                          rebaselines)
-        notes += [note] if note else []
-    onsets = table["onset_s"].to_numpy()
-    alerts = detect_alerts(percent, measurements.present, valid, sweeps.channels,
-                           baselines.main.present, onsets, phases, criteria,
-                           onset_latency=measurements.onset_latency,
-                           baseline_latency=baselines.reference("onset_latency"),
-                           n_phases=measurements.n_phases,
-                           baseline_phases=baselines.reference("n_phases"),
-                           thresholds=thresholds, setup=setup)
-    notes += scope_notes(sweeps.channels, baselines.main.present)
-    for drop in unexplained_drops(percent, valid, sweeps.channels, baselines.main.present,
-                                  onsets, criteria, setup):
-        notes.append(f"{drop.channel} fell to {drop.nadir_percent:g} % of baseline from sweep "
-                     f"{drop.onset_sweep} ({drop.onset_s:.1f} s) while its controls fell to "
-                     f"{drop.controls_percent:g} %: a decline shared in part, within the "
-                     "channel's variability against its controls; no alert")
-    if criteria.focal_phases and not np.isin(phases, criteria.focal_phases).any():
-        notes.append(f"no sweep falls in {' or '.join(criteria.focal_phases)} (no lesioning "
-                     "markers or sidecar phases): focal alerts count in every phase")
-    return alerts, notes

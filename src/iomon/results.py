@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .alerting.alerts import Alert
+from .alerting.alerts import Alert, UnexplainedDrop
 from .alerting.criteria import Criteria
+from .alerting.threshold import Thresholds
 from .case.sidecar import Case
 from .io import Recording
 from .model.annotations import Phase
+from .model.notes import Note
 from .model.sweeps import Sweeps
 from .processing.baseline import Baseline, BaselineSet
 from .processing.conditioning import Train
@@ -92,9 +94,19 @@ class CaseResult:
     percent : array of float, shape (n_sweeps, n_channels)
         Amplitude as % of each sweep's baseline.
     alerts : tuple of Alert
-    notes : tuple of str
+        In onset order, each with where its change began (``first_met_sweep``).
+    notes : tuple of Note
+        What the analysis has to say beside its numbers, each with a code
+        (:data:`iomon.model.notes.NOTE_CODES`) and its words.
     input_sha256 : str or None
         Checksum of the input file (set by :func:`iomon.pipeline.analyze_file`).
+    thresholds : Thresholds or None
+        The stimulation thresholds the threshold criterion followed (brackets per sweep and
+        channel, V) and what they say of each threshold alert (:meth:`Thresholds.rise_of`);
+        None when the criterion did not run.
+    declines : tuple of UnexplainedDrop
+        Drops below the criterion on a channel's own baseline that raised no alert, each with
+        why.
     """
 
     case: Case
@@ -117,8 +129,10 @@ class CaseResult:
     baselines: BaselineSet
     percent: np.ndarray
     alerts: tuple[Alert, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     input_sha256: str | None = None
+    thresholds: Thresholds | None = field(default=None, repr=False)
+    declines: tuple[UnexplainedDrop, ...] = ()
 
     def __post_init__(self):
         for name in ("conditioned", "artefact_s", "windows", "rejected", "reject_reason",
@@ -128,6 +142,7 @@ class CaseResult:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "alerts", tuple(self.alerts))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "declines", tuple(self.declines))
         object.__setattr__(self, "phases", tuple(self.phases))
 
     @property
@@ -262,7 +277,7 @@ class CaseResult:
                 for k, e in enumerate(self.baselines.entries)
             ],
             "n_alerts": len(self.alerts),
-            "notes": list(self.notes),
+            "notes": [note.words for note in self.notes],
         })
 
     def review_edits_record(self) -> dict:

@@ -17,17 +17,19 @@ manager, no layout engine (either costs more than the drawing itself).
 
 from __future__ import annotations
 
-import datetime
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..alerting.threshold import intensity_varies
+from ..model.sweeps import intensity_varies
+from .clock import TimeAxis, whole_seconds
+from .facts import rise_brackets
 
 __all__ = ["COLOURS", "FigureFile", "RowChoice", "TimeAxis", "choose_rows", "latency_figure",
-           "overlay_figure", "overlay_rows", "save_figures", "trend_figure", "waveform_figure"]
+           "overlay_figure", "overlay_rows", "save_figures", "trend_figure", "waveform_figure",
+           "whole_seconds"]
 
 #: Okabe & Ito (2008) colours, by what they mean in every figure.
 COLOURS = {
@@ -96,48 +98,6 @@ def _new_figure(width_in: float, height_in: float):
 
 
 # ----------------------------------------------------------------------------------- time
-def whole_seconds(seconds: float) -> int:
-    """Seconds rounded half up to a whole second: every time the report prints is this."""
-    return math.floor(float(seconds) + 0.5)
-
-
-class TimeAxis:
-    """Seconds since the recording's start, shown as clock time when it is known.
-
-    A time is rounded to the whole second once (:func:`whole_seconds`) and the clock time and
-    the time elapsed are both printed from that, so they never disagree. Ticks carry seconds
-    when the recording lasts under an hour (time-compressed simulated cases, short exports).
-    """
-
-    def __init__(self, start=None, duration_s=None):
-        if start is not None and start.microsecond:
-            start = start.replace(microsecond=0) + datetime.timedelta(
-                seconds=start.microsecond >= 500_000)
-        self.start = start
-        self.seconds = duration_s is not None and duration_s < 3600
-
-    def label(self) -> str:
-        """The axis label."""
-        return "clock time" if self.start is not None else "time since start (h:mm)"
-
-    def text(self, seconds: float, with_seconds: bool = False) -> str:
-        """A time as clock time, or as h:mm(:ss) since the start."""
-        whole = whole_seconds(seconds)
-        if self.start is not None:
-            moment = self.start + datetime.timedelta(seconds=whole)
-            return moment.strftime("%H:%M:%S" if with_seconds else "%H:%M")
-        hours, rest = divmod(whole, 3600)
-        minutes, secs = divmod(rest, 60)
-        return f"{hours}:{minutes:02d}:{secs:02d}" if with_seconds else f"{hours}:{minutes:02d}"
-
-    def format(self, ax) -> None:
-        """Label the x axis of ``ax`` with this time."""
-        from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: self.text(x, self.seconds)))
-
-
 def _time_axis(result) -> TimeAxis:
     return TimeAxis(result.recording.start, result.recording.duration_s)
 
@@ -355,13 +315,15 @@ def alert_end_s(result, alert) -> float:
     return float(onsets[-1])
 
 
-#: Alert lanes along the top of a panel, one per criterion (loss shares amplitude's).
-_LANES = {"amplitude": 0, "loss": 0, "threshold": 1, "latency": 2, "morphology": 3}
-
-
 def alert_lanes(result, name) -> list[int]:
-    """The lanes a channel's alerts take, top first."""
-    return sorted({_LANES.get(a.criterion, 4) for a in result.alerts if a.channel == name})
+    """The lanes a channel's alerts take, top first (each kind's lane in the kinds table)."""
+    return sorted({result.criteria.kind(a.criterion).lane for a in result.alerts
+                   if a.channel == name})
+
+
+def rise_labels(result) -> dict:
+    """``id(alert)`` to a threshold alert's rise as its bracket gives it ("+200 to +250 V")."""
+    return {k: bracket.short() for k, bracket in rise_brackets(result).items()}
 
 
 def _drawn_alert_kinds(result, names) -> list[str]:
@@ -514,11 +476,10 @@ def _values_panel(ax, result, c, values, top=None):
                 color=COLOURS["rejected"], clip_on=False, transform=ax.get_xaxis_transform())
 
 
-def _lane_label(alert, brackets) -> str:
-    words = {"amplitude": "amplitude", "loss": "loss of response", "threshold": "threshold",
-             "latency": "latency", "morphology": "phases lost"}
-    text = words.get(alert.criterion, alert.criterion)
-    if alert.criterion == "threshold":
+def _lane_label(kind, alert, brackets) -> str:
+    """An alert lane's label: the kind's lane words, a threshold rise, informational."""
+    text = kind.lane_words
+    if kind.style == "rise_v":
         text += " " + brackets.get(id(alert), f"+{alert.threshold_rise_v:g} V")
     return text + (" (informational)" if alert.informational else "")
 
@@ -526,12 +487,15 @@ def _lane_label(alert, brackets) -> str:
 def _mark_alerts(ax, result, channel, lane_frac, span, brackets=None):
     """Alert episodes as bars in lanes along the top, one lane per criterion, labelled.
 
-    Colour and hatch tell the scope, the lane and its label the criterion.
+    Colour and hatch tell the scope, the lane and its label the criterion. ``brackets``:
+    ``id(alert)`` to a threshold rise in words; default: the result's (:func:`rise_labels`).
     """
+    brackets = rise_labels(result) if brackets is None else brackets
     lanes = alert_lanes(result, channel)
     labelled = set()
     for alert in (a for a in result.alerts if a.channel == channel):
-        lane = lanes.index(_LANES.get(alert.criterion, 4))
+        kind = result.criteria.kind(alert.criterion)
+        lane = lanes.index(kind.lane)
         top = 1 - lane * lane_frac
         end = alert_end_s(result, alert)
         ax.axvspan(alert.onset_s, end, ymin=top - 0.75 * lane_frac, ymax=top - 0.2 * lane_frac,
@@ -541,7 +505,7 @@ def _mark_alerts(ax, result, channel, lane_frac, span, brackets=None):
         if lane in labelled:
             continue
         labelled.add(lane)
-        _lane_text(ax, _lane_label(alert, brackets or {}), alert.onset_s, end,
+        _lane_text(ax, _lane_label(kind, alert, brackets), alert.onset_s, end,
                    top - 0.45 * lane_frac, span)
 
 
@@ -1056,12 +1020,13 @@ def save_figures(result, folder: Path, dpi: int = PNG_DPI, svg: bool = True,
     svg : bool
         Also write each figure as SVG (text kept as text, for publication).
     brackets : dict, optional
-        ``id(alert)`` to its threshold rise in words (see :func:`trend_figure`).
+        ``id(alert)`` to its threshold rise in words (see :func:`trend_figure`); default: the
+        result's threshold brackets.
     """
     folder.mkdir(parents=True, exist_ok=True)
     rows = choose_rows(result)
     made = []
-    for name, make, title, caption in _FIGURES(result, rows, brackets or {}):
+    for name, make, title, caption in _FIGURES(result, rows, brackets):
         fig = make()
         png, svg_path = folder / f"{name}.png", folder / f"{name}.svg"
         write_png(fig, png, dpi)
