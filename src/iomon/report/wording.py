@@ -30,7 +30,7 @@ from .facts import (
     span_text,
     times_text,
 )
-from .figures import final_sweep
+from .figures.overlay import final_sweep
 
 __all__ = ["conclusion", "decline_notes", "declines_paragraph", "final_text", "outcome_words",
            "when_text"]
