@@ -128,9 +128,11 @@ def test_info_and_criteria(small_case):
     for name in ("drez", "fifty", "jssr70", "macdonald2017", "drez-cusum", "Son", "Kobayashi",
                  "Page", "cusum_false_alarm_rate"):
         assert name in proc.stdout
-    # Each preset states its own scope rules: the sequential one words its focal rule apart.
-    assert proc.stdout.count("Scope of an alert:") == proc.stdout.count("Source:")
+    # The scope rules every preset shares, once; the sequential test's focal rule among them.
+    assert proc.stdout.count("Scope of an alert") == 1 and proc.stdout.count("Source:") == 5
     assert "the sequential test found" in proc.stdout
+    for kind in ("amplitude", "loss", "threshold", "latency", "morphology"):
+        assert f"\n  {kind}: " in proc.stdout
 
 
 def test_simulate_writes_recording_sidecar_and_truth(tmp_path):

@@ -343,7 +343,7 @@ _BUILT_IN = (
         looked_for=lambda c: "amplitude " + c.drop_words().removeprefix("a "),
         rule=_amplitude_rules),
     CriterionKind(
-        "loss", "disappearance of the response (an amplitude drop with no response left)",
+        "loss", "disappearance of the response: an amplitude drop with no response left",
         "loss of response", 0, "loss of response", (), _amplitude_test, generic=False,
         compared=("amplitude",), style="amplitude", noun="amplitude",
         extreme="no response ({span} of baseline)",
