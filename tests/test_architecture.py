@@ -15,21 +15,24 @@ SRC = Path(iomon.__file__).resolve().parent
 #: What each room may import (besides itself and the package's ``__version__``).
 ALLOWED = {
     "model": set(),
+    # The output schema: what every column and key means; it imports nothing of iomon.
+    "schema": set(),
     "processing": {"model"},
     # Readers call processing's pure detectors of mains hum and of the stimulus artefact.
     "io": {"model", "processing"},
     "case": {"model", "processing", "io"},
     "alerting": {"model", "processing", "case"},
-    "results": {"model", "processing", "io", "case", "alerting"},
-    "pipeline": {"model", "processing", "io", "case", "alerting", "results"},
-    "agreement": {"model", "processing", "io", "case", "results", "pipeline"},
-    "sim": {"model", "processing", "io", "case", "alerting", "results", "pipeline"},
+    "results": {"model", "processing", "io", "case", "alerting", "schema"},
+    "pipeline": {"model", "processing", "io", "case", "alerting", "results", "schema"},
+    "agreement": {"model", "processing", "io", "case", "results", "pipeline", "schema"},
+    "sim": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "schema"},
     # The report presents results: it computes no finding, so it imports no alerting (the
     # result carries its alerts, thresholds, declines and notes, and its criteria the kinds).
-    "report": {"model", "processing", "io", "case", "results", "pipeline"},
-    "batch": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "report"},
+    "report": {"model", "processing", "io", "case", "results", "pipeline", "schema"},
+    "batch": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "report",
+              "schema"},
     "cli": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "report",
-            "batch", "sim"},
+            "batch", "sim", "schema"},
 }
 
 
