@@ -170,9 +170,11 @@ def test_shipped_recordings_give_what_their_truth_says(stem, tmp_path):
 
 def test_every_real_file_through_the_command_line(realdata, tmp_path):
     """Other people's files: analysed (exit 0) or refused in one line (exit 2), never a crash."""
-    suffixes = {".edf", ".bdf", ".vhdr", ".wcp", ".abf", ".smr", ".cfs", ".mat"}
+    from iomon.io import READERS
+
+    suffixes = {e for r in READERS for e in r.extensions}
     files = sorted(p for p in realdata.rglob("*") if p.suffix.lower() in suffixes)
-    assert len(files) >= 18
+    assert len(files) >= 21
     codes = {}
     for path in files:
         out = tmp_path / path.name
