@@ -196,6 +196,18 @@ def test_rejection_reasons():
     assert reject_sweeps(mild, noise, sfreq=sfreq, typical=typical)[1][3, 0] == ""
 
 
+def test_settings_state_the_defaults_the_code_uses():
+    """The documented defaults are the constants the measures and baselines use."""
+    from iomon.processing.baseline import DEFAULT_BASELINE_SWEEPS
+    from iomon.processing.measures import PRESENCE_FLOOR_V, PRESENCE_NOISE_FACTOR
+    from iomon.processing.settings import Settings
+
+    doc = " ".join(Settings.__doc__.split())
+    assert f"(default {PRESENCE_FLOOR_V * 1e6:g} µV," in doc
+    assert f"(default {PRESENCE_NOISE_FACTOR:g}," in doc
+    assert f"baseline (default {DEFAULT_BASELINE_SWEEPS})" in doc
+
+
 def test_band_must_fit_the_sampling_rate():
     with pytest.raises(InputError, match="Nyquist"):
         bandpass(np.zeros((1, 1, 100)), 2000.0, (10.0, 1500.0))

@@ -64,9 +64,11 @@ class Settings:
         Where the pre-stimulus noise is measured, s (both before the stimulus). Default
         -10 to -1 ms, clipped to the sweep.
     presence_v : float or None
-        Smallest peak-to-peak amplitude of a response, V (default 30 µV).
+        Smallest peak-to-peak amplitude of a response, V (default 30 µV,
+        :data:`~iomon.processing.measures.PRESENCE_FLOOR_V`).
     presence_noise_ratio : float or None
-        A response must also exceed this many times the noise, peak to peak (default 10).
+        A response must also exceed this many times the noise, peak to peak (default 12,
+        :data:`~iomon.processing.measures.PRESENCE_NOISE_FACTOR`).
     baseline_sweeps : int or None
         Valid sweeps that form each channel's baseline (default 10).
     mains_hz : float or None
