@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="sampling rate (default 5000)")
 
     _add_batch(sub)
-    sub.add_parser("criteria", help="the criteria presets, their thresholds and citations")
+    sub.add_parser("criteria", help="the criteria presets (rules, citations), the scope rules "
+                                   "and the criterion kinds with their keys")
     return parser
 
 
