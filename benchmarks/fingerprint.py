@@ -5,7 +5,8 @@ summary.json; the simulator's EDF, sidecar and truth files; ``iomon info``'s tex
 
 - the shipped recordings, under every criteria preset;
 - one simulated case per scenario (written, read back, analysed);
-- every real file in ``../shared/realdata/`` that iomon reads (with the sidecars the tests use).
+- every real file in ``../shared/realdata/`` of a format the reader registry names (read or
+  refused; with the sidecars the tests use).
 
 Run it before and after a change and compare:
 
@@ -95,11 +96,13 @@ def simulated(work: Path, into: dict):
 
 
 def real(work: Path, into: dict):
+    from iomon.io import READERS
+
     if not REALDATA.is_dir():
         return
+    suffixes = {e for r in READERS for e in r.extensions}
     for path in sorted(REALDATA.rglob("*")):
-        if path.suffix.lower() not in (".edf", ".bdf", ".vhdr", ".wcp", ".abf", ".smr", ".cfs",
-                                       ".mat"):
+        if path.suffix.lower() not in suffixes:
             continue
         relative = path.relative_to(REALDATA).as_posix()
         args = []

@@ -5,6 +5,8 @@ import pytest
 
 from iomon.alerting.alerts import sustained_episodes
 from iomon.alerting.criteria import PRESETS, Criteria, load_criteria
+from iomon.alerting.kinds import Compared
+from iomon.alerting.threshold import Thresholds
 from iomon.model.errors import InputError
 
 
@@ -34,7 +36,8 @@ def test_scope_is_relative_to_the_controls(channel, controls, expected):
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[12:22, 0] = channel
     percent[12:22, 2:] = controls
-    alerts = [a for a in detect_alerts(percent, present, valid, channels, np.ones(4, bool),
+    alerts = [a for a in detect_alerts(Compared(percent, present),
+                                       valid, channels, np.ones(4, bool),
                                        onsets, phases, PRESETS["fifty"])
               if a.channel == "L TA"]
     assert {a.scope for a in alerts} == expected
@@ -42,6 +45,8 @@ def test_scope_is_relative_to_the_controls(channel, controls, expected):
     for alert in alerts:
         # The controls' real level, uncapped; systemic only when they fell by the criterion.
         assert alert.controls_percent == pytest.approx(controls, abs=0.1)
+        # Called at the 4th low sweep; the channel first met the criterion at the 1st.
+        assert (alert.onset_sweep, alert.first_met_sweep) == (15, 12)
         assert alert.scope != "systemic" or alert.controls_percent <= 50
     unexplained = [d.channel for d in unexplained_drops(percent, valid, channels,
                                                         np.ones(4, bool), onsets,
@@ -57,7 +62,7 @@ def test_one_channel_alerts_with_scope_undetermined():
 
     channels, percent, present, valid, onsets, phases = _arrays(n_channels=1)
     percent[12:22, 0] = 20.0
-    alerts = detect_alerts(percent, present, valid, channels, np.ones(1, bool), onsets,
+    alerts = detect_alerts(Compared(percent, present), valid, channels, np.ones(1, bool), onsets,
                            phases, PRESETS["fifty"])
     assert [(a.scope, a.controls_percent, a.recovered) for a in alerts] == [
         ("undetermined", None, True)]
@@ -66,7 +71,7 @@ def test_one_channel_alerts_with_scope_undetermined():
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[12:22, 0] = 20.0
     valid[10:24, 1:] = False
-    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+    alerts = detect_alerts(Compared(percent, present), valid, channels, np.ones(4, bool), onsets,
                            phases, PRESETS["fifty"])
     assert [(a.channel, a.scope, a.controls_percent) for a in alerts] == [
         ("L TA", "undetermined", None)]
@@ -79,9 +84,11 @@ def test_setup_sweeps_never_open_an_alert():
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[:8] = 15.0  # every channel far below the 400 V baseline during the ramp
     setup = np.arange(30) < 8
-    assert detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+    assert detect_alerts(Compared(percent, present),
+                         valid, channels, np.ones(4, bool), onsets, phases,
                          PRESETS["fifty"], setup=setup) == []
-    assert detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+    assert detect_alerts(Compared(percent, present),
+                         valid, channels, np.ones(4, bool), onsets, phases,
                          PRESETS["fifty"])
 
 
@@ -207,11 +214,11 @@ def test_focal_alert_before_lesioning_is_informational_under_drez():
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[3:9, 0] = 20.0   # before lesioning
     percent[14:20, 0] = 20.0  # during lesioning
-    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+    alerts = detect_alerts(Compared(percent, present), valid, channels, np.ones(4, bool), onsets,
                            phases, PRESETS["drez"])
     assert [(a.phase, a.informational) for a in alerts] == [("pre-lesioning", True),
                                                              ("lesioning", False)]
-    plain = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+    plain = detect_alerts(Compared(percent, present), valid, channels, np.ones(4, bool), onsets,
                           phases, PRESETS["fifty"])
     assert not any(a.informational for a in plain)
 
@@ -222,7 +229,7 @@ def test_per_muscle_thresholds():
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[12:20, :2] = 40.0  # TA and APB on the left both at 40 %
     strict_hands = Criteria("hands80", "", 50.0, muscle_drop_percent=(("APB", 80.0),))
-    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
+    alerts = detect_alerts(Compared(percent, present), valid, channels, np.ones(4, bool), onsets,
                            phases, strict_hands)
     assert {a.channel for a in alerts} == {"L TA"}
 
@@ -236,19 +243,22 @@ def test_latency_and_morphology_criteria():
     n_phases = np.full(percent.shape, 4)
     n_phases[15:25, 1] = 2      # L APB loses two phases
     criteria = Criteria("both", "", 50.0, latency_increase_percent=10.0, phase_loss=2)
-    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
-                           criteria, onset_latency=latency,
-                           baseline_latency=np.full(percent.shape, 0.030), n_phases=n_phases,
-                           baseline_phases=np.full(percent.shape, 4.0))
+    compared = Compared(percent, present,
+                        {"onset_latency": latency, "n_phases": n_phases},
+                        {"onset_latency": np.full(percent.shape, 0.030),
+                         "n_phases": np.full(percent.shape, 4.0)})
+    alerts = detect_alerts(compared, valid, channels, np.ones(4, bool), onsets, phases,
+                           criteria)
     found = {(a.channel, a.criterion, a.scope, a.recovered) for a in alerts}
     assert found == {("L TA", "latency", "focal", True), ("L APB", "morphology", "focal", True)}
     latency_alert = next(a for a in alerts if a.criterion == "latency")
     assert latency_alert.nadir_percent == pytest.approx(113.3, abs=0.1)
     # The same latency change on every channel is systemic (temperature, anaesthesia).
     latency[15:25] = 0.034
-    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
-                           Criteria("lat", "", 50.0, latency_increase_percent=10.0),
-                           onset_latency=latency, baseline_latency=np.full(percent.shape, 0.030))
+    compared = Compared(percent, present, {"onset_latency": latency},
+                        {"onset_latency": np.full(percent.shape, 0.030)})
+    alerts = detect_alerts(compared, valid, channels, np.ones(4, bool), onsets, phases,
+                           Criteria("lat", "", 50.0, latency_increase_percent=10.0))
     assert alerts and all(a.scope == "systemic" for a in alerts)
 
 
@@ -315,7 +325,7 @@ def test_without_phase_markers_drez_focal_alerts_still_count(cases):
     focal = [a for a in result.alerts if a.scope == "focal"]
     assert {a.channel for a in focal} == set(sim.truth.focal_channels)
     assert not any(a.informational for a in focal)
-    assert any("focal alerts count in every phase" in note for note in result.notes)
+    assert any("focal alerts count in every phase" in note.words for note in result.notes)
 
 
 # ------------------------------------------------------------ threshold elevation
@@ -383,25 +393,32 @@ def test_threshold_alert_lifecycle_and_scope():
     criteria = PRESETS["macdonald2017"]
     lower[12:22, 0], upper[12:22, 0] = 350.0, 400.0  # L TA needs 150 V more
     lower[22:, 0], upper[22:, 0] = -np.inf, 450.0    # nothing said: neither alert nor recovery
-    alerts = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
-                           phases, criteria, thresholds=(lower, upper, base))
+    tracks = Thresholds(lower, upper, base)  # the same arrays, changed below
+    alerts = detect_alerts(Compared(percent, present, thresholds=tracks),
+                           valid, channels, np.ones(4, bool), onsets,
+                           phases, criteria)
     assert [(a.channel, a.criterion, a.scope, a.recovered) for a in alerts] == [
         ("L TA", "threshold", "focal", False)]
     assert alerts[0].onset_sweep == 15 and alerts[0].threshold_rise_v == 150.0
     assert alerts[0].nadir_percent == 160.0
+    # Called at the 4th raised sweep of 5; the rise began at the first of them.
+    assert (alerts[0].first_met_sweep, alerts[0].first_met_s) == (12, onsets[12])
     # Responds at 300 V again: recovered.
     upper[22:, 0] = 300.0
-    again = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
-                          phases, criteria, thresholds=(lower, upper, base))
+    again = detect_alerts(Compared(percent, present, thresholds=tracks),
+                          valid, channels, np.ones(4, bool), onsets,
+                          phases, criteria)
     assert again[0].recovered and again[0].recovery_sweep == 25
     # The controls' thresholds rose with it (anaesthesia): systemic.
     lower[12:22], upper[12:22] = 350.0, 400.0
-    shared = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets,
-                           phases, criteria, thresholds=(lower, upper, base))
+    shared = detect_alerts(Compared(percent, present, thresholds=tracks),
+                           valid, channels, np.ones(4, bool), onsets,
+                           phases, criteria)
     assert {a.scope for a in shared if a.channel == "L TA"} == {"systemic"}
     # Presets without the criterion ignore it.
-    assert detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
-                         PRESETS["jssr70"], thresholds=(lower, upper, base)) == []
+    assert detect_alerts(Compared(percent, present, thresholds=tracks),
+                         valid, channels, np.ones(4, bool), onsets, phases,
+                         PRESETS["jssr70"]) == []
 
 
 def test_threshold_scenario_end_to_end(cases):
@@ -434,7 +451,7 @@ def test_threshold_criterion_off_with_a_note(small_case, intensity, unit, note):
     table["stim_unit"] = unit
     recording = dataclasses.replace(recording, sweeps=recording.sweeps.replace(table=table))
     result = analyze(recording, load_case(small_case[1]))
-    assert any(note in n and "threshold" in n for n in result.notes)
+    assert any(note in n.words and n.code == "threshold" for n in result.notes)
     assert not any(a.criterion == "threshold" for a in result.alerts)
     # The PDF's summary page carries the notes as the HTML report does.
     from iomon.report.content import build_content
@@ -444,17 +461,17 @@ def test_threshold_criterion_off_with_a_note(small_case, intensity, unit, note):
 
 
 def test_scope_notes_without_controls():
+    from iomon.alerting.alerts import scope_notes
     from iomon.model.sweeps import Channel
-    from iomon.pipeline import scope_notes
 
     test = Channel("L TA", "TA", "left", "lower", "test")
     control = Channel("R TA", "TA", "right", "lower", "control")
     unknown = Channel("EMG2", None, None, None, None)
     assert scope_notes([test, control], [True, True]) == []
-    assert "median of all the others" in scope_notes([test, unknown], [True, True])[0]
+    assert "median of all the others" in scope_notes([test, unknown], [True, True])[0].words
     # A control that does not respond at baseline cannot decide anything.
     assert scope_notes([test, control, unknown], [True, False, True])
-    only = scope_notes([test, control], [True, False])[0]
+    only = scope_notes([test, control], [True, False])[0].words
     assert "cannot be told focal or systemic" in only and "undetermined" in only
     assert scope_notes([test], [False]) == []
 
@@ -465,11 +482,13 @@ def test_drez_counts_focal_alerts_to_the_end_whatever_later_phases_are_called():
     channels, percent, present, valid, onsets, phases = _arrays()
     phases = np.array(["exposure"] * 10 + ["lesioning"] * 10 + ["closure"] * 10)
     percent[22:30, 0] = 20.0  # during closure, a phase a sidecar named
-    drez = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+    drez = detect_alerts(Compared(percent, present),
+                         valid, channels, np.ones(4, bool), onsets, phases,
                          PRESETS["drez"])
     assert [(a.phase, a.informational) for a in drez] == [("closure", False)]
     only_lesioning = Criteria("les", "", 50.0, focal_phases=("lesioning",))
-    strict = detect_alerts(percent, present, valid, channels, np.ones(4, bool), onsets, phases,
+    strict = detect_alerts(Compared(percent, present),
+                           valid, channels, np.ones(4, bool), onsets, phases,
                            only_lesioning)
     assert [(a.phase, a.informational) for a in strict] == [("closure", True)]
 
@@ -517,7 +536,7 @@ def test_the_boundary_is_the_cited_one_and_stated_so(preset, level, alerts):
     criteria = PRESETS[preset]
     channels, percent, present, valid, onsets, phases = _arrays()
     percent[12:22, 0] = level
-    found = [a for a in detect_alerts(percent, present, valid, channels, np.ones(4, bool),
+    found = [a for a in detect_alerts(Compared(percent, present), valid, channels, np.ones(4, bool),
                                       onsets, phases, criteria) if a.channel == "L TA"]
     assert bool(found) == alerts
     words = (f"{criteria.amplitude_drop_percent:g} % or more" if criteria.drop_inclusive

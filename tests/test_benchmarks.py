@@ -31,9 +31,14 @@ def test_long_recording_benchmark_runs_small():
 
 @pytest.mark.slow
 def test_typical_export_benchmark_runs_small():
+    """The command with and without the report, the report's steps, and a --no-report run
+    that loads no heavy module."""
     out = run_benchmark("typical_export.py", "--small")
     assert "| import scipy.signal |" in out
     assert f"| {RECORDING.stem}: analyze (HTML and PDF report) |" in out
+    assert "|   report / --no-report |" in out
+    assert "PDF (ReportLab, same PNGs)" in out and "waveforms: SVG beside it" in out
+    assert "--no-report imports: none of" in out
 
 
 IMPORTED = """

@@ -128,9 +128,11 @@ def test_info_and_criteria(small_case):
     for name in ("drez", "fifty", "jssr70", "macdonald2017", "drez-cusum", "Son", "Kobayashi",
                  "Page", "cusum_false_alarm_rate"):
         assert name in proc.stdout
-    # Each preset states its own scope rules: the sequential one words its focal rule apart.
-    assert proc.stdout.count("Scope of an alert:") == proc.stdout.count("Source:")
+    # The scope rules every preset shares, once; the sequential test's focal rule among them.
+    assert proc.stdout.count("Scope of an alert") == 1 and proc.stdout.count("Source:") == 5
     assert "the sequential test found" in proc.stdout
+    for kind in ("amplitude", "loss", "threshold", "latency", "morphology"):
+        assert f"\n  {kind}: " in proc.stdout
 
 
 def test_simulate_writes_recording_sidecar_and_truth(tmp_path):
@@ -168,9 +170,11 @@ def test_shipped_recordings_give_what_their_truth_says(stem, tmp_path):
 
 def test_every_real_file_through_the_command_line(realdata, tmp_path):
     """Other people's files: analysed (exit 0) or refused in one line (exit 2), never a crash."""
-    suffixes = {".edf", ".bdf", ".vhdr", ".wcp", ".abf", ".smr", ".cfs", ".mat"}
+    from iomon.io import READERS
+
+    suffixes = {e for r in READERS for e in r.extensions}
     files = sorted(p for p in realdata.rglob("*") if p.suffix.lower() in suffixes)
-    assert len(files) >= 18
+    assert len(files) >= 21
     codes = {}
     for path in files:
         out = tmp_path / path.name

@@ -114,4 +114,4 @@ def test_an_unknown_muscle_reaches_the_outputs_notes(small_case, tmp_path):
                        'muscle = "Tib ant"\n\n[[channels]]\nname = "R TA"\nmuscle = "Peroneus"\n')
     result = analyze(read(path), read_case(sidecar))
     assert result.sweeps.channels[result.sweeps.ch_names.index("L TA")].muscle == "TA"
-    assert any("'Peroneus'" in note and "'R TA'" in note for note in result.notes)
+    assert any("'Peroneus'" in note.words and "'R TA'" in note.words for note in result.notes)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from iomon.model.errors import InputError
-from iomon.processing.baseline import build_baselines
+from iomon.processing.baseline import baseline_sweeps, baseline_values
 from iomon.processing.conditioning import (
     artefact_windows,
     bandpass,
@@ -196,6 +196,18 @@ def test_rejection_reasons():
     assert reject_sweeps(mild, noise, sfreq=sfreq, typical=typical)[1][3, 0] == ""
 
 
+def test_settings_state_the_defaults_the_code_uses():
+    """The documented defaults are the constants the measures and baselines use."""
+    from iomon.processing.baseline import DEFAULT_BASELINE_SWEEPS
+    from iomon.processing.measures import PRESENCE_FLOOR_V, PRESENCE_NOISE_FACTOR
+    from iomon.processing.settings import Settings
+
+    doc = " ".join(Settings.__doc__.split())
+    assert f"(default {PRESENCE_FLOOR_V * 1e6:g} µV," in doc
+    assert f"(default {PRESENCE_NOISE_FACTOR:g}," in doc
+    assert f"baseline (default {DEFAULT_BASELINE_SWEEPS})" in doc
+
+
 def test_band_must_fit_the_sampling_rate():
     with pytest.raises(InputError, match="Nyquist"):
         bandpass(np.zeros((1, 1, 100)), 2000.0, (10.0, 1500.0))
@@ -208,17 +220,21 @@ def test_baseline_starts_at_the_marker_and_skips_rejected():
     valid[3] = False
     amplitude = np.array([1, 1, 4, 9, 5, 6, 1, 1], float)[:, None]
     present = np.ones((8, 1), bool)
-    baselines = build_baselines(amplitude, amplitude * 0.01, present, valid, onsets, phases,
-                                np.array(["C3-C4"] * 8), np.full(8, 400.0), start_s=15.0,
-                                n_sweeps=3)
-    base = baselines.main
-    assert np.flatnonzero(base.sweeps[:, 0]).tolist() == [2, 4, 5]
+    present[4] = False
+    stimulation = (np.array(["C3-C4"] * 8), np.full(8, 400.0))
+    # Chosen from validity, phase, montage and intensity alone: before anything is measured.
+    choice = baseline_sweeps(valid, onsets, phases, *stimulation, start_s=15.0, n_sweeps=3)
+    assert np.flatnonzero(choice.main[:, 0]).tolist() == [2, 4, 5]
+    base = baseline_values(choice, {"amplitude": amplitude, "onset_latency": amplitude * 0.01,
+                                    "duration": amplitude * 2}, present).main
+    assert np.array_equal(base.sweeps, choice.main)
     assert base.amplitude[0] == 5.0 and base.present[0]
+    # Measures other than the amplitude: the median of the baseline sweeps with a response.
+    assert base.onset_latency[0] == pytest.approx(0.05) and base.value("duration")[0] == 10.0
+    assert np.isnan(base.n_phases[0])  # not asked for: unknown, never a made-up zero
     # Lesioning sweeps never form the case baseline: with n_sweeps=10 still only 3 qualify.
-    more = build_baselines(amplitude, amplitude * 0.01, present, valid, onsets, phases,
-                           np.array(["C3-C4"] * 8), np.full(8, 400.0), start_s=15.0,
-                           n_sweeps=10)
-    assert np.flatnonzero(more.main.sweeps[:, 0]).tolist() == [2, 4, 5]
+    more = baseline_sweeps(valid, onsets, phases, *stimulation, start_s=15.0, n_sweeps=10)
+    assert np.flatnonzero(more.main[:, 0]).tolist() == [2, 4, 5]
 
 
 # ---------------------------------------------------------------- processing core (issue 4)
@@ -368,7 +384,7 @@ def test_sweeps_shorter_than_the_response_window(small_case):
     arms = [c for c, n in enumerate(names) if n.split()[1] in ("Deltoid", "APB")]
     assert (short.reject_reason[:, legs] == "no response window").all()
     assert not short.rejected[:, arms].all(axis=0).any()
-    assert any("L TA was not measured" in n for n in short.notes)
+    assert any("L TA was not measured" in n.words for n in short.notes)
     with pytest.raises(InputError, match="no channel can be measured"):
         analyze(read(small_case[1], ReadOptions(window_s=(-0.010, 0.005))),
                 load_case(small_case[1]))
@@ -439,7 +455,7 @@ def test_sweeps_without_pre_stimulus_time_measure_the_noise_after_the_responses(
     late = analyze(read(small_case[1], ReadOptions(window_s=(0.0, 0.100))), case)
     assert late.settings.noise_window_source == "after the responses"
     assert late.settings.noise_window_s[0] > late.windows[:, 1].max()
-    assert any("measured after the responses" in n for n in late.notes)
+    assert any("measured after the responses" in n.words for n in late.notes)
     both = usual.measurements.present & late.measurements.present
     assert both.sum() >= 0.9 * usual.measurements.present.sum()
     ratio = late.measurements.amplitude[both] / usual.measurements.amplitude[both]

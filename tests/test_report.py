@@ -278,16 +278,3 @@ def test_no_significant_change_is_said_so(cases):
     content = build_content(result, result.documents(), [])
     assert content.conclusion[0].startswith("No significant change")
     assert np.all([len(row) == len(content.channels.columns) for row in content.channels.rows])
-
-
-@pytest.mark.slow
-def test_report_speed_benchmark_runs_small():
-    """The benchmark runs (for crashes, not speed) and a --no-report run loads no heavy module."""
-    root = RECORDINGS.parent
-    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "report_speed.py"),
-                           "--repeats", "1", str(RECORDINGS / "drez_focal_recovering.edf")],
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "drez_focal_recovering.edf" in proc.stdout
-    assert "PDF (ReportLab, same PNGs)" in proc.stdout
-    assert "--no-report imports: none of" in proc.stdout

@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "drawn from the seed, as theatres differ (default fixed)")
 
     _add_batch(sub)
-    sub.add_parser("criteria", help="the criteria presets, their thresholds and citations")
+    sub.add_parser("criteria", help="the criteria presets (rules, citations), the scope rules "
+                                   "and the criterion kinds with their keys")
     return parser
 
 
@@ -328,7 +329,8 @@ def _cmd_criteria(args) -> int:
     import textwrap
 
     from .alerting.alerts import scope_rules
-    from .alerting.criteria import DEFAULT_PRESET, PRESETS
+    from .alerting.criteria import DEFAULT_PRESET, GENERAL_KEYS, PRESETS
+    from .alerting.kinds import criterion_kinds
 
     def say(text, indent="  "):
         print(textwrap.fill(text, 96, initial_indent=indent, subsequent_indent=indent + "  "))
@@ -338,14 +340,18 @@ def _cmd_criteria(args) -> int:
         for rule in c.rules():
             say(rule)
         say(f"Source: {c.citation}.")
-        say("Scope of an alert:")
-        for rule in scope_rules(c):
-            say(rule, indent="    ")
-    say("A custom preset is a TOML file with a [criteria] table: name, description, citation, "
-        "amplitude_drop_percent, amplitude_drop_inclusive, sustained_n, sustained_m, "
-        "threshold_rise_v, latency_increase_percent, phase_loss, focal_phases, "
-        "focal_until_end, cusum_drop_percent, cusum_false_alarm_rate, "
-        "cusum_reference_sweeps, and a [criteria.muscle_drop_percent] table.", indent="")
+    print("Scope of an alert (every preset; a report's methods give its preset's numbers):")
+    for rule in scope_rules():
+        say(rule)
+    print('Criterion kinds (alerts.json "criterion"), with the criteria-file keys that set '
+          "them:")
+    for kind in criterion_kinds():
+        keys = ", ".join(kind.keys) if kind.keys else "set with amplitude"
+        say(f"{kind.name}: {kind.measures} ({keys}).")
+    say(f"A custom preset is a TOML file with a [criteria] table: {', '.join(GENERAL_KEYS)}, "
+        "and the kinds' keys above (muscle_drop_percent as a [criteria.muscle_drop_percent] "
+        "table of muscle = percent). A kind whose first key is absent is not applied.",
+        indent="")
     return 0
 
 

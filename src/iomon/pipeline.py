@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .alerting.alerts import detect_alerts, scope_notes, unexplained_drops
 from .alerting.criteria import Criteria, load_criteria
-from .alerting.threshold import thresholds_for
+from .alerting.findings import find
+from .alerting.kinds import compared_measures
 from .case.channels import decide_channels
 from .case.sidecar import Case, load_case
 from .io import Recording
@@ -30,8 +30,9 @@ from .model.annotations import (
     phases_from_annotations,
 )
 from .model.errors import InputError
+from .model.notes import Note
 from .model.sweeps import Sweeps
-from .processing.baseline import build_baselines, percent_of_reference
+from .processing.baseline import baseline_sweeps, baseline_values, percent_of_reference
 from .processing.conditioning import (
     MIN_LATE_FIT_S,
     condition,
@@ -161,12 +162,12 @@ def analyze_each(recording: Recording, case: Case | None = None, criteria=(None,
         raise InputError(err.reason, recording.path) from None  # every refusal names its file
     results = []
     for preset in presets:
-        alerts, alert_notes = _alerts(measured.sweeps, measured.sweep_phase,
-                                      measured.measurements, measured.baselines,
-                                      measured.percent, ~measured.rejected, measured.setup,
-                                      preset, measured.settings.rebaselines)
-        results.append(dataclasses.replace(measured, criteria=preset, alerts=tuple(alerts),
-                                           notes=measured.notes + tuple(alert_notes)))
+        found = find(measured.sweeps, measured.sweep_phase, measured.measurements,
+                     measured.baselines, measured.percent, ~measured.rejected, measured.setup,
+                     preset, measured.settings.rebaselines)
+        results.append(dataclasses.replace(
+            measured, criteria=preset, alerts=found.alerts, thresholds=found.thresholds,
+            declines=found.declines, notes=measured.notes + found.notes))
     return results
 
 
@@ -194,8 +195,11 @@ def _measure_case(recording: Recording, case: Case, settings: Settings | None) -
         conditioned, sweeps, sweep_phase, windows, noise, quiet, ~rejected, resolved,
         baseline_start)
     percent = percent_of_reference(measurements.amplitude, baselines)
-    notes = (list(recording.notes) + list(case.notes) + list(resolved.notes) + artefact_notes
-             + noise_notes + _mains_notes(mains, mains_hz))
+    notes = ([Note("reading", n) for n in recording.notes]
+             + [Note("case", n) for n in case.notes]
+             + [Note("settings", n) for n in resolved.notes]
+             + [Note("artefact", n) for n in artefact_notes] + noise_notes
+             + _mains_notes(mains, mains_hz))
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=tuple(phases),
         sweep_phase=sweep_phase, setup=setup, criteria=None, settings=resolved,
@@ -268,7 +272,7 @@ def noise_window(windows, times, channels):
     -------
     window : (float, float)
         s.
-    notes : list of str
+    notes : list of Note
 
     Raises
     ------
@@ -284,8 +288,8 @@ def noise_window(windows, times, channels):
         start = float(windows[known, 1].max()) + gap
     else:
         start = float(times[-1] - 0.3 * (times[-1] - max(times[0], 0.0)))
-        notes.append("no channel names a muscle iomon knows: the noise was measured over the "
-                     "sweeps' last 30 %, assumed to hold no response")
+        notes.append(Note("noise", "no channel names a muscle iomon knows: the noise was "
+                          "measured over the sweeps' last 30 %, assumed to hold no response"))
     if times[-1] - start < shortest or ((times >= start).sum() < 5):
         raise InputError(
             f"the sweeps ({times[0] * 1e3:g} to {times[-1] * 1e3:g} ms) leave no span to measure "
@@ -293,8 +297,9 @@ def noise_window(windows, times, channels):
             f"{shortest * 1e3:g} ms after the latest response window ({(start - gap) * 1e3:g} "
             "ms); set [processing] noise_window_ms to a span without stimulus or response, or "
             "export longer sweeps")
-    notes.append(f"the sweeps start {times[0] * 1e3:g} ms from the stimulus: the noise was "
-                 f"measured after the responses, {start * 1e3:g} to {times[-1] * 1e3:g} ms")
+    notes.append(Note("noise", f"the sweeps start {times[0] * 1e3:g} ms from the stimulus: the "
+                      f"noise was measured after the responses, {start * 1e3:g} to "
+                      f"{times[-1] * 1e3:g} ms"))
     return (start, float(times[-1])), notes
 
 
@@ -343,7 +348,7 @@ def _measurable(windows, times, not_before, channels):
     -------
     windows : array of float, shape (n_channels, 2)
     unmeasurable : array of bool, shape (n_channels,)
-    notes : list of str
+    notes : list of Note
     """
     unmeasurable = windows[:, 1] <= windows[:, 0]
     notes = []
@@ -351,23 +356,25 @@ def _measurable(windows, times, not_before, channels):
         why = (f"the stimulus artefact (blanked to {not_before[c] * 1e3:.1f} ms) covers"
                if not_before[c] < times[-1] else f"the sweeps ({times[-1] * 1e3:.0f} ms) end "
                "before")
-        notes.append(f"{channels[c].name} was not measured: {why} its whole response window")
+        notes.append(Note("unmeasured", f"{channels[c].name} was not measured: {why} its whole "
+                          "response window", channel=channels[c].name))
     if unmeasurable.all():
         raise InputError("no channel can be measured: "
-                         + "; ".join(n.split(": ", 1)[1] + f" ({ch.name})"
-                                     for n, ch in zip(notes, channels)))
+                         + "; ".join(n.words.split(": ", 1)[1] + f" ({n.channel})"
+                                     for n in notes))
     windows = windows.copy()
     windows[unmeasurable] = times[-1]
     return windows, unmeasurable, notes
 
 
-def _mains_notes(asked, removed) -> list[str]:
+def _mains_notes(asked, removed) -> list[Note]:
     if asked is None:
-        return ["mains hum was not removed: its frequency is unknown (no continuous stretch "
-                "to find it in); set [recording] mains_hz = 50 or 60"]
+        return [Note("mains", "mains hum was not removed: its frequency is unknown (no "
+                              "continuous stretch to find it in); set [recording] mains_hz = 50 "
+                              "or 60")]
     if asked and removed is None:
-        return ["mains hum was not removed: the sweeps end less than "
-                f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows"]
+        return [Note("mains", "mains hum was not removed: the sweeps end less than "
+                              f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")]
     return []
 
 
@@ -375,64 +382,24 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
                               resolved, baseline_start):
     """Measures in windows refined from the baseline average, and the baselines.
 
-    The average of the baseline sweeps narrows each channel's expected-latency window to where
-    its response really is; every sweep is then measured once, in those windows.
+    Which sweeps form each baseline is chosen first, from validity, phase, montage and
+    intensity (:func:`baseline_sweeps`); the average of the main baseline's sweeps narrows each
+    channel's expected-latency window to where its response really is; every sweep is then
+    measured once, in those windows, and the baselines' values computed from the measures.
     """
     times, sfreq, table = sweeps.times, sweeps.sfreq, sweeps.table
-    presence = {"presence_v": resolved.presence_v,
-                "presence_ratio": resolved.presence_noise_ratio}
-
-    def baselines_for(amplitude, onset_latency, present, n_phases):
-        return build_baselines(
-            amplitude, onset_latency, present, valid, table["onset_s"].to_numpy(),
-            phases, table["montage"].to_numpy(),
-            table["stim_intensity"].to_numpy(), baseline_start, resolved.baseline_sweeps,
-            resolved.rebaselines, n_phases)
-
-    # Which sweeps make the main baseline follows from validity, phase, montage and intensity
-    # alone, not from any measure: they are chosen before anything is measured (placeholder
-    # measures, never read), so each sweep is measured once.
-    unmeasured = np.zeros(valid.shape)
-    main = baselines_for(unmeasured, unmeasured, unmeasured.astype(bool), None).main
-    counts = main.sweeps.sum(axis=0)
-    average = np.einsum("sc,sct->ct", main.sweeps.astype(float), conditioned) / np.maximum(
+    choice = baseline_sweeps(valid, table["onset_s"].to_numpy(), phases,
+                             table["montage"].to_numpy(), table["stim_intensity"].to_numpy(),
+                             baseline_start, resolved.baseline_sweeps, resolved.rebaselines)
+    counts = choice.main.sum(axis=0)
+    average = np.einsum("sc,sct->ct", choice.main.astype(float), conditioned) / np.maximum(
         counts, 1)[:, None]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a channel without any noise figure
         noise_sd = np.nanmedian(np.where(valid, noise, np.nan), axis=0)
     windows = refine_windows(average, times, sfreq, windows, noise_sd, counts)
     measurements = measure(conditioned, times, sfreq, windows, noise, noise_sd=noise_sd,
-                           quiet=quiet, **presence)
-    return measurements, baselines_for(measurements.amplitude, measurements.onset_latency,
-                                       measurements.present, measurements.n_phases), windows
-
-
-def _alerts(sweeps, phases, measurements, baselines, percent, valid, setup, criteria,
-            rebaselines):
-    """The alerts of a case and the notes they need (thresholds, scope, unalerted drops)."""
-    table = sweeps.table
-    notes = []
-    thresholds = None
-    if criteria.threshold_rise_v is not None:
-        thresholds, note = thresholds_for(table, measurements.present, valid, baselines,
-                                          rebaselines)
-        notes += [note] if note else []
-    onsets = table["onset_s"].to_numpy()
-    alerts = detect_alerts(percent, measurements.present, valid, sweeps.channels,
-                           baselines.main.present, onsets, phases, criteria,
-                           onset_latency=measurements.onset_latency,
-                           baseline_latency=baselines.reference("onset_latency"),
-                           n_phases=measurements.n_phases,
-                           baseline_phases=baselines.reference("n_phases"),
-                           thresholds=thresholds, setup=setup)
-    notes += scope_notes(sweeps.channels, baselines.main.present)
-    for drop in unexplained_drops(percent, valid, sweeps.channels, baselines.main.present,
-                                  onsets, criteria, setup):
-        notes.append(f"{drop.channel} fell to {drop.nadir_percent:g} % of baseline from sweep "
-                     f"{drop.onset_sweep} ({drop.onset_s:.1f} s) while its controls fell to "
-                     f"{drop.controls_percent:g} %: a decline shared in part, within the "
-                     "channel's variability against its controls; no alert")
-    if criteria.focal_phases and not np.isin(phases, criteria.focal_phases).any():
-        notes.append(f"no sweep falls in {' or '.join(criteria.focal_phases)} (no lesioning "
-                     "markers or sidecar phases): focal alerts count in every phase")
-    return alerts, notes
+                           quiet=quiet, presence_v=resolved.presence_v,
+                           presence_ratio=resolved.presence_noise_ratio)
+    compared = {name: getattr(measurements, name) for name in compared_measures()}
+    return measurements, baseline_values(choice, compared, measurements.present), windows

@@ -1,10 +1,13 @@
-"""The result of analysing one case, and the documented schema of every output file.
+"""The result of analysing one case, with every finding the outputs state.
 
 :class:`CaseResult` is frozen: what :func:`iomon.pipeline.analyze` decided, per sweep and
-channel, with the tables and documents the output files hold (``measurements.csv``:
-:data:`MEASUREMENT_COLUMNS`; ``summary.json``: :meth:`CaseResult.summary`; ``alerts.json``:
-:meth:`CaseResult.alerts_document`). The outputs and both report renderers draw on the
-documents built once by :meth:`CaseResult.documents`.
+channel, and what the criteria found (alerts with where each change began, the thresholds
+followed, the declines that raised no alert, notes with their codes), with the tables and
+documents the output files hold (``measurements.csv``: :meth:`CaseResult.measurement_table`;
+``summary.json``: :meth:`CaseResult.summary`; ``alerts.json``:
+:meth:`CaseResult.alerts_document`), each column and key documented once in
+:mod:`iomon.schema`. The outputs and both report renderers draw on the documents built once
+by :meth:`CaseResult.documents`; the report computes no finding of its own.
 """
 
 from __future__ import annotations
@@ -14,27 +17,29 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .alerting.alerts import Alert
+from .alerting.alerts import Alert, UnexplainedDrop
 from .alerting.criteria import Criteria
+from .alerting.threshold import Thresholds
 from .case.sidecar import Case
 from .io import Recording
 from .model.annotations import Phase
+from .model.notes import Note
 from .model.sweeps import Sweeps
 from .processing.baseline import Baseline, BaselineSet
 from .processing.conditioning import Train
 from .processing.measures import Measurements
 from .processing.settings import Resolved
+from .schema import ALERT, MEASUREMENTS
 
-__all__ = ["MEASUREMENT_COLUMNS", "CaseDocuments", "CaseResult"]
+__all__ = ["ALERT_COLUMNS", "MEASUREMENT_COLUMNS", "CaseDocuments", "CaseResult"]
 
 
-#: Columns of measurements.csv, in order (DESIGN.md section 4, then iomon's additions).
-MEASUREMENT_COLUMNS = (
-    "sweep", "time_s", "phase", "channel", "amplitude_uv", "onset_latency_ms",
-    "peak_latency_ms", "area_uv_ms", "duration_ms", "n_phases", "percent_of_baseline",
-    "present", "rejected", "stim_intensity", "stim_unit", "reject_reason", "noise_uv",
-    "onset_latency_tkeo_ms", "n_turns", "snr_db", "baseline_id", "baseline_sweep", "setup",
-)
+#: Columns of measurements.csv, in order (DESIGN.md section 4, then iomon's additions); their
+#: meaning and unit: :data:`iomon.schema.MEASUREMENTS`.
+MEASUREMENT_COLUMNS = tuple(f.name for f in MEASUREMENTS)
+#: Keys of an alert in alerts.json, the columns of :meth:`CaseResult.alerts_table`
+#: (:data:`iomon.schema.ALERT`).
+ALERT_COLUMNS = tuple(f.name for f in ALERT)
 
 @dataclass(frozen=True)
 class CaseDocuments:
@@ -55,7 +60,7 @@ class CaseDocuments:
     measurements: object
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CaseResult:
     """Everything the analysis of one case produced.
 
@@ -92,9 +97,19 @@ class CaseResult:
     percent : array of float, shape (n_sweeps, n_channels)
         Amplitude as % of each sweep's baseline.
     alerts : tuple of Alert
-    notes : tuple of str
+        In onset order, each with where its change began (``first_met_sweep``).
+    notes : tuple of Note
+        What the analysis has to say beside its numbers, each with a code
+        (:data:`iomon.model.notes.NOTE_CODES`) and its words.
     input_sha256 : str or None
         Checksum of the input file (set by :func:`iomon.pipeline.analyze_file`).
+    thresholds : Thresholds or None
+        The stimulation thresholds the threshold criterion followed (brackets per sweep and
+        channel, V) and what they say of each threshold alert (:meth:`Thresholds.rise_of`);
+        None when the criterion did not run.
+    declines : tuple of UnexplainedDrop
+        Drops below the criterion on a channel's own baseline that raised no alert, each with
+        why.
     """
 
     case: Case
@@ -117,8 +132,10 @@ class CaseResult:
     baselines: BaselineSet
     percent: np.ndarray
     alerts: tuple[Alert, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     input_sha256: str | None = None
+    thresholds: Thresholds | None = field(default=None, repr=False)
+    declines: tuple[UnexplainedDrop, ...] = ()
 
     def __post_init__(self):
         for name in ("conditioned", "artefact_s", "windows", "rejected", "reject_reason",
@@ -128,7 +145,34 @@ class CaseResult:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "alerts", tuple(self.alerts))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "declines", tuple(self.declines))
         object.__setattr__(self, "phases", tuple(self.phases))
+
+    def __repr__(self) -> str:
+        """One line: the case, its input, its size, the criteria and what they found."""
+        scopes = {}
+        for alert in self.alerts:
+            scopes[alert.scope] = scopes.get(alert.scope, 0) + 1
+        found = ", ".join(f"{n} {scope}" for scope, n in scopes.items())
+        criteria = None if self.criteria is None else self.criteria.name
+        return (f"<CaseResult {self.case.id!r}: {self.recording.path.name} "
+                f"({self.recording.format}), {self.sweeps.n_sweeps} sweeps x "
+                f"{self.sweeps.n_channels} channels at {self.sweeps.sfreq:g} Hz; criteria "
+                f"{criteria!r}: {len(self.alerts)} alert(s){f' ({found})' if found else ''}, "
+                f"{len(self.declines)} decline(s) without an alert, {len(self.notes)} note(s)>")
+
+    def alerts_table(self):
+        """The alerts as a pandas DataFrame, one row per alert in onset order.
+
+        Columns: :data:`ALERT_COLUMNS`, the keys of alerts.json, with their meaning and unit in
+        :data:`iomon.schema.ALERT` (``channel``, ``criterion``, ``scope``, ``phase``,
+        ``onset_sweep``, ``onset_s``, ``recovered``, ``recovery_sweep``, ``recovery_s``,
+        ``nadir_percent``, ``controls_percent``, ``informational``, ``threshold_rise_v``,
+        ``first_met_sweep``, ``first_met_s``); None where a value is unknown.
+        """
+        import pandas as pd
+
+        return pd.DataFrame([a.as_dict() for a in self.alerts], columns=list(ALERT_COLUMNS))
 
     @property
     def baseline(self) -> Baseline:
@@ -262,7 +306,7 @@ class CaseResult:
                 for k, e in enumerate(self.baselines.entries)
             ],
             "n_alerts": len(self.alerts),
-            "notes": list(self.notes),
+            "notes": [note.words for note in self.notes],
         })
 
     def review_edits_record(self) -> dict:

@@ -33,19 +33,22 @@ morphology alerts are as above.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .criteria import Criteria, amplitude_dropped, latency_increased, phases_lost, threshold_raised
+from ..model.notes import Note
+from .criteria import Criteria
+from .kinds import Compared, amplitude_dropped, criterion_kinds
 
-__all__ = ["CONTROL_SPAN", "LOG_FLOOR_PERCENT", "MIN_LOG_SPREAD", "SEVERE_SHARE", "Alert",
-           "alerting_rows", "control_level", "cusum_episodes", "detect_alerts",
-           "drop_evidence", "focal_counts", "log_ratio", "reference_channels", "scope_notes",
-           "scope_rules", "standardised", "sustained_episodes", "unexplained_drops",
-           "UnexplainedDrop"]
+__all__ = ["CONTROL_SPAN", "DECLINE_WHY", "LOG_FLOOR_PERCENT", "MIN_LOG_SPREAD", "SEVERE_SHARE",
+           "Alert", "alerting_rows", "called_window", "control_level", "cusum_episodes",
+           "detect_alerts", "drop_evidence", "first_met", "focal_counts", "log_ratio",
+           "reference_channels", "scope_notes", "scope_rules", "standardised",
+           "sustained_episodes", "unexplained_drops", "UnexplainedDrop"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,10 @@ class Alert:
     real level, above 100 % when they rose; None when no control had a valid sweep).
     ``informational`` marks a focal alert outside the phases the preset watches (before
     lesioning, for ``drez``). ``threshold_rise_v`` is the largest rise of a ``threshold``
-    episode over the baseline threshold, in volts.
+    episode over the baseline threshold, in volts. ``first_met_sweep`` and ``first_met_s``: the
+    first of the sweeps that called the alert to meet its criterion on the channel's own
+    baseline (where the change began; None when none did, as for a focal drop judged against
+    the controls), see :func:`first_met`.
     """
 
     channel: str
@@ -75,6 +81,8 @@ class Alert:
     controls_percent: float | None
     informational: bool = False
     threshold_rise_v: float | None = None
+    first_met_sweep: int | None = None
+    first_met_s: float | None = None
 
     def as_dict(self) -> dict:
         """Plain dict for JSON outputs."""
@@ -375,6 +383,37 @@ def alerting_rows(valid, setup, values, c):
     return np.flatnonzero(valid[:, c] & ~setup & np.isfinite(values[:, c]))
 
 
+def called_window(valid, setup, c, onset_sweep, m) -> np.ndarray:
+    """The sweeps that called an alert: channel ``c``'s last ``m`` valid sweeps to its onset.
+
+    Setup sweeps are left out; a sweep without a value counts (it is valid).
+    """
+    rows = np.flatnonzero(valid[:, c] & ~setup)
+    return rows[rows <= onset_sweep][-m:]
+
+
+def first_met(met, valid, setup, c, onset_sweep, m) -> int | None:
+    """The first sweep meeting a criterion among the sweeps that called an alert on it.
+
+    An alert is called when the criterion has held in ``sustained_n`` of the last
+    ``sustained_m`` valid sweeps; the change began at the first of those that met it on the
+    channel's own baseline. None when none did (a focal drop judged against the controls, or
+    by the sequential test).
+
+    Parameters
+    ----------
+    met : array of bool, shape (n_sweeps, n_channels)
+        The criterion on each channel's own baseline (a kind's ``Stream.met``).
+    valid : array of bool, shape (n_sweeps, n_channels)
+    setup : array of bool, shape (n_sweeps,)
+    c, onset_sweep, m : int
+        The alert's channel, the sweep that called it and the preset's ``sustained_m``.
+    """
+    window = called_window(valid, setup, c, onset_sweep, m)
+    hits = window[np.asarray(met)[window, c]]
+    return int(hits[0]) if hits.size else None
+
+
 @dataclass(frozen=True)
 class _Case:
     """What every alert of a case is called against (see :func:`detect_alerts`)."""
@@ -388,12 +427,12 @@ class _Case:
     setup: np.ndarray
     baseline_present: np.ndarray
 
-    def alert(self, c, kind, scope, rows, span, value, extreme, controls, rise=None,
-              first=None) -> Alert:
+    def alert(self, c, kind, scope, rows, span, stream, controls, first=None) -> Alert:
         """The Alert of one episode: ``span`` is (start, end) into ``rows`` (end None: open).
 
-        Its nadir is taken from ``first`` (into ``rows``; default: the first of the
-        ``sustained_m`` sweeps that called it) to its recovery.
+        ``stream``: the kind's :class:`~iomon.alerting.kinds.Stream`. Its nadir is taken from
+        ``first`` (into ``rows``; default: the first of the ``sustained_m`` sweeps that called
+        it) to its recovery.
         """
         start, end = span
         if first is None:
@@ -401,7 +440,10 @@ class _Case:
         onset_row = rows[start]
         stop = rows[end] if end is not None else None
         episode_rows = rows[first: end]
+        rise = stream.rise
         peak_rise = None if rise is None else round(float(np.nanmax(rise[episode_rows, c])), 1)
+        began = first_met(stream.met, self.valid, self.setup, c, onset_row,
+                          self.criteria.sustained_m)
         return Alert(
             channel=self.channels[c].name,
             criterion=kind,
@@ -412,10 +454,12 @@ class _Case:
             recovered=stop is not None,
             recovery_sweep=None if stop is None else int(stop),
             recovery_s=None if stop is None else float(self.onsets_s[stop]),
-            nadir_percent=round(float(extreme(value[episode_rows, c])), 1),
+            nadir_percent=round(float(stream.extreme(stream.value[episode_rows, c])), 1),
             controls_percent=None if controls is None else round(controls, 1),
             informational=scope != "systemic" and not self.counts[onset_row],
             threshold_rise_v=peak_rise,
+            first_met_sweep=began,
+            first_met_s=None if began is None else float(self.onsets_s[began]),
         )
 
     def channels_with_episodes(self, met, values):
@@ -428,18 +472,17 @@ class _Case:
                 yield c, rows, span
 
 
-def detect_alerts(percent, present_sweep, valid, channels, baseline_present, onsets_s,
-                  phases, criteria: Criteria, onset_latency=None, baseline_latency=None,
-                  n_phases=None, baseline_phases=None, thresholds=None,
-                  setup=None) -> list[Alert]:
+def detect_alerts(compared: Compared, valid, channels, baseline_present, onsets_s, phases,
+                  criteria: Criteria, setup=None) -> list[Alert]:
     """Alerts over a case, one per channel per episode of each criterion the preset applies.
 
     Parameters
     ----------
-    percent : array of float, shape (n_sweeps, n_channels)
-        Amplitude as % of each sweep's baseline (NaN where no baseline).
-    present_sweep : array of bool, shape (n_sweeps, n_channels)
-        Whether each sweep holds a response (tells ``loss`` from ``amplitude``).
+    compared : Compared
+        Each sweep's measures beside its baseline, by name: ``percent`` (amplitude as % of
+        each sweep's baseline, NaN where none), ``present`` (tells ``loss`` from
+        ``amplitude``), and what the preset's other kinds test (their thresholds, latencies,
+        phases...).
     valid : array of bool, shape (n_sweeps, n_channels)
         Not rejected.
     channels : sequence of Channel
@@ -448,14 +491,6 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     onsets_s : array of float, shape (n_sweeps,)
     phases : array of str, shape (n_sweeps,)
     criteria : Criteria
-    onset_latency, baseline_latency : array of float, shape (n_sweeps, n_channels), optional
-        Needed when the preset applies the latency criterion (s).
-    n_phases, baseline_phases : array, shape (n_sweeps, n_channels), optional
-        Needed when the preset applies the morphology criterion.
-    thresholds : tuple of 3 arrays of float, shape (n_sweeps, n_channels), optional
-        ``(lower, upper, baseline)`` from :func:`iomon.alerting.threshold.track_thresholds` (V);
-        needed
-        when the preset applies the threshold criterion.
     setup : array of bool, shape (n_sweeps,), optional
         Setup sweeps (before the baseline): measured, but they never call or end an episode.
 
@@ -463,22 +498,30 @@ def detect_alerts(percent, present_sweep, valid, channels, baseline_present, ons
     -------
     list of Alert, in onset order
     """
+    percent = np.asarray(compared.percent)
     setup = np.zeros(percent.shape[0], bool) if setup is None else np.asarray(setup, bool)
+    if compared.muscles is None:
+        compared = dataclasses.replace(compared, muscles=tuple(ch.muscle for ch in channels))
     # Phase scoping needs the phases: a case that never reaches a watched phase (no lesioning
     # markers) has every focal alert count.
     case = _Case(tuple(channels), np.asarray(onsets_s), np.asarray(phases), criteria,
                  focal_counts(phases, criteria), valid, setup, np.asarray(baseline_present))
-    alerts = _amplitude_alerts(case, percent, present_sweep)
-    for kind, met, value, extreme, rise in _other_criteria(
-            criteria, percent, present_sweep, onset_latency, baseline_latency, n_phases,
-            baseline_phases, thresholds):
-        alerts += _criterion_alerts(case, kind, met, value, extreme, rise)
+    amplitude = criteria.kind("amplitude").test(compared, criteria)
+    alerts = _amplitude_alerts(case, amplitude, compared.present)
+    for kind in criteria.kinds():
+        stream = kind.test(compared, criteria) if kind.generic else None
+        if stream is not None:
+            alerts += _criterion_alerts(case, kind.name, stream)
     return sorted(alerts, key=lambda a: (a.onset_sweep, a.channel, a.criterion))
 
 
-def _amplitude_alerts(case: _Case, percent, present_sweep) -> list[Alert]:
-    """Focal, systemic and undetermined amplitude (or loss) alerts."""
-    criteria = case.criteria
+def _amplitude_alerts(case: _Case, amplitude, present_sweep) -> list[Alert]:
+    """Focal, systemic and undetermined amplitude (or loss) alerts.
+
+    ``amplitude``: the amplitude kind's Stream (its value the % of baseline, its ``met`` the
+    drop on the channel's own baseline).
+    """
+    criteria, percent = case.criteria, amplitude.value
     drop = criteria.drop_percent_for([ch.muscle for ch in case.channels])
     level = control_level(percent, case.valid, case.channels, case.baseline_present,
                           CONTROL_SPAN)
@@ -506,7 +549,7 @@ def _amplitude_alerts(case: _Case, percent, present_sweep) -> list[Alert]:
             # level: that is an amplitude drop, never a loss.
             lost = dropped.any() and not present_sweep[window, c][dropped].any()
             alerts.append(case.alert(c, "loss" if lost else "amplitude", scope, rows,
-                                     (start, end), percent, np.nanmin, controls, first=first))
+                                     (start, end), amplitude, controls, first=first))
     return alerts
 
 
@@ -528,8 +571,12 @@ def _sequential_episodes(criteria, baseline_present, valid, setup, percent, leve
     return episodes, inside
 
 
-def _criterion_alerts(case: _Case, kind, met, value, extreme, rise) -> list[Alert]:
-    """Alerts of a threshold, latency or morphology criterion."""
+def _criterion_alerts(case: _Case, kind: str, stream) -> list[Alert]:
+    """Alerts of a generic criterion kind (threshold, latency, morphology...) from its Stream.
+
+    Scope: systemic when most controls meet the same criterion over the same sweeps.
+    """
+    met, value = stream.met, stream.value
     alerts = []
     for c, rows, span in case.channels_with_episodes(met, value):
         refs = reference_channels(case.channels, case.baseline_present, c)
@@ -544,7 +591,7 @@ def _criterion_alerts(case: _Case, kind, met, value, extreme, rise) -> list[Aler
             scope = "systemic"
         else:
             scope = "focal"
-        alerts.append(case.alert(c, kind, scope, rows, span, value, extreme, controls, rise))
+        alerts.append(case.alert(c, kind, scope, rows, span, stream, controls))
     return alerts
 
 
@@ -555,46 +602,13 @@ def _episodes(met, rows, c, criteria):
     return sustained_episodes(met[rows, c], criteria.sustained_n, criteria.sustained_m)
 
 
-def _other_criteria(criteria, percent, present_sweep, onset_latency, baseline_latency,
-                    n_phases, baseline_phases, thresholds):
-    """The threshold, latency and morphology criteria the preset applies.
-
-    Each as (kind, met, value as % of baseline, the extreme of an episode, threshold rise).
-    """
-    kinds = []
-    if criteria.threshold_rise_v is not None and thresholds is not None:
-        lower, upper, base = (np.asarray(a, float) for a in thresholds)
-        raised = threshold_raised(lower, upper, base, criteria.threshold_rise_v)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # A sweep counts only where it tells something: the threshold is proven raised,
-            # or the channel responds below the raised level. Elsewhere (responses only at
-            # high intensities, no failure to bracket them; or no response at all, a loss)
-            # it is skipped like a rejected sweep, so neither an alert nor a recovery is
-            # called without evidence.
-            telling = raised | (upper - base < criteria.threshold_rise_v)
-            known = np.where(telling, upper, np.nan)
-        kinds.append(("threshold", raised, 100.0 * known / base, np.nanmax, known - base))
-    if criteria.latency_increase_percent is not None and onset_latency is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            latency_percent = 100.0 * onset_latency / baseline_latency
-        kinds.append(("latency", latency_increased(onset_latency, baseline_latency,
-                                                    criteria.latency_increase_percent),
-                      latency_percent, np.nanmax, None))
-    if criteria.phase_loss is not None and n_phases is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            phase_percent = 100.0 * np.where(present_sweep, n_phases, np.nan) / baseline_phases
-        kinds.append(("morphology", phases_lost(np.where(present_sweep, n_phases, 0),
-                                                baseline_phases, criteria.phase_loss),
-                      phase_percent, np.nanmin, None))
-    return kinds
-
-
 @dataclass(frozen=True)
 class UnexplainedDrop:
     """A drop by the criterion on the channel's own baseline that raised no alert.
 
     Its controls fell by less than the criterion, and the channel not by the criterion
-    relative to them (see the module docstring). Values as in :class:`Alert`.
+    relative to them (see the module docstring). Values as in :class:`Alert`; ``why`` says
+    why no alert was raised.
     """
 
     channel: str
@@ -602,6 +616,15 @@ class UnexplainedDrop:
     onset_s: float
     nadir_percent: float
     controls_percent: float | None
+    why: str = ""
+
+    def __post_init__(self):
+        if not self.why:
+            object.__setattr__(self, "why", DECLINE_WHY)
+
+
+#: Why a decline below the criterion on the channel's own baseline raised no alert.
+DECLINE_WHY = "a decline shared in part, within the channel's variability against its controls"
 
 
 def unexplained_drops(percent, valid, channels, baseline_present, onsets_s, criteria,
@@ -641,48 +664,70 @@ def unexplained_drops(percent, valid, channels, baseline_present, onsets_s, crit
     return found
 
 
-def scope_notes(channels, baseline_present) -> list[str]:
+def scope_notes(channels, baseline_present) -> list[Note]:
     """What the report must say when no control channel can decide focal against systemic."""
     responding = [ch for ch, present in zip(channels, baseline_present) if present]
     if any(ch.role == "control" for ch in responding):
         return []
     if len(responding) > 1:
-        return ["no control channel responds at baseline (roles come from the sidecar's "
-                "[case] side or a channel's role): each channel was judged against the median "
-                "of all the others"]
+        return [Note("scope", "no control channel responds at baseline (roles come from the "
+                              "sidecar's [case] side or a channel's role): each channel was "
+                              "judged against the median of all the others")]
     if responding:
-        return ["only one channel responds at baseline: with nothing to compare it with, a "
-                "drop cannot be told focal or systemic; its alerts are reported with scope "
-                "undetermined"]
+        return [Note("scope", "only one channel responds at baseline: with nothing to compare "
+                              "it with, a drop cannot be told focal or systemic; its alerts are "
+                              "reported with scope undetermined", responding[0].name)]
     return []
 
 
-def scope_rules(criteria: Criteria) -> list[str]:
-    """How an alert's scope is decided, in words, from the constants the code uses."""
-    level = 100.0 - criteria.amplitude_drop_percent
+def _names(names) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def scope_rules(criteria: Criteria | None = None) -> list[str]:
+    """How an alert's scope is decided, in words, from the constants the code uses.
+
+    ``criteria``: the numbers of that preset; None: the rules every preset shares, with a
+    50 % criterion as the example (``iomon criteria`` prints them once).
+    """
+    drop = 50.0 if criteria is None else criteria.amplitude_drop_percent
+    level = 100.0 - drop
     severe = SEVERE_SHARE * level
-    focal = (
-        "Focal: the sequential test found the channel's amplitude relative to its controls "
-        "(their median in the same sweep) dropped against its own reference: it fell, its "
-        "controls held. A systemic episode (below) whose sweeps lie mostly in a focal one is "
-        "left to the focal alert." if criteria.sequential else
-        "Focal: the channel fell by the criterion relative to its controls (their median in "
-        "the same sweep, counted only where they declined): it fell, its controls held. While "
-        f"the controls are themselves down to the alert level, a sweep counts only at "
-        f"{SEVERE_SHARE:g} of the alert level relative to them ({severe:g} % of them for a "
-        f"{criteria.amplitude_drop_percent:g} % criterion).")
+    fixed = ("Focal: the channel fell by the criterion relative to its controls (their median "
+             "in the same sweep, counted only where they declined): it fell, its controls held. "
+             f"While the controls are themselves down to the alert level, a sweep counts only "
+             f"at {SEVERE_SHARE:g} of the alert level relative to them ({severe:g} % of them "
+             f"for a {drop:g} % criterion).")
+    sequential = ("the sequential test found the channel's amplitude relative to its controls "
+                  "(their median in the same sweep) dropped against its own reference: it "
+                  "fell, its controls held. A systemic episode (below) whose sweeps lie mostly "
+                  "in a focal one is left to the focal alert.")
+    generic = [k.name for k in criterion_kinds() if k.generic]
+    shared = (f"{_names(generic).capitalize()} alerts are systemic when most controls meet "
+              "the same criterion over the same sweeps.")
+    if criteria is None:
+        return [f"{fixed} With a sequential test (a preset's cusum_drop_percent): {sequential}",
+                "Systemic: the channel and its controls both fell by the criterion on their own "
+                "baselines over the same sweeps (below the preset's alert level; blood "
+                "pressure, anaesthesia).", _UNDETERMINED,
+                "A channel that falls by the criterion while its controls fall by less, and "
+                "not by the criterion relative to them (with a sequential test: without the "
+                "test finding it dropped relative to them), is within its variability around a "
+                "decline they share in part (fade): no alert, and the notes list it.", shared]
     unalerted = ("without the sequential test finding it dropped relative to them"
                  if criteria.sequential else "and not by the criterion relative to them")
     return [
-        focal,
+        f"Focal: {sequential}" if criteria.sequential else fixed,
         "Systemic: the channel and its controls both fell by the criterion on their own "
         f"baselines over the same sweeps ({'at or ' if criteria.drop_inclusive else ''}below "
         f"{level:g} % for this criterion; blood pressure, anaesthesia).",
-        "Undetermined: no control responds, or none has a valid sweep when the alert is "
-        "called.",
+        _UNDETERMINED,
         f"A channel that falls by the criterion while its controls fall by less, {unalerted}, "
         "is within its variability around a decline they share in part (fade): no alert, "
         "and the notes list it.",
-        "Threshold, latency and morphology alerts are systemic when most controls meet the "
-        "same criterion over the same sweeps.",
+        shared,
     ]
+
+
+_UNDETERMINED = ("Undetermined: no control responds, or none has a valid sweep when the alert "
+                 "is called.")

@@ -5,8 +5,9 @@ the amplitude drop (disappearance is reported as ``loss`` when the response is g
 altogether), and, where a preset enables them, the threshold elevation in volts (from the
 per-sweep stimulus intensity), the latency increase and the loss of phases (morphology).
 
-Each criterion is one small function below, returning which sweeps meet it; the alerting
-(:mod:`iomon.alerting.alerts`) turns sustained runs of them into alerts.
+Each kind of criterion is one entry of the table in :mod:`iomon.alerting.kinds`, with the
+small function that returns which sweeps meet it; the alerting (:mod:`iomon.alerting.alerts`)
+turns sustained runs of them into alerts.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ import numpy as np
 
 from ..model.errors import InputError
 from ..model.tomlsafe import load_toml
+from .kinds import (
+    CRITERION_KINDS,
+    amplitude_dropped,
+    criterion_kinds,
+    latency_increased,
+    phases_lost,
+    threshold_raised,
+)
 
-__all__ = ["DEFAULT_PRESET", "PRESETS", "amplitude_dropped", "Criteria", "latency_increased",
-           "load_criteria", "phases_lost", "threshold_raised"]
+__all__ = ["DEFAULT_PRESET", "GENERAL_KEYS", "PRESETS", "amplitude_dropped", "Criteria",
+           "file_keys", "latency_increased", "load_criteria", "phases_lost", "threshold_raised"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,9 @@ class Criteria:
         The channel's first this many valid sweeps from the baseline start the reference
         (mean and spread of its log ratio to its controls), which then grows with every
         sweep found stable.
+    options : tuple of (str, object)
+        Values of criteria-file keys that belong to criterion kinds registered beyond the
+        built-in ones (:func:`iomon.alerting.kinds.register_kind`); read with :meth:`value`.
     """
 
     name: str
@@ -93,6 +105,7 @@ class Criteria:
     cusum_drop_percent: float | None = None
     cusum_false_alarm_rate: float = 1e-4
     cusum_reference_sweeps: int = 10
+    options: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self):
         if not 0 < self.amplitude_drop_percent <= 100:
@@ -144,6 +157,28 @@ class Criteria:
         """The CUSUM's decision limit, ``ln(1 / cusum_false_alarm_rate)``."""
         return float(np.log(1.0 / self.cusum_false_alarm_rate))
 
+    def value(self, key: str):
+        """The value of a criteria-file key (None when unset)."""
+        field_name = _FIELD_OF.get(key, key)
+        if field_name in self.__dataclass_fields__ and field_name != "options":
+            return getattr(self, field_name)
+        return dict(self.options).get(key)
+
+    def kinds(self) -> list:
+        """The criterion kinds this preset applies, in table order."""
+        return [k for k in criterion_kinds() if k.applies(self)]
+
+    @staticmethod
+    def kind(name: str):
+        """The :class:`~iomon.alerting.kinds.CriterionKind` of an alert's ``criterion``."""
+        return CRITERION_KINDS[name]
+
+    def scope_rules(self) -> list[str]:
+        """How an alert's scope is decided under this preset, in words."""
+        from .alerts import scope_rules
+
+        return scope_rules(self)
+
     def drop_percent_for(self, muscles) -> np.ndarray:
         """The amplitude-drop threshold of each channel, by its muscle (shape (n_channels,))."""
         overrides = {m.lower(): v for m, v in self.muscle_drop_percent}
@@ -185,24 +220,8 @@ class Criteria:
 
     def rules(self) -> list[str]:
         """What the preset alerts on, one sentence each (generated from its fields)."""
-        inclusive = "at or below" if self.drop_inclusive else "below"
-        rules = [f"Amplitude: {self.drop_words()} (a sweep {inclusive} "
-                 f"{self.threshold_percent:g} % of its baseline counts as dropped)"
-                 + ("; it decides systemic alerts." if self.sequential else ".")]
-        if self.sequential:
-            rules.append(self.sequential_words())
-        if self.muscle_drop_percent:
-            rules.append("Per muscle: " + ", ".join(f"{m} {self.drop_words(v)}"
-                                                    for m, v in self.muscle_drop_percent) + ".")
-        if self.threshold_rise_v is not None:
-            rules.append(f"Threshold: a rise of {self.threshold_rise_v:g} V or more over the "
-                         "baseline threshold (the lowest intensity that evokes the muscle).")
-        if self.latency_increase_percent is not None:
-            rules.append(f"Latency: an onset latency {self.latency_increase_percent:g} % or more "
-                         "above baseline.")
-        if self.phase_loss is not None:
-            rules.append(f"Morphology: {self.phase_loss} or more phases fewer than at "
-                         "baseline.")
+        rules = [sentence for kind in self.kinds() if kind.rule is not None
+                 for sentence in kind.rule(self)]
         rules.append(f"Sustained{' (all but focal amplitude)' if self.sequential else ''}: in "
                      f"{self.sustained_n} of the last {self.sustained_m} valid sweeps; recovery "
                      "likewise.")
@@ -223,6 +242,9 @@ class Criteria:
         out["muscle_drop_percent"] = dict(self.muscle_drop_percent)
         out["focal_phases"] = None if self.focal_phases is None else list(self.focal_phases)
         out["rule"] = self.rule()
+        # Keys of registered kinds sit beside the others; presets without any write nothing.
+        del out["options"]
+        out.update(dict(self.options))
         if not self.sequential:
             # Presets without the sequential test write what they wrote before it existed.
             for key in _CUSUM_KEYS:
@@ -257,10 +279,16 @@ PRESETS: dict[str, Criteria] = {
 DEFAULT_PRESET = "drez"
 
 _CUSUM_KEYS = ("cusum_drop_percent", "cusum_false_alarm_rate", "cusum_reference_sweeps")
-_FILE_KEYS = {"name", "description", "citation", "amplitude_drop_percent",
-              "amplitude_drop_inclusive", "sustained_n", "sustained_m",
-              "latency_increase_percent", "threshold_rise_v", "phase_loss", "focal_phases",
-              "focal_until_end", "muscle_drop_percent", *_CUSUM_KEYS}
+#: Keys of a criteria file that belong to no criterion kind.
+GENERAL_KEYS = ("name", "description", "citation", "sustained_n", "sustained_m",
+                "focal_phases", "focal_until_end")
+#: Criteria-file keys stored under another field name.
+_FIELD_OF = {"amplitude_drop_inclusive": "drop_inclusive", "description": "note"}
+
+
+def file_keys() -> list[str]:
+    """Every key a criteria file may hold: the general ones, then each kind's, in table order."""
+    return list(GENERAL_KEYS) + [key for kind in criterion_kinds() for key in kind.keys]
 
 
 def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
@@ -280,10 +308,11 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
     table = doc.get("criteria")
     if not isinstance(table, dict) or set(doc) != {"criteria"}:
         raise InputError("a criteria file holds exactly one [criteria] table", path)
-    unknown = sorted(set(table) - _FILE_KEYS)
+    known = file_keys()
+    unknown = sorted(set(table) - set(known))
     if unknown:
         raise InputError(f"unknown key {unknown[0]!r} in [criteria] (expected: "
-                         f"{', '.join(sorted(_FILE_KEYS))})", path)
+                         f"{', '.join(sorted(known))})", path)
     if "amplitude_drop_percent" not in table:
         raise InputError("[criteria] needs amplitude_drop_percent", path)
     values = {"name": path.stem, "citation": "user-defined"}
@@ -314,81 +343,13 @@ def load_criteria(name_or_path: str | Path | None = None) -> Criteria:
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in table.values()):
             raise InputError("muscle_drop_percent must be a table of muscle = percent", path)
         values["muscle_drop_percent"] = tuple((k, float(v)) for k, v in table.items())
+    # Keys of kinds registered beyond the built-in ones: numbers, kept as the preset's options.
+    options = tuple((k, values.pop(k)) for k in list(values)
+                    if k not in Criteria.__dataclass_fields__)
+    for key, value in options:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"{key} must be a number, got {value!r}", path)
     try:
-        return Criteria(**values)
+        return Criteria(**values, options=options)
     except InputError as err:
         raise InputError(err.reason, path) from None
-
-
-def amplitude_dropped(percent_of_baseline, drop_percent, inclusive=True) -> np.ndarray:
-    """Sweeps whose peak-to-peak amplitude has fallen by ``drop_percent`` (or more).
-
-    The amplitude criterion of every review (MacDonald 2017: > 80 % for the spinal cord;
-    Kobayashi 2014: >= 70 %; > 50 % in cervical surgery and, for DREZ lesioning, Son 2017).
-    NaN (rejected, or no baseline) counts as not dropped; the alerting skips such sweeps.
-
-    Parameters
-    ----------
-    percent_of_baseline : array of float, shape (n_sweeps, n_channels)
-    drop_percent : float or array of float, shape (n_channels,)
-    inclusive : bool
-        True: a drop of exactly ``drop_percent`` counts (">= 70 %"); False: only more does
-        ("> 50 %"). See :attr:`Criteria.drop_inclusive`.
-    """
-    level = 100.0 - np.asarray(drop_percent)
-    with np.errstate(invalid="ignore"):
-        if inclusive:
-            return np.asarray(percent_of_baseline) <= level
-        return np.asarray(percent_of_baseline) < level
-
-
-def latency_increased(onset_latency, baseline_latency, increase_percent) -> np.ndarray:
-    """Sweeps whose onset latency has grown by at least ``increase_percent`` of baseline.
-
-    A supporting criterion in the reviews (MacDonald 2017), usually paired with amplitude; NaN
-    (no response or no baseline) counts as not increased.
-    """
-    with np.errstate(invalid="ignore"):
-        return np.asarray(onset_latency) >= np.asarray(baseline_latency) * (
-            1 + increase_percent / 100.0)
-
-
-def phases_lost(n_phases, baseline_phases, count) -> np.ndarray:
-    """Sweeps whose response has ``count`` or more fewer phases than its baseline.
-
-    Morphology criterion: a polyphasic response becoming simpler (Quiñones-Hinojosa et al.
-    2005; supporting evidence weak). Channels with fewer than ``count + 1`` baseline phases
-    cannot lose that many and never meet it; a sweep without a response does not (that is
-    ``loss``).
-    """
-    baseline_phases = np.asarray(baseline_phases, float)
-    n_phases = np.asarray(n_phases, float)
-    with np.errstate(invalid="ignore"):
-        return (baseline_phases >= count + 1) & (n_phases >= 1) & (
-            n_phases <= baseline_phases - count)
-
-
-def threshold_raised(lower, upper, baseline_threshold, rise_v) -> np.ndarray:
-    """Sweeps where a channel's stimulation threshold has risen by at least ``rise_v`` volts.
-
-    The threshold-level method (Calancie et al. 1998): the lowest intensity that evokes a
-    muscle is followed through surgery, and a rise of 100 V or more over its baseline is a
-    warning (MacDonald 2017 review). Met where the threshold is bracketed (see
-    :func:`iomon.alerting.threshold.threshold_brackets`), the channel has failed at an intensity
-    that
-    evoked it at baseline (``lower >= baseline``), and the lowest intensity that now evokes it
-    is at least ``rise_v`` above its baseline threshold. A channel that responds at no tested
-    intensity is not met here: that is a loss, which the amplitude criterion reports. NaN (no
-    intensity, no baseline threshold) is not met.
-
-    Parameters
-    ----------
-    lower, upper, baseline_threshold : array of float, shape (n_sweeps, n_channels)
-        V, from :func:`iomon.alerting.threshold.track_thresholds`.
-    rise_v : float
-    """
-    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
-    baseline_threshold = np.asarray(baseline_threshold, float)
-    with np.errstate(invalid="ignore"):
-        return (np.isfinite(upper) & (lower >= baseline_threshold)
-                & (upper - baseline_threshold >= rise_v))

@@ -15,16 +15,66 @@ measured against it is never overstated by it.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["baseline_thresholds", "intensity_varies", "reference_sweeps",
-           "threshold_brackets", "thresholds_for", "track_thresholds"]
+from ..model.notes import Note
+from ..model.sweeps import intensity_varies
+
+__all__ = ["ThresholdRise", "Thresholds", "baseline_thresholds", "controls_rise",
+           "intensity_varies", "reference_sweeps", "rise_bracket", "threshold_brackets",
+           "thresholds_for", "track_thresholds"]
 
 
-def intensity_varies(intensity) -> bool:
-    """Whether the known intensities take more than one value (else no threshold shows)."""
-    intensity = np.asarray(intensity, float)
-    return np.unique(intensity[np.isfinite(intensity)]).size > 1
+@dataclass(frozen=True)
+class ThresholdRise:
+    """What the threshold brackets say of one ``threshold`` alert, V.
+
+    Attributes
+    ----------
+    channel : str
+    onset_sweep : int
+        The alert's (with ``channel``, which alert it is).
+    bracket : tuple of (float, float, float) or None
+        ``(lower, upper, baseline)`` at the sweep of the episode's largest rise: the threshold
+        is above ``lower`` and at most ``upper``; ``baseline`` is the baseline threshold. None
+        when the brackets do not give the alert's rise (its point value then stands).
+    controls_rise_v : float or None
+        The median threshold rise of the channel's controls over the sweeps that called the
+        alert (None: no control with a bracketed threshold there).
+    """
+
+    channel: str
+    onset_sweep: int
+    bracket: tuple[float, float, float] | None
+    controls_rise_v: float | None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The stimulation thresholds the threshold criterion followed, and its alerts' rises.
+
+    Attributes
+    ----------
+    lower, upper, baseline : array of float, shape (n_sweeps, n_channels)
+        The bracket of each channel's threshold at each sweep and its baseline threshold, V
+        (see :func:`track_thresholds`); NaN where a sweep is not used.
+    rises : tuple of ThresholdRise
+        One per ``threshold`` alert, in the alerts' order.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    baseline: np.ndarray
+    rises: tuple = ()
+
+    def rise_of(self, alert) -> ThresholdRise | None:
+        """The ThresholdRise of a ``threshold`` alert (None for any other)."""
+        return next((r for r in self.rises if alert.criterion == "threshold"
+                     and (r.channel, r.onset_sweep) == (alert.channel, alert.onset_sweep)),
+                    None)
 
 
 def threshold_brackets(intensity, present):
@@ -149,27 +199,85 @@ def thresholds_for(table, present, valid, baselines, rebaselines):
 
     The criterion is in volts: it needs intensities, in volts, that vary (a threshold shows
     only where some sweeps fail and others respond). Returns ``(thresholds, note)``:
-    thresholds is None when the criterion cannot run, note None when there is nothing to say.
+    thresholds (:class:`Thresholds`) is None when the criterion cannot run, note (a
+    :class:`~iomon.model.notes.Note`) None when there is nothing to say.
     """
     intensity = table["stim_intensity"].to_numpy(dtype=float)
     known = np.isfinite(intensity)
     units = set(table["stim_unit"].to_numpy().astype(str)[known])
     skipped = "the threshold-elevation criterion was not applied"
     if not known.any():
-        return None, f"{skipped}: the recording gives no stimulus intensities"
+        return None, Note("threshold", f"{skipped}: the recording gives no stimulus intensities")
     if units - {"V", ""}:
-        return None, (f"{skipped}: the stimulus intensities are in "
-                      f"{', '.join(sorted(units))}, the criterion is in volts")
+        return None, Note("threshold", f"{skipped}: the stimulus intensities are in "
+                                       f"{', '.join(sorted(units))}, the criterion is in volts")
     if not intensity_varies(intensity):
-        return None, (f"{skipped}: the stimulus intensity never changed, so no threshold "
-                      "can be told")
-    note = ("the stimulus intensities give no unit: the threshold criterion took them as "
-            "volts") if "" in units else None
+        return None, Note("threshold", f"{skipped}: the stimulus intensity never changed, so "
+                                       "no threshold can be told")
+    note = Note("threshold", "the stimulus intensities give no unit: the threshold criterion "
+                             "took them as volts") if "" in units else None
     from ..processing.baseline import baseline_epochs
 
     onsets = table["onset_s"].to_numpy(dtype=float)
     epoch = baseline_epochs(onsets, rebaselines)
     chosen = np.any([e.baseline.sweeps.any(axis=1) for e in baselines.entries], axis=0)
     groups = np.array([f"{m}|{k}" for m, k in zip(table["montage"].to_numpy(), epoch)])
-    return track_thresholds(intensity, present, valid, groups,
-                            reference_sweeps(epoch, chosen)), note
+    return Thresholds(*track_thresholds(intensity, present, valid, groups,
+                                        reference_sweeps(epoch, chosen))), note
+
+
+def rise_bracket(thresholds: Thresholds, met, c, alert, sustained_m, n_sweeps):
+    """The bracket of a threshold alert's largest rise, at the sweep that showed it.
+
+    Parameters
+    ----------
+    thresholds : Thresholds
+    met : array of bool, shape (n_sweeps, n_channels)
+        Sweeps where the threshold criterion is met.
+    c : int
+        The alert's channel.
+    alert : Alert
+    sustained_m : int
+        The preset's ``sustained_m``: the bracket is looked for from that many sweeps before
+        the alert was called to its recovery.
+    n_sweeps : int
+
+    Returns
+    -------
+    tuple of (lower, upper, baseline) or None
+        None when the brackets do not give the alert's rise (then the point value stands).
+    """
+    lower, upper, base = (t[:, c] for t in (thresholds.lower, thresholds.upper,
+                                            thresholds.baseline))
+    stop = alert.recovery_sweep if alert.recovered else n_sweeps
+    rows = np.arange(max(alert.onset_sweep - sustained_m, 0), stop)
+    raised = rows[met[rows, c]]
+    if not raised.size:
+        return None
+    row = raised[np.argmax(upper[raised] - base[raised])]
+    if not math.isclose(upper[row] - base[row], alert.threshold_rise_v, abs_tol=0.05):
+        return None
+    return float(lower[row]), float(upper[row]), float(base[row])
+
+
+def controls_rise(thresholds: Thresholds, window, refs, valid) -> float | None:
+    """The median threshold rise of the control channels ``refs`` over the sweeps ``window``.
+
+    Parameters
+    ----------
+    thresholds : Thresholds
+    window : array of int
+        The sweeps that called an alert.
+    refs : list of int
+        Its channel's controls.
+    valid : array of bool, shape (n_sweeps, n_channels)
+
+    Returns
+    -------
+    float or None
+        V; None when no control has a bracketed threshold in those sweeps.
+    """
+    rise = (thresholds.upper - thresholds.baseline)[np.ix_(window, refs)][
+        valid[np.ix_(window, refs)]]
+    rise = rise[np.isfinite(rise)]
+    return float(np.median(rise)) if rise.size else None

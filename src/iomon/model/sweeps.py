@@ -23,7 +23,7 @@ SIDES = ("left", "right")
 LIMBS = ("upper", "lower")
 ROLES = ("test", "control")
 
-__all__ = ["Channel", "Sweeps", "TABLE_COLUMNS"]
+__all__ = ["Channel", "Sweeps", "TABLE_COLUMNS", "intensity_varies"]
 
 #: Columns of :attr:`Sweeps.table`, in order (a reader may add its own after them).
 TABLE_COLUMNS = ("onset_s", "stim_intensity", "stim_unit", "montage")
@@ -267,3 +267,15 @@ class Sweeps:
             channels = [Channel(name) for name in epochs.ch_names]
         return cls(epochs.get_data(copy=True), epochs.times, epochs.info["sfreq"], channels,
                    epochs.metadata)
+
+
+def intensity_varies(intensity) -> bool:
+    """Whether the known intensities take more than one value (else no threshold shows).
+
+    Parameters
+    ----------
+    intensity : array of float, shape (n_sweeps,)
+        The sweep table's ``stim_intensity`` (NaN where unknown).
+    """
+    intensity = np.asarray(intensity, float)
+    return np.unique(intensity[np.isfinite(intensity)]).size > 1

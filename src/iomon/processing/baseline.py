@@ -16,15 +16,16 @@ sweeps from that time on; every baseline used is listed in the outputs (the audi
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..model.annotations import LESIONING, POST
 from ..model.errors import InputError
 
-__all__ = ["DEFAULT_BASELINE_SWEEPS", "Baseline", "baseline_epochs", "BaselineEntry", "BaselineSet",
-           "build_baselines", "compute_baseline", "percent_of_reference", "Rebaseline"]
+__all__ = ["DEFAULT_BASELINE_SWEEPS", "Baseline", "BaselineChoice", "BaselineEntry",
+           "BaselineSet", "ChosenBaseline", "Rebaseline", "baseline_epochs", "baseline_sweeps",
+           "baseline_values", "compute_baseline", "percent_of_reference"]
 
 DEFAULT_BASELINE_SWEEPS = 10
 
@@ -39,17 +40,39 @@ class Baseline:
         Which sweeps formed each channel's baseline.
     amplitude : median peak-to-peak amplitude, V (NaN when no valid sweep).
     amplitude_mad : median absolute deviation of the amplitude, V.
-    onset_latency : median onset latency of the present responses, s.
-    n_phases : median number of phases of the present responses.
     present : True where most baseline sweeps hold a response.
+    values : dict of str to array of float, shape (n_channels,)
+        Every other measure compared with baseline, by its name in
+        :class:`~iomon.processing.measures.Measurements`: the median over the baseline sweeps
+        that hold a response, NaN where the channel is absent at baseline.
     """
 
     sweeps: np.ndarray
     amplitude: np.ndarray
     amplitude_mad: np.ndarray
-    onset_latency: np.ndarray
-    n_phases: np.ndarray
     present: np.ndarray
+    values: dict = field(default_factory=dict)
+
+    def value(self, name: str) -> np.ndarray:
+        """The baseline of measure ``name`` (``amplitude``, ``present`` or one of ``values``).
+
+        A measure the baseline was not computed for is NaN on every channel.
+        """
+        if name in ("amplitude", "amplitude_mad", "present"):
+            return getattr(self, name)
+        if name in self.values:
+            return self.values[name]
+        return np.full(self.present.shape, np.nan)
+
+    @property
+    def onset_latency(self) -> np.ndarray:
+        """Median onset latency of the present responses, s."""
+        return self.value("onset_latency")
+
+    @property
+    def n_phases(self) -> np.ndarray:
+        """Median number of phases of the present responses."""
+        return self.value("n_phases")
 
 
 @dataclass(frozen=True)
@@ -68,22 +91,85 @@ class Rebaseline:
     reason: str = ""
 
 
-def compute_baseline(amplitude, onset_latency, present, chosen, n_phases=None) -> Baseline:
-    """Reference values over the chosen sweeps (all inputs shape (n_sweeps, n_channels))."""
+def compute_baseline(measures, present, chosen) -> Baseline:
+    """Reference values over the chosen sweeps.
+
+    Parameters
+    ----------
+    measures : dict of str to array of float, shape (n_sweeps, n_channels)
+        The measures compared with baseline, by name; ``amplitude`` (V) is required. The
+        amplitude's baseline is the median over every chosen sweep (a response or not); every
+        other measure's is the median over the chosen sweeps that hold a response.
+    present : array of bool, shape (n_sweeps, n_channels)
+        Whether each sweep holds a response.
+    chosen : array of bool, shape (n_sweeps, n_channels)
+        The baseline sweeps of each channel.
+    """
     with warnings.catch_warnings():
         # All-NaN columns are channels without a valid baseline sweep: they get NaN, quietly.
         warnings.simplefilter("ignore", RuntimeWarning)
-        amp = np.where(chosen, amplitude, np.nan)
+        amp = np.where(chosen, measures["amplitude"], np.nan)
         median = np.nanmedian(amp, axis=0)
         mad = np.nanmedian(np.abs(amp - median), axis=0)
-        latency = np.nanmedian(np.where(chosen & present, onset_latency, np.nan), axis=0)
-        phases = (np.full(chosen.shape[1], np.nan) if n_phases is None else
-                  np.nanmedian(np.where(chosen & present, n_phases, np.nan), axis=0))
+        medians = {name: np.nanmedian(np.where(chosen & present, values, np.nan), axis=0)
+                   for name, values in measures.items() if name != "amplitude"}
         n_chosen = chosen.sum(axis=0)
         n_present = (chosen & present).sum(axis=0)
     base_present = (n_chosen > 0) & (2 * n_present > n_chosen)
-    return Baseline(chosen, median, mad, np.where(base_present, latency, np.nan),
-                    np.where(base_present, phases, np.nan), base_present)
+    return Baseline(chosen, median, mad, base_present,
+                    {name: np.where(base_present, values, np.nan)
+                     for name, values in medians.items()})
+
+
+@dataclass(frozen=True)
+class ChosenBaseline:
+    """One baseline's sweeps, before anything is measured: when, why, for which stimulation.
+
+    Attributes
+    ----------
+    start_s : float
+    reason : str
+    montage : str
+    intensity : float
+        NaN when unknown.
+    sweeps : array of bool, shape (n_sweeps, n_channels)
+        The sweeps that form it, per channel.
+    """
+
+    start_s: float
+    reason: str
+    montage: str
+    intensity: float
+    sweeps: np.ndarray
+
+
+@dataclass(frozen=True)
+class BaselineChoice:
+    """Which sweeps form each baseline of a case, and which baseline each sweep is compared with.
+
+    Decided from validity, phase, montage and intensity alone, never from a measure (see
+    :func:`baseline_sweeps`); :func:`baseline_values` then computes the values.
+
+    Attributes
+    ----------
+    entries : tuple of ChosenBaseline
+        The first is the case's main baseline (first epoch, most used montage and intensity).
+    assignment : array of int, shape (n_sweeps,)
+        Index into ``entries`` for each sweep.
+    """
+
+    entries: tuple
+    assignment: np.ndarray
+
+    @property
+    def main(self) -> np.ndarray:
+        """The sweeps of the main baseline, shape (n_sweeps, n_channels)."""
+        return self.entries[0].sweeps
+
+    @property
+    def chosen(self) -> np.ndarray:
+        """Sweeps that form any baseline on some channel, shape (n_sweeps,)."""
+        return np.any([e.sweeps.any(axis=1) for e in self.entries], axis=0)
 
 
 @dataclass(frozen=True)
@@ -118,9 +204,12 @@ class BaselineSet:
         """The baseline reported per channel in the summary."""
         return self.entries[0].baseline
 
-    def reference(self, field: str) -> np.ndarray:
-        """A per-channel baseline value laid out per sweep: shape (n_sweeps, n_channels)."""
-        values = np.stack([getattr(e.baseline, field) for e in self.entries])
+    def reference(self, name: str) -> np.ndarray:
+        """A per-channel baseline value laid out per sweep: shape (n_sweeps, n_channels).
+
+        ``name`` as for :meth:`Baseline.value`.
+        """
+        values = np.stack([e.baseline.value(name) for e in self.entries])
         return values[self.assignment]
 
 
@@ -133,15 +222,17 @@ def baseline_epochs(onsets_s, rebaselines=()) -> np.ndarray:
     return epoch_of
 
 
-def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, montages,
-                    intensities, start_s=None, n_sweeps=DEFAULT_BASELINE_SWEEPS,
-                    rebaselines=(), n_phases=None) -> BaselineSet:
-    """All baselines of a case, per epoch (re-baselining) and per montage and intensity.
+def baseline_sweeps(valid, onsets_s, phases, montages, intensities, start_s=None,
+                    n_sweeps=DEFAULT_BASELINE_SWEEPS, rebaselines=()) -> BaselineChoice:
+    """The sweeps of every baseline of a case, per epoch (re-baselining), montage and intensity.
+
+    Which sweeps form a baseline follows from validity, phase, montage and intensity alone, so
+    they are chosen before anything is measured (the response windows are narrowed on their
+    average) and each sweep is measured once.
 
     Parameters
     ----------
-    amplitude, onset_latency : array of float, shape (n_sweeps, n_channels)
-    present, valid : array of bool, shape (n_sweeps, n_channels)
+    valid : array of bool, shape (n_sweeps, n_channels)
     onsets_s : array of float, shape (n_sweeps,)
     phases, montages : array of str, shape (n_sweeps,)
     intensities : array of float, shape (n_sweeps,) (NaN when unknown)
@@ -149,11 +240,10 @@ def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, 
         The ``Baseline`` annotation.
     n_sweeps : int
     rebaselines : sequence of Rebaseline
-    n_phases : array of int, shape (n_sweeps, n_channels), optional
 
     Returns
     -------
-    BaselineSet
+    BaselineChoice
     """
     onsets_s = np.asarray(onsets_s, float)
     intensities = np.asarray(intensities, float)
@@ -183,12 +273,11 @@ def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, 
         first_entry = len(entries)
         for key in groups:
             candidates = valid & ((keys == key) & eligible)[:, None]
-            chosen = candidates & (np.cumsum(candidates, axis=0) <= n_sweeps)
             montage, intensity = key.split("|")
-            entries.append(BaselineEntry(
+            entries.append(ChosenBaseline(
                 float(onsets_s[eligible & (keys == key)].min()) if at is None else float(at),
                 reason, montage, float(intensity) if intensity else float("nan"),
-                compute_baseline(amplitude, onset_latency, present, chosen, n_phases)))
+                candidates & (np.cumsum(candidates, axis=0) <= n_sweeps)))
         if len(entries) == first_entry:
             continue
         # Each sweep: its own group's baseline, else its montage's main one, else the epoch's.
@@ -204,7 +293,28 @@ def build_baselines(amplitude, onset_latency, present, valid, onsets_s, phases, 
                          "[[rebaseline]] to the sidecar to take one later)")
     # Sweeps before the first eligible baseline sweep of an epoch still need a reference.
     assignment[assignment < 0] = 0
-    return BaselineSet(entries, assignment)
+    return BaselineChoice(tuple(entries), assignment)
+
+
+def baseline_values(choice: BaselineChoice, measures, present) -> BaselineSet:
+    """The values of every chosen baseline.
+
+    Parameters
+    ----------
+    choice : BaselineChoice
+        From :func:`baseline_sweeps`.
+    measures : dict of str to array of float, shape (n_sweeps, n_channels)
+        The measures compared with baseline, by name (``amplitude`` required; see
+        :func:`compute_baseline`).
+    present : array of bool, shape (n_sweeps, n_channels)
+
+    Returns
+    -------
+    BaselineSet
+    """
+    return BaselineSet([BaselineEntry(e.start_s, e.reason, e.montage, e.intensity,
+                                      compute_baseline(measures, present, e.sweeps))
+                        for e in choice.entries], choice.assignment)
 
 
 def percent_of_reference(amplitude, baselines: BaselineSet) -> np.ndarray:

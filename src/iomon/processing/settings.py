@@ -66,10 +66,11 @@ class Settings:
         clipped to the sweep; sweeps without that much before the stimulus measure it after
         the latest response window instead (see :func:`iomon.pipeline.noise_window`).
     presence_v : float or None
-        Smallest peak-to-peak amplitude of a response, V (default 30 µV).
+        Smallest peak-to-peak amplitude of a response, V (default 30 µV,
+        :data:`~iomon.processing.measures.PRESENCE_FLOOR_V`).
     presence_noise_ratio : float or None
         A response must also exceed this many times the noise, peak to peak (default 12,
-        :data:`iomon.processing.measures.PRESENCE_NOISE_FACTOR`).
+        :data:`~iomon.processing.measures.PRESENCE_NOISE_FACTOR`).
     baseline_sweeps : int or None
         Valid sweeps that form each channel's baseline (default 10).
     mains_hz : float or None

@@ -44,12 +44,12 @@ def write_report(result, documents, folder: Path, identify: bool = False):
     ReportContent
     """
     from .content import build_content
-    from .facts import case_facts, rise_words
+    from .facts import case_facts
     from .figures import save_figures
     from .pdf import write_pdf
 
     facts = case_facts(result)
-    figures = save_figures(result, folder / "figures", brackets=rise_words(facts))
+    figures = save_figures(result, folder / "figures")
     content = build_content(result, documents, figures, identify, facts)
     (folder / "report.html").write_text(render_html(content), encoding="utf-8")
     write_pdf(content, folder / "report.pdf")

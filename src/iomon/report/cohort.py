@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import __version__
 from .content import Table
-from .figures import COLOURS, WIDTH_IN, FigureFile, _pyplot
+from .figures import COLOURS, FigureFile
+from .figures.common import WIDTH_IN, pyplot
 
 __all__ = ["CohortContent", "alerts_figure", "pain_figure", "trend_figure",
            "write_cohort_report"]
@@ -53,7 +54,7 @@ def _spread(values, gap: float) -> np.ndarray:
 
 def pain_figure(rows):
     """Pain score before and after surgery per patient, and each patient's reduction."""
-    plt = _pyplot()
+    plt = pyplot()
     pairs = [(r["case_id"], r["vas_pre"], r["vas_post"]) for r in rows
              if r.get("vas_pre") is not None and r.get("vas_post") is not None]
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(WIDTH_IN, 3.0),
@@ -88,7 +89,7 @@ def pain_figure(rows):
 
 def alerts_figure(rows):
     """Alerts per case by scope (informational ones apart), as stacked bars."""
-    plt = _pyplot()
+    plt = pyplot()
     kinds = (("alerts_focal", "focal", COLOURS["focal"]),
              ("alerts_undetermined", "undetermined", COLOURS["undetermined"]),
              ("alerts_systemic", "systemic", COLOURS["systemic"]),
@@ -122,7 +123,7 @@ def trend_figure(trends, rows):
     Time is in minutes, or in seconds when every case lasts under 5 minutes (time-compressed
     simulated cases).
     """
-    plt = _pyplot()
+    plt = pyplot()
     deficit = {r["case_id"]: bool(r["new_deficit"]) for r in rows}
     shown = [(case_id, t) for case_id, t in trends if t and t["time_min"]]
     longest = max((max(abs(v) for v in t["time_min"]) for _, t in shown), default=0.0)
@@ -155,7 +156,7 @@ def trend_figure(trends, rows):
 
 
 def _save_figures(rows, trends, folder: Path, dpi: int = 150) -> list[FigureFile]:
-    plt = _pyplot()
+    plt = pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     wanted = []
     if any(r.get("vas_pre") is not None and r.get("vas_post") is not None for r in rows):

@@ -15,23 +15,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .clock import TimeAxis
 from .facts import (
     AlertEvent,
     CaseFacts,
     alert_events,
     case_facts,
+    controls_rise,
     first_sweep,
     fixed_text,
+    kind_of,
     names_text,
     on_control,
     percent_text,
     rise_words,
     role_of,
-    shared_declines,
     span_text,
 )
-from .figures import FigureFile, TimeAxis
-from .wording import conclusion, controls_rise, decline_notes, final_text, outcome_words, when_text
+from .figures import FigureFile
+from .wording import conclusion, decline_notes, final_text, outcome_words, when_text
 
 __all__ = ["ReportContent", "Table", "alert_events", "alert_table", "alerts_heading",
            "build_content", "case_facts", "channel_table", "conclusion", "events_table",
@@ -99,11 +101,6 @@ class ReportContent:
 
 
 # ------------------------------------------------------------------------------- tables
-_CRITERION_WORDS = {"amplitude": "amplitude", "loss": "loss of response",
-                    "threshold": "threshold rise", "latency": "latency increase",
-                    "morphology": "loss of phases"}
-
-
 def _scope_cell(result, event: AlertEvent) -> str:
     scope = event.scope
     if len(event.channels) > 1:
@@ -115,37 +112,33 @@ def _scope_cell(result, event: AlertEvent) -> str:
 
 def _extreme(result, event: AlertEvent, facts: CaseFacts) -> str:
     """The most abnormal value of an event, as the alert table states it."""
-    span = span_text([a.nadir_percent for a in event.alerts])
-    if event.criterion == "threshold":
+    kind = kind_of(result, event.criterion)
+    if kind.style == "rise_v":
         brackets = {str(facts.rises.get(id(a))) for a in event.alerts}
         bracket = facts.rises.get(id(event.alerts[0]))
         if bracket is not None and len(brackets) == 1:
             return bracket.words()
-        return f"up to +{event.threshold_rise_v:g} V"
-    if event.criterion == "loss":
-        return f"no response ({span} of baseline)"
-    if event.criterion == "latency":
-        return f"latency {span} of baseline"
-    if event.criterion == "morphology":
-        return f"phases {span} of baseline"
-    return f"{span} of baseline"
+    rise = event.threshold_rise_v
+    return kind.extreme.format(span=span_text([a.nadir_percent for a in event.alerts]),
+                               rise_v="" if rise is None else f"{rise:g}")
 
 
 def _controls_cell(result, event: AlertEvent, facts: CaseFacts) -> str:
+    kind = kind_of(result, event.criterion)
     if event.scope == "systemic":
         mine = [a.nadir_percent for a in event.alerts if role_of(result, a.channel) == "control"]
         if not mine:
             return percent_text(event.controls_percent)
-        if event.criterion == "threshold":
+        if kind.style == "rise_v":
             return "in the event"
         return f"fell too: {span_text(mine)}"
-    if event.criterion == "threshold":
-        rise = controls_rise(result, event.alerts[0], facts)
-        return "–" if rise is None else f"threshold {rise:+g} V"
+    if kind.style == "rise_v":
+        rise = controls_rise(result, event.alerts[0])
+        return "–" if rise is None else f"{kind.noun} {rise:+g} V"
     if event.controls_percent is None:
         return "no valid control"
     value = percent_text(event.controls_percent)
-    if event.criterion in ("amplitude", "loss"):
+    if kind.style == "amplitude":
         held = event.controls_percent > result.criteria.threshold_percent
         return f"{value} ({'held' if held else 'down too'})"
     return f"{event.criterion} {value}"
@@ -156,7 +149,7 @@ def _recovery_cell(result, event: AlertEvent, facts: CaseFacts) -> str:
 
 
 def _first_cell(result, event: AlertEvent, facts: CaseFacts) -> str:
-    first = first_sweep(event, facts)
+    first = first_sweep(event)
     if first is None:
         return "–"
     onset = float(result.sweeps.column("onset_s")[first])
@@ -169,7 +162,7 @@ def alert_table(result, events, facts: CaseFacts) -> Table:
     for e in events:
         called = f"{when_text(e.onset_s, facts.clock)}, {e.phase}, sweep {e.onset_sweep}"
         rows.append((_scope_cell(result, e), ", ".join(e.channels),
-                     _CRITERION_WORDS.get(e.criterion, e.criterion),
+                     kind_of(result, e.criterion).words,
                      _first_cell(result, e, facts), called, _extreme(result, e, facts),
                      _controls_cell(result, e, facts), _recovery_cell(result, e, facts)))
         styles.append(e.scope + (" informational" if e.informational else ""))
@@ -447,16 +440,12 @@ def signoff(result, version: str) -> tuple[str, ...]:
 def report_notes(result, drops, facts: CaseFacts) -> list[str]:
     """The analysis's notes, for the report.
 
-    Declines without an alert are said once per channel in clock time (the at-risk channels'
-    in the conclusion, the controls' here).
+    Declines without an alert (notes of code ``decline``, with sweep numbers and seconds) are
+    retold from the result's declines once per channel in clock time: the at-risk channels'
+    in the conclusion, the controls' here.
     """
-    # The pipeline words each decline with sweep numbers and seconds; the report retells them
-    # (so they are left out here when they match exactly, and kept if the wording drifts).
-    told = {f"{d.channel} fell to {d.nadir_percent:g} % of baseline from sweep {d.onset_sweep} "
-            f"({d.onset_s:.1f} s) while its controls fell to {d.controls_percent:g} %: a "
-            "decline shared in part, within the channel's variability against its controls; "
-            "no alert" for d in drops}
-    return [n for n in result.notes if n not in told] + decline_notes(result, drops, facts)
+    return ([n.words for n in result.notes if n.code != "decline"]
+            + decline_notes(result, drops, facts))
 
 
 _CHANNELS_NOTE = ("* Final: the median of the channel's last 3 valid sweeps, as % of its "
@@ -486,7 +475,7 @@ def build_content(result, documents, figures, identify: bool = False,
     facts = facts or case_facts(result)
     events = alert_events(result.alerts, float(result.sweeps.column("onset_s").max()),
                           result.sweeps.ch_names)
-    drops = shared_declines(result)
+    drops = result.declines
     return ReportContent(
         case_id=result.case.id,
         title=f"TcMEP monitoring report: {result.case.id}",

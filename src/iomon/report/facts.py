@@ -1,11 +1,12 @@
-"""The facts a case report states beyond the analysis's own, and how it prints numbers.
+"""What a case report states of the result beyond its tables, and how it prints numbers.
 
-When a criterion was first met, the bracket a threshold is known within, where a channel's
-valid sweeps end and why, the controls' final level, the theatre event nearest a change, and
-the alert table's events (a systemic event across channels is one): computed from the
-:class:`~iomon.results.CaseResult` by small pure functions, once per report
-(:func:`case_facts`). Every percentage is rounded half up from the unrounded value
-(:func:`percent_text`), so the conclusion and the tables never disagree.
+The findings themselves (alerts with where they began, threshold brackets, declines without
+an alert, notes) come with the :class:`~iomon.results.CaseResult`; here they are gathered as
+the report tells them: where a channel's valid sweeps end and why, the controls' final level,
+the theatre event nearest a change, and the alert table's events (a systemic event across
+channels is one), once per report (:func:`case_facts`). Every percentage is rounded half up
+from the unrounded value (:func:`percent_text`), so the conclusion and the tables never
+disagree.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .figures import TimeAxis
+from .clock import TimeAxis
 
 __all__ = ["AlertEvent", "CaseFacts", "DataEnd", "RiseBracket", "alert_events", "case_facts",
-           "controls_final", "criterion_met", "data_ends", "final_intensity", "final_rows",
-           "first_met", "first_sweep", "fixed_text", "make_event", "names_text",
-           "nearest_event", "numbered_events", "on_control", "percent_text", "rise_words",
-           "role_of", "shared_declines", "span_text", "threshold_bracket",
-           "threshold_tracks", "times_text"]
+           "controls_final", "controls_rise", "data_ends", "final_intensity", "final_rows",
+           "first_sweep", "fixed_text", "kind_of", "make_event", "names_text", "nearest_event",
+           "numbered_events", "on_control", "percent_text", "rise_words", "role_of",
+           "span_text", "times_text"]
 
 
 # ------------------------------------------------------------------------------ numbers
@@ -118,77 +118,27 @@ def data_ends(result) -> dict:
     return out
 
 
-def threshold_tracks(result):
-    """The threshold brackets the criterion used, ``(lower, upper, baseline)`` in V, or None."""
-    if result.criteria.threshold_rise_v is None:
-        return None
-    from ..alerting.threshold import thresholds_for
-
-    tracks, _ = thresholds_for(result.sweeps.table, result.measurements.present,
-                               ~result.rejected, result.baselines, result.settings.rebaselines)
-    return tracks
+def kind_of(result, criterion: str):
+    """The criterion kind of an alert's ``criterion``: its words, lane and style."""
+    return result.criteria.kind(criterion)
 
 
-def criterion_met(result, criterion: str, c: int, tracks=None) -> np.ndarray:
-    """Whether each sweep of channel ``c`` meets ``criterion`` on its own baseline."""
-    from ..alerting.criteria import (
-        amplitude_dropped,
-        latency_increased,
-        phases_lost,
-        threshold_raised,
-    )
-
-    criteria = result.criteria
-    if criterion in ("amplitude", "loss"):
-        drop = criteria.drop_percent_for([result.sweeps.channels[c].muscle])[0]
-        return amplitude_dropped(result.percent[:, c], drop, criteria.drop_inclusive)
-    if criterion == "threshold" and tracks is not None:
-        lower, upper, base = (np.asarray(t)[:, c] for t in tracks)
-        return threshold_raised(lower, upper, base, criteria.threshold_rise_v)
-    if criterion == "latency" and criteria.latency_increase_percent is not None:
-        return latency_increased(result.measurements.onset_latency[:, c],
-                                 result.baselines.reference("onset_latency")[:, c],
-                                 criteria.latency_increase_percent)
-    if criterion == "morphology" and criteria.phase_loss is not None:
-        m = result.measurements
-        return phases_lost(np.where(m.present[:, c], m.n_phases[:, c], 0),
-                           result.baselines.reference("n_phases")[:, c], criteria.phase_loss)
-    return np.zeros(result.sweeps.n_sweeps, bool)
+def rise_brackets(result) -> dict:
+    """``id(alert)`` to the RiseBracket of each threshold alert whose brackets give its rise."""
+    if result.thresholds is None:
+        return {}
+    out = {}
+    for alert in result.alerts:
+        rise = result.thresholds.rise_of(alert)
+        if rise is not None and rise.bracket is not None:
+            out[id(alert)] = RiseBracket(*rise.bracket)
+    return out
 
 
-def first_met(result, alert, tracks=None) -> int | None:
-    """The first sweep meeting the alert's criterion among the sweeps that called it.
-
-    An alert is called when the criterion has held in ``sustained_n`` of the last
-    ``sustained_m`` valid sweeps; the drop began at the first of those that met it. None when
-    none did on the channel's own baseline (a focal drop judged against the controls).
-    """
-    c = result.sweeps.ch_names.index(alert.channel)
-    met = criterion_met(result, alert.criterion, c, tracks)
-    rows = np.flatnonzero(~result.rejected[:, c] & ~result.setup)
-    before = rows[rows <= alert.onset_sweep][-result.criteria.sustained_m:]
-    hits = before[met[before]]
-    return int(hits[0]) if hits.size else None
-
-
-def threshold_bracket(result, alert, tracks) -> RiseBracket | None:
-    """The bracket of a threshold alert's largest rise, at the sweep that showed it.
-
-    None when the brackets do not give the alert's rise (then the point value stands).
-    """
-    if alert.criterion != "threshold" or tracks is None or alert.threshold_rise_v is None:
-        return None
-    c = result.sweeps.ch_names.index(alert.channel)
-    lower, upper, base = (np.asarray(t)[:, c] for t in tracks)
-    stop = alert.recovery_sweep if alert.recovered else result.sweeps.n_sweeps
-    rows = np.arange(max(alert.onset_sweep - result.criteria.sustained_m, 0), stop)
-    raised = rows[criterion_met(result, "threshold", c, tracks)[rows]]
-    if not raised.size:
-        return None
-    row = raised[np.argmax(upper[raised] - base[raised])]
-    if not math.isclose(upper[row] - base[row], alert.threshold_rise_v, abs_tol=0.05):
-        return None
-    return RiseBracket(float(lower[row]), float(upper[row]), float(base[row]))
+def controls_rise(result, alert) -> float | None:
+    """The median threshold rise of a channel's controls over the sweeps that called it, V."""
+    rise = None if result.thresholds is None else result.thresholds.rise_of(alert)
+    return None if rise is None else rise.controls_rise_v
 
 
 def numbered_events(result) -> list[tuple[int, object]]:
@@ -241,36 +191,26 @@ def final_intensity(result, c) -> tuple[float, float] | None:
     return final, float(entry.intensity)
 
 
-def shared_declines(result) -> list:
-    """Own-baseline drops that raised no alert (a decline the controls shared in part)."""
-    from ..alerting.alerts import unexplained_drops
-
-    return unexplained_drops(result.percent, ~result.rejected, result.sweeps.channels,
-                             result.baseline.present, result.sweeps.column("onset_s"),
-                             result.criteria, result.setup)
-
-
 @dataclass(frozen=True)
 class CaseFacts:
-    """What the wording needs beyond the result, computed once per report."""
+    """What the wording needs beyond the result, gathered once per report.
+
+    ``rises``: ``id(alert)`` to the :class:`RiseBracket` of a threshold alert whose brackets
+    give its rise.
+    """
 
     clock: TimeAxis
     ends: dict
     final: np.ndarray
     events: list
-    first: dict = field(default_factory=dict)
     rises: dict = field(default_factory=dict)
-    tracks: tuple | None = None
 
 
 def case_facts(result) -> CaseFacts:
     """The facts of one case's report (see the module docstring)."""
     clock = TimeAxis(result.recording.start, result.recording.duration_s)
-    tracks = threshold_tracks(result)
-    first = {id(a): first_met(result, a, tracks) for a in result.alerts}
-    rises = {id(a): threshold_bracket(result, a, tracks) for a in result.alerts}
     return CaseFacts(clock, data_ends(result), result.final_percent(), numbered_events(result),
-                     first, {k: v for k, v in rises.items() if v is not None}, tracks)
+                     rise_brackets(result))
 
 
 def rise_words(facts: CaseFacts) -> dict:
@@ -349,10 +289,9 @@ def make_event(alerts, rank) -> AlertEvent:
         threshold_rise_v=max(rises) if rises else None, alerts=tuple(alerts))
 
 
-def first_sweep(event: AlertEvent, facts: CaseFacts) -> int | None:
+def first_sweep(event: AlertEvent) -> int | None:
     """The first sweep of an event to meet its criterion (None when none did)."""
-    found = [facts.first.get(id(a)) for a in event.alerts]
-    found = [f for f in found if f is not None]
+    found = [a.first_met_sweep for a in event.alerts if a.first_met_sweep is not None]
     return min(found) if found else None
 
 

@@ -7,8 +7,6 @@ processing uses.
 
 from __future__ import annotations
 
-from ..alerting import alerts
-from ..alerting.criteria import Criteria
 from ..processing import conditioning, measures
 
 __all__ = ["methods_paragraphs"]
@@ -104,18 +102,7 @@ def _baseline(summary: dict) -> str:
     return text
 
 
-def _threshold(criteria: Criteria) -> str:
-    return ("Threshold: the stimulation threshold of a channel (the lowest intensity that "
-            "evokes it) is followed from the per-sweep intensity: the newest sweeps that agree "
-            "with one threshold bracket it between the highest intensity that failed and the "
-            "lowest that responded. A sweep meets the criterion when the channel failed at an "
-            "intensity that evoked it at baseline and now needs "
-            f"{criteria.threshold_rise_v:g} V or more above its baseline threshold (the lowest "
-            "intensity that evoked it up to the end of the baseline, the ramp-up included); "
-            "sweeps that bracket nothing are skipped.")
-
-
-def methods_paragraphs(summary: dict, criteria: Criteria) -> list[str]:
+def methods_paragraphs(summary: dict, criteria) -> list[str]:
     """The methods of one case's analysis, one paragraph each, in plain text.
 
     Parameters
@@ -123,7 +110,8 @@ def methods_paragraphs(summary: dict, criteria: Criteria) -> list[str]:
     summary : dict
         The case's summary.json content (its ``settings`` record and baselines).
     criteria : Criteria
-        The preset that ran.
+        The preset that ran (its rules, each criterion kind's own methods paragraph and the
+        scope rules come from it).
     """
     settings = summary["settings"]
     paragraphs = [
@@ -133,7 +121,7 @@ def methods_paragraphs(summary: dict, criteria: Criteria) -> list[str]:
         _baseline(summary),
         f"Criterion {criteria.name}: " + " ".join(criteria.rules()),
     ]
-    if criteria.threshold_rise_v is not None:
-        paragraphs.append(_threshold(criteria))
-    return paragraphs + [" ".join(alerts.scope_rules(criteria)),
+    paragraphs += [kind.methods(criteria) for kind in criteria.kinds()
+                   if kind.methods is not None]
+    return paragraphs + [" ".join(criteria.scope_rules()),
                          f"Source of the criterion: {criteria.citation}."]

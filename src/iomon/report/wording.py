@@ -11,27 +11,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from .clock import TimeAxis
 from .facts import (
     AlertEvent,
     CaseFacts,
     DataEnd,
     controls_final,
+    controls_rise,
     final_intensity,
     first_sweep,
+    kind_of,
     make_event,
     names_text,
     nearest_event,
     on_control,
     percent_text,
     role_of,
-    shared_declines,
     span_text,
     times_text,
 )
-from .figures import TimeAxis, final_sweep
+from .figures.overlay import final_sweep
 
-__all__ = ["conclusion", "controls_rise", "decline_notes",
-           "declines_paragraph", "final_text", "outcome_words", "when_text"]
+__all__ = ["conclusion", "decline_notes", "declines_paragraph", "final_text", "outcome_words",
+           "when_text"]
 
 
 # ------------------------------------------------------------------------------ wording
@@ -43,23 +45,15 @@ def when_text(seconds: float, clock: TimeAxis) -> str:
 
 def _first_words(result, criterion: str, name: str) -> str:
     """What "first met" means for a criterion: "first below 50 %", "first up 100 V"..."""
-    criteria = result.criteria
-    if criterion in ("amplitude", "loss"):
-        muscle = result.sweeps.channels[result.sweeps.ch_names.index(name)].muscle
-        level = 100 - criteria.drop_percent_for([muscle])[0]
-        return f"first {'at or ' if criteria.drop_inclusive else ''}below {level:g} %"
-    if criterion == "threshold":
-        return f"first up {criteria.threshold_rise_v:g} V or more"
-    if criterion == "latency":
-        return f"first {criteria.latency_increase_percent:g} % longer"
-    return f"first {criteria.phase_loss} phase{'s' if criteria.phase_loss != 1 else ''} fewer"
+    muscle = result.sweeps.channels[result.sweeps.ch_names.index(name)].muscle
+    return kind_of(result, criterion).first_words(result.criteria, muscle)
 
 
 def _since(result, event: AlertEvent, facts: CaseFacts) -> str:
     """When a finding began: "from 08:00:25 (lesioning; first below 50 % at 08:00:22)"."""
     clock = facts.clock
     text = f"from {clock.text(event.onset_s, True)} ({event.phase}"
-    first = first_sweep(event, facts)
+    first = first_sweep(event)
     if first is not None and first != event.onset_sweep:
         onset = float(result.sweeps.column("onset_s")[first])
         text += (f"; {_first_words(result, event.criterion, event.channels[0])} at "
@@ -121,64 +115,45 @@ def _cite(facts: CaseFacts, at_s: float, after_s=None) -> str:
             f"{facts.clock.text(event.at_s, True)})")
 
 
-def controls_rise(result, alert, facts: CaseFacts) -> float | None:
-    """The median threshold rise of a channel's controls over the sweeps that called it, V."""
-    from ..alerting.alerts import reference_channels
-
-    if facts.tracks is None:
-        return None
-    c = result.sweeps.ch_names.index(alert.channel)
-    refs = reference_channels(result.sweeps.channels, result.baseline.present, c)
-    rows = np.flatnonzero(~result.rejected[:, c] & ~result.setup)
-    window = rows[rows <= alert.onset_sweep][-result.criteria.sustained_m:]
-    _, upper, base = (np.asarray(t) for t in facts.tracks)
-    rise = (upper - base)[np.ix_(window, refs)][~result.rejected[np.ix_(window, refs)]]
-    rise = rise[np.isfinite(rise)]
-    return float(np.median(rise)) if rise.size else None
-
-
 def _controls_words(result, alerts, facts: CaseFacts, other: bool) -> str:
     """How the controls stood while a focal finding was called."""
     who = "the other controls" if other else "the controls"
-    criterion = alerts[0].criterion
-    if criterion == "threshold":
-        rises = [r for r in (controls_rise(result, a, facts) for a in alerts) if r is not None]
+    kind = kind_of(result, alerts[0].criterion)
+    if kind.style == "rise_v":
+        rises = [r for r in (controls_rise(result, a) for a in alerts) if r is not None]
         if not rises:
             return ""
         rise = float(np.median(rises))
-        held = rise < result.criteria.threshold_rise_v
+        held = rise < result.criteria.value(kind.keys[0])
         return (f" while {who}' thresholds held (median {rise:+g} V)" if held
                 else f", {who}' thresholds up as well (median {rise:+g} V)")
     values = [a.controls_percent for a in alerts if a.controls_percent is not None]
     if not values:
         return ""
     level = percent_text(float(np.median(values)))
-    if criterion in ("amplitude", "loss"):
+    if kind.style == "amplitude":
         if float(np.median(values)) > result.criteria.threshold_percent:
             return f" while {who} held (median {level} of baseline)"
         return f", deeper than {who}, themselves down to {level} of baseline"
-    measure = "latency" if criterion == "latency" else "phases"
-    return f" ({who} at {level} of their baseline {measure})"
+    return f" ({who} at {level} of their baseline {kind.noun})"
+
+
+def _change_words(result, event: AlertEvent, facts: CaseFacts, noun: bool) -> str:
+    """The change itself, in the kind's words ("amplitude fell to 12–20 % of baseline")."""
+    kind = kind_of(result, event.criterion)
+    bracket = facts.rises.get(id(event.alerts[0]))
+    rise = event.threshold_rise_v
+    by = bracket.rise() if bracket is not None else f"by {rise:g} V" if rise is not None else ""
+    return kind.finding[0 if noun else 1].format(
+        span=span_text([a.nadir_percent for a in event.alerts]), by=by,
+        its="their" if len(event.channels) > 1 else "its",
+        rise_v="" if rise is None else f"{rise:g}")
 
 
 def _finding(result, event: AlertEvent, facts: CaseFacts, noun: bool, other=False,
              outcome=True) -> str:
     """One criterion's change on one or more channels (``noun``: name the measure)."""
-    span = span_text([a.nadir_percent for a in event.alerts])
-    many = len(event.channels) > 1
-    if event.criterion == "amplitude":
-        what = f"{'amplitude ' if noun else ''}fell to {span} of baseline"
-    elif event.criterion == "loss":
-        lost = "response lost" if noun else f"lost {'their' if many else 'its'} response"
-        what = f"{lost} ({span} of baseline)"
-    elif event.criterion == "threshold":
-        bracket = facts.rises.get(id(event.alerts[0]))
-        what = "stimulation threshold rose " + (bracket.rise() if bracket is not None
-                                                else f"by {event.threshold_rise_v:g} V")
-    elif event.criterion == "latency":
-        what = f"onset latency rose to {span} of baseline"
-    else:
-        what = f"phases fell to {span} of baseline"
+    what = _change_words(result, event, facts, noun)
     return (f"{what} {_since(result, event, facts)}"
             f"{_controls_words(result, event.alerts, facts, other)}"
             + (f"; {outcome_words(result, event.alerts, facts)}" if outcome else ""))
@@ -228,7 +203,7 @@ def _focal_sentences(result, events, facts, control=False) -> list[str]:
         if control:
             subject = (f"Control channel{'s' if len(names) > 1 else ''} {subject} (not at risk "
                        "from the lesioning)")
-        if len(merged) == 1 and merged[0].criterion in ("amplitude", "loss"):
+        if len(merged) == 1 and kind_of(result, merged[0].criterion).style == "amplitude":
             out.append(f"{subject} {_finding(result, merged[0], facts, False, control)}.")
             continue
         outcomes = {outcome_words(result, m.alerts, facts) for m in merged}
@@ -257,23 +232,20 @@ def _systemic_sentence(result, event: AlertEvent, facts: CaseFacts) -> str:
     present = [n for n, p in zip(result.sweeps.ch_names, result.baseline.present) if p]
     who = (f"all {len(present)} responding channels" if set(event.channels) == set(present)
            else f"{len(event.channels)} channels")
-    verb = {"amplitude": "fell together", "loss": "lost their responses together",
-            "threshold": "had their stimulation thresholds rise together",
-            "latency": "had their onset latencies rise together",
-            "morphology": "lost phases together"}.get(event.criterion, "changed together")
+    kind = kind_of(result, event.criterion)
     groups = []
     for role, label in (("test", "at risk"), ("control", "controls"), (None, "")):
         alerts = [a for a in event.alerts if role_of(result, a.channel) == role]
         if alerts:
             span = span_text([a.nadir_percent for a in alerts])
-            values = (f"{span} of baseline" if event.criterion in ("amplitude", "loss")
+            values = (f"{span} of baseline" if kind.style == "amplitude"
                       else f"{span} of their baseline {event.criterion}")
-            if event.criterion == "threshold":
+            if kind.style == "rise_v":
                 values = f"+{max(a.threshold_rise_v or 0 for a in alerts):g} V at most"
             who_here = names_text([a.channel for a in alerts]) + (f" ({label})" if label else "")
-            groups.append(f"{who_here} to {values}" if event.criterion != "threshold"
+            groups.append(f"{who_here} to {values}" if kind.style != "rise_v"
                           else f"{who_here} {values}")
-    return (f"Systemic: {who} {verb} {_since(result, event, facts)}"
+    return (f"Systemic: {who} {kind.systemic_verb} {_since(result, event, facts)}"
             f"{_cite(facts, event.onset_s)}: {'; '.join(groups)}; consistent with a "
             f"blood-pressure or anaesthetic change. "
             f"{_capital(outcome_words(result, event.alerts, facts, True, event.onset_s))}.")
@@ -294,13 +266,7 @@ def _undetermined_sentences(result, events, facts) -> list[str]:
 def _no_change(result) -> str:
     """No counted alert: what was looked for, all of it, in plain words."""
     c = result.criteria
-    looked = ["amplitude " + c.drop_words().removeprefix("a ")]
-    if c.threshold_rise_v is not None:
-        looked.append(f"stimulation-threshold rise of {c.threshold_rise_v:g} V or more")
-    if c.latency_increase_percent is not None:
-        looked.append(f"onset-latency increase of {c.latency_increase_percent:g} % or more")
-    if c.phase_loss is not None:
-        looked.append(f"loss of {c.phase_loss} or more phases")
+    looked = [kind.looked_for(c) for kind in c.kinds() if kind.looked_for is not None]
     where = ""
     if c.focal_phases:
         phases = " or ".join(c.focal_phases)
@@ -432,7 +398,7 @@ def conclusion(result, events, facts: CaseFacts, drops=None) -> list[str]:
     undetermined ones, informational ones, declines without an alert, channels absent at
     baseline, and where every channel stood at the end.
     """
-    drops = shared_declines(result) if drops is None else drops
+    drops = result.declines if drops is None else drops
     counted = [e for e in events if not e.informational]
     focal = [e for e in counted if e.scope == "focal"]
     paragraphs = [] if counted else [_no_change(result)]

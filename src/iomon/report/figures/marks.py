@@ -1,0 +1,265 @@
+"""What the trend figures draw on a channel's panel, and how their legends and captions say it.
+
+The lesioning phase, theatre events (numbered), excluded spans, each sweep's values (setup
+sweeps hollow, rejected ones crossed), and alert episodes as bars in one lane per criterion
+kind along the top (the lane and its label from the kinds table,
+:mod:`iomon.alerting.kinds`, read through the result's criteria). Legends and captions list
+only what a figure draws: :func:`handle` and :data:`CAPTIONS` are keyed by the same elements.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..facts import rise_brackets
+from .common import COLOURS, FONT_PT, HATCHES, SMALL_PT, sweep_edges
+
+__all__ = ["alert_end_s", "alert_lanes", "alert_mask", "CAPTIONS", "drawn_alert_kinds",
+           "excluded_runs", "figure_caption", "handle", "lane_label", "lane_text", "mark_alerts",
+           "mark_events", "mark_exclusions", "number_events", "rise_labels", "shade_lesioning",
+           "values_panel"]
+
+
+def excluded_runs(result, c) -> list[tuple[int, int]]:
+    """Runs of sweeps a review edit excluded on channel ``c``: (first, last) sweep indices."""
+    excluded = np.char.startswith(result.reject_reason[:, c].astype(str), "excluded")
+    runs, start = [], None
+    for i, flag in enumerate(np.r_[excluded, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    return runs
+
+
+def alert_end_s(result, alert) -> float:
+    """Where an alert episode ends on a time axis.
+
+    Its recovery; else the end of the recording, or where the channel's valid sweeps end when
+    they end earlier (excluded, or rejected to the end): after that nothing is known.
+    """
+    if alert.recovered:
+        return float(alert.recovery_s)
+    c = result.sweeps.ch_names.index(alert.channel)
+    onsets = result.sweeps.column("onset_s")
+    valid = np.flatnonzero(~result.rejected[:, c])
+    if valid.size and valid[-1] < onsets.size - 1:
+        return float(sweep_edges(onsets)[valid[-1] + 1])
+    return float(onsets[-1])
+
+
+def alert_lanes(result, name) -> list[int]:
+    """The lanes a channel's alerts take, top first (each kind's lane in the kinds table)."""
+    return sorted({result.criteria.kind(a.criterion).lane for a in result.alerts
+                   if a.channel == name})
+
+
+def rise_labels(result) -> dict:
+    """``id(alert)`` to a threshold alert's rise as its bracket gives it ("+200 to +250 V")."""
+    return {k: bracket.short() for k, bracket in rise_brackets(result).items()}
+
+
+def drawn_alert_kinds(result, names) -> list[str]:
+    """The alert legend entries a figure of channels ``names`` needs, in legend order."""
+    alerts = [a for a in result.alerts if a.channel in names]
+    kinds = [s for s in ("focal", "systemic", "undetermined") if any(a.scope == s
+                                                                    for a in alerts)]
+    return kinds + (["informational"] if any(a.informational for a in alerts) else [])
+
+
+def handle(kind, result=None):
+    """The legend entry of one element a figure draws (see :func:`figure_caption`)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    lines = {
+        "measure": dict(marker="o", ms=3, lw=0.8, color=COLOURS["measure"],
+                        label="% of baseline"),
+        "latency": dict(marker="o", ms=3, lw=0.8, color=COLOURS["measure"],
+                        label="onset latency"),
+        "reference": dict(lw=0.7, color=COLOURS["reference"], label="baseline (100 %)"),
+        "reference_latency": dict(lw=0.7, color=COLOURS["reference"], label="baseline latency"),
+        "criterion": dict(ls="--", lw=0.8, color=COLOURS["criterion"],
+                          label=f"alert level ({result.criteria.name})" if result else ""),
+        "setup": dict(marker="o", ms=3, lw=0, mfc="none", mec=COLOURS["setup"],
+                      label="setup (before baseline)"),
+        "rejected": dict(marker="x", ms=4, lw=0, color=COLOURS["rejected"],
+                         label="rejected sweep"),
+        "offscale": dict(marker="^", ms=4, lw=0, color=COLOURS["measure"],
+                         label="above the axis"),
+        "event": dict(ls=":", lw=0.8, color=COLOURS["event"], label="theatre event (#)"),
+    }
+    if kind in lines:
+        return Line2D([], [], **lines[kind])
+    patches = {
+        "lesioning": dict(color=COLOURS["phase"], label="lesioning"),
+        "excluded": dict(facecolor="white", edgecolor="0.45", hatch="xxxx", lw=0,
+                         label="excluded (review edit)"),
+        "informational": dict(facecolor=COLOURS["focal"], alpha=0.35, lw=0,
+                              label="informational alert"),
+    }
+    if kind in patches:
+        return Patch(**patches[kind])
+    return Patch(facecolor=COLOURS[kind], edgecolor="0.15", hatch=HATCHES[kind], lw=0,
+                 label=f"{kind} alert")
+
+
+CAPTIONS = {
+    "measure": "Dots joined: each valid sweep's amplitude as % of its baseline (channels "
+               "absent at baseline: µV, never alerted).",
+    "latency": "Dots joined: each valid sweep's onset latency (threshold method).",
+    "reference": "Grey line: 100 % of baseline; every % panel shares one scale.",
+    "reference_latency": "Grey line: the baseline latency.",
+    "criterion": "Dashed black: the alert level.",
+    "offscale": "Triangles on the top edge: sweeps above the axis.",
+    "setup": "Hollow grey: setup sweeps before the Baseline marker (never alerted).",
+    "rejected": "Crosses along the bottom: rejected or excluded sweeps.",
+    "excluded": "Cross-hatched: sweeps a review edit excluded.",
+    "lesioning": "Grey band: lesioning.",
+    "alerts": "Bars along the top: alert episodes, one lane per criterion, labelled; "
+              "vermillion focal, orange hatched systemic, purple dotted undetermined; pale: "
+              "informational (outside the phases the criterion watches). A bar ends at the "
+              "recovery, or where the channel's valid sweeps end.",
+    "event": "Dotted lines: theatre events from the case sidecar, numbered as in the table "
+             "of markers and theatre events.",
+}
+
+
+def figure_caption(elements, lead="") -> str:
+    """A caption that says what each drawn element is, after ``lead``."""
+    alerts = any(k in elements for k in ("focal", "systemic", "undetermined"))
+    parts = [CAPTIONS[k] for k in elements if k in CAPTIONS]
+    if alerts:
+        parts.insert(len(parts) - ("event" in elements), CAPTIONS["alerts"])
+    return " ".join([lead] + parts if lead else parts)
+
+
+def shade_lesioning(ax, result):
+    """The lesioning phase as a grey band."""
+    for phase in result.phases:
+        if phase.name == "lesioning":
+            ax.axvspan(phase.start_s, phase.end_s, color=COLOURS["phase"], lw=0, zorder=0)
+
+
+def mark_events(ax, result):
+    """Theatre events as dotted lines (one collection)."""
+    times = [e.at_s for e in result.case.events]
+    if times:
+        ax.vlines(times, 0, 1, transform=ax.get_xaxis_transform(), colors=COLOURS["event"],
+                  lw=0.8, linestyles=":", zorder=1)
+
+
+def number_events(ax, result, span, title: str, panel_width_in: float):
+    """Each theatre event's number above the panel, raised where it would hit the title.
+
+    Numbered in time order, as in the report's table; numbers closer than a label's width
+    stack upwards.
+    """
+    width = span[1] - span[0]
+    title_end = len(title) * (FONT_PT + 0.5) * 0.62 / 72 / panel_width_in
+    taken: list[list[float]] = []
+    order = sorted(range(len(result.case.events)), key=lambda k: result.case.events[k].at_s)
+    for number, k in enumerate(order, start=1):
+        at = (result.case.events[k].at_s - span[0]) / width
+        level = 1 if at < title_end + 0.03 else 0
+        while any(abs(at - x) < 0.05 for x in (taken[level] if level < len(taken) else [])):
+            level += 1
+        taken += [[] for _ in range(level + 1 - len(taken))]
+        taken[level].append(at)
+        ax.annotate(str(number), (at, 1.0), xycoords="axes fraction",
+                    xytext=(0, 1.5 + 10.5 * level), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=SMALL_PT, fontweight="bold", annotation_clip=False)
+
+
+def mark_exclusions(ax, result, c, edges):
+    """Sweeps a review edit excluded on channel ``c``, cross-hatched."""
+    for first, last in excluded_runs(result, c):
+        ax.axvspan(edges[first], edges[last + 1], facecolor="none", edgecolor="0.45",
+                   hatch="xxxx", lw=0, zorder=0.5)
+
+
+def values_panel(ax, result, c, values, top=None):
+    """One channel's values against time: setup sweeps grey, rejected marked at the bottom.
+
+    Values above ``top`` are drawn as triangles on the top edge of the values (off scale).
+    """
+    onsets = result.sweeps.column("onset_s")
+    valid = ~result.rejected[:, c]
+    monitored = valid & ~result.setup
+    shown = values if top is None else np.minimum(values, top)
+    ax.plot(onsets[monitored], shown[monitored], "o-", ms=2.4, lw=0.8,
+            color=COLOURS["measure"])
+    if (valid & result.setup).any():
+        ax.plot(onsets[valid & result.setup], shown[valid & result.setup], "o", ms=3,
+                mfc="none", mec=COLOURS["setup"], mew=0.8)
+    if top is not None:
+        above = valid & (values > top)
+        if above.any():
+            ax.plot(onsets[above], np.full(above.sum(), top), "^", ms=3.6, clip_on=False,
+                    color=COLOURS["measure"])
+    if (~valid).any():
+        ax.plot(onsets[~valid], np.zeros((~valid).sum()), "x", ms=3.5,
+                color=COLOURS["rejected"], clip_on=False, transform=ax.get_xaxis_transform())
+
+
+def lane_label(kind, alert, brackets) -> str:
+    """An alert lane's label: the kind's lane words, a threshold rise, informational."""
+    text = kind.lane_words
+    if kind.style == "rise_v":
+        text += " " + brackets.get(id(alert), f"+{alert.threshold_rise_v:g} V")
+    return text + (" (informational)" if alert.informational else "")
+
+
+def mark_alerts(ax, result, channel, lane_frac, span, brackets=None):
+    """Alert episodes as bars in lanes along the top, one lane per criterion, labelled.
+
+    Colour and hatch tell the scope, the lane and its label the criterion. ``brackets``:
+    ``id(alert)`` to a threshold rise in words; default: the result's (:func:`rise_labels`).
+    """
+    brackets = rise_labels(result) if brackets is None else brackets
+    lanes = alert_lanes(result, channel)
+    labelled = set()
+    for alert in (a for a in result.alerts if a.channel == channel):
+        kind = result.criteria.kind(alert.criterion)
+        lane = lanes.index(kind.lane)
+        top = 1 - lane * lane_frac
+        end = alert_end_s(result, alert)
+        ax.axvspan(alert.onset_s, end, ymin=top - 0.75 * lane_frac, ymax=top - 0.2 * lane_frac,
+                   facecolor=COLOURS.get(alert.scope, COLOURS["focal"]),
+                   alpha=0.35 if alert.informational else 1.0, edgecolor="0.15",
+                   hatch=HATCHES.get(alert.scope), lw=0, zorder=2)
+        if lane in labelled:
+            continue
+        labelled.add(lane)
+        lane_text(ax, lane_label(kind, alert, brackets), alert.onset_s, end,
+                  top - 0.45 * lane_frac, span)
+
+
+def lane_text(ax, text, start, end, y, span):
+    """A lane's label where it leaves the bar visible.
+
+    After the bar, or before it near the right edge; inside its start when the bar is long.
+    """
+    width = span[1] - span[0]
+    begins, ends = (start - span[0]) / width, (end - span[0]) / width
+    where = dict(transform=ax.get_xaxis_transform(), va="center", fontsize=SMALL_PT, zorder=3)
+    if ends - begins > 0.35:
+        ax.text(start, y, " " + text, ha="left", **where,
+                bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none", alpha=0.75))
+    elif ends < 0.7:
+        ax.text(end, y, " " + text, ha="left", **where)
+    else:
+        ax.text(start, y, text + " ", ha="right", **where)
+
+
+def alert_mask(result) -> np.ndarray:
+    """Sweep x channel inside an alert episode (to its recovery, or the end of its data)."""
+    out = np.zeros(result.percent.shape, bool)
+    onsets = result.sweeps.column("onset_s")
+    for alert in result.alerts:
+        c = result.sweeps.ch_names.index(alert.channel)
+        end = alert.recovery_sweep if alert.recovered else int(np.searchsorted(
+            onsets, alert_end_s(result, alert), side="right"))
+        out[alert.onset_sweep:end, c] = True
+    return out
