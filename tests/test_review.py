@@ -466,3 +466,30 @@ def test_the_session_reruns_only_what_an_edit_touches(shipped_case):
     assert sidecar_of(shipped_case).read_bytes() == before
     with pytest.raises(InputError, match="reviewer"):
         session.edit("events", {"at_s": 1.0, "text": "x"}, " ")
+
+
+def test_a_sidecar_edited_by_hand_meanwhile_is_picked_up(shipped_case):
+    from iomon.review.session import ReviewSession
+
+    session = ReviewSession(shipped_case)
+    assert not session.refresh()
+    version = session.version
+    sidecar = sidecar_of(shipped_case)
+    with sidecar.open("a", encoding="utf-8") as handle:
+        handle.write('\n[[events]]\nat_s = 12.0\ntext = "typed while reviewing"\n')
+    assert session.refresh() and session.version == version + 1
+    assert [e.text for e in session.result.case.events] == ["typed while reviewing"]
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    from iomon.cli import main
+
+    missing = tmp_path / "missing.edf"
+    assert main(["review", str(missing), "--no-browser"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.edf" in err[0]
+    damaged = tmp_path / "damaged.edf"
+    damaged.write_bytes(b"0       " + b"x" * 300)
+    assert main(["review", str(damaged), "--no-browser"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["review", str(damaged), "--port", "70000", "--no-browser"]) == 2

@@ -139,8 +139,15 @@ def make_app(session, token: str, port: int):
         with session.lock:
             return build(session, *args)
 
+    def fresh_state():
+        session.refresh()  # the sidecar may have been edited by hand meanwhile
+        return locked(state_payload)
+
     async def state(request):
-        return JSONResponse(await run_in_threadpool(locked, state_payload))
+        try:
+            return JSONResponse(await run_in_threadpool(fresh_state))
+        except InputError as err:
+            return error(422, " ".join(err.reason.splitlines()))
 
     async def sweep(request):
         try:
@@ -237,7 +244,14 @@ def serve(session, port: int = 0, open_browser: bool = True, announce=print) -> 
              f"sweeps); edits go to {session.sidecar}; sign-off writes {session.out}")
     announce(f"open {url}   (Ctrl-C stops the server)")
     if open_browser:
+        import os
+        import sys
         import webbrowser
 
-        webbrowser.open(url)
+        # Without a display Python would start a text-mode browser in this terminal.
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                     or os.environ.get("WAYLAND_DISPLAY")):
+            announce("no display here: open the address in a browser on this machine")
+        else:
+            webbrowser.open(url)
     server.run(sockets=[sock])

@@ -55,12 +55,14 @@ class ReviewSession:
     def __init__(self, recording, case_path=None, criteria=None, out=None):
         from ..alerting.criteria import Criteria, load_criteria
         from ..case.sidecar import sidecar_path
-        from ..pipeline import file_sha256
+        from ..pipeline import file_sha256, load_case
 
         self.path = Path(recording)
         if not self.path.exists():
             raise InputError("no such file or folder", self.path)
-        self.sidecar = Path(case_path) if case_path else sidecar_path(self.path)
+        # The sidecar `iomon analyze` would read (load_case finds it), else where it would be.
+        self.sidecar = Path(case_path) if case_path else (
+            load_case(self.path).source or sidecar_path(self.path))
         self.criteria = criteria if isinstance(criteria, Criteria) else load_criteria(criteria)
         self.out = Path(out) if out else self.path.with_name(self.path.stem + "_iomon")
         self.lock = threading.RLock()
@@ -73,9 +75,29 @@ class ReviewSession:
         self._analyse()
 
     # ------------------------------------------------------------------ analysis
+    def _stamp(self):
+        """The sidecar's modification time and size (None when missing)."""
+        try:
+            status = self.sidecar.stat()
+        except OSError:
+            return None
+        return status.st_mtime_ns, status.st_size
+
+    def refresh(self) -> bool:
+        """Reanalyse when the sidecar changed on disk (edited by hand meanwhile), else not.
+
+        Returns whether it did.
+        """
+        with self.lock:
+            if self._stamp() == self._loaded:
+                return False
+            self.reload()
+            return True
+
     def _load_case(self):
         from ..case.sidecar import Case, read_case
 
+        self._loaded = self._stamp()
         if self.sidecar.is_file():
             return read_case(self.sidecar, default_id=self.path.stem)
         return Case(self.path.stem)
@@ -114,19 +136,25 @@ class ReviewSession:
         self.detected = self._cache[key]
         return self._cache[key]
 
-    def _analyse(self) -> None:
+    def _analyse(self, words_only: bool = False) -> None:
+        """Rerun the analysis (``words_only``: only the case's words changed, not its data)."""
         from ..pipeline import measure_conditioned, with_alerts
         from ..report.content import build_content
         from ..report.facts import case_facts
         from ..results import CaseDocuments
 
         start = time.perf_counter()
-        try:
-            measured = measure_conditioned(self.recording, self.case, self.stage, self._measure)
-        except InputError as err:
-            raise err if err.path is not None else InputError(err.reason, self.path) from None
-        result = with_alerts(measured, self.criteria)
-        self.result = dataclasses.replace(result, input_sha256=self.checksum)
+        if words_only:
+            self.result = dataclasses.replace(self.result, case=self.case)
+        else:
+            try:
+                measured = measure_conditioned(self.recording, self.case, self.stage,
+                                               self._measure)
+            except InputError as err:
+                raise (err if err.path is not None
+                       else InputError(err.reason, self.path)) from None
+            result = with_alerts(measured, self.criteria)
+            self.result = dataclasses.replace(result, input_sha256=self.checksum)
         self.timings["analysis_s"] = time.perf_counter() - start
         start = time.perf_counter()
         self.facts = case_facts(self.result)
@@ -139,11 +167,12 @@ class ReviewSession:
     def reload(self) -> None:
         """Read the sidecar again and recompute what changed."""
         with self.lock:
-            case = self._load_case()
+            case, before = self._load_case(), self.case
             self.case = case
             if _conditioning_key(case) != self._key:
                 self._read_and_condition()
-            self._analyse()
+            # Theatre events and sign-offs change what the report says, not what was measured.
+            self._analyse(words_only=_words_only(before) == _words_only(case))
 
     def _representatives(self) -> np.ndarray:
         """Per baseline and channel, the baseline sweep nearest its median amplitude (-1: none).
@@ -225,6 +254,11 @@ class ReviewSession:
     def log(self) -> list[dict]:
         """The review edits of the sidecar, oldest first, each with a line of text."""
         return [{**e, "text": describe(e)} for e in edit_log(self.sidecar)]
+
+
+def _words_only(case):
+    """A case without what changes only the words: its theatre events and sign-offs."""
+    return dataclasses.replace(case, events=(), signoffs=())
 
 
 def describe(edit: dict) -> str:

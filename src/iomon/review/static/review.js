@@ -134,6 +134,7 @@ function trendOptions(c, width) {
   const last = c === S.state.channels.length - 1;
   return {
     width, height: trendHeight() + (last ? 22 : 0), legend: { show: false },
+    padding: [4, 18, last ? null : 0, 0],  // the same right margin for all: time axes line up
     scales: { x: { time: false }, y: { range: yRange } },
     cursor: { sync: { key: "trend" }, drag: { x: true, y: false }, points: { show: false } },
     axes: [
@@ -560,6 +561,22 @@ function wire() {
     const action = keys[e.key];
     if (action) { e.preventDefault(); action(); }
   });
+  // Back from another window (an editor with the sidecar open, say): show what it holds now.
+  window.addEventListener("focus", async () => {
+    if (S.busy) return;
+    try {
+      const state = await api("/api/state");
+      if (state.version === S.state.version) return;
+      S.state = state;
+      renderSide();
+      refreshTrends();
+      S.sweepData = await api(`/api/sweep/${S.sweep}`);
+      renderSweep();
+      status("the sidecar changed on disk: reanalysed");
+    } catch (err) {
+      status(`the sidecar cannot be read: ${err.message}`, true);
+    }
+  });
   let resizeTimer = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
@@ -588,4 +605,6 @@ async function start() {
   document.body.dataset.ready = "1";
 }
 
+// For the tests and benchmarks/review_speed.py: the page's own actions.
+Object.assign(S, { select, edit, send, refreshTrends });
 start();
