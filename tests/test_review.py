@@ -434,7 +434,8 @@ def test_the_session_reruns_only_what_an_edit_touches(shipped_case):
 
     session = ReviewSession(shipped_case)
     name = session.result.sweeps.ch_names[2]
-    measured = session.timings["measured_sweeps"]
+    measured = session.timings["measured_channels"]
+    assert measured == session.result.sweeps.n_channels
     onsets = session.result.sweeps.column("onset_s")
 
     def same_as_fresh():
@@ -447,16 +448,20 @@ def test_the_session_reruns_only_what_an_edit_touches(shipped_case):
         assert [a.as_dict() for a in mine.alerts] == [a.as_dict() for a in fresh.alerts]
 
     session.edit("landmarks", {"channel": name, "sweep": 20, "onset_ms": 31.0}, "AB")
-    assert session.timings["measured_sweeps"] == measured
+    assert session.timings["measured_channels"] == measured
     same_as_fresh()
     session.edit("events", {"at_s": float(onsets[30]), "text": "MAP 50", "kind":
                             "blood pressure"}, "AB")
-    assert session.timings["measured_sweeps"] == measured
+    assert session.timings["measured_channels"] == measured
     session.edit("rebaseline", {"at_s": float(onsets[40]), "reason": "re-taped"}, "AB")
-    assert session.timings["measured_sweeps"] == measured
+    assert session.timings["measured_channels"] == measured
     same_as_fresh()
     session.edit("exclude", {"channel": name, "sweep": [5], "reason": "noise"}, "AB")
+    assert session.timings["measured_channels"] == measured + 1  # that channel alone
     same_as_fresh()
+    session.edit("exclude", {"sweep": [7], "reason": "cautery"}, "AB")
+    same_as_fresh()
+    assert session.undo()["table"] == "exclude"
     assert session.undo()["table"] == "exclude"
     same_as_fresh()
     # An edit the analysis refuses is taken back: the sidecar is as it was.

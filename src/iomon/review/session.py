@@ -4,11 +4,12 @@ The recording is read and its sweeps conditioned once (:func:`iomon.pipeline.con
 An edit is written to the sidecar first (:mod:`.edits`); the case is then read back from the
 sidecar, which stays the one truth (a hand edit of it made meanwhile is picked up too), and
 only what the edit touches is recomputed: exclusions, landmarks and re-baselines rerun
-:func:`iomon.pipeline.measure_conditioned`, whose sweep measures are reused whenever the
-response windows and noise levels they rest on did not change (a landmark, a re-baseline,
-an exclusion outside the baseline that leaves them as they were); alerts rerun from the
-measures; a theatre event reruns nothing but the report's content. A sidecar change to
-what conditioning depends on (channels, phases, processing, reading) conditions anew.
+:func:`iomon.pipeline.measure_conditioned`, whose sweep measures are kept per channel and
+measured again only for the channels whose response window or noise level changed (an
+exclusion on one channel: that channel; a landmark or a re-baseline: none); baselines and
+alerts rerun from the measures; a theatre event or a sign-off reruns nothing but the
+report's words. A sidecar change to what conditioning depends on (channels, phases,
+processing, reading) reads and conditions anew.
 """
 
 from __future__ import annotations
@@ -119,22 +120,32 @@ class ReviewSession:
         self._cache.clear()
 
     def _measure(self, data, times, sfreq, windows, noise, noise_sd=None, quiet=None, **kw):
-        """:func:`iomon.processing.measures.measure`, reused while its inputs are the same.
+        """:func:`iomon.processing.measures.measure`, channel by channel where it must.
 
-        Within a session the sweeps, their noise and noise windows never change; the
-        windows and the channels' noise levels follow the valid baseline sweeps.
+        Within a session the sweeps, their noise and noise windows never change; a channel's
+        response window and noise level follow its valid baseline sweeps. Channels are
+        measured independently, so only the channels whose window or noise level changed
+        (an exclusion on one channel changes that channel's) are measured again.
         """
-        from ..processing.measures import measure
+        from ..processing.measures import Measurements, measure
 
-        key = (np.asarray(windows).tobytes(), np.asarray(noise_sd).tobytes(),
-               tuple(sorted(kw.items())))
-        if key not in self._cache:
-            self.timings["measured_sweeps"] = self.timings.get("measured_sweeps", 0) + 1
-            self._cache.clear()  # the latest one is all a review goes back to
-            self._cache[key] = measure(data, times, sfreq, windows, noise, noise_sd=noise_sd,
-                                       quiet=quiet, **kw)
-        self.detected = self._cache[key]
-        return self._cache[key]
+        windows, noise_sd = np.asarray(windows, float), np.asarray(noise_sd, float)
+        keys = [(windows[c].tobytes(), noise_sd[c].tobytes(), tuple(sorted(kw.items())))
+                for c in range(windows.shape[0])]
+        stale = [c for c, key in enumerate(keys) if self._cache.get(c, (None,))[0] != key]
+        if stale:
+            self.timings["measured_channels"] = (self.timings.get("measured_channels", 0)
+                                                 + len(stale))
+            part = measure(data[:, stale], times, sfreq, windows[stale], noise[:, stale],
+                           noise_sd=noise_sd[stale],
+                           quiet=None if quiet is None else quiet[:, stale], **kw)
+            for k, c in enumerate(stale):
+                self._cache[c] = (keys[c], {name: getattr(part, name)[:, k]
+                                            for name in Measurements.__dataclass_fields__})
+        columns = [self._cache[c][1] for c in range(len(keys))]
+        self.detected = Measurements(**{name: np.stack([col[name] for col in columns], axis=1)
+                                        for name in Measurements.__dataclass_fields__})
+        return self.detected
 
     def _analyse(self, words_only: bool = False) -> None:
         """Rerun the analysis (``words_only``: only the case's words changed, not its data)."""

@@ -166,7 +166,7 @@ function trendOptions(c, width) {
 
 function trendHeight() {
   // The trends share the column's height (the review station's screen), within limits.
-  const free = $("trends").clientHeight - $("trend-list").offsetTop - 30;
+  const free = $("trends").clientHeight - $("trend-list").offsetTop - 52;
   return Math.max(46, Math.min(120, Math.floor(free / S.state.channels.length)));
 }
 
