@@ -498,3 +498,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["review", str(damaged), "--no-browser"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert main(["review", str(damaged), "--port", "70000", "--no-browser"]) == 2
+
+
+def test_a_sign_off_that_cannot_write_leaves_no_record(shipped_case, tmp_path):
+    from iomon.review.session import ReviewSession
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "summary.json").write_text(json.dumps({"case_id": "P99", "input": "p99.edf"}))
+    session = ReviewSession(shipped_case, out=other)
+    before = sidecar_of(shipped_case).read_bytes()
+    with pytest.raises(InputError, match="another case"):
+        session.sign_off("AB")
+    assert sidecar_of(shipped_case).read_bytes() == before
+    assert not session.result.case.signoffs

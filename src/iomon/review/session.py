@@ -255,10 +255,17 @@ class ReviewSession:
             if self.checksum is not None and file_sha256(self.path) != self.checksum:
                 raise InputError("changed on disk since the review began: restart the review",
                                  self.path)
+            before = self.sidecar.read_bytes() if self.sidecar.exists() else None
             append_edit(self.sidecar, "signoff", {"reviewer": reviewer, "time": now_text()},
                         default_id=self.path.stem)
-            self.reload()
-            write_outputs(self.result, self.out)
+            try:
+                self.reload()
+                write_outputs(self.result, self.out)
+            except Exception:
+                # No sign-off on record without its outputs (another case's folder, say).
+                self._restore(before)
+                self.reload()
+                raise
             return self.out
 
     # ------------------------------------------------------------------ what the page shows
