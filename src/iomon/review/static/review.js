@@ -425,6 +425,9 @@ function renderSide() {
     : `<li class="muted">none yet</li>`;
   $("undo").disabled = !st.log.some((e) => e.table !== "signoff");
   document.body.dataset.version = st.version;
+  const threshold = $("metric").querySelector("option[value=threshold]");
+  threshold.disabled = !st.trends.threshold;
+  threshold.title = st.trends.threshold ? "" : "not tracked: the intensity never varies in volts";
   if (!$("event-kind").options.length) $("event-kind").innerHTML = st.event_kinds.map((k) => `<option>${esc(k)}</option>`).join("");
 }
 
