@@ -31,8 +31,11 @@ ALLOWED = {
     "report": {"model", "processing", "io", "case", "results", "pipeline", "schema"},
     "batch": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "report",
               "schema"},
+    # The review server sits beside batch: above the report, whose content model it shows.
+    "review": {"model", "processing", "io", "case", "alerting", "results", "pipeline",
+               "report", "schema"},
     "cli": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "report",
-            "batch", "sim", "schema"},
+            "batch", "review", "sim", "schema"},
 }
 
 

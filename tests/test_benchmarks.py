@@ -67,3 +67,14 @@ def test_a_command_imports_only_what_its_path_needs(tmp_path, command, allowed):
     assert proc.returncode == 0, proc.stderr
     imported = set(proc.stdout.split("\n")[-2].split())
     assert imported <= allowed, f"{' '.join(command)} imported {sorted(imported - allowed)}"
+
+
+@pytest.mark.slow
+def test_review_speed_benchmark_runs_small():
+    pytest.importorskip("playwright.sync_api", reason="pip install '.[test]'")
+    from conftest import tool
+
+    tool("chromium")
+    out = run_benchmark("review_speed.py", "--small")
+    assert "| page load (state fetched, every chart drawn) |" in out
+    assert "| hand-placed onset |" in out and "| undo exclude one sweep |" in out

@@ -60,6 +60,31 @@ _CASE_HELP = ("case sidecar (default: RECORDING's stem + .case.toml beside it, i
               "folder, FOLDER.case.toml beside it or case.toml inside it)")
 
 
+def _add_review(sub) -> None:
+    from .io import formats_text
+
+    review = sub.add_parser(
+        "review", help="review a case in the browser: trends, sweeps, edits, sign-off",
+        description="Starts a local server (127.0.0.1 only, a random token in its address), "
+                    "prints its address and opens the browser. Every edit (exclusion, theatre "
+                    "event, re-baseline, hand-placed onset or peak) is written at once to the "
+                    "case sidecar with the reviewer and the time, and the analysis reruns; "
+                    "sign-off writes the outputs as `iomon analyze` does. The recording is "
+                    "only read.")
+    review.add_argument("recording", metavar="RECORDING", help=_RECORDING_HELP + formats_text())
+    review.add_argument("--case", metavar="FILE", default=None,
+                        help="case sidecar the edits go to (default: as for analyze; "
+                             "created at the first edit if missing)")
+    _add_criteria(review)
+    review.add_argument("--out", metavar="DIR", default=None,
+                        help="where sign-off writes the outputs (default: RECORDING's stem + "
+                             "_iomon)")
+    review.add_argument("--port", type=int, default=0, metavar="N",
+                        help="port on 127.0.0.1 (default: a free one)")
+    review.add_argument("--no-browser", action="store_true",
+                        help="print the address only; do not open a browser")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its help is the command-line documentation)."""
     from .io import formats_text
@@ -122,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "drawn from the seed, as theatres differ (default fixed)")
 
     _add_batch(sub)
+    _add_review(sub)
     sub.add_parser("criteria", help="the criteria presets (rules, citations), the scope rules "
                                    "and the criterion kinds with their keys")
     return parser
@@ -325,6 +351,23 @@ def _cmd_batch(args) -> int:
     return 0
 
 
+def _cmd_review(args) -> int:
+    from .model.errors import InputError
+    from .review.server import serve
+    from .review.session import ReviewSession
+
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port must be 0 to 65535, got {args.port}")
+    session = ReviewSession(args.recording, args.case, args.criteria, args.out)
+    try:
+        serve(session, args.port, open_browser=not args.no_browser,
+              announce=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        pass
+    print("iomon review: stopped", flush=True)
+    return 0
+
+
 def _cmd_criteria(args) -> int:
     import textwrap
 
@@ -356,7 +399,8 @@ def _cmd_criteria(args) -> int:
 
 
 COMMANDS = {"analyze": _cmd_analyze, "demo": _cmd_demo, "info": _cmd_info,
-            "simulate": _cmd_simulate, "batch": _cmd_batch, "criteria": _cmd_criteria}
+            "simulate": _cmd_simulate, "batch": _cmd_batch, "criteria": _cmd_criteria,
+            "review": _cmd_review}
 
 
 def main(argv=None) -> int:

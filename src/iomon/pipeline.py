@@ -40,12 +40,14 @@ from .processing.conditioning import (
     reject_sweeps,
     typical_size,
 )
+from .processing.landmarks import apply_landmarks, marks_from_landmarks
 from .processing.measures import measure, refine_windows, response_windows
 from .processing.settings import Settings, resolve
 from .results import CaseResult
 
-__all__ = ["CaseResult", "Settings", "analyze", "analyze_each", "analyze_file", "file_sha256",
-           "load_case", "prepare"]
+__all__ = ["CaseResult", "Conditioned", "Settings", "analyze", "analyze_each", "analyze_file",
+           "condition_case", "file_sha256", "load_case", "measure_conditioned", "noise_window",
+           "prepare", "with_alerts"]
 
 #: Below this sampling rate (Hz) a recording is refused: MEP phases last 1-5 ms.
 MIN_SFREQ_HZ = 1000.0
@@ -160,25 +162,64 @@ def analyze_each(recording: Recording, case: Case | None = None, criteria=(None,
         if err.path is not None:
             raise
         raise InputError(err.reason, recording.path) from None  # every refusal names its file
-    results = []
-    for preset in presets:
-        found = find(measured.sweeps, measured.sweep_phase, measured.measurements,
-                     measured.baselines, measured.percent, ~measured.rejected, measured.setup,
-                     preset, measured.settings.rebaselines)
-        results.append(dataclasses.replace(
-            measured, criteria=preset, alerts=found.alerts, thresholds=found.thresholds,
-            declines=found.declines, notes=measured.notes + found.notes))
-    return results
+    return [with_alerts(measured, preset) for preset in presets]
+
+
+def with_alerts(measured: CaseResult, criteria: Criteria) -> CaseResult:
+    """A measured case (no criteria yet) with the findings of one criteria preset."""
+    found = find(measured.sweeps, measured.sweep_phase, measured.measurements,
+                 measured.baselines, measured.percent, ~measured.rejected, measured.setup,
+                 criteria, measured.settings.rebaselines)
+    return dataclasses.replace(
+        measured, criteria=criteria, alerts=found.alerts, thresholds=found.thresholds,
+        declines=found.declines, notes=measured.notes + found.notes)
 
 
 def _measure_case(recording: Recording, case: Case, settings: Settings | None) -> CaseResult:
     """Everything of a case that no criteria decide: a CaseResult with no criteria or alerts."""
-    sweeps, phases, sweep_phase = prepare(recording, case)
-    _check_sweeps(sweeps, recording.path)
+    return measure_conditioned(recording, case, condition_case(recording, case, settings))
+
+
+@dataclasses.dataclass(frozen=True)
+class Conditioned:
+    """A case's sweeps as conditioning left them, with their automatic rejections.
+
+    What the review edits (exclusions, landmarks, re-baselines, events) never change: a review
+    conditions once and reruns :func:`measure_conditioned` from here.
+    """
+
+    sweeps: Sweeps
+    phases: list
+    sweep_phase: np.ndarray
+    settings: Settings | None
+    artefact: np.ndarray
+    train: object
+    artefact_notes: list
+    mains: float | None
+    data: np.ndarray
+    mains_hz: float | None
+    quiet: object
+    noise: np.ndarray
+    rejected: np.ndarray
+    reason: np.ndarray
+    windows: np.ndarray
+    noise_window: tuple
+    noise_notes: list
+
+
+def _resolved(recording, case, sweeps, settings):
     # The sidecar's [[rebaseline]] entries join its [processing] settings.
     sidecar = dataclasses.replace(case.processing, rebaselines=tuple(case.rebaselines))
-    resolved = resolve(settings or Settings(), sidecar, sweeps.times, sweeps.sfreq,
-                       recording.path, case.source)
+    return resolve(settings or Settings(), sidecar, sweeps.times, sweeps.sfreq,
+                   recording.path, case.source)
+
+
+def condition_case(recording: Recording, case: Case, settings: Settings | None = None
+                   ) -> Conditioned:
+    """Prepare, condition and reject a case's sweeps (the costly part of an analysis)."""
+    sweeps, phases, sweep_phase = prepare(recording, case)
+    _check_sweeps(sweeps, recording.path)
+    resolved = _resolved(recording, case, sweeps, settings)
     artefact, train, artefact_notes = plan_artefact(sweeps.data, sweeps.times, sweeps.sfreq,
                                                     sweeps.channels, resolved.artefact_s)
     mains = next((m for m in (resolved.mains_hz, case.read_options.mains_hz,
@@ -188,25 +229,43 @@ def _measure_case(recording: Recording, case: Case, settings: Settings | None) -
             noise_notes = _condition_and_reject(sweeps, resolved, artefact, mains)
     except InputError as err:
         raise InputError(err.reason, recording.path) from None
-    rejected, reason = apply_exclusions(case, sweeps, rejected, reason)
+    return Conditioned(sweeps, phases, sweep_phase, settings, artefact, train, artefact_notes,
+                       mains, conditioned, mains_hz, quiet, noise, rejected, reason, windows,
+                       (resolved.noise_window_s, resolved.noise_window_source), noise_notes)
+
+
+def measure_conditioned(recording: Recording, case: Case, stage: Conditioned,
+                        measure_fn=measure) -> CaseResult:
+    """The case's exclusions, landmarks, measures and baselines on conditioned sweeps.
+
+    ``measure_fn``: :func:`iomon.processing.measures.measure` or a stand-in with its
+    signature that returns the same (a review's cache of it).
+    """
+    sweeps = stage.sweeps
+    window, source = stage.noise_window
+    resolved = dataclasses.replace(_resolved(recording, case, sweeps, stage.settings),
+                                   noise_window_s=window, noise_window_source=source)
+    rejected, reason = apply_exclusions(case, sweeps, stage.rejected, stage.reason)
     baseline_start = find_baseline_start(recording.annotations)
     setup = setup_sweeps(sweeps.column("onset_s"), baseline_start)
+    marks = marks_from_landmarks(case.landmarks, sweeps.ch_names, sweeps.n_sweeps,
+                                 sweeps.times, case.source)
     measurements, baselines, windows = _measure_against_baseline(
-        conditioned, sweeps, sweep_phase, windows, noise, quiet, ~rejected, resolved,
-        baseline_start)
+        stage.data, sweeps, stage.sweep_phase, stage.windows, stage.noise, stage.quiet,
+        ~rejected, resolved, baseline_start, marks, measure_fn)
     percent = percent_of_reference(measurements.amplitude, baselines)
     notes = ([Note("reading", n) for n in recording.notes]
              + [Note("case", n) for n in case.notes]
              + [Note("settings", n) for n in resolved.notes]
-             + [Note("artefact", n) for n in artefact_notes] + noise_notes
-             + _mains_notes(mains, mains_hz))
+             + [Note("artefact", n) for n in stage.artefact_notes] + list(stage.noise_notes)
+             + _mains_notes(stage.mains, stage.mains_hz))
     return CaseResult(
-        case=case, recording=recording, sweeps=sweeps, phases=tuple(phases),
-        sweep_phase=sweep_phase, setup=setup, criteria=None, settings=resolved,
-        conditioned=conditioned, artefact_s=artefact, train=train, band_hz=resolved.band_hz,
-        mains_hz=mains_hz, windows=windows, rejected=rejected, reject_reason=reason,
-        measurements=measurements, baselines=baselines, percent=percent, alerts=(),
-        notes=tuple(notes))
+        case=case, recording=recording, sweeps=sweeps, phases=tuple(stage.phases),
+        sweep_phase=stage.sweep_phase, setup=setup, criteria=None, settings=resolved,
+        conditioned=stage.data, artefact_s=stage.artefact, train=stage.train,
+        band_hz=resolved.band_hz, mains_hz=stage.mains_hz, windows=windows, rejected=rejected,
+        reject_reason=reason, measurements=measurements, baselines=baselines, percent=percent,
+        alerts=(), notes=tuple(notes))
 
 
 def apply_exclusions(case: Case, sweeps: Sweeps, rejected, reason):
@@ -379,7 +438,7 @@ def _mains_notes(asked, removed) -> list[Note]:
 
 
 def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet, valid,
-                              resolved, baseline_start):
+                              resolved, baseline_start, marks=(), measure_fn=measure):
     """Measures in windows refined from the baseline average, and the baselines.
 
     Which sweeps form each baseline is chosen first, from validity, phase, montage and
@@ -398,8 +457,11 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
         warnings.simplefilter("ignore", RuntimeWarning)  # a channel without any noise figure
         noise_sd = np.nanmedian(np.where(valid, noise, np.nan), axis=0)
     windows = refine_windows(average, times, sfreq, windows, noise_sd, counts)
-    measurements = measure(conditioned, times, sfreq, windows, noise, noise_sd=noise_sd,
-                           quiet=quiet, presence_v=resolved.presence_v,
-                           presence_ratio=resolved.presence_noise_ratio)
+    measurements = measure_fn(conditioned, times, sfreq, windows, noise, noise_sd=noise_sd,
+                              quiet=quiet, presence_v=resolved.presence_v,
+                              presence_ratio=resolved.presence_noise_ratio)
+    # Onsets and peaks a reviewer placed by hand replace the detected ones (one place).
+    measurements = apply_landmarks(measurements, conditioned, times, sfreq, windows, noise_sd,
+                                   marks)
     compared = {name: getattr(measurements, name) for name in compared_measures()}
     return measurements, baseline_values(choice, compared, measurements.present), windows

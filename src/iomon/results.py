@@ -312,14 +312,25 @@ class CaseResult:
     def review_edits_record(self) -> dict:
         """The sidecar's review edits as applied (summary.json ``review_edits``)."""
         onsets, names = self.sweeps.column("onset_s"), self.sweeps.ch_names
+        def by(edit) -> dict:  # who made an edit in review, and when (only when said)
+            return {k: v for k in ("reviewer", "time")
+                    if (v := getattr(edit, k, None)) is not None}
+
         return {
             "exclusions": [{"reason": e.reason, "channel": e.channel, "sweeps": list(e.sweeps),
                             "from_s": e.from_s, "to_s": e.to_s,
-                            "n_channel_sweeps": int(e.mask(onsets, names).sum())}
+                            "n_channel_sweeps": int(e.mask(onsets, names).sum()), **by(e)}
                            for e in self.case.exclusions],
-            "rebaselines": [{"at_s": r.at_s, "reason": r.reason}
+            "rebaselines": [{"at_s": r.at_s, "reason": r.reason, **by(r)}
                             for r in self.settings.rebaselines],
-            "events": [{"at_s": e.at_s, "text": e.text} for e in self.case.events],
+            "events": [{"at_s": e.at_s, "text": e.text,
+                        **({"kind": e.kind} if e.kind else {}), **by(e)}
+                       for e in self.case.events],
+            "landmarks": [{"channel": m.channel, "sweep": m.sweep,
+                           "onset_ms": None if m.onset_s is None else round(m.onset_s * 1e3, 3),
+                           "peak_ms": None if m.peak_s is None else round(m.peak_s * 1e3, 3),
+                           **by(m)} for m in self.case.landmarks],
+            "signoffs": [{"reviewer": s.reviewer, "time": s.time} for s in self.case.signoffs],
         }
 
     def settings_record(self) -> dict:

@@ -25,8 +25,8 @@ from ..model.tomlsafe import load_toml
 from ..processing.baseline import Rebaseline
 from ..processing.settings import Settings, settings_from_sidecar
 
-__all__ = ["FOLDER_SIDECAR", "Case", "ChannelSpec", "Exclusion", "TheatreEvent", "load_case",
-           "read_case", "sidecar_path", "sidecars_of"]
+__all__ = ["EVENT_KINDS", "FOLDER_SIDECAR", "Case", "ChannelSpec", "Exclusion", "Landmark",
+           "SignOff", "TheatreEvent", "load_case", "read_case", "sidecar_path", "sidecars_of"]
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
@@ -34,6 +34,11 @@ _CLINICAL_TYPES = {
     "vas_pre": (int, float), "vas_post": (int, float), "analgesics_post": bool,
     "complications": str, "new_deficit": bool,
 }
+#: The kinds of a theatre event (``[[events]] kind``), as a review station types them.
+EVENT_KINDS = ("intervention", "surgeon informed", "blood pressure", "anaesthesia", "position",
+               "other")
+#: Keys every review edit may carry: who made it and when (written by ``iomon review``).
+_PROVENANCE = {"reviewer", "time"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class Exclusion:
     sweeps: tuple[int, ...] = ()
     from_s: float | None = None
     to_s: float | None = None
+    reviewer: str | None = None
+    time: str | None = None
 
     def mask(self, onsets_s, ch_names) -> np.ndarray:
         """Which sweep x channel pairs it excludes: shape (n_sweeps, n_channels)."""
@@ -91,10 +98,48 @@ class Exclusion:
 
 @dataclass(frozen=True)
 class TheatreEvent:
-    """Something that happened in theatre, noted by the team: drawn on the trends, listed."""
+    """Something that happened in theatre, noted by the team: drawn on the trends, listed.
+
+    ``kind`` is one of :data:`EVENT_KINDS` (None when the sidecar does not say).
+    """
 
     at_s: float
     text: str
+    kind: str | None = None
+    reviewer: str | None = None
+    time: str | None = None
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """An onset and/or peak placed by hand in review, used in the measures.
+
+    Attributes
+    ----------
+    channel : str
+        The channel's label, as in the recording.
+    sweep : int
+        0-based, as in measurements.csv.
+    onset_s, peak_s : float or None
+        Latency after the stimulus, s (the sidecar holds ms); None where not placed.
+    reviewer, time : str or None
+        Who placed it and when (ISO 8601).
+    """
+
+    channel: str
+    sweep: int
+    onset_s: float | None = None
+    peak_s: float | None = None
+    reviewer: str | None = None
+    time: str | None = None
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """A reviewer's sign-off of the case in ``iomon review`` (``[[signoff]]``): who, when."""
+
+    reviewer: str
+    time: str
 
 
 @dataclass(frozen=True)
@@ -131,6 +176,11 @@ class Case:
         What happened in theatre (``[[events]]``).
     notes : tuple of str
         What a user should know of the sidecar (a muscle iomon does not know).
+    landmarks : tuple of Landmark
+        Onsets and peaks placed by hand (``[[landmarks]]``), in the order written: a later one
+        for the same sweep and channel overrides an earlier one.
+    signoffs : tuple of SignOff
+        Sign-offs in review (``[[signoff]]``), in the order written.
     """
 
     id: str
@@ -147,6 +197,8 @@ class Case:
     exclusions: tuple[Exclusion, ...] = ()
     events: tuple[TheatreEvent, ...] = ()
     notes: tuple[str, ...] = ()
+    landmarks: tuple[Landmark, ...] = ()
+    signoffs: tuple[SignOff, ...] = ()
 
 
 #: The sidecar inside a folder that holds a case exported as one file per sweep.
@@ -218,14 +270,16 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     path = Path(path)
     doc = _load_toml(path)
     _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
-                      "processing", "exclude", "events"} | sidecar_sections(), "the sidecar",
-                path)
+                      "processing", "exclude", "events", "landmarks", "signoff"}
+                | sidecar_sections(),
+                "the sidecar", path)
     case_id, side, levels, procedure = _case_section(doc, path, default_id)
     notes = []
     return Case(case_id, side, levels, _channel_specs(doc, path, notes), _phases(doc, path),
                 _clinical(doc, path), path, _read_options(doc, path), _rebaselines(doc, path),
                 _processing(doc.get("processing", {}), path), procedure,
-                _exclusions(doc, path), _events(doc, path), tuple(notes))
+                _exclusions(doc, path), _events(doc, path), notes=tuple(notes),
+                landmarks=_landmarks(doc, path), signoffs=_signoffs(doc, path))
 
 
 def _load_toml(path: Path) -> dict:
@@ -359,7 +413,7 @@ def _exclusions(doc, path: Path) -> tuple[Exclusion, ...]:
     """
     out = []
     for where, entry in _tables(doc, "exclude", {"channel", "sweep", "from_s", "to_s",
-                                                 "reason"}, path):
+                                                 "reason"} | _PROVENANCE, path):
         reason = entry.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise InputError(f"{where}.reason must say why (text)", path)
@@ -382,28 +436,89 @@ def _exclusions(doc, path: Path) -> tuple[Exclusion, ...]:
             raise InputError(f"{where}: to_s ({end}) is before from_s ({start})", path)
         out.append(Exclusion(reason.strip(), channel, tuple(sweeps),
                              None if start is None else float(start),
-                             None if end is None else float(end)))
+                             None if end is None else float(end),
+                             *_provenance(entry, where, path)))
     return tuple(out)
 
 
+def _provenance(entry: dict, where: str, path: Path) -> tuple[str | None, str | None]:
+    """A review edit's ``reviewer`` (text) and ``time`` (a TOML date-time or ISO text)."""
+    reviewer, moment = entry.get("reviewer"), entry.get("time")
+    if reviewer is not None and (not isinstance(reviewer, str) or not reviewer.strip()):
+        raise InputError(f"{where}.reviewer must be the reviewer's name or initials", path)
+    if isinstance(moment, (datetime.datetime, datetime.date)):
+        moment = moment.isoformat()
+    elif moment is not None:
+        try:
+            moment = datetime.datetime.fromisoformat(str(moment)).isoformat()
+        except ValueError:
+            raise InputError(f"{where}.time must be a date and time (ISO 8601), got "
+                             f"{moment!r}", path) from None
+    return (None if reviewer is None else reviewer.strip()), moment
+
+
 def _events(doc, path: Path) -> tuple[TheatreEvent, ...]:
-    """``[[events]]``: ``at_s`` and ``text``, in time order."""
+    """``[[events]]``: ``at_s``, ``text`` and an optional ``kind``, in time order."""
     out = []
-    for where, entry in _tables(doc, "events", {"at_s", "text"}, path):
+    for where, entry in _tables(doc, "events", {"at_s", "text", "kind"} | _PROVENANCE, path):
         if not _seconds(entry.get("at_s")):
             raise InputError(f"{where}.at_s must be seconds >= 0, got {entry.get('at_s')!r}",
                              path)
         text = entry.get("text")
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"{where}.text must say what happened", path)
-        out.append(TheatreEvent(float(entry["at_s"]), text.strip()))
+        kind = _choice(entry.get("kind"), EVENT_KINDS, f"{where}.kind", path)
+        out.append(TheatreEvent(float(entry["at_s"]), text.strip(), kind,
+                                *_provenance(entry, where, path)))
     return tuple(sorted(out, key=lambda e: e.at_s))
+
+
+#: A hand-placed latency must lie within this many ms of the stimulus (checked against the
+#: sweep itself when the analysis applies it).
+_LANDMARK_RANGE_MS = 60_000.0
+
+
+def _landmarks(doc, path: Path) -> tuple[Landmark, ...]:
+    """``[[landmarks]]``: ``channel``, ``sweep`` and ``onset_ms`` and/or ``peak_ms``."""
+    out = []
+    for where, entry in _tables(doc, "landmarks", {"channel", "sweep", "onset_ms", "peak_ms"}
+                                | _PROVENANCE, path):
+        channel, sweep = entry.get("channel"), entry.get("sweep")
+        if not isinstance(channel, str) or not channel:
+            raise InputError(f"{where}.channel must be the channel's label", path)
+        if not isinstance(sweep, int) or isinstance(sweep, bool) or not 0 <= sweep < 10**7:
+            raise InputError(f"{where}.sweep must be a sweep number (0-based, as in "
+                             "measurements.csv)", path)
+        if "onset_ms" not in entry and "peak_ms" not in entry:
+            raise InputError(f"{where} must place an onset_ms or a peak_ms", path)
+        values = {}
+        for key in ("onset_ms", "peak_ms"):
+            value = entry.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not abs(value) <= _LANDMARK_RANGE_MS):
+                raise InputError(f"{where}.{key} must be ms after the stimulus, got {value!r}",
+                                 path)
+            values[key] = None if value is None else float(value) * 1e-3
+        out.append(Landmark(channel, sweep, values["onset_ms"], values["peak_ms"],
+                            *_provenance(entry, where, path)))
+    return tuple(out)
+
+
+def _signoffs(doc, path: Path) -> tuple[SignOff, ...]:
+    """``[[signoff]]``: ``reviewer`` and ``time``, both required."""
+    out = []
+    for where, entry in _tables(doc, "signoff", _PROVENANCE, path):
+        reviewer, moment = _provenance(entry, where, path)
+        if reviewer is None or moment is None:
+            raise InputError(f"{where} must give the reviewer and the time", path)
+        out.append(SignOff(reviewer, moment))
+    return tuple(out)
 
 
 def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:
     """The ``[[rebaseline]]`` entries: ``at_s`` (required) and ``reason``."""
     out = []
-    for where, entry in _tables(doc, "rebaseline", {"at_s", "reason"}, path):
+    for where, entry in _tables(doc, "rebaseline", {"at_s", "reason"} | _PROVENANCE, path):
         at = entry.get("at_s")
         if not _seconds(at):
             raise InputError(f"{where}.at_s must be seconds >= 0 (at most 1e7), got {at!r}",
@@ -411,7 +526,7 @@ def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:
         reason = entry.get("reason", "")
         if not isinstance(reason, str):
             raise InputError(f"{where}.reason must be text", path)
-        out.append(Rebaseline(float(at), reason))
+        out.append(Rebaseline(float(at), reason, *_provenance(entry, where, path)))
     return tuple(out)
 
 

@@ -85,10 +85,14 @@ class Rebaseline:
         Seconds since the start of the recording.
     reason : str
         Why (written into the audit trail), e.g. "after repositioning of the leg electrodes".
+    reviewer, time : str or None
+        Who asked for it in review and when (ISO 8601); None when not said.
     """
 
     at_s: float
     reason: str = ""
+    reviewer: str | None = None
+    time: str | None = None
 
 
 def compute_baseline(measures, present, chosen) -> Baseline:

@@ -37,7 +37,8 @@ from .wording import conclusion, decline_notes, final_text, outcome_words, when_
 
 __all__ = ["ReportContent", "Table", "alert_events", "alert_table", "alerts_heading",
            "build_content", "case_facts", "channel_table", "conclusion", "events_table",
-           "header", "parse_edf_patient", "percent_text", "review_edits", "rise_words"]
+           "header", "landmark_words", "parse_edf_patient", "percent_text", "review_edits",
+           "rise_words"]
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,8 @@ def events_table(result, facts: CaseFacts) -> Table | None:
     """The recording's markers and the sidecar's theatre events (numbered), in time order."""
     markers = recording_markers(result)
     rows = [(s, "", text, "recording marker") for s, text in markers[:MAX_MARKERS]]
-    rows += [(e.at_s, str(n), e.text, "theatre event (sidecar)") for n, e in facts.events]
+    rows += [(e.at_s, str(n), e.text, "theatre event (sidecar)"
+              + (f": {e.kind}" if getattr(e, "kind", None) else "")) for n, e in facts.events]
     if not rows:
         return None
     rows.sort(key=lambda r: r[0])
@@ -268,14 +270,33 @@ def review_edits(result, summary, clock: TimeAxis) -> list[str]:
             end = "the end" if e.to_s is None else clock.text(e.to_s, True)
             where.append(f"from {start} to {end}")
         out.append(f"excluded {', '.join(where)}: {e.reason} ({applied['n_channel_sweeps']} "
-                   "channel-sweeps)")
+                   f"channel-sweeps){_by(applied)}")
     out += [f"re-baselined at {clock.text(r['at_s'], True)}: {r['reason'] or 'no reason given'}"
-            for r in edits["rebaselines"]]
+            f"{_by(r)}" for r in edits["rebaselines"]]
     if edits["events"]:
         n = len(edits["events"])
         out.append(f"{n} theatre event{'s' if n != 1 else ''} noted (numbered in the table of "
                    "markers and theatre events and on the trends)")
+    out += [landmark_words(m, clock, result) for m in edits.get("landmarks", ())]
     return out or ["none: the analysis used the recording as it is"]
+
+
+def _by(edit: dict) -> str:
+    """Who made a review edit and when, as " (by AB, 2024-05-01 14:03)"; "" when not said."""
+    if not edit.get("reviewer"):
+        return ""
+    when = f", {edit['time'][:16].replace('T', ' ')}" if edit.get("time") else ""
+    return f" (by {edit['reviewer']}{when})"
+
+
+def landmark_words(mark: dict, clock: TimeAxis, result) -> str:
+    """A hand-placed marker in words: "onset placed by hand at 31.2 ms on L TA, sweep 41"."""
+    placed = [f"{what} at {mark[key]:.1f} ms" for what, key in (("onset", "onset_ms"),
+                                                                 ("peak", "peak_ms"))
+              if mark.get(key) is not None]
+    at = clock.text(float(result.sweeps.column("onset_s")[mark["sweep"]]), True)
+    return (f"{' and '.join(placed)} placed by hand on {mark['channel']}, sweep "
+            f"{mark['sweep']} ({at}); used in the measures{_by(mark)}")
 
 
 # ------------------------------------------------------------------------------ header
@@ -430,11 +451,25 @@ def report_date() -> str:
 
 
 def signoff(result, version: str) -> tuple[str, ...]:
-    """When and from what the report was generated, then the fields a reviewer signs."""
-    return (f"Generated on {report_date()} by iomon {version} from "
-            f"{result.recording.path.name}: an analysis to be reviewed, interpreted and signed "
-            "by the responsible neurophysiologist.",
-            "Reviewed and interpreted by", "Signature", "Date")
+    """When and from what the report was generated, then the fields a reviewer signs.
+
+    A sign-off in ``iomon review`` (the sidecar's last ``[[signoff]]``) is named, with the
+    review edits made after it, if any.
+    """
+    generated = (f"Generated on {report_date()} by iomon {version} from "
+                 f"{result.recording.path.name}: an analysis to be reviewed, interpreted and "
+                 "signed by the responsible neurophysiologist.")
+    signoffs = getattr(result.case, "signoffs", ())
+    if signoffs:
+        last = signoffs[-1]
+        later = sum(1 for kind in ("exclusions", "events", "landmarks")
+                    for e in getattr(result.case, kind) if (e.time or "") > last.time)
+        later += sum(1 for r in result.settings.rebaselines if (r.time or "") > last.time)
+        generated += (f" Reviewed in iomon review and signed off by {last.reviewer} on "
+                      f"{last.time[:16].replace('T', ' ')}"
+                      + (f"; {later} review edit{'s' if later != 1 else ''} made since."
+                         if later else "."))
+    return (generated, "Reviewed and interpreted by", "Signature", "Date")
 
 
 def report_notes(result, drops, facts: CaseFacts) -> list[str]:
