@@ -180,6 +180,12 @@ _SETTINGS = (
        kind="list"),
 )
 
+#: Who made a review edit and when, where the sidecar says so.
+_BY = (
+    _f("reviewer", "who made the edit (in review)", kind="text", optional=True),
+    _f("time", "when the edit was made, ISO 8601", kind="text", optional=True),
+)
+
 _REVIEW_EDITS = (
     _f("exclusions", "the sidecar's [[exclude]] entries as applied", kind="list", items=(
         _f("reason", "why", kind="text"),
@@ -187,13 +193,25 @@ _REVIEW_EDITS = (
         _f("sweeps", "sweep numbers named", kind="list"),
         _f("from_s", "from this time", "s", null=True),
         _f("to_s", "to this time", "s", null=True),
-        _f("n_channel_sweeps", "channel-sweeps it excluded", kind="integer"))),
+        _f("n_channel_sweeps", "channel-sweeps it excluded", kind="integer"), *_BY)),
     _f("rebaselines", "the sidecar's [[rebaseline]] entries", kind="list", items=(
         _f("at_s", "from this time on, a new baseline", "s"),
-        _f("reason", "why", kind="text"))),
+        _f("reason", "why", kind="text"), *_BY)),
     _f("events", "the sidecar's theatre events", kind="list", items=(
         _f("at_s", "when", "s"),
-        _f("text", "what happened", kind="text"))),
+        _f("text", "what happened", kind="text"),
+        _f("kind", "intervention, surgeon informed, blood pressure, anaesthesia, position or "
+           "other", kind="text", optional=True), *_BY)),
+    _f("landmarks", "onsets and peaks placed by hand ([[landmarks]]), used in the measures",
+       kind="list", items=(
+           _f("channel", "the channel", kind="text"),
+           _f("sweep", "the sweep number", kind="integer"),
+           _f("onset_ms", "onset placed by hand (null: the detected one kept)", "ms", null=True),
+           _f("peak_ms", "peak placed by hand (null: the detected one kept)", "ms", null=True),
+           *_BY)),
+    _f("signoffs", "sign-offs in review ([[signoff]])", kind="list", items=(
+        _f("reviewer", "who signed the case off", kind="text"),
+        _f("time", "when, ISO 8601", kind="text"))),
 )
 
 _CHANNEL = (
