@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from iomon.io import READERS, ReadOptions, Recording, detect_format, read
+from iomon.io import READERS, ReadOptions, Recording, detect_format, folder_reader, read
 
 
 def check_recording(recording: Recording):
@@ -150,6 +150,21 @@ def _smr(s):
     return [(path, read_case(sidecar).read_options)]
 
 
+def _cadwell(s):
+    from iomon.sim.cadwell import write_cadwell_json
+
+    path = write_cadwell_json(s.sim, s.folder / "case.json", delay_in_file=True)
+    return [(path, None)]
+
+
+def _sweep_files(s):
+    from iomon.sim.writing import write_sweep_files
+
+    before = write_sweep_files(s.sim, s.folder / "sweeps")
+    at = write_sweep_files(s.sim, s.folder / "from-stimulus", window_s=(0.0, 0.150))
+    return [(before, ReadOptions(stimulus_s=0.010)), (at, None)]
+
+
 #: How the tests get files of each registered format: reader name -> builder of
 #: ``[(path, ReadOptions or None), ...]``.
 SAMPLES = {
@@ -162,6 +177,8 @@ SAMPLES = {
     "cfs": lambda s: [(s.real("cfs/test_file.cfs"), None)],
     "mat": _mat,
     "csv": _csv,
+    "cadwell": _cadwell,
+    "sweep-files": _sweep_files,
 }
 
 
@@ -190,5 +207,6 @@ def test_reader_compliance(reader, samples):
     if not found:
         pytest.skip(f"the {reader.title} samples live in ../shared/realdata, absent here")
     for path, options in found:
-        assert detect_format(path) is reader, path.name
+        told = folder_reader() if path.is_dir() else detect_format(path)
+        assert told is reader, path.name
         check_recording(read(path, options))

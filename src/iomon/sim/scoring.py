@@ -225,7 +225,8 @@ def run_presets(scenario, seed, folder, presets, keep=True,
 
     options = {"time_compression": 40.0, **simulate_options}
     sim = simulate_case(scenario, seed, **options)
-    target = Path(folder) / f"{scenario}-{seed}"
+    # A folder of its own: the same scenario and seed may run again with other options.
+    target = Path(tempfile.mkdtemp(prefix=f"{scenario}-{seed}-", dir=folder))
     path = write_simulated_case(sim, target, stem=f"{scenario}-{seed}")
     try:
         results = analyze_each(read(path), load_case(path), presets)
