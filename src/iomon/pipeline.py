@@ -40,6 +40,7 @@ from .processing.conditioning import (
     typical_size,
 )
 from .processing.measures import measure, refine_windows, response_windows
+from .processing.onsets import onset_notes
 from .processing.settings import Settings, resolve
 from .results import CaseResult
 
@@ -181,10 +182,12 @@ def _measure_case(recording: Recording, case: Case, settings: Settings | None) -
     setup = setup_sweeps(sweeps.column("onset_s"), baseline_start)
     measurements, baselines, windows = _measure_against_baseline(
         conditioned, sweeps, sweep_phase, windows, noise, quiet, ~rejected, resolved,
-        baseline_start)
+        baseline_start, artefact[:, 1])
     percent = percent_of_reference(measurements.amplitude, baselines)
     notes = (list(recording.notes) + list(resolved.notes) + artefact_notes
-             + _mains_notes(mains, mains_hz))
+             + _mains_notes(mains, mains_hz)
+             + onset_notes(measurements.onset_early & ~rejected, sweeps.ch_names,
+                           [ch.muscle for ch in sweeps.channels]))
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=tuple(phases),
         sweep_phase=sweep_phase, setup=setup, criteria=None, settings=resolved,
@@ -272,7 +275,7 @@ def _mains_notes(asked, removed) -> list[str]:
 
 
 def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet, valid,
-                              resolved, baseline_start):
+                              resolved, baseline_start, not_before):
     """Measures in windows refined from the baseline average, and the baselines.
 
     The average of the baseline sweeps narrows each channel's expected-latency window to where
@@ -302,7 +305,9 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
         noise_sd = np.nanmedian(np.where(valid, noise, np.nan), axis=0)
     windows = refine_windows(average, times, sfreq, windows, noise_sd, counts)
     measurements = measure(conditioned, times, sfreq, windows, noise, noise_sd=noise_sd,
-                           quiet=quiet, **presence)
+                           quiet=quiet, onset_method=resolved.onset_method,
+                           not_before=not_before, muscles=[ch.muscle for ch in sweeps.channels],
+                           **presence)
     return measurements, baselines_for(measurements.amplitude, measurements.onset_latency,
                                        measurements.present, measurements.n_phases), windows
 
