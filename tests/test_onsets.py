@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from iomon.processing import onsets
-from iomon.processing.conditioning import ARTEFACT_MARGINS_S, condition
+from iomon.processing.conditioning import ARTEFACT_MARGINS_S, condition, reject_sweeps
 from iomon.processing.measures import measure, refine_windows, response_windows
 from iomon.sim.physiology import response_waveform
 from iomon.sim.sweeps import DISTURBANCES, disturbed, responses, train_artefact_before
@@ -152,6 +152,31 @@ def test_an_implausibly_early_onset_is_looked_at_again_and_else_noted():
     assert m.onset_latency[1, 0] == pytest.approx(0.015, abs=3e-4) and m.onset_early[1, 0]
     notes = onsets.onset_notes(m.onset_early, ["R FDI"], ["FDI"])
     assert len(notes) == 1 and "R FDI" in notes[0] and "(1)" in notes[0] and "18 ms" in notes[0]
+
+
+def test_small_meps_with_a_clean_baseline_are_measured_not_rejected():
+    """Issue 20, item 3: 50-200 µV MEPs; a brief burst of interference in some noise windows
+    does not make them noisy (judged robustly); noise all through the window still does."""
+    sfreq, n = 10000.0, 40
+    data, times, onset, amp, noise = responses(n, sfreq, (0.020, 0.025), seed=2,
+                                               amp_v=(50e-6, 200e-6), noise_v=(1e-6, 2e-6))
+    rng = np.random.default_rng(4)
+    burst = (times >= -0.006) & (times < -0.0045)
+    data[:10, 0] += 20e-6 * burst                      # a square wave in the noise window
+    data[10:12, 0] += rng.standard_normal((2, times.size)) * 40e-6  # noisy throughout
+    x, quiet, sd = conditioned(data, times, sfreq)
+    typical = np.median(np.ptp(x[..., times > 0.002], axis=-1), axis=0)
+    by_sd, _ = reject_sweeps(data, sd, sfreq=sfreq, typical=typical)
+    rejected, reason = reject_sweeps(data, sd, sfreq=sfreq, typical=typical, quiet=quiet)
+    assert by_sd[:10, 0].any()  # the standard deviation of those windows took them for noisy
+    assert not rejected[:10, 0].any() and not rejected[12:, 0].any()
+    assert set(reason[10:12, 0]) == {"noisy baseline"}
+    windows = response_windows(["FDI"], times, 0.002)
+    m = measure(x, times, sfreq, windows, sd, quiet=quiet, not_before=np.array([0.002]),
+                muscles=["FDI"])
+    kept = ~rejected[:, 0]
+    assert m.present[kept, 0].all()
+    assert np.mean(np.abs(m.onset_latency[kept, 0] - onset[kept]) <= 0.001) >= 0.9
 
 
 def test_the_quick_path_and_the_full_examination_agree(fdi, monkeypatch):

@@ -260,7 +260,8 @@ def _condition_and_reject(sweeps, resolved, artefact, mains):
         data, times, sfreq, resolved.band_hz, blank, mains, windows[:, 1].max() + 0.002,
         resolved.noise_window_s)
     rejected, reason = reject_sweeps(data, noise, sfreq=sfreq,
-                                     typical=typical_size(conditioned, times, not_before))
+                                     typical=typical_size(conditioned, times, not_before),
+                                     quiet=quiet)
     return conditioned, mains_hz, quiet, noise, rejected, reason, windows
 
 
