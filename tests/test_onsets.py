@@ -76,6 +76,24 @@ def test_the_shipped_deltoid_onset_is_where_its_response_starts():
     assert np.mean(np.abs(m.onset_latency[valid, c] * 1e3 - truth[valid, c]) <= 1) >= 0.95
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_simulated_cases_have_their_deltoid_and_biceps_onsets_where_injected(cases, seed):
+    """Issue 20: 10-30 % of simulated deltoid and biceps onsets sat at the blank's edge."""
+    sim, result = cases.analyse("stable", seed)
+    truth = np.array(sim.truth.onset_latency_ms, dtype=float)
+    m = result.measurements
+    checked = 0
+    for c, channel in enumerate(result.sweeps.channels):
+        valid = m.present[:, c] & ~result.rejected[:, c] & np.isfinite(truth[:, c])
+        if channel.muscle not in ("Deltoid", "Biceps") or valid.sum() < 20:
+            continue  # an avulsed side's muscles do not respond
+        error = np.abs(m.onset_latency[valid, c] * 1e3 - truth[valid, c])
+        assert np.mean(error <= 1) >= 0.98, channel.name
+        assert np.all(m.onset_latency[valid, c] > result.artefact_s[c, 1]), channel.name
+        checked += 1
+    assert checked >= 2
+
+
 @pytest.fixture(scope="module")
 def fdi():
     """Hand responses of 50 µV to 2 mV at 10 kHz (as another lab's real FDI MEPs), their

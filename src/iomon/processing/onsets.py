@@ -326,10 +326,12 @@ def _locate(x, t, s, end, base, threshold, band, sigma, peak, rules):
             return -1, s, base
         if c <= s + rules.hold and not levelled:
             levelled = True
-            for u in range(s, min(s + rules.jump, peak - rules.plateau) + 1):
+            for u in range(s, min(s + rules.settle, peak - rules.plateau) + 1):
                 level = float(np.median(x[u:u + rules.plateau]))
                 if _near(x[u:u + rules.plateau], level, sigma):
-                    break  # flat at another level: a step before or at the window's start
+                    # Flat at another level before the main deflection: a step before the
+                    # window, or an offset the artefact's remnant settles to after the blank.
+                    break
             else:
                 level = None
             if level is not None:
