@@ -41,6 +41,12 @@ def test_typical_export_benchmark_runs_small():
     assert "--no-report imports: none of" in out
 
 
+@pytest.mark.slow
+def test_onset_robustness_benchmark_runs_small():
+    out = run_benchmark("onset_robustness.py", "--small")
+    assert "after the blank" in out and "squares before the stimulus" in out
+
+
 IMPORTED = """
 import sys
 from iomon.cli import main

@@ -208,7 +208,7 @@ def test_processing_settings_from_the_sidecar_are_used_and_recorded(small_case, 
     custom = tmp_path / "custom.case.toml"
     custom.write_text(sidecar + '\n[processing]\nband_hz = [5, 1000]\nartefact_ms = [-1, 11]\n'
                       'noise_window_ms = [-8, -2]\npresence_uv = 50\n'
-                      'presence_noise_ratio = 15\n')
+                      'presence_noise_ratio = 15\nonset_method = "changepoint"\n')
     out = tmp_path / "custom"
     proc = run("analyze", good, "--case", custom, "--out", out, "--no-report")
     assert proc.returncode == 0, proc.stderr
@@ -217,6 +217,7 @@ def test_processing_settings_from_the_sidecar_are_used_and_recorded(small_case, 
     assert settings["artefact"] == "set" and settings["artefact_blanked_ms"] == [-1.0, 11.0]
     assert settings["noise_window_ms"] == [-8.0, -2.0]
     assert (settings["presence_uv"], settings["presence_noise_ratio"]) == (50.0, 15.0)
+    assert settings["onset_method"] == "changepoint"
     plain = tmp_path / "none"
     (tmp_path / "none.case.toml").write_text(sidecar + '\n[processing]\nband_hz = "none"\n'
                                              'artefact_ms = "none"\n')
@@ -229,6 +230,7 @@ def test_processing_settings_from_the_sidecar_are_used_and_recorded(small_case, 
     default = json.loads(run_json(good, tmp_path / "default"))["settings"]
     assert default["band_hz"] == [2.0, 1500.0] and default["artefact"] == "found in the data"
     assert default["stimulus_pulses"] == 5 and default["stimulus_isi_ms"] == 2.0
+    assert default["onset_method"] == "threshold"
 
 
 def run_json(recording, out):
@@ -250,6 +252,8 @@ def run_json(recording, out):
     ("presence_uv = \"thirty\"", "processing.presence_uv"),
     ("presence_noise_ratio = nan", "processing.presence_noise_ratio"),
     ("baseline_sweeps = 0", "processing.baseline_sweeps"),
+    ("onset_method = \"eyeball\"", "processing.onset_method"),
+    ("onset_method = 3", "processing.onset_method"),
     ("wobble = 1", "'wobble'"),
 ])
 def test_bad_processing_settings_exit_2_naming_file_and_key(small_case, tmp_path, table, key):

@@ -18,33 +18,55 @@ SUBJECTS = {"ID02": "TA", "ID04": "TA", "ID10_1": "ECR"}
 
 @pytest.fixture(scope="module")
 def scores(realdata, tmp_path_factory):
+    """Each subject analysed under every onset method: (default result, agreement)."""
+    from iomon.agreement import by_method
+    from iomon.processing.onsets import ONSET_METHODS
+    from iomon.processing.settings import Settings
+
     folder = tmp_path_factory.mktemp("mepfeatx")
     out = {}
     for name, muscle in SUBJECTS.items():
         sidecar = folder / f"{name}.case.toml"
         sidecar.write_text(mepfeatx_sidecar(name, muscle))
-        result = analyze_file(realdata / "mat_mep" / f"{name}.mat", sidecar)
         features = read_features(realdata / "mat_mep" / "features" / f"{name}_features.csv")
-        out[name] = (result, agreement(result, features))
+        results = [analyze_file(realdata / "mat_mep" / f"{name}.mat", sidecar,
+                                settings=Settings(onset_method=m)) for m in ONSET_METHODS]
+        out[name] = (results[0], by_method(agreement(r, features) for r in results))
     return out
 
 
 def test_agreement_with_mepfeatx_over_every_mep(scores):
-    """Issue 9: amplitude within 1 % median and 5 % at the 90th percentile, onset within 1 ms
-    for >= 85 %, present for >= 97 %, none rejected as noisy."""
+    """Issues 9 and 20: amplitude within 0.2 % median and 5 % at the 90th percentile, present
+    for >= 97 %, none rejected; onset within 1 ms of MEPFeatX's for 90 of the 95 MEPs by the
+    default threshold method (issue 20 asked for 95 %: the other five are three sweeps riding
+    on a conditioning stimulus's 200 µV tail, where MEPFeatX's onset is the tail's zero
+    crossing and iomon's where the MEP leaves the tail, and two where a slow deflection of a
+    few µV precedes the MEP; README, "Agreement"). The other methods agree less."""
     every = pooled(a for _, a in scores.values())
     assert every.n_meps == 95
-    assert np.nanmedian(every.amplitude_error) <= 0.01
+    assert np.nanmedian(every.amplitude_error) <= 0.002
     assert every.amplitude_percentile(90) <= 5.0
-    assert every.onset_within(1.0) >= 0.85
+    assert every.onset_within(1.0, "threshold") >= 90 / 95
+    assert every.onset_within(1.0, "threshold", 50, 200) == 1.0
+    assert every.onset_within(1.0, "changepoint") >= 0.9
+    assert every.onset_within(1.0, "tkeo") >= 0.7
+    best = max(("threshold", "tkeo", "changepoint"), key=lambda m: every.onset_within(1.0, m))
+    assert best == "threshold"  # the default is the method that agrees best
     assert every.present.mean() >= 0.97
     assert not every.rejected.any()
 
 
 def test_each_subject_on_its_own(scores):
     for name, (_, a) in scores.items():
-        assert a.amplitude_percentile(50) <= 1.0, name
-        assert a.onset_within(1.0) >= 0.75, name
+        assert a.amplitude_percentile(50) <= 0.2, name
+        assert a.onset_within(1.0) >= 0.8, name
+
+
+def test_no_onset_before_the_muscle_can_respond(scores):
+    """Issue 20: none of these MEPs has an onset flagged as implausibly early."""
+    for name, (result, _) in scores.items():
+        assert not result.measurements.onset_early.any(), name
+        assert not any(note.code == "onset" for note in result.notes), name
 
 
 def test_an_early_response_is_not_blanked_as_artefact(scores):

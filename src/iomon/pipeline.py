@@ -42,6 +42,7 @@ from .processing.conditioning import (
 )
 from .processing.landmarks import apply_landmarks, marks_from_landmarks
 from .processing.measures import measure, refine_windows, response_windows
+from .processing.onsets import onset_notes
 from .processing.settings import Settings, resolve
 from .results import CaseResult
 
@@ -252,13 +253,16 @@ def measure_conditioned(recording: Recording, case: Case, stage: Conditioned,
                                  sweeps.times, case.source)
     measurements, baselines, windows = _measure_against_baseline(
         stage.data, sweeps, stage.sweep_phase, stage.windows, stage.noise, stage.quiet,
-        ~rejected, resolved, baseline_start, marks, measure_fn)
+        ~rejected, resolved, baseline_start, stage.artefact[:, 1], marks, measure_fn)
     percent = percent_of_reference(measurements.amplitude, baselines)
     notes = ([Note("reading", n) for n in recording.notes]
              + [Note("case", n) for n in case.notes]
              + [Note("settings", n) for n in resolved.notes]
              + [Note("artefact", n) for n in stage.artefact_notes] + list(stage.noise_notes)
-             + _mains_notes(stage.mains, stage.mains_hz))
+             + _mains_notes(stage.mains, stage.mains_hz)
+             + [Note("onset", n) for n in onset_notes(
+                 measurements.onset_early & ~rejected, sweeps.ch_names,
+                 [ch.muscle for ch in sweeps.channels])])
     return CaseResult(
         case=case, recording=recording, sweeps=sweeps, phases=tuple(stage.phases),
         sweep_phase=stage.sweep_phase, setup=setup, criteria=None, settings=resolved,
@@ -387,7 +391,7 @@ def _condition_and_reject(sweeps, resolved, artefact, mains):
         windows[~unmeasurable, 1].max() + 0.002, resolved.noise_window_s)
     rejected, reason = reject_sweeps(data, noise, sfreq=sfreq,
                                      typical=typical_size(conditioned, times, not_before),
-                                     times=times, artefact_s=artefact)
+                                     times=times, artefact_s=artefact, quiet=quiet)
     rejected[:, unmeasurable] = True
     reason = reason.astype(object)
     reason[:, unmeasurable] = "no response window"
@@ -438,7 +442,7 @@ def _mains_notes(asked, removed) -> list[Note]:
 
 
 def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet, valid,
-                              resolved, baseline_start, marks=(), measure_fn=measure):
+                              resolved, baseline_start, not_before, marks=(), measure_fn=measure):
     """Measures in windows refined from the baseline average, and the baselines.
 
     Which sweeps form each baseline is chosen first, from validity, phase, montage and
@@ -458,7 +462,10 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
         noise_sd = np.nanmedian(np.where(valid, noise, np.nan), axis=0)
     windows = refine_windows(average, times, sfreq, windows, noise_sd, counts)
     measurements = measure_fn(conditioned, times, sfreq, windows, noise, noise_sd=noise_sd,
-                              quiet=quiet, presence_v=resolved.presence_v,
+                              quiet=quiet, onset_method=resolved.onset_method,
+                              not_before=not_before,
+                              muscles=[ch.muscle for ch in sweeps.channels],
+                              presence_v=resolved.presence_v,
                               presence_ratio=resolved.presence_noise_ratio)
     # Onsets and peaks a reviewer placed by hand replace the detected ones (one place).
     measurements = apply_landmarks(measurements, conditioned, times, sfreq, windows, noise_sd,

@@ -354,6 +354,7 @@ class CaseResult:
             "presence_uv": round(r.presence_v * 1e6, 3),
             "presence_noise_ratio": r.presence_noise_ratio,
             "baseline_sweeps": r.baseline_sweeps,
+            "onset_method": r.onset_method,
             "mains_removed_hz": self.mains_hz,
             "sfreq_hz": self.sweeps.sfreq,
             "sweep_window_ms": [round(self.sweeps.times[0] * 1e3, 2),

@@ -171,6 +171,7 @@ _SETTINGS = (
     _f("noise_window_source", "where that window came from: before the stimulus, after the "
        "responses (sweeps exported from the stimulus) or [processing] noise_window_ms",
        kind="text"),
+    _f("onset_method", "how onsets were placed: threshold, tkeo or changepoint", kind="text"),
     _f("presence_uv", "a response must exceed this...", "µV"),
     _f("presence_noise_ratio", "... and this many times the noise"),
     _f("baseline_sweeps", "valid sweeps per baseline", kind="integer"),

@@ -25,6 +25,7 @@ NOTE_CODES = {
     "case": "what the case sidecar says that iomon could not use as such (a muscle it does not "
             "know)",
     "noise": "where the noise was measured when the sweeps hold too little before the stimulus",
+    "onset": "onsets earlier than the muscle can respond, kept with a flag (no better one found)",
     "unmeasured": "a channel not measured: the stimulus artefact covers its whole response "
                   "window, or the sweeps end before it",
 }

@@ -630,7 +630,7 @@ def typical_size(conditioned, times, after_s) -> np.ndarray:
 
 
 def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_run_s=0.001,
-                  sfreq=None, typical=None, share=NOISE_REJECT_SHARE, times=None,
+                  sfreq=None, typical=None, share=NOISE_REJECT_SHARE, quiet=None, times=None,
                   artefact_s=None):
     """Decide which sweep x channel pairs cannot be measured, and why.
 
@@ -652,6 +652,13 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
         A run at the sweep's extreme value lasting this long is amplifier clipping.
     sfreq : float
         Sampling rate (Hz), needed for ``clip_run_s``.
+    quiet : array of float, shape (n_sweeps, n_channels, n_quiet), optional
+        The filtered noise windows (see :func:`sweep_noise`). Given, the noise judged is
+        their robust SD (:func:`iomon.processing.onsets.robust_noise`, 1.4826 x the median
+        absolute deviation), sweep and channel alike: a brief burst of interference or a step
+        inside an otherwise clean window does not make it noisy, noise throughout the window
+        (electrocautery) does. Another lab's small MEPs (56-84 µV) were rejected by the
+        standard deviation of such windows.
     times : array of float, shape (n_samples,), optional
     artefact_s : array of float, shape (n_channels, 2), optional
         Each channel's blanked artefact (s; NaN: none): an amplifier that saturates during
@@ -665,6 +672,10 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
         One of :data:`REASONS` (``""`` where kept).
     """
     reason = np.full(raw.shape[:2], "", dtype=object)
+    if quiet is not None and quiet.shape[-1] >= 5:
+        from .onsets import robust_noise
+
+        noise = robust_noise(quiet)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a channel without any noise figure
         usual = np.nanmedian(noise, axis=0, keepdims=True)

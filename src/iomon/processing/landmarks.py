@@ -16,14 +16,8 @@ import dataclasses
 import numpy as np
 
 from ..model.errors import InputError
-from .measures import (
-    ONSET_K,
-    ONSET_PEAK_SHARE,
-    Measurements,
-    count_phases,
-    count_turns,
-    local_level,
-)
+from .measures import Measurements, count_phases, count_turns, local_level
+from .onsets import ONSET_K, ONSET_PEAK_SHARE
 
 __all__ = ["ManualMark", "apply_landmarks", "marks_from_landmarks"]
 

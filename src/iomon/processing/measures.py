@@ -6,17 +6,28 @@ result has shape (n_sweeps, n_channels), in SI units (V, s, V*s), NaN where unde
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..model.muscles import MUSCLES
+from .onsets import (
+    DEFAULT_ONSET_METHOD,
+    LEVEL_SPAN_S,
+    ONSET_K,
+    ONSET_METHODS,
+    earliest_onsets,
+    localise,
+    onset_changepoint,
+    onset_tkeo,
+    robust_noise,
+    tkeo_threshold,
+)
 
-__all__ = ["CHUNK_SWEEPS", "LEVEL_SPAN_S", "ONSET_BAND_K", "ONSET_HOLD_S", "ONSET_K",
-           "ONSET_PEAK_SHARE", "PRESENCE_FLOOR_V", "PRESENCE_NOISE_FACTOR", "TKEO_H",
+__all__ = ["CHUNK_SWEEPS", "LEVEL_SPAN_S", "PRESENCE_FLOOR_V", "PRESENCE_NOISE_FACTOR",
            "count_phases", "count_turns", "local_level", "measure", "Measurements",
-           "onset_threshold", "onset_tkeo", "refine_windows", "response_windows", "sweep_chunks",
-           "teager_kaiser", "tkeo_threshold"]
+           "refine_windows", "response_windows", "sweep_chunks"]
 
 #: Absolute floor of a response's peak-to-peak amplitude (V); MEP presence criteria in the
 #: literature use 20-50 µV.
@@ -28,20 +39,6 @@ PRESENCE_FLOOR_V = 30e-6
 #: recoveries right with 12 as with the old 10, 51 with 10; responses of 100 µV and more
 #: found at 20 µV noise: 97.8 % against 97.4 %).
 PRESENCE_NOISE_FACTOR = 12.0
-#: Onset threshold in pre-stimulus standard deviations, and how long it must be held (s).
-ONSET_K = 5.0
-ONSET_HOLD_S = 0.0005
-#: ... and the share of the sweep's peak-to-peak the excursion must also reach: in a very quiet
-#: recording (noise below 1 µV) slow background fluctuations of a few µV cross 5 SD long
-#: before the response does.
-ONSET_PEAK_SHARE = 0.02
-#: The onset is traced back to where the signal was last inside this many noise SD around its
-#: level, or on the other side of it. Measured (benchmarks/real_mep_agreement.py and
-#: measure_validation.py): with 1.5 SD slow drifts of a very quiet channel led the trace back
-#: by up to 6 ms on real MEPs (70 % within 1 ms of MEPFeatX); 2 SD gives 90.5 % and the best
-#: simulated onsets; 2.5 SD (MEPFeatX's 3 mean absolute deviations) also 90.5 %, but later
-#: simulated onsets.
-ONSET_BAND_K = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,9 +48,10 @@ class Measurements:
     Attributes
     ----------
     amplitude : peak-to-peak in the response window, V.
-    onset_latency : s after the stimulus, NaN without a response (threshold method,
-        :func:`onset_threshold`).
-    onset_latency_tkeo : s, by the Teager-Kaiser energy method (:func:`onset_tkeo`).
+    onset_latency : s after the stimulus, NaN without a response, by the onset method asked
+        for (:data:`~iomon.processing.onsets.ONSET_METHODS`; the threshold method by default).
+    onset_latency_tkeo : s, by the Teager-Kaiser energy method
+        (:func:`~iomon.processing.onsets.onset_tkeo`), whatever the method asked for.
     peak_latency : s of the largest absolute deflection, NaN without a response.
     area : rectified area from onset to offset, V*s.
     duration : offset - onset, s.
@@ -63,6 +61,9 @@ class Measurements:
         (2 sqrt 2 rms), in dB.
     noise : pre-stimulus noise, V: the standard deviation of the band-passed noise window.
     present : whether a response stands out from the noise.
+    onset_early : the onset lies before the muscle can respond
+        (:func:`~iomon.processing.onsets.earliest_onsets`) and looking again from there found
+        no later one (see :func:`~iomon.processing.onsets.onset_notes`).
     """
 
     amplitude: np.ndarray
@@ -76,6 +77,7 @@ class Measurements:
     snr_db: np.ndarray
     noise: np.ndarray
     present: np.ndarray
+    onset_early: np.ndarray
 
 
 def response_windows(muscles, times, not_before_s, margin_before_s=0.004, span_after_s=0.030):
@@ -151,147 +153,11 @@ def refine_windows(average, times, sfreq, windows, noise_sd, n_averaged, before_
     return refined
 
 
-def _first_true(mask, axis=-1):
-    """Index of the first True along ``axis``, -1 where there is none."""
-    index = np.argmax(mask, axis=axis)
-    return np.where(mask.any(axis=axis), index, -1)
-
-
 def _last_true(mask, axis=-1):
     """Index of the last True along ``axis``, -1 where there is none."""
     n = mask.shape[axis]
     index = n - 1 - np.argmax(np.flip(mask, axis=axis), axis=axis)
     return np.where(mask.any(axis=axis), index, -1)
-
-
-def onset_threshold(data, in_window, sigma, sfreq, k=ONSET_K, hold_s=ONSET_HOLD_S,
-                    floor=None, band_k=ONSET_BAND_K):
-    """Onset as the start of the first excursion beyond ``k`` SD of the noise, held ``hold_s``.
-
-    After Hodges & Bui (1996, Electroencephalogr Clin Neurophysiol 101:511-519): the threshold
-    crossing must be sustained to count, and the onset is then traced back to where the signal
-    left the noise band (``band_k`` SD), which removes most of the delay a high threshold adds.
-
-    Parameters
-    ----------
-    data : array of float, shape (n_sweeps, n_channels, n_samples)
-        Centred on the level before each window (see :func:`local_level`).
-    in_window : array of bool, shape (n_channels, n_samples)
-        Samples of each channel's response window.
-    sigma : array of float, shape (n_sweeps, n_channels) or broadcastable
-        Noise standard deviation, V.
-    sfreq : float
-    k, hold_s : float
-    floor : array of float, shape (n_sweeps, n_channels), optional
-        The excursion must also exceed this (V; see :data:`ONSET_PEAK_SHARE`).
-    band_k : float
-
-    Returns
-    -------
-    onset_index, offset_index : array of int, shape (n_sweeps, n_channels)
-        Sample index of onset and of the last supra-threshold sample; -1 where none.
-    """
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    magnitude = np.abs(data)
-    threshold = k * np.asarray(sigma)[..., None]
-    if floor is not None:
-        threshold = np.maximum(threshold, np.asarray(floor)[..., None])
-    above = (magnitude > threshold) & in_window[None]
-    hold = max(int(round(hold_s * sfreq)), 1)
-    held = sliding_window_view(above, hold, axis=-1).all(axis=-1)
-    held = np.concatenate([held, np.zeros(above.shape[:2] + (hold - 1,), bool)], axis=-1)
-    crossing = _first_true(held)
-    n = data.shape[-1]
-    sample = np.arange(n)
-    # Trace back from the crossing to the last sample inside the noise band.
-    band = band_k * np.asarray(sigma)[..., None]
-    # A steep response can jump across the band between two samples: a sample on the other
-    # side of the level counts as having left the response too.
-    at_crossing = np.take_along_axis(data, np.maximum(crossing, 0)[..., None], axis=-1)
-    other_side = np.sign(data) * np.sign(at_crossing) < 0
-    quiet = ((magnitude <= band) | other_side) & (sample < crossing[..., None])
-    last_quiet = _last_true(quiet)
-    window_start = _first_true(in_window)[None, :]
-    onset = np.where(last_quiet >= 0, np.maximum(last_quiet + 1, window_start), crossing)
-    onset = np.where(crossing >= 0, np.minimum(onset, crossing), -1)
-    offset = _last_true(above)
-    return onset, offset
-
-
-#: TKEO onset threshold: the pre-stimulus mean plus this many of its standard deviations. 8
-#: since the statistics come from the noise window alone (15 with those of a whole-sweep
-#: filter, which the stimulus inflated): median onset error on simulated cases 0.11 / 0.22 /
-#: 0.45 ms at 5 / 10 / 20 µV noise, against 0.11 / 0.24 / 0.56 ms before.
-TKEO_H = 8.0
-
-
-def teager_kaiser(data):
-    """Teager-Kaiser energy operator along the last axis: x[n]^2 - x[n-1] x[n+1]."""
-    out = np.zeros_like(data)
-    out[..., 1:-1] = data[..., 1:-1] ** 2 - data[..., :-2] * data[..., 2:]
-    return out
-
-
-def tkeo_threshold(quiet, h=TKEO_H):
-    """Each channel's TKEO onset threshold: pre-stimulus energy mean + ``h`` SD (sweep medians).
-
-    Parameters
-    ----------
-    quiet : array of float, shape (n_sweeps, n_channels, n_quiet) or None
-        The filtered noise window of every sweep (see
-        :func:`iomon.processing.conditioning.sweep_noise`).
-
-    Returns
-    -------
-    array of float, shape (n_channels,), or None without noise windows of 5 samples or more.
-    """
-    if quiet is None or quiet.shape[-1] < 5:
-        return None
-    quiet_energy = teager_kaiser(quiet)[..., 1:-1]
-    mean = np.median(quiet_energy.mean(axis=-1), axis=0)
-    spread = np.median(quiet_energy.std(axis=-1), axis=0)
-    return mean + h * spread
-
-
-def onset_tkeo(data, in_window, quiet, sfreq, h=TKEO_H, hold_s=ONSET_HOLD_S, threshold=None):
-    """Onset by thresholding the Teager-Kaiser energy of the signal.
-
-    After Li, Zhou & Aruin (2007, Ann Biomed Eng 35:1532-1538) and Solnik et al. (2010, Eur J
-    Appl Physiol 110:489-498): the operator responds to the instantaneous amplitude *and*
-    frequency of a burst, so a motor unit volley stands out from slower noise and hum earlier
-    than on the raw signal. The threshold is the channel's pre-stimulus TKEO mean plus ``h``
-    standard deviations (medians over sweeps, :func:`tkeo_threshold`), held for ``hold_s``.
-
-    Parameters
-    ----------
-    data : array of float, shape (n_sweeps, n_channels, n_samples)
-    in_window : array of bool, shape (n_channels, n_samples)
-    quiet : array of float, shape (n_sweeps, n_channels, n_quiet)
-        The filtered noise window of each sweep (see
-        :func:`iomon.processing.conditioning.sweep_noise`).
-    sfreq, h, hold_s : float
-    threshold : array of float, shape (n_channels,), optional
-        Given when ``data`` is a part of the sweeps whose ``quiet`` set it (then ``quiet`` is
-        not used).
-
-    Returns
-    -------
-    array of int, shape (n_sweeps, n_channels)
-        Sample index of onset, -1 where none.
-    """
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    if threshold is None:
-        threshold = tkeo_threshold(quiet, h)
-    if threshold is None:
-        return np.full(data.shape[:2], -1)
-    above = (teager_kaiser(data) > threshold[None, :, None]) & in_window[None]
-    hold = max(int(round(hold_s * sfreq)), 1)
-    # Energy dips at the zero crossings inside a burst; half the samples held suffice.
-    held = sliding_window_view(above, hold, axis=-1).mean(axis=-1) >= 0.5
-    held &= above[..., :held.shape[-1]]
-    return _first_true(held)
 
 
 def count_turns(data, onset, offset, threshold):
@@ -323,10 +189,6 @@ def count_phases(data, onset, offset, threshold):
     return np.where(onset >= 0, changes + 1, 0)
 
 
-#: Span before each response window whose median is the level onsets are measured from (s).
-LEVEL_SPAN_S = 0.003
-
-
 def local_level(data, times, windows, span_s=LEVEL_SPAN_S):
     """Median of each sweep over the ``span_s`` before its channel's window (after t = 0).
 
@@ -346,7 +208,8 @@ def local_level(data, times, windows, span_s=LEVEL_SPAN_S):
 
 
 def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
-            presence_v=PRESENCE_FLOOR_V, presence_ratio=PRESENCE_NOISE_FACTOR):
+            presence_v=PRESENCE_FLOOR_V, presence_ratio=PRESENCE_NOISE_FACTOR,
+            onset_method=DEFAULT_ONSET_METHOD, not_before=None, muscles=None):
     """Measure every sweep x channel.
 
     Parameters
@@ -360,15 +223,25 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
     noise : array of float, shape (n_sweeps, n_channels)
         Pre-stimulus noise of each sweep, V (see :func:`iomon.processing.conditioning.sweep_noise`).
     noise_sd : array of float, shape (n_channels,), optional
-        Noise level per channel used for thresholds; by default the median over sweeps of
-        ``noise``, which one noisy sweep cannot inflate.
+        Noise level per channel used for presence (and the onset's thresholds without
+        ``quiet``); by default the median over sweeps of ``noise``, which one noisy sweep
+        cannot inflate.
     quiet : array of float, shape (n_sweeps, n_channels, n_quiet), optional
-        The filtered noise windows, for the Teager-Kaiser onset; without them it is not
-        measured.
+        The filtered noise windows. With them the onset's thresholds are judged on their
+        robust SD (:func:`~iomon.processing.onsets.robust_noise`, the channel's level the
+        median over sweeps), which a burst of interference in the window does not inflate,
+        and the Teager-Kaiser onset is measured; without them, on ``noise`` and no TKEO.
     presence_v : float
         Smallest peak-to-peak amplitude of a response, V.
     presence_ratio : float
         A response must also exceed this many times the channel's noise, peak to peak.
+    onset_method : str
+        One of :data:`~iomon.processing.onsets.ONSET_METHODS`: how ``onset_latency`` is
+        placed (duration and area run from it).
+    not_before : array of float, shape (n_channels,), optional
+        End of each channel's blanked artefact, s (NaN: none): no onset or baseline on it.
+    muscles : sequence of str or None, optional
+        Each channel's muscle: an onset earlier than it can respond is looked at again.
 
     Returns
     -------
@@ -380,16 +253,23 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
     level and TKEO threshold, set first from all sweeps, is a sweep's own), so the temporaries
     are a few copies of a chunk, not of hours of sweeps.
     """
+    if onset_method not in ONSET_METHODS:
+        raise ValueError(f"onset_method must be one of {ONSET_METHODS}, got {onset_method!r}")
     noise = np.asarray(noise, float)
-    if noise_sd is None:
-        with np.errstate(invalid="ignore"):
-            noise_sd = np.nanmedian(noise, axis=0) if np.isfinite(noise).any() \
-                else np.full(data.shape[1], np.nan)
-    in_window = (times[None, :] >= windows[:, :1]) & (times[None, :] <= windows[:, 1:])
-    common = dict(times=times, sfreq=sfreq, windows=windows, in_window=in_window,
-                  noise_sd=np.asarray(noise_sd, float), energy_threshold=tkeo_threshold(quiet),
-                  presence_v=presence_v, presence_ratio=presence_ratio)
-    parts = [_measure_sweeps(data[part], noise[part], **common)
+    own = robust_noise(quiet) if quiet is not None and quiet.shape[-1] >= 5 else noise
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a channel without any noise figure
+        if noise_sd is None:
+            noise_sd = np.nanmedian(noise, axis=0)
+        own_sd = np.nanmedian(own, axis=0) if own is not noise else np.asarray(noise_sd)
+    energy = tkeo_threshold(quiet)
+    common = dict(times=times, sfreq=sfreq, windows=windows,
+                  noise_sd=np.asarray(noise_sd, float), own_sd=np.asarray(own_sd, float),
+                  presence_v=presence_v, presence_ratio=presence_ratio,
+                  onset_method=onset_method, not_before=not_before,
+                  earliest=None if muscles is None else earliest_onsets(muscles))
+    parts = [_measure_sweeps(data[part], noise[part], own[part],
+                             None if energy is None else energy[part], **common)
              for part in sweep_chunks(data.shape[0])]
     return Measurements(**{name: np.concatenate([getattr(p, name) for p in parts])
                            for name in Measurements.__dataclass_fields__})
@@ -408,48 +288,63 @@ def sweep_chunks(n_sweeps, size=None) -> list[slice]:
     return [slice(i, min(i + size, n_sweeps)) for i in range(0, max(n_sweeps, 1), size)]
 
 
-def _measure_sweeps(data, noise, times, sfreq, windows, in_window, noise_sd, energy_threshold,
-                    presence_v, presence_ratio) -> Measurements:
+def _measure_sweeps(data, noise, own, energy, times, sfreq, windows, noise_sd, own_sd,
+                    presence_v, presence_ratio, onset_method, not_before,
+                    earliest) -> Measurements:
     """:func:`measure` on some of the sweeps, the channel-wide figures given."""
-    # A sweep noisier than its channel's usual is judged against its own noise.
-    sigma = np.fmax(noise_sd[None, :], noise)
+    # A sweep noisier than its channel's usual is judged against its own noise: for presence
+    # the smaller of its SD (what 12 times was set against) and its robust SD, so that a burst
+    # in the noise window cannot hide a response; the robust SD for the onset's thresholds.
+    sigma = np.fmax(noise_sd[None, :], np.fmin(noise, own))
+    robust = np.fmax(own_sd[None, :], own)
+    in_window = (times[None, :] >= windows[:, :1]) & (times[None, :] <= windows[:, 1:])
     masked = np.where(in_window[None], data, np.nan)
     with np.errstate(invalid="ignore"):
         amplitude = np.nanmax(masked, axis=-1) - np.nanmin(masked, axis=-1)
     del masked
 
-    # Thresholds are applied around the level just before each window, not around zero: a slow
-    # offset left by the artefact or by background activity would otherwise cross them at the
-    # window's first sample.
-    centred = data - local_level(data, times, windows)[..., None]
-    onset, offset = onset_threshold(centred, in_window, sigma, sfreq,
-                                    floor=ONSET_PEAK_SHARE * amplitude)
-    onset_energy = (np.full(data.shape[:2], -1) if energy_threshold is None else
-                    onset_tkeo(data, in_window, None, sfreq, threshold=energy_threshold))
+    loc = localise(data, times, sfreq, windows, robust, amplitude, not_before, earliest)
     floor = np.maximum(presence_v, presence_ratio * sigma)
-    present = (amplitude >= floor) & (onset >= 0)
+    present = (amplitude >= floor) & (loc.crossing >= 0)
+    onset_energy = (np.full(data.shape[:2], -1) if energy is None else
+                    onset_tkeo(data, times, sfreq, loc, energy))
+    if onset_method == "threshold":
+        onset, onset_s = loc.onset, loc.onset_s
+    else:
+        onset = (onset_energy if onset_method == "tkeo" and energy is not None
+                 else onset_changepoint(data, times, sfreq, loc, robust)
+                 if onset_method == "changepoint" else loc.onset)
+        onset_s = times[np.maximum(onset, 0)]
     onset = np.where(present, onset, -1)
-    offset = np.where(present, np.maximum(offset, onset), -1)
 
+    # Thresholds apply around each response's baseline (the level before it, or the line of
+    # a tail it rides on), not around zero.
+    centred = data - loc.baseline(times)
+    above = (np.abs(centred) > loc.threshold[..., None]) & in_window[None]
+    offset = np.where(present, np.maximum(_last_true(above), onset), -1)
+    del above
     sample = np.arange(data.shape[-1])
     span = (sample >= onset[..., None]) & (sample <= offset[..., None]) & present[..., None]
     area = np.sum(np.abs(data) * span, axis=-1) / sfreq
     del span
     peak_index = np.argmax(np.where(in_window[None], np.abs(data), -np.inf), axis=-1)
+    first = (np.full(data.shape[1], -1) if earliest is None else
+             np.array([np.searchsorted(times, e) if np.isfinite(e) else -1 for e in earliest]))
     nan = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         snr_db = 20 * np.log10(amplitude / (2 * np.sqrt(2) * sigma))
     return Measurements(
         amplitude=amplitude,
-        onset_latency=np.where(present, times[np.maximum(onset, 0)], nan),
+        onset_latency=np.where(present, onset_s, nan),
         onset_latency_tkeo=np.where(present & (onset_energy >= 0),
                                     times[np.maximum(onset_energy, 0)], nan),
         peak_latency=np.where(present, times[peak_index], nan),
         area=np.where(present, area, nan),
-        duration=np.where(present, (offset - onset) / sfreq, nan),
+        duration=np.where(present, times[np.maximum(offset, 0)] - onset_s, nan),
         n_phases=count_phases(centred, onset, offset, ONSET_K * sigma),
         n_turns=count_turns(centred, onset, offset, ONSET_K * sigma),
         snr_db=snr_db,
         noise=noise,
         present=present,
+        onset_early=present & (onset < first[None, :]),
     )

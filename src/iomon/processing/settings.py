@@ -14,6 +14,7 @@ from ..model.errors import InputError
 from .baseline import DEFAULT_BASELINE_SWEEPS
 from .conditioning import DEFAULT_BAND_HZ, DEFAULT_NOISE_WINDOW_S
 from .measures import PRESENCE_FLOOR_V, PRESENCE_NOISE_FACTOR
+from .onsets import DEFAULT_ONSET_METHOD, ONSET_METHODS
 
 __all__ = ["NONE", "SIDECAR_KEYS", "resolve", "Resolved", "Settings", "settings_from_sidecar"]
 
@@ -23,7 +24,7 @@ NONE = "none"
 SIDECAR_KEYS = {"band_hz": "band_hz", "artefact_s": "artefact_ms",
                 "noise_window_s": "noise_window_ms", "presence_v": "presence_uv",
                 "presence_noise_ratio": "presence_noise_ratio",
-                "baseline_sweeps": "baseline_sweeps"}
+                "baseline_sweeps": "baseline_sweeps", "onset_method": "onset_method"}
 
 
 #: Largest magnitude of a number in [processing] (Hz, ms, µV or a ratio): beyond is a typo.
@@ -73,6 +74,11 @@ class Settings:
         :data:`~iomon.processing.measures.PRESENCE_NOISE_FACTOR`).
     baseline_sweeps : int or None
         Valid sweeps that form each channel's baseline (default 10).
+    onset_method : str or None
+        How onset latency is placed: ``"threshold"`` (Hodges & Bui 1996, the default),
+        ``"tkeo"`` (Teager-Kaiser energy, Li, Zhou & Aruin 2007) or ``"changepoint"``
+        (maximum-likelihood change point, Staude & Wolf 1999); see
+        :mod:`iomon.processing.onsets`.
     mains_hz : float or None
         Mains frequency to remove (50 or 60); 0 to leave hum alone; None to take it from the
         sidecar's ``[recording] mains_hz`` or from the recording.
@@ -86,6 +92,7 @@ class Settings:
     presence_v: float | None = None
     presence_noise_ratio: float | None = None
     baseline_sweeps: int | None = None
+    onset_method: str | None = None
     mains_hz: float | None = None
     rebaselines: tuple = ()
 
@@ -115,6 +122,12 @@ class Settings:
                 or not 1 <= self.baseline_sweeps <= 1000):
             raise InputError("processing.baseline_sweeps must be a whole number from 1 to 1000, "
                              f"got {self.baseline_sweeps!r}")
+        if isinstance(self.onset_method, str):
+            object.__setattr__(self, "onset_method", self.onset_method.strip().lower())
+        if self.onset_method is not None and self.onset_method not in ONSET_METHODS:
+            raise InputError("processing.onset_method must be one of "
+                             f"{', '.join(repr(m) for m in ONSET_METHODS)}, "
+                             f"got {self.onset_method!r}")
 
     def over(self, other: Settings) -> Settings:
         """These settings, with the values left unset here taken from ``other``."""
@@ -179,6 +192,7 @@ class Resolved:
         responses"`` or ``"[processing] noise_window_ms"``.
     presence_v, presence_noise_ratio : float
     baseline_sweeps : int
+    onset_method : str
     mains_hz : float or None
         As asked for (None: from the sidecar or the recording).
     rebaselines : tuple of Rebaseline
@@ -196,6 +210,7 @@ class Resolved:
     rebaselines: tuple
     notes: tuple[str, ...] = ()
     noise_window_source: str = "before the stimulus"
+    onset_method: str = DEFAULT_ONSET_METHOD
 
 
 #: Fewest samples a noise window holds.
@@ -265,6 +280,7 @@ def resolve(settings: Settings, sidecar: Settings, times, sfreq, where=None,
                               else float(chosen.presence_noise_ratio)),
         baseline_sweeps=(DEFAULT_BASELINE_SWEEPS if chosen.baseline_sweeps is None
                          else chosen.baseline_sweeps),
+        onset_method=chosen.onset_method or DEFAULT_ONSET_METHOD,
         mains_hz=chosen.mains_hz,
         rebaselines=tuple(chosen.rebaselines),
         notes=tuple(notes),

@@ -7,7 +7,7 @@ processing uses.
 
 from __future__ import annotations
 
-from ..processing import conditioning, measures
+from ..processing import conditioning, onsets
 
 __all__ = ["methods_paragraphs"]
 
@@ -62,26 +62,51 @@ def _noise(settings: dict) -> str:
         settings.get("noise_window_source"), "")
     return (f"The noise of each sweep is the standard deviation from {window[0]:g} to "
             f"{window[1]:g} ms{where}, that window band-passed on its own so that nothing "
-            "outside it reaches it. A sweep was rejected per channel for noise above "
+            "outside it reaches it; thresholds and rejection judge it robustly, as 1.4826 times "
+            "its median absolute deviation, which a brief burst of interference in the window "
+            "does not inflate. A sweep was rejected per channel for such noise above "
             f"{conditioning.NOISE_REJECT_RATIO:g} times the channel's median that is also more "
             f"than {conditioning.NOISE_REJECT_SHARE * 100:g} % of the channel's typical "
             "peak-to-peak (electrocautery and other bursts), amplifier clipping, a flat line or "
             "missing values. A rejected sweep is neither a drop nor a response.")
 
 
+_ONSET_METHODS = {
+    "threshold": "the threshold method (after Hodges & Bui 1996): traced back from the "
+                 "excursion to where the signal last lay within {band:g} SD of its baseline",
+    "tkeo": "the Teager-Kaiser energy method (after Li, Zhou & Aruin 2007; Solnik et al. 2010): "
+            "where the energy of the signal less its baseline first exceeds its pre-stimulus "
+            "mean by {h:g} SD",
+    "changepoint": "the maximum-likelihood change point (after Staude & Wolf 1999; Staude et "
+                   "al. 2001) from the baseline's noise to the response, sought near the "
+                   "threshold onset",
+}
+
+
 def _measures(settings: dict) -> str:
-    return ("Amplitude is peak to peak inside a response window set per muscle from its "
+    method = settings.get("onset_method", onsets.DEFAULT_ONSET_METHOD)
+    how = _ONSET_METHODS[method].format(band=onsets.ONSET_BAND_K, h=onsets.TKEO_H)
+    text = ("Amplitude is peak to peak inside a response window set per muscle from its "
             "expected onset latency and narrowed to the response of the channel's baseline "
             "average (windows in summary.json). A response is present when it exceeds both "
             f"{settings['presence_uv']:g} µV and {settings['presence_noise_ratio']:g} times the "
-            "noise, and an onset is found: the first excursion beyond "
-            f"{measures.ONSET_K:g} SD of the noise (and "
-            f"{measures.ONSET_PEAK_SHARE * 100:g} % of the sweep's peak-to-peak) held "
-            f"{_ms(measures.ONSET_HOLD_S)} ms, traced back to where "
-            f"the signal left the band of {measures.ONSET_BAND_K:g} SD (after Hodges & Bui "
-            "1996). A second onset, where the Teager-Kaiser energy exceeds its pre-stimulus "
-            f"mean by {measures.TKEO_H:g} SD (after Li, Zhou & Aruin 2007), is in "
-            "measurements.csv.")
+            "noise, and it makes an excursion beyond "
+            f"{onsets.ONSET_K:g} SD of the noise (and "
+            f"{onsets.ONSET_PEAK_SHARE * 100:g} % of the sweep's peak-to-peak) held "
+            f"{_ms(onsets.ONSET_HOLD_S)} ms from its baseline: the level just before the "
+            "response window, never the blanked artefact. What is not the response is passed "
+            "over: the remnant of the artefact after the blank and a slow tail (followed as a "
+            "straight line), interference after which the signal returns to its baseline for "
+            f"{_ms(onsets.RETURN_S)} ms, and a baseline step (an abrupt jump to a level held "
+            f"{_ms(onsets.PLATEAU_S)} ms), which becomes the baseline. The onset latency is "
+            f"placed by {how} ({method}, [processing] onset_method). An onset more than "
+            f"{_ms(onsets.EARLIEST_MARGIN_S)} ms before the muscle's typical range is looked "
+            "at again from there and, if no later one exists, kept and listed in the notes.")
+    if method != "tkeo":
+        text += (" The Teager-Kaiser energy onset (the energy exceeding its pre-stimulus mean "
+                 f"by {onsets.TKEO_H:g} SD, after Li, Zhou & Aruin 2007) is in "
+                 "measurements.csv beside it.")
+    return text
 
 
 def _baseline(summary: dict) -> str:

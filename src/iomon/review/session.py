@@ -130,15 +130,24 @@ class ReviewSession:
         from ..processing.measures import Measurements, measure
 
         windows, noise_sd = np.asarray(windows, float), np.asarray(noise_sd, float)
-        keys = [(windows[c].tobytes(), noise_sd[c].tobytes(), tuple(sorted(kw.items())))
-                for c in range(windows.shape[0])]
+        n_channels = windows.shape[0]
+        # What measure() takes per channel (the blank's end, the muscle) goes with each channel.
+        per_channel = {name: list(np.broadcast_to(np.asarray(kw.pop(name), dtype=object),
+                                                  (n_channels,)))
+                       for name in ("not_before", "muscles") if kw.get(name) is not None}
+        keys = [(windows[c].tobytes(), noise_sd[c].tobytes(), tuple(sorted(kw.items())),
+                 tuple(repr(v[c]) for v in per_channel.values()))
+                for c in range(n_channels)]
         stale = [c for c, key in enumerate(keys) if self._cache.get(c, (None,))[0] != key]
         if stale:
             self.timings["measured_channels"] = (self.timings.get("measured_channels", 0)
                                                  + len(stale))
+            sliced = {name: ([v[c] for c in stale] if name == "muscles"
+                             else np.array([v[c] for c in stale], float))
+                      for name, v in per_channel.items()}
             part = measure(data[:, stale], times, sfreq, windows[stale], noise[:, stale],
                            noise_sd=noise_sd[stale],
-                           quiet=None if quiet is None else quiet[:, stale], **kw)
+                           quiet=None if quiet is None else quiet[:, stale], **kw, **sliced)
             for k, c in enumerate(stale):
                 self._cache[c] = (keys[c], {name: getattr(part, name)[:, k]
                                             for name in Measurements.__dataclass_fields__})
