@@ -352,6 +352,18 @@ def test_damaged_csv_rows(tmp_path, damage, field):
     refused(_csv(tmp_path, rows=damage), field)
 
 
+@pytest.mark.parametrize("suffix, sep", [(".tsv", "\t"), (".csv", ",")])
+@pytest.mark.parametrize("cut", [lambda lines: lines[:1],                  # only the header
+                                 lambda lines: [lines[0][:300]]])         # cut in the header
+def test_a_table_without_rows_is_refused_in_one_line(tmp_path, capfd, suffix, sep, cut):
+    """Cut in (or just after) its header row, a table gave IndexError and exit 1."""
+    path = _csv(tmp_path, f"cut{suffix}", rows=lambda lines: [
+        line.replace(",", sep) for line in cut(lines)])
+    code, out, err = run_cli(capfd, "info", path)
+    assert (code, out) == (2, ""), err
+    assert err.count("\n") == 1 and str(path) in err and "no rows of sweeps" in err, err
+
+
 def test_cfs_tables_outside_the_file(tmp_path):
     from iomon.io import read as read_any
 

@@ -24,10 +24,15 @@ def _table(path: Path):
     header = text.splitlines()[0]
     delimiter = max(("\t", ";", ","), key=header.count)
     try:
-        return pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
-                           encoding="utf-8-sig")
+        frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(f"not a readable table ({error_line(err)})", path) from None
+    if frame.empty:
+        # A header and nothing under it (a file cut after its first line): no sweep to place.
+        raise InputError("the table has a header but no rows of sweeps (a file cut short?)",
+                         path)
+    return frame
 
 
 def _samples(frame, sample_columns, path) -> np.ndarray:
