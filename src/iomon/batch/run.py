@@ -32,8 +32,8 @@ from pathlib import Path
 from .. import __version__
 from ..model.errors import InputError
 
-__all__ = ["BatchJob", "BatchSummary", "CaseEntry", "CaseOutcome", "find_cases",
-           "process_case", "run_batch"]
+__all__ = ["BatchJob", "BatchSummary", "CaseEntry", "CaseOutcome", "CaseProcesses",
+           "find_cases", "process_case", "run_batch"]
 
 #: The files a batch writes into ``DIR`` beside the case folders.
 BATCH_FILES = ("cohort.csv", "cohort.html", "cohort.pdf", "audit.csv", "failures.csv",
@@ -251,11 +251,12 @@ def _unchanged(job: BatchJob, key: dict) -> dict | None:
     return manifest
 
 
-def process_case(job: BatchJob) -> CaseOutcome:
+def process_case(job: BatchJob, processes: CaseProcesses | None = None) -> CaseOutcome:
     """Analyse one case in a child process of its own, unless its outputs are up to date.
 
     Never raises: whatever goes wrong becomes a failed outcome with a one-line reason. This
-    is the function local workers and Dask workers run.
+    is the function local workers and Dask workers run; ``processes`` (local runs) lets an
+    interrupted batch end the case processes it started.
     """
     entry = job.entry
     try:
@@ -263,12 +264,62 @@ def process_case(job: BatchJob) -> CaseOutcome:
         manifest = _unchanged(job, key)
         if manifest is not None:
             return CaseOutcome(entry.case_id, entry.relative, "unchanged", manifest=manifest)
-        return _run_child(job, key)
+        return _run_child(job, key, processes or CaseProcesses())
     except Exception as err:  # noqa: BLE001 - one case's trouble stays with that case
         return CaseOutcome(entry.case_id, entry.relative, "failed", _one_line(err))
 
 
-def _run_child(job: BatchJob, key: dict) -> CaseOutcome:
+class CaseProcesses:
+    """The case processes a batch has running, each the leader of a process group of its own.
+
+    Ending a case ends its whole group (the case and whatever it started: a guarded parse),
+    whether it finished, overran its time or the batch was interrupted; after :meth:`stop`,
+    no further case starts.
+    """
+
+    def __init__(self):
+        import threading
+
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self._stopped = False
+
+    def start(self, command: list[str], env: dict) -> subprocess.Popen | None:
+        """Start a case's process in a new session (its own process group); None once stopped."""
+        with self._lock:
+            if self._stopped:
+                return None
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, env=env, start_new_session=True)
+            self._running.add(process)
+            return process
+
+    def end(self, process: subprocess.Popen) -> None:
+        """SIGKILL the process's group (any member left), reap the process, forget it."""
+        _kill_group(process.pid)
+        process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
+        with self._lock:
+            self._running.discard(process)
+
+    def stop(self) -> None:
+        """End every running case's group; start none after."""
+        with self._lock:
+            self._stopped = True
+            running = list(self._running)
+        for process in running:
+            _kill_group(process.pid)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # the group has ended
+        pass
+
+
+def _run_child(job: BatchJob, key: dict, processes: CaseProcesses) -> CaseOutcome:
     """Run :func:`_child_main` on ``job`` in a fresh interpreter and read its answer."""
     entry = job.entry
     command = [sys.executable, "-c", "from iomon.batch.run import _child_main; _child_main()"]
@@ -277,19 +328,25 @@ def _run_child(job: BatchJob, key: dict) -> CaseOutcome:
     # address space that the memory limit counts, and hang at exit when they cannot start.)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, "1")
+    process = processes.start(command, env)
+    if process is None:
+        return CaseOutcome(entry.case_id, entry.relative, "failed",
+                           "not started: the batch was interrupted")
     try:
-        done = subprocess.run(command, input=pickle.dumps((job, key)), capture_output=True,
-                              timeout=job.timeout_s, env=env, check=False)
+        stdout, stderr = process.communicate(pickle.dumps((job, key, os.getpid())),
+                                             timeout=job.timeout_s)
     except subprocess.TimeoutExpired:
         return CaseOutcome(entry.case_id, entry.relative, "failed",
                            f"took longer than {job.timeout_s:g} s and was stopped "
                            "(--case-timeout)")
-    if done.returncode == 0 and done.stdout:
-        answer = json.loads(done.stdout.decode("utf-8"))
+    finally:
+        processes.end(process)
+    if process.returncode == 0 and stdout:
+        answer = json.loads(stdout.decode("utf-8"))
         return CaseOutcome(entry.case_id, entry.relative, answer["status"],
                            answer.get("reason", ""), answer.get("manifest"))
     return CaseOutcome(entry.case_id, entry.relative, "failed",
-                       _crash_reason(done.returncode, done.stderr, job.memory_bytes))
+                       _crash_reason(process.returncode, stderr, job.memory_bytes))
 
 
 def _crash_reason(returncode: int, stderr: bytes, memory_bytes: int | None) -> str:
@@ -324,8 +381,14 @@ def _one_line(err: BaseException, recording: Path | None = None) -> str:
 
 
 def _child_main() -> None:
-    """Entry of a case's process: read (job, key) from stdin, answer one JSON line."""
-    job, key = pickle.load(sys.stdin.buffer)
+    """Entry of a case's process: read (job, key) from stdin, answer one JSON line.
+
+    The process ends with the batch that started it, whatever ends the batch (on Linux).
+    """
+    from ..model.guard import die_with_parent
+
+    job, key, parent = pickle.load(sys.stdin.buffer)
+    die_with_parent(parent)
     answer_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answer
     if job.memory_bytes:
@@ -496,12 +559,22 @@ class _Tally:
 
 
 def _run_here(work, jobs: int, tally: _Tally) -> list[CaseOutcome]:
-    """Run the cases on this machine, ``jobs`` at a time (each in its own process)."""
+    """Run the cases on this machine, ``jobs`` at a time (each in its own process).
+
+    Interrupted (Ctrl-C), the batch ends every running case's process group, starts no
+    other, and lets the interruption through.
+    """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    processes = CaseProcesses()
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
-        futures = [pool.submit(process_case, job) for job in work]
-        return [tally(future.result()) for future in as_completed(futures)]
+        try:
+            futures = [pool.submit(process_case, job, processes) for job in work]
+            return [tally(future.result()) for future in as_completed(futures)]
+        except BaseException:
+            processes.stop()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def _run_on_dask(work, address: str, tally: _Tally) -> list[CaseOutcome]:
