@@ -95,8 +95,11 @@ def test_every_case_analysed_and_the_corrupt_one_named(local_run):
                                                     "summary.json", "batch.json"}
     assert not (out / "broken").exists()
     assert not list(out.glob(".*.partial*"))
-    # Without a terminal: one plain line per case.
-    assert len([line for line in proc.stderr.splitlines() if "iomon batch: [" in line]) == 7
+    # Without a terminal: one plain line per case, after the count and before the cohort step.
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("iomon batch:")]
+    assert lines[0] == f"iomon batch: {N_CASES + 1} case(s)"
+    assert len([line for line in lines if "iomon batch: [" in line]) == 7
+    assert lines[8:] == ["iomon batch: writing the cohort tables and report"], lines
 
 
 def test_case_outputs_are_what_analyze_writes(local_run, archive, tmp_path):
@@ -382,3 +385,56 @@ def test_cohort_report_with_case_reports(archive, tmp_path):
     for words in ("Case series: 2 case(s)", "Patients", "Monitoring", "Alert audit",
                   "Wilson", "P03", "P04", "±"):
         assert words in flat, words
+
+
+def run_in_terminal(*args) -> tuple[int, list[str]]:
+    """``iomon ARGS`` with its stderr on a pseudo-terminal (100 columns), as a user sees it.
+
+    Returns the exit status and the frames drawn on the terminal (text between carriage
+    returns and newlines).
+    """
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "iomon.cli", *map(str, args)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # the terminal's other end closed: the command ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    return process.wait(), [f for f in re.split(r"[\r\n]+", text) if f.strip()]
+
+
+def test_progress_bar_from_the_start_per_case_its_clock_running_and_the_cohort_step(
+        archive, tmp_path):
+    """The bar appeared about 6 s late (at the first case's end), its clock stood still
+    between cases, and the cohort report was written silently after 100 %."""
+    import re
+
+    series = some_cases(archive, ("P01", "P02"), tmp_path)
+    code, frames = run_in_terminal("batch", series, "--out", tmp_path / "out", "--jobs", "1",
+                                   "--no-report")
+    assert code == 0, frames
+    bars = [(int(m[1]), m[2], f) for f in frames
+            if (m := re.search(r"(\d)/2 \[(\d\d:\d\d)", f))]
+    assert bars and bars[0][0] == 0, frames[:3]
+    counts = [done for done, _, _ in bars]
+    assert counts == sorted(counts) and set(counts) == {0, 1, 2}, counts
+    # The clock runs while no case ends: the bar at 0 of 2 is redrawn as time passes.
+    assert len({clock for done, clock, _ in bars if done == 0}) >= 2, frames
+    cohort = [i for i, (_, _, f) in enumerate(bars) if "writing the cohort" in f]
+    assert cohort and all(bars[i][0] == 2 for i in cohort), frames

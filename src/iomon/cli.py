@@ -255,32 +255,59 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-def _progress_printer(quiet: bool):
-    """A progress bar on a terminal, one log line per case otherwise, or nothing."""
-    if quiet:
-        return None, lambda: None
-    state = {"failed": 0, "bar": None}
+class _BatchProgress:
+    """Batch progress: a bar on a terminal, one line per case otherwise.
 
-    def report(outcome, done, total):
-        state["failed"] += outcome.status == "failed"
-        if state["bar"] is None and sys.stderr.isatty():
-            from tqdm import tqdm
+    The bar is drawn as soon as the cases are known, advances as each case ends, and its clock
+    runs between cases (a thread redraws it every second); the cohort step is shown on it.
+    """
 
-            state["bar"] = tqdm(total=total, unit="case", file=sys.stderr, dynamic_ncols=True)
-        if state["bar"] is not None:
-            state["bar"].set_postfix(failed=state["failed"], refresh=False)
-            state["bar"].update(1)
+    #: Seconds between redraws of the bar while no case ends.
+    TICK_S = 1.0
+
+    def __init__(self, stream):
+        import threading
+
+        self.stream, self.failed, self.bar = stream, 0, None
+        self._closed = threading.Event()
+
+    def start(self, total: int) -> None:
+        if not self.stream.isatty():
+            print(f"iomon batch: {total} case(s)", file=self.stream, flush=True)
+            return
+        import threading
+
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="case", desc="cases", file=self.stream,
+                        dynamic_ncols=True)
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._closed.wait(self.TICK_S):
+            self.bar.refresh()
+
+    def __call__(self, outcome, done: int, total: int) -> None:
+        self.failed += outcome.status == "failed"
+        if self.bar is not None:
+            self.bar.set_postfix(failed=self.failed, refresh=False)
+            self.bar.update(1)
             return
         what = ("failed: " + outcome.reason if outcome.status == "failed" else
                 "unchanged, skipped" if outcome.status == "unchanged" else "analysed")
         print(f"iomon batch: [{done}/{total}] {outcome.case_id} ({outcome.relative}) {what}",
-              file=sys.stderr, flush=True)
+              file=self.stream, flush=True)
 
-    def close():
-        if state["bar"] is not None:
-            state["bar"].close()
+    def stage(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(text)
+        else:
+            print(f"iomon batch: {text}", file=self.stream, flush=True)
 
-    return report, close
+    def close(self) -> None:
+        self._closed.set()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _cmd_batch(args) -> int:
@@ -292,14 +319,15 @@ def _cmd_batch(args) -> int:
     if args.case_timeout <= 0 or (args.case_memory is not None and args.case_memory < 0):
         raise InputError("--case-timeout must be above 0 and --case-memory 0 or more")
     memory = None if args.case_memory is None else int(args.case_memory * 2**30)
-    progress, close = _progress_printer(args.quiet)
+    progress = None if args.quiet else _BatchProgress(sys.stderr)
     try:
         summary = run_batch(args.archive, args.out, args.criteria or (None,), jobs=args.jobs,
                             scheduler=args.scheduler, report=not args.no_report,
                             identify=args.identify, timeout_s=args.case_timeout,
                             memory_bytes=memory, progress=progress)
     finally:
-        close()
+        if progress is not None:
+            progress.close()
     n, failed = len(summary.outcomes), len(summary.failed)
     print(f"batch: {summary.count('analysed')} case(s) analysed, {summary.count('unchanged')} "
           f"unchanged, {failed} failed; cohort in {Path(args.out) / 'cohort.html'}")

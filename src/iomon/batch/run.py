@@ -501,7 +501,9 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
     memory_bytes : int, optional
         Address space each case may use (0: no limit; default :func:`default_memory_bytes`).
     progress : callable (CaseOutcome, int, int) -> None, optional
-        Called as each case finishes with the outcome, cases finished and cases in all.
+        Called as each case finishes with the outcome, cases finished and cases in all. If
+        it has them, its ``start(total)`` is called once the cases are known, before any
+        runs, and its ``stage(text)`` when the batch moves to the cohort's files.
 
     Returns
     -------
@@ -522,12 +524,14 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
         work = [BatchJob(e, out_dir.resolve() / e.case_id, presets, report, identify,
                          timeout_s, memory or None) for e in entries]
         tally = _Tally(len(work) + len(failures), progress)
+        tally.event("start", tally.total)
         for outcome in failures:
             tally(outcome)
         outcomes = (_run_on_dask(work, scheduler, tally) if scheduler
                     else _run_here(work, jobs, tally))
         summary = BatchSummary(out_dir, tuple(sorted(outcomes + failures,
                                                      key=lambda o: (o.case_id, o.relative))))
+        tally.event("stage", "writing the cohort tables and report")
         write_cohort_files(summary, [p.name for p in presets])
         return summary
     finally:
@@ -556,6 +560,12 @@ class _Tally:
         if self.progress:
             self.progress(outcome, self.done, self.total)
         return outcome
+
+    def event(self, name: str, value) -> None:
+        """Tell the progress function's ``start`` or ``stage``, if it has one."""
+        method = getattr(self.progress, name, None)
+        if method is not None:
+            method(value)
 
 
 def _run_here(work, jobs: int, tally: _Tally) -> list[CaseOutcome]:
