@@ -92,7 +92,8 @@ def test_every_case_analysed_and_the_corrupt_one_named(local_run):
     for index in range(N_CASES):
         case = out / f"P{index + 1:02d}"
         assert {p.name for p in case.iterdir()} == {"measurements.csv", "alerts.json",
-                                                    "summary.json", "batch.json"}
+                                                    "summary.json", "batch.json",
+                                                    "iomon-manifest.json"}
     assert not (out / "broken").exists()
     assert not list(out.glob(".*.partial*"))
     # Without a terminal: one plain line per case, after the count and before the cohort step.
@@ -438,3 +439,26 @@ def test_progress_bar_from_the_start_per_case_its_clock_running_and_the_cohort_s
     assert len({clock for done, clock, _ in bars if done == 0}) >= 2, frames
     cohort = [i for i, (_, _, f) in enumerate(bars) if "writing the cohort" in f]
     assert cohort and all(bars[i][0] == 2 for i in cohort), frames
+
+
+def test_a_users_files_in_the_batch_folder_are_refused_then_kept(archive, tmp_path):
+    """Issue 21, item 1: iomon never deletes or overwrites a file it did not write."""
+    series = some_cases(archive, ("P01",), tmp_path)
+    out = tmp_path / "out"
+    assert run("batch", series, "--out", out, "--no-report", "--quiet").returncode == 0
+    (out / "P01" / "notes.txt").write_text("mine\n")
+    (out / "my_plot.png").write_bytes(b"mine")
+    refused = run("batch", series, "--out", out, "--no-report")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "P01/notes.txt, my_plot.png" in refused.stderr and "--force" in refused.stderr
+    (series / "P01.case.toml").write_text((series / "P01.case.toml").read_text() + "\n")
+    forced = run("batch", series, "--out", out, "--no-report", "--quiet", "--force")
+    assert forced.returncode == 0 and "1 case(s) analysed" in forced.stdout, forced.stderr
+    assert (out / "P01" / "notes.txt").read_text() == "mine\n"
+    assert (out / "my_plot.png").read_bytes() == b"mine"
+    # The cohort's files are replaced whole: one of the user's there is refused before any case.
+    (out / "cohort-figures" / "my_figure.svg").write_text("mine\n")
+    again = run("batch", series, "--out", out, "--no-report", "--force")
+    assert again.returncode == 2 and "cohort-figures/my_figure.svg in it is not a file iomon" \
+        " wrote" in again.stderr, again.stderr
+    assert (out / "cohort-figures" / "my_figure.svg").read_text() == "mine\n"

@@ -1,5 +1,6 @@
 """The command line, run as users run it: a real subprocess on real files."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -28,7 +29,12 @@ def analysed(small_case, tmp_path_factory):
 def test_analyze_writes_the_contract_files(analysed):
     sim, path, out, proc = analysed
     assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "measurements.csv",
-                                             "alerts.json", "summary.json", "figures"}
+                                             "alerts.json", "summary.json", "figures",
+                                             "iomon-manifest.json"}
+    manifest = json.loads((out / "iomon-manifest.json").read_text())
+    written = {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in out.rglob("*") if p.is_file() and p.name != "iomon-manifest.json"}
+    assert manifest["files"] == written and manifest["case_id"] == sim.case.id
     table = pd.read_csv(out / "measurements.csv")
     assert tuple(table.columns) == MEASUREMENT_COLUMNS
     n_sweeps = len(sim.truth.sweeps.onset_s)
@@ -44,8 +50,6 @@ def test_analyze_writes_the_contract_files(analysed):
                 "n_rejected", "phases", "channels"):
         assert key in summary
     assert summary["n_sweeps"] == n_sweeps
-    import hashlib
-
     assert summary["input_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     deltoid = next(c for c in summary["channels"] if c["name"] == "L Deltoid")
     assert deltoid["baseline_present"] is False and deltoid["baseline_amplitude_uv"] is None
@@ -74,7 +78,7 @@ def test_no_report_writes_tables_only(small_case, tmp_path):
     proc = run("analyze", path, "--out", tmp_path / "o", "--no-report", "--criteria", "jssr70")
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"measurements.csv", "alerts.json",
-                                                          "summary.json"}
+                                                          "summary.json", "iomon-manifest.json"}
     assert json.loads((tmp_path / "o" / "alerts.json").read_text())["criteria"] == "jssr70"
 
 

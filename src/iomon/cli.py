@@ -50,6 +50,9 @@ def _add_batch(sub) -> None:
     batch.add_argument("--case-memory", type=float, default=None, metavar="GB",
                        help="address space one case may use, GiB; 0 = no limit (default: the "
                             "machine's memory over --jobs, at least 4)")
+    batch.add_argument("--force", action="store_true",
+                       help="write into a DIR that holds files iomon did not write (they are "
+                            "left as they are; refused otherwise)")
     batch.add_argument("--quiet", action="store_true",
                        help="no progress; only errors and the final line")
 
@@ -70,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="simulate a DREZ case, analyse it, write its report")
     demo.add_argument("--out", default="iomon-demo", metavar="DIR",
                       help="output folder (default: iomon-demo)")
+    demo.add_argument("--force", action="store_true",
+                      help="write into a DIR that holds files iomon did not write, or another "
+                           "case's results (only iomon's own files are replaced)")
 
     analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
     analyze.add_argument("recording", metavar="RECORDING",
@@ -84,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--identify", action="store_true",
                          help="let patient identifiers from the file header into the report")
     analyze.add_argument("--force", action="store_true",
-                         help="replace another case's results in --out (refused otherwise)")
+                         help="write into a --out that holds another case's results or files "
+                              "iomon did not write (only iomon's own files are replaced)")
 
     info = sub.add_parser("info", help="what the reader sees: channels, sweeps, annotations, "
                                        "phases")
@@ -134,18 +141,31 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_demo(args) -> int:
+    import shutil
+    import tempfile
+
     from .pipeline import analyze_file
-    from .report.outputs import write_outputs
+    from .report.outputs import check_folder, write_outputs
     from .sim import simulate_case, write_simulated_case
 
     out = Path(args.out)
-    sim = simulate_case("focal_recovering", seed=0, case_id="DEMO")
-    recording_path = write_simulated_case(sim, out / "recording", stem="demo")
-    result = analyze_file(recording_path)
-    write_outputs(result, out)
+    check_folder(out, args.force)  # refused before anything is simulated
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The recording is written beside the folder first and moved in with the outputs, so
+    # that it is recorded as iomon's and replaced by the next demo, never left half-written.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.recording.partial-", dir=out.parent))
+    try:
+        sim = simulate_case("focal_recovering", seed=0, case_id="DEMO")
+        written = write_simulated_case(sim, scratch, stem="demo")
+        result = analyze_file(written)
+        write_outputs(result, out, force=args.force,
+                      extra={f"recording/{p.name}": p for p in sorted(scratch.iterdir())})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     print(f"demo: simulated a DREZ case with a focal drop that recovers "
           f"({', '.join(sim.truth.focal_channels)}); recording in "
-          f"{recording_path}; {len(result.alerts)} alert(s); report in {out / 'report.html'}")
+          f"{out / 'recording' / written.name}; {len(result.alerts)} alert(s); report in "
+          f"{out / 'report.html'}")
     return 0
 
 
@@ -324,7 +344,7 @@ def _cmd_batch(args) -> int:
         summary = run_batch(args.archive, args.out, args.criteria or (None,), jobs=args.jobs,
                             scheduler=args.scheduler, report=not args.no_report,
                             identify=args.identify, timeout_s=args.case_timeout,
-                            memory_bytes=memory, progress=progress)
+                            memory_bytes=memory, progress=progress, force=args.force)
     finally:
         if progress is not None:
             progress.close()

@@ -231,11 +231,36 @@ def _input_key(job: BatchJob) -> dict:
 
 
 def _output_checksums(case_dir: Path) -> dict:
-    """Checksum of every file of a case folder but its record, by relative path."""
-    from ..pipeline import file_sha256
+    """Checksum of every file iomon wrote into a case folder, by relative path.
 
-    return {p.relative_to(case_dir).as_posix(): file_sha256(p)
-            for p in sorted(case_dir.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    Its outputs as their manifest records them, and the manifest; anyone else's file counts
+    not (a note a user keeps beside the outputs does not make the case run again).
+    """
+    from ..pipeline import file_sha256
+    from ..report.outputs import MANIFEST as OUTPUTS_RECORD
+    from ..report.outputs import owned_files
+
+    owned = owned_files(case_dir)
+    if OUTPUTS_RECORD in owned:
+        owned[OUTPUTS_RECORD] = file_sha256(case_dir / OUTPUTS_RECORD)
+    return dict(sorted(owned.items()))
+
+
+def _vouched(case_dir: Path) -> dict:
+    """The outputs a case folder's ``batch.json`` says iomon wrote (its output names only).
+
+    A folder written before outputs had a manifest of their own is known by this record.
+    """
+    from ..report.outputs import OUTPUT_FILES
+
+    try:
+        outputs = json.loads((case_dir / MANIFEST).read_text(encoding="utf-8"))["outputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(outputs, dict):
+        return {}
+    return {k: v for k, v in outputs.items() if isinstance(k, str) and isinstance(v, str)
+            and k.split("/")[0] in OUTPUT_FILES}
 
 
 def _unchanged(job: BatchJob, key: dict) -> dict | None:
@@ -430,8 +455,12 @@ def analyse_case(job: BatchJob, key: dict) -> dict:
     recording = read(entry.recording, case.read_options)
     results = analyze_each(recording, case, job.presets)
     primary = dataclasses.replace(results[0], input_sha256=key["recording_sha256"])
+    vouched = _vouched(job.out_dir)
     (job.out_dir / MANIFEST).unlink(missing_ok=True)  # the folder is incomplete from here on
-    write_outputs(primary, job.out_dir, report=job.report, identify=job.identify, force=True)
+    # The batch checked the folder at its start (another's files only with --force): here
+    # iomon's own outputs are replaced, and another's file where an output goes fails the case.
+    write_outputs(primary, job.out_dir, report=job.report, identify=job.identify, force=True,
+                  vouched=vouched)
     manifest = {
         "case_id": entry.case_id,
         "recording": entry.relative,
@@ -464,13 +493,72 @@ def _clean_leftovers(out_dir: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+#: The lock a running batch holds in its folder.
+LOCK = ".iomon-batch.lock"
+
+
+def _check_out_dir(out_dir: Path, force: bool) -> None:
+    """Refuse a batch folder that holds what iomon did not write, unless ``force``.
+
+    Case folders may hold only what their manifests (or ``batch.json``) record, the folder
+    itself only the cohort's files its manifest records, case folders and the lock. Even with
+    ``force``, a file of another's where the cohort's files go (which are replaced whole) is
+    refused, before any case runs.
+    """
+    from ..report.outputs import MANIFEST as OUTPUTS_RECORD
+    from ..report.outputs import OS_LITTER, owned_files, record_facts, unrecorded
+
+    # A batch killed while writing the cohort's files left them unrecorded: they are iomon's;
+    # so are those of a batch folder written before it had a manifest (its cases have theirs).
+    facts = record_facts(out_dir)
+    writing = facts.get("cohort") == "writing" or (
+        not facts and any(out_dir.glob(f"*/{MANIFEST}")))
+    owned, foreign = owned_files(out_dir), []
+    for item in sorted(out_dir.iterdir()):
+        if item.name in (OUTPUTS_RECORD, LOCK) or item.name in OS_LITTER:
+            continue
+        if item.name in BATCH_FILES:
+            files = sorted(p for p in item.rglob("*") if not p.is_dir()) if item.is_dir() \
+                else [item]
+            theirs = [p.relative_to(out_dir).as_posix() for p in files]
+            theirs = [f for f in theirs if f not in owned]
+            if theirs and not writing:
+                raise InputError(f"{theirs[0]} in it is not a file iomon wrote there (or it was "
+                                 "changed since): move it away, or choose another --out",
+                                 out_dir)
+        elif item.is_dir() and not item.is_symlink():
+            foreign += [f"{item.name}/{f}" for f in unrecorded(item, [*_vouched(item),
+                                                                      MANIFEST])]
+        else:
+            foreign.append(item.name)
+    if foreign and not force:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise InputError(f"holds files iomon did not write there ({', '.join(foreign[:3])}"
+                         f"{more}); choose another --out, or pass --force to write beside them "
+                         "(they are left as they are)", out_dir)
+
+
+def _write_cohort(summary: BatchSummary, presets, write_cohort_files) -> None:
+    """Write the cohort's files and record them in the batch folder's manifest.
+
+    They are recorded as being written first: a batch killed half-way leaves them iomon's.
+    """
+    from ..report.outputs import record_files
+
+    out_dir = summary.out_dir
+    present = [n for n in BATCH_FILES if (out_dir / n).exists()]
+    record_files(out_dir, present, cohort="writing")
+    write_cohort_files(summary, [p.name for p in presets])
+    record_files(out_dir, [n for n in BATCH_FILES if (out_dir / n).exists()])
+
+
 def _lock(out_dir: Path):
     """Hold ``DIR/.iomon-batch.lock`` so that two batches never write into one folder."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         return None
-    handle = (out_dir / ".iomon-batch.lock").open("w")
+    handle = (out_dir / LOCK).open("w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -482,7 +570,8 @@ def _lock(out_dir: Path):
 def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
               jobs: int | None = None, scheduler: str | None = None, report: bool = True,
               identify: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
-              memory_bytes: int | None = None, progress=None) -> BatchSummary:
+              memory_bytes: int | None = None, progress=None,
+              force: bool = False) -> BatchSummary:
     """Analyse every case under ``archive`` into ``out_dir`` and write the cohort's files.
 
     Parameters
@@ -500,6 +589,9 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
         A case still running after this long is stopped and counted as failed.
     memory_bytes : int, optional
         Address space each case may use (0: no limit; default :func:`default_memory_bytes`).
+    force : bool
+        Write beside files iomon did not write in ``out_dir`` (refused otherwise); only
+        iomon's own files are ever replaced.
     progress : callable (CaseOutcome, int, int) -> None, optional
         Called as each case finishes with the outcome, cases finished and cases in all. If
         it has them, its ``start(total)`` is called once the cases are known, before any
@@ -521,6 +613,7 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
     lock = _lock(out_dir)
     try:
         _clean_leftovers(out_dir)
+        _check_out_dir(out_dir, force)
         work = [BatchJob(e, out_dir.resolve() / e.case_id, presets, report, identify,
                          timeout_s, memory or None) for e in entries]
         tally = _Tally(len(work) + len(failures), progress)
@@ -532,7 +625,7 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
         summary = BatchSummary(out_dir, tuple(sorted(outcomes + failures,
                                                      key=lambda o: (o.case_id, o.relative))))
         tally.event("stage", "writing the cohort tables and report")
-        write_cohort_files(summary, [p.name for p in presets])
+        _write_cohort(summary, presets, write_cohort_files)
         return summary
     finally:
         if lock is not None:
