@@ -190,6 +190,43 @@ def test_every_real_file_through_the_command_line(realdata, tmp_path):
     assert codes["test.vhdr"] == 0 and codes["wcp-file.wcp"] == 0 and codes["test.bdf"] == 0
 
 
+def info_lines(path) -> tuple[list[str], list[str]]:
+    """``iomon info``'s lines (it must exit 0 with nothing on stderr), and the notes on what
+    would stop an analysis."""
+    proc = run("info", path)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    lines = proc.stdout.splitlines()
+    return lines, [line.split(": ", 2)[2] for line in lines
+                   if line.startswith("note: an analysis would stop: ")]
+
+
+def test_info_on_a_readable_file_says_what_would_stop_an_analysis(realdata, tmp_path):
+    """CED's test_file.cfs (100 Hz, sweeps from 0 ms): info printed the format, duration and
+    sweeps, then exited 2 on processing.noise_window_ms."""
+    path = realdata / "cfs" / "test_file.cfs"
+    lines, stops = info_lines(path)
+    assert "sweeps:     3, 0.0 to 2550.0 ms around each stimulus, 100 Hz" in lines
+    assert any(line.startswith("phases:") for line in lines)
+    assert [s.split(":")[0] for s in stops] == ["sampled at 100 Hz", "the sweeps start at 0.0 ms",
+                                                "processing.noise_window_ms [-10, -1] holds "
+                                                "fewer than 5 samples of the sweeps (0 to 2550 "
+                                                "ms)"]
+    analysed = run("analyze", path, "--no-report", "--out", tmp_path / "out")
+    assert analysed.returncode == 2 and stops[0] in analysed.stderr
+
+
+def test_info_on_a_table_without_pre_stimulus_samples(tmp_path):
+    """The same without the real file: a 500 Hz sweep table from 0 ms."""
+    times = [f"{t:.0f}" for t in range(0, 100, 2)]
+    rows = [",".join(["sweep", "channel", "onset_s"] + times)]
+    rows += [",".join([str(s), "L TA", str(s * 2.0)] + ["1.0"] * len(times)) for s in range(3)]
+    path = tmp_path / "slow.csv"
+    path.write_text("\n".join(rows) + "\n")
+    lines, stops = info_lines(path)
+    assert "sweeps:     3, 0.0 to 98.0 ms around each stimulus, 500 Hz" in lines
+    assert len(stops) == 3 and stops[0].startswith("sampled at 500 Hz")
+
+
 def test_demo_simulates_and_reports(tmp_path):
     proc = run("demo", "--out", tmp_path / "demo")
     assert proc.returncode == 0, proc.stderr

@@ -172,12 +172,15 @@ def _cmd_demo(args) -> int:
 def _cmd_info(args) -> int:
     from .io import read
     from .model.annotations import find_baseline_start, is_stimulus
-    from .pipeline import load_case, prepare
+    from .pipeline import load_case, prepare, refusals
 
     recording_path = Path(args.recording)
     case = load_case(recording_path, args.case)
     recording = read(recording_path, case.read_options)
     sweeps, phases, sweep_phase = prepare(recording, case)
+    # What the reader sees is told whatever an analysis would make of it: what would stop
+    # one is listed in the notes, and the recording is not refused for it.
+    stops = refusals(recording, case)
     t = sweeps.times
     print(f"file:       {recording.path}")
     print(f"format:     {recording.format} (read with {recording.reader})")
@@ -187,7 +190,11 @@ def _cmd_info(args) -> int:
     print(f"window:     {t[0] * 1e3:g} to {t[-1] * 1e3:g} ms ({t.size} samples"
           + (", trimmed to fit the records)" if any("trimmed" in n for n in recording.notes)
              else ")"))
-    artefact_notes = _print_artefact(sweeps, case)
+    if stops:
+        print("artefact:   not planned (an analysis would stop: see the notes)")
+        artefact_notes = []
+    else:
+        artefact_notes = _print_artefact(sweeps, case)
     intensities = sweeps.table["stim_intensity"].dropna()
     if len(intensities):
         unit = sweeps.table["stim_unit"].iloc[0]
@@ -216,6 +223,8 @@ def _cmd_info(args) -> int:
         print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
     for note in list(recording.notes) + artefact_notes:
         print(f"note: {note}")
+    for stop in stops:
+        print(f"note: an analysis would stop: {stop}")
     return 0
 
 

@@ -44,7 +44,7 @@ from .processing.settings import Settings, resolve
 from .results import CaseResult
 
 __all__ = ["CaseResult", "Settings", "analyze", "analyze_each", "analyze_file", "file_sha256",
-           "load_case", "prepare"]
+           "load_case", "prepare", "refusals"]
 
 #: Below this sampling rate (Hz) a recording is refused: MEP phases last 1-5 ms.
 MIN_SFREQ_HZ = 1000.0
@@ -225,16 +225,40 @@ def setup_sweeps(onsets_s, baseline_start_s) -> np.ndarray:
     return onsets_s < baseline_start_s
 
 
-def _check_sweeps(sweeps, path) -> None:
-    """Refuse sweeps that cannot be measured: too slow, or too little before the stimulus."""
-    times, sfreq = sweeps.times, sweeps.sfreq
+def _sweep_problems(sweeps) -> list[str]:
+    """Why sweeps cannot be measured, if they cannot: too slow, too little before the stimulus."""
+    times, sfreq, problems = sweeps.times, sweeps.sfreq, []
     if sfreq < 0.999 * MIN_SFREQ_HZ:  # a nominal 1 kHz may be stored as 999.99995 Hz
-        raise InputError(f"sampled at {sfreq:g} Hz: too slow to measure motor evoked potentials "
-                         f"(iomon needs at least {MIN_SFREQ_HZ:g} Hz)", path)
+        problems.append(f"sampled at {sfreq:g} Hz: too slow to measure motor evoked potentials "
+                        f"(iomon needs at least {MIN_SFREQ_HZ:g} Hz)")
     if (times < -0.002).sum() < 5:
-        raise InputError(f"the sweeps start at {times[0] * 1e3:.1f} ms: at least 2 ms before the "
-                         "stimulus are needed to measure the noise a response must stand out "
-                         "from (for episodic files, set [recording] stimulus_s)", path)
+        problems.append(f"the sweeps start at {times[0] * 1e3:.1f} ms: at least 2 ms before the "
+                        "stimulus are needed to measure the noise a response must stand out "
+                        "from (for episodic files, set [recording] stimulus_s)")
+    return problems
+
+
+def _check_sweeps(sweeps, path) -> None:
+    """Refuse sweeps that cannot be measured (the first reason)."""
+    problems = _sweep_problems(sweeps)
+    if problems:
+        raise InputError(problems[0], path)
+
+
+def refusals(recording: Recording, case: Case, settings: Settings | None = None) -> list[str]:
+    """What would stop :func:`analyze` on this recording and case, one line each (none: it runs).
+
+    The checks an analysis makes before it measures: the sampling rate, the time before the
+    stimulus, the processing settings against the sweeps. ``iomon info`` lists them as notes.
+    """
+    sweeps, _, _ = prepare(recording, case)
+    problems = _sweep_problems(sweeps)
+    try:
+        resolve(settings or Settings(), case.processing, sweeps.times, sweeps.sfreq,
+                recording.path, case.source)
+    except InputError as err:
+        problems.append(err.reason)
+    return problems
 
 
 def _condition_and_reject(sweeps, resolved, artefact, mains):
