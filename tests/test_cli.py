@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
+from conftest import RECORDINGS
 from iomon.results import MEASUREMENT_COLUMNS
 from iomon.sim import read_truth
 
@@ -225,6 +226,31 @@ def test_info_on_a_table_without_pre_stimulus_samples(tmp_path):
     lines, stops = info_lines(path)
     assert "sweeps:     3, 0.0 to 98.0 ms around each stimulus, 500 Hz" in lines
     assert len(stops) == 3 and stops[0].startswith("sampled at 500 Hz")
+
+
+def test_a_sidecar_entry_is_named_by_its_channel_and_counted_from_one(tmp_path):
+    """It read "channels[4].role must be one of test, control": counted from 0, unnamed."""
+    recording = RECORDINGS / "drez_systemic.edf"
+    names = ["L Deltoid", "L APB", "L TA", "L AH", "R TA"]
+    entries = "".join(f'[[channels]]\nname = "{n}"\n' for n in names)
+    sidecar = tmp_path / "bad.case.toml"
+    sidecar.write_text(entries + 'role = "at risk"\n')
+    proc = run("info", recording, "--case", sidecar)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"{sidecar}: [[channels]] entry 5 ('R TA'): role must be one of test, control, " \
+        "got 'at risk'" in proc.stderr
+
+
+@pytest.mark.parametrize("name, content", [("hello.txt", "hello world\nsecond line\n"),
+                                           ("notes.xyz", "hello\n")])
+def test_a_file_that_is_no_recording_is_said_so(tmp_path, name, content):
+    """A .txt got "no 'sweep' column (columns: hello world...)"."""
+    path = tmp_path / name
+    path.write_text(content)
+    proc = run("info", path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"{path}: not a recording iomon reads (" in proc.stderr
+    assert "formats: EDF/BDF" in proc.stderr and "sweep table CSV/TSV" in proc.stderr
 
 
 def test_demo_simulates_and_reports(tmp_path):

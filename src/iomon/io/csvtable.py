@@ -8,7 +8,7 @@ import numpy as np
 
 from ..model.annotations import Stimulus
 from ..model.errors import InputError
-from .base import Reader, ReadOptions, Recording, assemble, error_line
+from .base import NotARecording, Reader, ReadOptions, Recording, assemble, error_line
 from .tabular import check_tabular, sample_times, scale_of
 
 __all__ = ["READER", "read_csv"]
@@ -33,6 +33,12 @@ def _table(path: Path):
         raise InputError("the table has a header but no rows of sweeps (a file cut short?)",
                          path)
     return frame
+
+
+def _first_cells(frame) -> str:
+    """The table's first column names, for a message."""
+    names = [str(c) for c in frame.columns[:8]]
+    return ", ".join(names) + ("..." if len(frame.columns) > 8 else "")
 
 
 def _samples(frame, sample_columns, path) -> np.ndarray:
@@ -103,10 +109,13 @@ def read_csv(path: str | Path, options: ReadOptions | None = None) -> Recording:
         "stim_unit": "stim_unit",
         "montage": "montage",
     }
-    for role in ("sweep", "channel"):
-        if columns[role] not in frame:
-            raise InputError(f"no {columns[role]!r} column (columns: "
-                             f"{', '.join(frame.columns[:8])}...)", path)
+    missing = [columns[role] for role in ("sweep", "channel") if columns[role] not in frame]
+    if len(missing) == 2 and not mapping:
+        # Neither column, and no sidecar mapping: a text file, not a sweep table gone wrong.
+        raise NotARecording(f"a sweep table has columns {missing[0]!r} and {missing[1]!r}; "
+                            f"this file's first line reads {_first_cells(frame)}", path)
+    if missing:
+        raise InputError(f"no {missing[0]!r} column (columns: {_first_cells(frame)})", path)
     known = {c for c in columns.values() if c in frame}
     sample_columns = [c for c in frame.columns if c not in known]
     if len(sample_columns) < 2:
