@@ -617,11 +617,17 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
         work = [BatchJob(e, out_dir.resolve() / e.case_id, presets, report, identify,
                          timeout_s, memory or None) for e in entries]
         tally = _Tally(len(work) + len(failures), progress)
-        tally.event("start", tally.total)
-        for outcome in failures:
-            tally(outcome)
-        outcomes = (_run_on_dask(work, scheduler, tally) if scheduler
-                    else _run_here(work, jobs, tally))
+        # A cluster that cannot be reached is one line, before any progress is shown.
+        client = _connect(scheduler) if scheduler else None
+        try:
+            tally.event("start", tally.total)
+            for outcome in failures:
+                tally(outcome)
+            outcomes = (_run_on_dask(work, client, tally) if client is not None
+                        else _run_here(work, jobs, tally))
+        finally:
+            if client is not None:
+                client.close()
         summary = BatchSummary(out_dir, tuple(sorted(outcomes + failures,
                                                      key=lambda o: (o.case_id, o.relative))))
         tally.event("stage", "writing the cohort tables and report")
@@ -680,29 +686,32 @@ def _run_here(work, jobs: int, tally: _Tally) -> list[CaseOutcome]:
             raise
 
 
-def _run_on_dask(work, address: str, tally: _Tally) -> list[CaseOutcome]:
-    """Send the cases to an existing Dask cluster through the client's futures."""
+def _connect(address: str):
+    """A client of the Dask scheduler at ``address`` (one-line InputError when unreachable)."""
     try:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import Client
     except ImportError:
         raise InputError("--scheduler needs Dask's distributed scheduler: "
                          "pip install 'iomon[dask]'") from None
     try:
-        client = Client(address, timeout="20s")
+        return Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as err:
         raise InputError(f"cannot reach the Dask scheduler at {address}: {_one_line(err)}"
                          ) from None
+
+
+def _run_on_dask(work, client, tally: _Tally) -> list[CaseOutcome]:
+    """Send the cases to an existing Dask cluster through the client's futures."""
+    from dask.distributed import as_completed
+
     outcomes = []
-    try:
-        futures = {client.submit(process_case, job, pure=False): job for job in work}
-        for future in as_completed(list(futures)):
-            try:
-                outcome = future.result()
-            except Exception as err:  # noqa: BLE001 - a worker lost with the task
-                job = futures[future]
-                outcome = CaseOutcome(job.entry.case_id, job.entry.relative, "failed",
-                                      f"lost on the Dask cluster ({_one_line(err)})")
-            outcomes.append(tally(outcome))
-    finally:
-        client.close()
+    futures = {client.submit(process_case, job, pure=False): job for job in work}
+    for future in as_completed(list(futures)):
+        try:
+            outcome = future.result()
+        except Exception as err:  # noqa: BLE001 - a worker lost with the task
+            job = futures[future]
+            outcome = CaseOutcome(job.entry.case_id, job.entry.relative, "failed",
+                                  f"lost on the Dask cluster ({_one_line(err)})")
+        outcomes.append(tally(outcome))
     return outcomes
