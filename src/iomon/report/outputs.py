@@ -184,7 +184,8 @@ def check_folder(folder: str | Path, force: bool = False, case: tuple | None = N
         Naming the folder and what is in it.
     """
     folder = Path(folder)
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        # A file, or a link to nothing: never replaced by a folder (a link to one is used).
         raise InputError("output path exists and is not a folder", folder)
     if not folder.exists():
         return {}
