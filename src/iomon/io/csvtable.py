@@ -41,6 +41,15 @@ def _first_cells(frame) -> str:
     return ", ".join(names) + ("..." if len(frame.columns) > 8 else "")
 
 
+def _has_samples(frame) -> bool:
+    """Whether at least 2 columns hold numbers in every row (as sample columns do)."""
+    import pandas as pd
+
+    head = frame.head(20)
+    numeric = [pd.to_numeric(head[c], errors="coerce").notna().all() for c in head.columns]
+    return sum(numeric) >= 2
+
+
 def _samples(frame, sample_columns, path) -> np.ndarray:
     """The sample cells as numbers, shape (n_rows, n_samples); a clear error otherwise.
 
@@ -110,12 +119,15 @@ def read_csv(path: str | Path, options: ReadOptions | None = None) -> Recording:
         "montage": "montage",
     }
     missing = [columns[role] for role in ("sweep", "channel") if columns[role] not in frame]
-    if len(missing) == 2 and not mapping:
-        # Neither column, and no sidecar mapping: a text file, not a sweep table gone wrong.
-        raise NotARecording(f"a sweep table has columns {missing[0]!r} and {missing[1]!r}; "
-                            f"this file's first line reads {_first_cells(frame)}", path)
+    if len(missing) == 2 and not mapping and not _has_samples(frame):
+        # Neither column, no sidecar mapping and no columns of numbers: a text file, not a
+        # sweep table whose columns are named otherwise.
+        raise NotARecording(f"no sweep table in it: its first line reads "
+                            f"{_first_cells(frame)}", path)
     if missing:
-        raise InputError(f"no {missing[0]!r} column (columns: {_first_cells(frame)})", path)
+        raise InputError(f"no {missing[0]!r} column (columns: {_first_cells(frame)}); name "
+                         "yours with [tabular] sweep_column and channel_column in the case "
+                         "sidecar", path)
     known = {c for c in columns.values() if c in frame}
     sample_columns = [c for c in frame.columns if c not in known]
     if len(sample_columns) < 2:
