@@ -231,6 +231,43 @@ def _tables(sweeps, work):
     return paths
 
 
+MAPPED_TABLE_SIDECAR = """[tabular]
+sweep_column = "Trial"
+channel_column = "Lead"
+onset_column = "Time"
+intensity_column = "Volts"
+sfreq_hz = {sfreq:g}
+first_sample_ms = {first_ms:g}
+unit = "mV"
+"""
+
+
+def _mapped_tables(sweeps, work):
+    """Two tables in other layouts: (name, text, sidecar or None).
+
+    A semicolon-separated export whose columns the sidecar's ``[tabular]`` maps (sample
+    columns numbered, not named by time; values in mV), and a one-channel table with a
+    ``montage`` column and sweeps out of time order.
+    """
+    mapped = [";".join(["Trial", "Lead", "Time", "Volts"]
+                       + [f"s{k}" for k in range(sweeps.times.size)])]
+    for i in range(4):
+        row = sweeps.table.iloc[i]
+        for c, channel in enumerate(sweeps.ch_names[:2]):
+            mapped.append(";".join([f"T{i + 1}", channel, f"{row.onset_s:.4f}",
+                                    f"{row.stim_intensity:g}"]
+                                   + [f"{v:.5f}" for v in sweeps.data[i, c] * 1e3]))
+    sidecar = MAPPED_TABLE_SIDECAR.format(sfreq=sweeps.sfreq, first_ms=sweeps.times[0] * 1e3)
+    single = [",".join(["sweep", "channel", "onset_s", "montage"]
+                       + [f"{t * 1e3:.1f}" for t in sweeps.times])]
+    for i in (2, 0, 1):
+        row = sweeps.table.iloc[i]
+        single.append(",".join([str(i), sweeps.ch_names[0], f"{row.onset_s:.6f}", "C3-C4"]
+                               + [f"{v:.2f}" for v in sweeps.data[i, 0] * 1e6]))
+    return [("mapped.csv", "\n".join(mapped) + "\n", sidecar),
+            ("single.csv", "\n".join(single) + "\n", None)]
+
+
 def _mats(sweeps, work):
     import scipy.io
 
@@ -422,6 +459,11 @@ def build_seeds(work: Path) -> list[Seed]:
     add("sim.cfs", "CFS", {"sim.cfs": write_cfs(work / "sim.cfs", sweeps)}, "sim.cfs")
     for path in _tables(sweeps, work):
         add(path.name, "CSV/TSV", {path.name: path}, path.name)
+    for name, text, sidecar in _mapped_tables(sweeps, work):
+        files = {name: text.encode()}
+        if sidecar is not None:
+            files[name.replace(".csv", ".case.toml")] = sidecar.encode()
+        add(name, "CSV/TSV", files, name, list(files))
     plain, packed, v4, v73, tabular = _mats(sweeps, work)
     for path in (plain, packed, v4, v73):
         add(path.name, "MAT", {path.name: path}, path.name)

@@ -1,7 +1,8 @@
 """What the robustness guards cost on valid files: guarded read against an unguarded one.
 
-- NIX files are read in a forked child under time and memory limits (iomon.model.guard): the
-  fork, and the sweeps pickled back through a pipe, against the same read in-process.
+- Files read through neo (NIX, ABF, WinWCP, Spike2) are read in a forked child under time and
+  memory limits (iomon.model.guard): the fork, and the sweeps pickled back through a pipe,
+  against the same read in-process.
 - MATLAB files are walked (iomon.io.matfile, every tag, compressed variables inflated), then
   read by scipy in a guarded child: the read with the walk alone, and with the walk and the
   guard, against scipy's read in-process without either. MATLAB v7.3 (HDF5) files are read
@@ -74,17 +75,38 @@ def write_mat(path: Path, n_sweeps: int, n_channels: int, n_samples: int, compre
     return path
 
 
-def nix_rows(work: Path, repeats: int):
+def write_abf(path: Path, n_sweeps: int, n_samples: int, sfreq=5000.0) -> Path:
+    import pyabf.abfWriter
+
+    sweeps = np.random.default_rng(0).standard_normal((n_sweeps, n_samples)) * 0.05
+    pyabf.abfWriter.writeABF1(sweeps, str(path), sfreq, units="mV")
+    return path
+
+
+def neo_rows(work: Path, repeats: int):
+    """Every format read through neo: the guarded read against the same read in-process."""
     from iomon.io import ReadOptions
     from iomon.io.neo_adapter import _read_neo, read_neo
 
-    options = ReadOptions(stimulus_s=0.01)
-    for label, shape in (("NIX, 10 sweeps x 4 ch x 551", (10, 4, 551)),
-                         ("NIX, 60 sweeps x 8 ch x 2201", (60, 8, 2201))):
-        path = write_nix(work / f"{shape[0]}.nix", *shape)
-        plain, guarded = medians([lambda p=path: _read_neo(p, options, "NIXRawIO", "NIX"),
-                                  lambda p=path: read_neo(p, options, "NIXRawIO", "NIX")],
-                                 repeats)
+    episodes = ReadOptions(stimulus_s=0.01)
+    files = [("NIX, 10 sweeps x 4 ch x 551", write_nix(work / "10.nix", 10, 4, 551),
+              "NIXRawIO", "NIX", episodes),
+             ("NIX, 60 sweeps x 8 ch x 2201", write_nix(work / "60.nix", 60, 8, 2201),
+              "NIXRawIO", "NIX", episodes),
+             ("ABF1, 10 sweeps x 1 ch x 551", write_abf(work / "10.abf", 10, 551),
+              "AxonRawIO", "Axon ABF", episodes),
+             ("ABF1, 300 sweeps x 1 ch x 2201", write_abf(work / "300.abf", 300, 2201),
+              "AxonRawIO", "Axon ABF", episodes)]
+    if REALDATA.is_dir():
+        files += [("WinWCP real wcp-file.wcp", REALDATA / "wcp" / "wcp-file.wcp",
+                   "WinWcpRawIO", "WinWCP", ReadOptions()),
+                  ("Spike2 real physiology.smr", REALDATA / "smr" / "physiology.smr",
+                   "Spike2RawIO", "Spike2 (SON)",
+                   ReadOptions(stimulus_channel="Magnet", window_s=(-0.02, 0.1)))]
+    for label, path, class_name, title, options in files:
+        plain, guarded = medians(
+            [lambda p=path, c=class_name, t=title, o=options: _read_neo(p, o, c, t),
+             lambda p=path, c=class_name, t=title, o=options: read_neo(p, o, c, t)], repeats)
         yield label, path.stat().st_size, plain, guarded
 
 
@@ -169,7 +191,7 @@ def main():
     args = parser.parse_args()
     print(f"{'file':<44}{'size':>10}{'unguarded':>12}{'guarded':>12}{'ratio':>8}")
     with tempfile.TemporaryDirectory(prefix="iomon-guard-cost-") as work:
-        for rows in (nix_rows(Path(work), args.repeats), mat_rows(Path(work), args.repeats),
+        for rows in (neo_rows(Path(work), args.repeats), mat_rows(Path(work), args.repeats),
                      v73_rows(Path(work), args.repeats), header_rows(args.repeats)):
             for label, size, plain, guarded in rows:
                 ratio = f"{guarded / plain:8.2f}" if plain else f"{'-':>8}"

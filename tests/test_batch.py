@@ -92,11 +92,15 @@ def test_every_case_analysed_and_the_corrupt_one_named(local_run):
     for index in range(N_CASES):
         case = out / f"P{index + 1:02d}"
         assert {p.name for p in case.iterdir()} == {"measurements.csv", "alerts.json",
-                                                    "summary.json", "batch.json"}
+                                                    "summary.json", "batch.json",
+                                                    "iomon-manifest.json"}
     assert not (out / "broken").exists()
     assert not list(out.glob(".*.partial*"))
-    # Without a terminal: one plain line per case.
-    assert len([line for line in proc.stderr.splitlines() if "iomon batch: [" in line]) == 7
+    # Without a terminal: one plain line per case, after the count and before the cohort step.
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("iomon batch:")]
+    assert lines[0] == f"iomon batch: {N_CASES + 1} case(s)"
+    assert len([line for line in lines if "iomon batch: [" in line]) == 7
+    assert lines[8:] == ["iomon batch: writing the cohort tables and report"], lines
 
 
 def test_case_outputs_are_what_analyze_writes(local_run, archive, tmp_path):
@@ -275,8 +279,7 @@ def test_sigkill_half_way_then_rerun_leaves_no_corrupt_output(local_run, archive
                               "--out", str(killed), "--jobs", "1", "--no-report"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not list(killed.glob("*/batch.json")) and time.monotonic() < deadline:
+    while not list(killed.glob("*/batch.json")) and batch.poll() is None:
         time.sleep(0.05)
     time.sleep(1.0)  # into the next case
     os.killpg(batch.pid, signal.SIGKILL)
@@ -383,3 +386,79 @@ def test_cohort_report_with_case_reports(archive, tmp_path):
     for words in ("Case series: 2 case(s)", "Patients", "Monitoring", "Alert audit",
                   "Wilson", "P03", "P04", "±"):
         assert words in flat, words
+
+
+def run_in_terminal(*args) -> tuple[int, list[str]]:
+    """``iomon ARGS`` with its stderr on a pseudo-terminal (100 columns), as a user sees it.
+
+    Returns the exit status and the frames drawn on the terminal (text between carriage
+    returns and newlines).
+    """
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "iomon.cli", *map(str, args)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # the terminal's other end closed: the command ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    return process.wait(), [f for f in re.split(r"[\r\n]+", text) if f.strip()]
+
+
+def test_progress_bar_from_the_start_per_case_its_clock_running_and_the_cohort_step(
+        archive, tmp_path):
+    """The bar appeared about 6 s late (at the first case's end), its clock stood still
+    between cases, and the cohort report was written silently after 100 %."""
+    import re
+
+    series = some_cases(archive, ("P01", "P02"), tmp_path)
+    code, frames = run_in_terminal("batch", series, "--out", tmp_path / "out", "--jobs", "1",
+                                   "--no-report")
+    assert code == 0, frames
+    bars = [(int(m[1]), m[2], f) for f in frames
+            if (m := re.search(r"(\d)/2 \[(\d\d:\d\d)", f))]
+    assert bars and bars[0][0] == 0, frames[:3]
+    counts = [done for done, _, _ in bars]
+    assert counts == sorted(counts) and set(counts) == {0, 1, 2}, counts
+    # The clock runs while no case ends: the bar at 0 of 2 is redrawn as time passes.
+    assert len({clock for done, clock, _ in bars if done == 0}) >= 2, frames
+    cohort = [i for i, (_, _, f) in enumerate(bars) if "writing the cohort" in f]
+    assert cohort and all(bars[i][0] == 2 for i in cohort), frames
+
+
+def test_a_users_files_in_the_batch_folder_are_refused_then_kept(archive, tmp_path):
+    """Issue 21, item 1: iomon never deletes or overwrites a file it did not write."""
+    series = some_cases(archive, ("P01",), tmp_path)
+    out = tmp_path / "out"
+    assert run("batch", series, "--out", out, "--no-report", "--quiet").returncode == 0
+    (out / "P01" / "notes.txt").write_text("mine\n")
+    (out / "my_plot.png").write_bytes(b"mine")
+    refused = run("batch", series, "--out", out, "--no-report")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "P01/notes.txt, my_plot.png" in refused.stderr and "--force" in refused.stderr
+    (series / "P01.case.toml").write_text((series / "P01.case.toml").read_text() + "\n")
+    forced = run("batch", series, "--out", out, "--no-report", "--quiet", "--force")
+    assert forced.returncode == 0 and "1 case(s) analysed" in forced.stdout, forced.stderr
+    assert (out / "P01" / "notes.txt").read_text() == "mine\n"
+    assert (out / "my_plot.png").read_bytes() == b"mine"
+    # The cohort's files are replaced whole: one of the user's there is refused before any case.
+    (out / "cohort-figures" / "my_figure.svg").write_text("mine\n")
+    again = run("batch", series, "--out", out, "--no-report", "--force")
+    assert again.returncode == 2 and "cohort-figures/my_figure.svg in it is not a file iomon" \
+        " wrote" in again.stderr, again.stderr
+    assert (out / "cohort-figures" / "my_figure.svg").read_text() == "mine\n"

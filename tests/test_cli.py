@@ -1,5 +1,6 @@
 """The command line, run as users run it: a real subprocess on real files."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
+from conftest import RECORDINGS
 from iomon.results import MEASUREMENT_COLUMNS
 from iomon.sim import read_truth
 
@@ -28,7 +30,12 @@ def analysed(small_case, tmp_path_factory):
 def test_analyze_writes_the_contract_files(analysed):
     sim, path, out, proc = analysed
     assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "measurements.csv",
-                                             "alerts.json", "summary.json", "figures"}
+                                             "alerts.json", "summary.json", "figures",
+                                             "iomon-manifest.json"}
+    manifest = json.loads((out / "iomon-manifest.json").read_text())
+    written = {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in out.rglob("*") if p.is_file() and p.name != "iomon-manifest.json"}
+    assert manifest["files"] == written and manifest["case_id"] == sim.case.id
     table = pd.read_csv(out / "measurements.csv")
     assert tuple(table.columns) == MEASUREMENT_COLUMNS
     n_sweeps = len(sim.truth.sweeps.onset_s)
@@ -44,8 +51,6 @@ def test_analyze_writes_the_contract_files(analysed):
                 "n_rejected", "phases", "channels"):
         assert key in summary
     assert summary["n_sweeps"] == n_sweeps
-    import hashlib
-
     assert summary["input_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     deltoid = next(c for c in summary["channels"] if c["name"] == "L Deltoid")
     assert deltoid["baseline_present"] is False and deltoid["baseline_amplitude_uv"] is None
@@ -74,7 +79,7 @@ def test_no_report_writes_tables_only(small_case, tmp_path):
     proc = run("analyze", path, "--out", tmp_path / "o", "--no-report", "--criteria", "jssr70")
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"measurements.csv", "alerts.json",
-                                                          "summary.json"}
+                                                          "summary.json", "iomon-manifest.json"}
     assert json.loads((tmp_path / "o" / "alerts.json").read_text())["criteria"] == "jssr70"
 
 
@@ -188,6 +193,68 @@ def test_every_real_file_through_the_command_line(realdata, tmp_path):
             assert (out / "summary.json").exists()
         codes[path.name] = proc.returncode
     assert codes["test.vhdr"] == 0 and codes["wcp-file.wcp"] == 0 and codes["test.bdf"] == 0
+
+
+def info_lines(path) -> tuple[list[str], list[str]]:
+    """``iomon info``'s lines (it must exit 0 with nothing on stderr), and the notes on what
+    would stop an analysis."""
+    proc = run("info", path)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    lines = proc.stdout.splitlines()
+    return lines, [line.split(": ", 2)[2] for line in lines
+                   if line.startswith("note: an analysis would stop: ")]
+
+
+def test_info_on_a_readable_file_says_what_would_stop_an_analysis(realdata, tmp_path):
+    """CED's test_file.cfs (100 Hz, sweeps from 0 ms): info printed the format, duration and
+    sweeps, then exited 2 on processing.noise_window_ms."""
+    path = realdata / "cfs" / "test_file.cfs"
+    lines, stops = info_lines(path)
+    assert "sweeps:     3, 0.0 to 2550.0 ms around each stimulus, 100 Hz" in lines
+    assert any(line.startswith("phases:") for line in lines)
+    assert [s.split(":")[0] for s in stops] == ["sampled at 100 Hz", "the sweeps start at 0.0 ms",
+                                                "processing.noise_window_ms [-10, -1] holds "
+                                                "fewer than 5 samples of the sweeps (0 to 2550 "
+                                                "ms)"]
+    analysed = run("analyze", path, "--no-report", "--out", tmp_path / "out")
+    assert analysed.returncode == 2 and stops[0] in analysed.stderr
+
+
+def test_info_on_a_table_without_pre_stimulus_samples(tmp_path):
+    """The same without the real file: a 500 Hz sweep table from 0 ms."""
+    times = [f"{t:.0f}" for t in range(0, 100, 2)]
+    rows = [",".join(["sweep", "channel", "onset_s"] + times)]
+    rows += [",".join([str(s), "L TA", str(s * 2.0)] + ["1.0"] * len(times)) for s in range(3)]
+    path = tmp_path / "slow.csv"
+    path.write_text("\n".join(rows) + "\n")
+    lines, stops = info_lines(path)
+    assert "sweeps:     3, 0.0 to 98.0 ms around each stimulus, 500 Hz" in lines
+    assert len(stops) == 3 and stops[0].startswith("sampled at 500 Hz")
+
+
+def test_a_sidecar_entry_is_named_by_its_channel_and_counted_from_one(tmp_path):
+    """It read "channels[4].role must be one of test, control": counted from 0, unnamed."""
+    recording = RECORDINGS / "drez_systemic.edf"
+    names = ["L Deltoid", "L APB", "L TA", "L AH", "R TA"]
+    entries = "".join(f'[[channels]]\nname = "{n}"\n' for n in names)
+    sidecar = tmp_path / "bad.case.toml"
+    sidecar.write_text(entries + 'role = "at risk"\n')
+    proc = run("info", recording, "--case", sidecar)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"{sidecar}: [[channels]] entry 5 ('R TA'): role must be one of test, control, " \
+        "got 'at risk'" in proc.stderr
+
+
+@pytest.mark.parametrize("name, content", [("hello.txt", "hello world\nsecond line\n"),
+                                           ("notes.xyz", "hello\n")])
+def test_a_file_that_is_no_recording_is_said_so(tmp_path, name, content):
+    """A .txt got "no 'sweep' column (columns: hello world...)"."""
+    path = tmp_path / name
+    path.write_text(content)
+    proc = run("info", path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"{path}: not a recording iomon reads (" in proc.stderr
+    assert "formats: EDF/BDF" in proc.stderr and "sweep table CSV/TSV" in proc.stderr
 
 
 def test_demo_simulates_and_reports(tmp_path):

@@ -66,7 +66,7 @@ def test_bad_files(tmp_path, small_case):
     }
     messages = {"missing.edf": "not found", "text.edf": "not an EDF",
                 "tiny.edf": "not an EDF", "truncated.edf": "truncated",
-                "notes.xyz": "unknown recording format"}
+                "notes.xyz": "not a recording iomon reads"}
     for name, content in cases.items():
         path = tmp_path / name
         if content is not None:

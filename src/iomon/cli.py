@@ -50,6 +50,9 @@ def _add_batch(sub) -> None:
     batch.add_argument("--case-memory", type=float, default=None, metavar="GB",
                        help="address space one case may use, GiB; 0 = no limit (default: the "
                             "machine's memory over --jobs, at least 4)")
+    batch.add_argument("--force", action="store_true",
+                       help="write into a DIR that holds files iomon did not write (they are "
+                            "left as they are; refused otherwise)")
     batch.add_argument("--quiet", action="store_true",
                        help="no progress; only errors and the final line")
 
@@ -101,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="simulate a DREZ case, analyse it, write its report")
     demo.add_argument("--out", default="iomon-demo", metavar="DIR",
                       help="output folder (default: iomon-demo)")
+    demo.add_argument("--force", action="store_true",
+                      help="write into a DIR that holds files iomon did not write, or another "
+                           "case's results (only iomon's own files are replaced)")
 
     analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
     analyze.add_argument("recording", metavar="RECORDING", help=_RECORDING_HELP + formats_text())
@@ -113,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--identify", action="store_true",
                          help="let patient identifiers from the file header into the report")
     analyze.add_argument("--force", action="store_true",
-                         help="replace another case's results in --out (refused otherwise)")
+                         help="write into a --out that holds another case's results or files "
+                              "iomon did not write (only iomon's own files are replaced)")
 
     info = sub.add_parser("info", help="what the reader sees: channels, sweeps, annotations, "
                                        "phases")
@@ -170,30 +177,46 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_demo(args) -> int:
+    import shutil
+    import tempfile
+
     from .pipeline import analyze_file
-    from .report.outputs import write_outputs
+    from .report.outputs import check_folder, write_outputs
     from .sim import simulate_case, write_simulated_case
 
     out = Path(args.out)
-    sim = simulate_case("focal_recovering", seed=0, case_id="DEMO")
-    recording_path = write_simulated_case(sim, out / "recording", stem="demo")
-    result = analyze_file(recording_path)
-    write_outputs(result, out)
+    check_folder(out, args.force)  # refused before anything is simulated
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The recording is written beside the folder first and moved in with the outputs, so
+    # that it is recorded as iomon's and replaced by the next demo, never left half-written.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.recording.partial-", dir=out.parent))
+    try:
+        sim = simulate_case("focal_recovering", seed=0, case_id="DEMO")
+        written = write_simulated_case(sim, scratch, stem="demo")
+        result = analyze_file(written)
+        write_outputs(result, out, force=args.force,
+                      extra={f"recording/{p.name}": p for p in sorted(scratch.iterdir())})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     print(f"demo: simulated a DREZ case with a focal drop that recovers "
           f"({', '.join(sim.truth.focal_channels)}); recording in "
-          f"{recording_path}; {len(result.alerts)} alert(s); report in {out / 'report.html'}")
+          f"{out / 'recording' / written.name}; {len(result.alerts)} alert(s); report in "
+          f"{out / 'report.html'}")
     return 0
 
 
 def _cmd_info(args) -> int:
     from .io import read
     from .model.annotations import find_baseline_start, is_stimulus
-    from .pipeline import load_case, prepare
+    from .pipeline import load_case, prepare, refusals
 
     recording_path = Path(args.recording)
     case = load_case(recording_path, args.case)
     recording = read(recording_path, case.read_options)
     sweeps, phases, sweep_phase = prepare(recording, case)
+    # What the reader sees is told whatever an analysis would make of it: what would stop
+    # one is listed in the notes, and the recording is not refused for it.
+    stops = refusals(recording, case)
     t = sweeps.times
     print(f"file:       {recording.path}")
     print(f"format:     {recording.format} (read with {recording.reader})")
@@ -203,7 +226,11 @@ def _cmd_info(args) -> int:
     print(f"window:     {t[0] * 1e3:g} to {t[-1] * 1e3:g} ms ({t.size} samples"
           + (", trimmed to fit the records)" if any("trimmed" in n for n in recording.notes)
              else ")"))
-    artefact_notes = _print_artefact(sweeps, case)
+    if stops:
+        print("artefact:   not planned (an analysis would stop: see the notes)")
+        artefact_notes = []
+    else:
+        artefact_notes = _print_artefact(sweeps, case)
     intensities = sweeps.table["stim_intensity"].dropna()
     if len(intensities):
         unit = sweeps.table["stim_unit"].iloc[0]
@@ -232,6 +259,8 @@ def _cmd_info(args) -> int:
         print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
     for note in list(recording.notes) + list(case.notes) + artefact_notes:
         print(f"note: {note}")
+    for stop in stops:
+        print(f"note: an analysis would stop: {stop}")
     return 0
 
 
@@ -296,32 +325,59 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-def _progress_printer(quiet: bool):
-    """A progress bar on a terminal, one log line per case otherwise, or nothing."""
-    if quiet:
-        return None, lambda: None
-    state = {"failed": 0, "bar": None}
+class _BatchProgress:
+    """Batch progress: a bar on a terminal, one line per case otherwise.
 
-    def report(outcome, done, total):
-        state["failed"] += outcome.status == "failed"
-        if state["bar"] is None and sys.stderr.isatty():
-            from tqdm import tqdm
+    The bar is drawn as soon as the cases are known, advances as each case ends, and its clock
+    runs between cases (a thread redraws it every second); the cohort step is shown on it.
+    """
 
-            state["bar"] = tqdm(total=total, unit="case", file=sys.stderr, dynamic_ncols=True)
-        if state["bar"] is not None:
-            state["bar"].set_postfix(failed=state["failed"], refresh=False)
-            state["bar"].update(1)
+    #: Seconds between redraws of the bar while no case ends.
+    TICK_S = 1.0
+
+    def __init__(self, stream):
+        import threading
+
+        self.stream, self.failed, self.bar = stream, 0, None
+        self._closed = threading.Event()
+
+    def start(self, total: int) -> None:
+        if not self.stream.isatty():
+            print(f"iomon batch: {total} case(s)", file=self.stream, flush=True)
+            return
+        import threading
+
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="case", desc="cases", file=self.stream,
+                        dynamic_ncols=True)
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._closed.wait(self.TICK_S):
+            self.bar.refresh()
+
+    def __call__(self, outcome, done: int, total: int) -> None:
+        self.failed += outcome.status == "failed"
+        if self.bar is not None:
+            self.bar.set_postfix(failed=self.failed, refresh=False)
+            self.bar.update(1)
             return
         what = ("failed: " + outcome.reason if outcome.status == "failed" else
                 "unchanged, skipped" if outcome.status == "unchanged" else "analysed")
         print(f"iomon batch: [{done}/{total}] {outcome.case_id} ({outcome.relative}) {what}",
-              file=sys.stderr, flush=True)
+              file=self.stream, flush=True)
 
-    def close():
-        if state["bar"] is not None:
-            state["bar"].close()
+    def stage(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(text)
+        else:
+            print(f"iomon batch: {text}", file=self.stream, flush=True)
 
-    return report, close
+    def close(self) -> None:
+        self._closed.set()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _cmd_batch(args) -> int:
@@ -333,14 +389,15 @@ def _cmd_batch(args) -> int:
     if args.case_timeout <= 0 or (args.case_memory is not None and args.case_memory < 0):
         raise InputError("--case-timeout must be above 0 and --case-memory 0 or more")
     memory = None if args.case_memory is None else int(args.case_memory * 2**30)
-    progress, close = _progress_printer(args.quiet)
+    progress = None if args.quiet else _BatchProgress(sys.stderr)
     try:
         summary = run_batch(args.archive, args.out, args.criteria or (None,), jobs=args.jobs,
                             scheduler=args.scheduler, report=not args.no_report,
                             identify=args.identify, timeout_s=args.case_timeout,
-                            memory_bytes=memory, progress=progress)
+                            memory_bytes=memory, progress=progress, force=args.force)
     finally:
-        close()
+        if progress is not None:
+            progress.close()
     n, failed = len(summary.outcomes), len(summary.failed)
     print(f"batch: {summary.count('analysed')} case(s) analysed, {summary.count('unchanged')} "
           f"unchanged, {failed} failed; cohort in {Path(args.out) / 'cohort.html'}")

@@ -48,7 +48,7 @@ from .results import CaseResult
 
 __all__ = ["CaseResult", "Conditioned", "Settings", "analyze", "analyze_each", "analyze_file",
            "condition_case", "file_sha256", "load_case", "measure_conditioned", "noise_window",
-           "prepare", "with_alerts"]
+           "prepare", "refusals", "with_alerts"]
 
 #: Below this sampling rate (Hz) a recording is refused: MEP phases last 1-5 ms.
 MIN_SFREQ_HZ = 1000.0
@@ -303,12 +303,45 @@ def setup_sweeps(onsets_s, baseline_start_s) -> np.ndarray:
     return onsets_s < baseline_start_s
 
 
-def _check_sweeps(sweeps, path) -> None:
-    """Refuse sweeps that cannot be measured: sampled too slowly."""
-    sfreq = sweeps.sfreq
+def _sweep_problems(sweeps) -> list[str]:
+    """Why sweeps cannot be measured, if they cannot: sampled too slowly."""
+    sfreq, problems = sweeps.sfreq, []
     if sfreq < 0.999 * MIN_SFREQ_HZ:  # a nominal 1 kHz may be stored as 999.99995 Hz
-        raise InputError(f"sampled at {sfreq:g} Hz: too slow to measure motor evoked potentials "
-                         f"(iomon needs at least {MIN_SFREQ_HZ:g} Hz)", path)
+        problems.append(f"sampled at {sfreq:g} Hz: too slow to measure motor evoked potentials "
+                        f"(iomon needs at least {MIN_SFREQ_HZ:g} Hz)")
+    return problems
+
+
+def _check_sweeps(sweeps, path) -> None:
+    """Refuse sweeps that cannot be measured (the first reason)."""
+    problems = _sweep_problems(sweeps)
+    if problems:
+        raise InputError(problems[0], path)
+
+
+def refusals(recording: Recording, case: Case, settings: Settings | None = None) -> list[str]:
+    """What would stop :func:`analyze` on this recording and case, one line each (none: it runs).
+
+    The checks an analysis makes before it measures: the sampling rate, the processing settings
+    against the sweeps, room for the noise window (before the stimulus or after the responses).
+    ``iomon info`` lists them as notes.
+    """
+    from .processing.conditioning import DEFAULT_ARTEFACT_S
+
+    sweeps, _, _ = prepare(recording, case)
+    problems = _sweep_problems(sweeps)
+    try:
+        resolved = resolve(settings or Settings(), case.processing, sweeps.times, sweeps.sfreq,
+                           recording.path, case.source)
+        if resolved.noise_window_s is None:  # to be measured after the responses: is there room?
+            windows = response_windows([ch.muscle for ch in sweeps.channels], sweeps.times,
+                                       DEFAULT_ARTEFACT_S[1])
+            measurable = windows[:, 1] > windows[:, 0]
+            noise_window(windows[measurable], sweeps.times,
+                         [ch for ch, m in zip(sweeps.channels, measurable) if m])
+    except InputError as err:
+        problems.append(err.reason)
+    return problems
 
 
 #: The noise window after the responses starts this long after the latest response window

@@ -32,8 +32,8 @@ from pathlib import Path
 from .. import __version__
 from ..model.errors import InputError
 
-__all__ = ["BatchJob", "BatchSummary", "CaseEntry", "CaseOutcome", "find_cases",
-           "process_case", "run_batch"]
+__all__ = ["BatchJob", "BatchSummary", "CaseEntry", "CaseOutcome", "CaseProcesses",
+           "find_cases", "process_case", "run_batch"]
 
 #: The files a batch writes into ``DIR`` beside the case folders.
 BATCH_FILES = ("cohort.csv", "cohort.html", "cohort.pdf", "audit.csv", "failures.csv",
@@ -256,11 +256,36 @@ def _input_key(job: BatchJob) -> dict:
 
 
 def _output_checksums(case_dir: Path) -> dict:
-    """Checksum of every file of a case folder but its record, by relative path."""
-    from ..pipeline import file_sha256
+    """Checksum of every file iomon wrote into a case folder, by relative path.
 
-    return {p.relative_to(case_dir).as_posix(): file_sha256(p)
-            for p in sorted(case_dir.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    Its outputs as their manifest records them, and the manifest; anyone else's file counts
+    not (a note a user keeps beside the outputs does not make the case run again).
+    """
+    from ..pipeline import file_sha256
+    from ..report.outputs import MANIFEST as OUTPUTS_RECORD
+    from ..report.outputs import owned_files
+
+    owned = owned_files(case_dir)
+    if OUTPUTS_RECORD in owned:
+        owned[OUTPUTS_RECORD] = file_sha256(case_dir / OUTPUTS_RECORD)
+    return dict(sorted(owned.items()))
+
+
+def _vouched(case_dir: Path) -> dict:
+    """The outputs a case folder's ``batch.json`` says iomon wrote (its output names only).
+
+    A folder written before outputs had a manifest of their own is known by this record.
+    """
+    from ..report.outputs import OUTPUT_FILES
+
+    try:
+        outputs = json.loads((case_dir / MANIFEST).read_text(encoding="utf-8"))["outputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(outputs, dict):
+        return {}
+    return {k: v for k, v in outputs.items() if isinstance(k, str) and isinstance(v, str)
+            and k.split("/")[0] in OUTPUT_FILES}
 
 
 def _unchanged(job: BatchJob, key: dict) -> dict | None:
@@ -276,11 +301,12 @@ def _unchanged(job: BatchJob, key: dict) -> dict | None:
     return manifest
 
 
-def process_case(job: BatchJob) -> CaseOutcome:
+def process_case(job: BatchJob, processes: CaseProcesses | None = None) -> CaseOutcome:
     """Analyse one case in a child process of its own, unless its outputs are up to date.
 
     Never raises: whatever goes wrong becomes a failed outcome with a one-line reason. This
-    is the function local workers and Dask workers run.
+    is the function local workers and Dask workers run; ``processes`` (local runs) lets an
+    interrupted batch end the case processes it started.
     """
     entry = job.entry
     try:
@@ -288,12 +314,62 @@ def process_case(job: BatchJob) -> CaseOutcome:
         manifest = _unchanged(job, key)
         if manifest is not None:
             return CaseOutcome(entry.case_id, entry.relative, "unchanged", manifest=manifest)
-        return _run_child(job, key)
+        return _run_child(job, key, processes or CaseProcesses())
     except Exception as err:  # noqa: BLE001 - one case's trouble stays with that case
         return CaseOutcome(entry.case_id, entry.relative, "failed", _one_line(err))
 
 
-def _run_child(job: BatchJob, key: dict) -> CaseOutcome:
+class CaseProcesses:
+    """The case processes a batch has running, each the leader of a process group of its own.
+
+    Ending a case ends its whole group (the case and whatever it started: a guarded parse),
+    whether it finished, overran its time or the batch was interrupted; after :meth:`stop`,
+    no further case starts.
+    """
+
+    def __init__(self):
+        import threading
+
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self._stopped = False
+
+    def start(self, command: list[str], env: dict) -> subprocess.Popen | None:
+        """Start a case's process in a new session (its own process group); None once stopped."""
+        with self._lock:
+            if self._stopped:
+                return None
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, env=env, start_new_session=True)
+            self._running.add(process)
+            return process
+
+    def end(self, process: subprocess.Popen) -> None:
+        """SIGKILL the process's group (any member left), reap the process, forget it."""
+        _kill_group(process.pid)
+        process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
+        with self._lock:
+            self._running.discard(process)
+
+    def stop(self) -> None:
+        """End every running case's group; start none after."""
+        with self._lock:
+            self._stopped = True
+            running = list(self._running)
+        for process in running:
+            _kill_group(process.pid)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # the group has ended
+        pass
+
+
+def _run_child(job: BatchJob, key: dict, processes: CaseProcesses) -> CaseOutcome:
     """Run :func:`_child_main` on ``job`` in a fresh interpreter and read its answer."""
     entry = job.entry
     command = [sys.executable, "-c", "from iomon.batch.run import _child_main; _child_main()"]
@@ -302,19 +378,25 @@ def _run_child(job: BatchJob, key: dict) -> CaseOutcome:
     # address space that the memory limit counts, and hang at exit when they cannot start.)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, "1")
+    process = processes.start(command, env)
+    if process is None:
+        return CaseOutcome(entry.case_id, entry.relative, "failed",
+                           "not started: the batch was interrupted")
     try:
-        done = subprocess.run(command, input=pickle.dumps((job, key)), capture_output=True,
-                              timeout=job.timeout_s, env=env, check=False)
+        stdout, stderr = process.communicate(pickle.dumps((job, key, os.getpid())),
+                                             timeout=job.timeout_s)
     except subprocess.TimeoutExpired:
         return CaseOutcome(entry.case_id, entry.relative, "failed",
                            f"took longer than {job.timeout_s:g} s and was stopped "
                            "(--case-timeout)")
-    if done.returncode == 0 and done.stdout:
-        answer = json.loads(done.stdout.decode("utf-8"))
+    finally:
+        processes.end(process)
+    if process.returncode == 0 and stdout:
+        answer = json.loads(stdout.decode("utf-8"))
         return CaseOutcome(entry.case_id, entry.relative, answer["status"],
                            answer.get("reason", ""), answer.get("manifest"))
     return CaseOutcome(entry.case_id, entry.relative, "failed",
-                       _crash_reason(done.returncode, done.stderr, job.memory_bytes))
+                       _crash_reason(process.returncode, stderr, job.memory_bytes))
 
 
 def _crash_reason(returncode: int, stderr: bytes, memory_bytes: int | None) -> str:
@@ -349,8 +431,14 @@ def _one_line(err: BaseException, recording: Path | None = None) -> str:
 
 
 def _child_main() -> None:
-    """Entry of a case's process: read (job, key) from stdin, answer one JSON line."""
-    job, key = pickle.load(sys.stdin.buffer)
+    """Entry of a case's process: read (job, key) from stdin, answer one JSON line.
+
+    The process ends with the batch that started it, whatever ends the batch (on Linux).
+    """
+    from ..model.guard import die_with_parent
+
+    job, key, parent = pickle.load(sys.stdin.buffer)
+    die_with_parent(parent)
     answer_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answer
     if job.memory_bytes:
@@ -392,8 +480,12 @@ def analyse_case(job: BatchJob, key: dict) -> dict:
     recording = read(entry.recording, case.read_options)
     results = analyze_each(recording, case, job.presets)
     primary = dataclasses.replace(results[0], input_sha256=key["recording_sha256"])
+    vouched = _vouched(job.out_dir)
     (job.out_dir / MANIFEST).unlink(missing_ok=True)  # the folder is incomplete from here on
-    write_outputs(primary, job.out_dir, report=job.report, identify=job.identify, force=True)
+    # The batch checked the folder at its start (another's files only with --force): here
+    # iomon's own outputs are replaced, and another's file where an output goes fails the case.
+    write_outputs(primary, job.out_dir, report=job.report, identify=job.identify, force=True,
+                  vouched=vouched)
     manifest = {
         "case_id": entry.case_id,
         "recording": entry.relative,
@@ -426,13 +518,72 @@ def _clean_leftovers(out_dir: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+#: The lock a running batch holds in its folder.
+LOCK = ".iomon-batch.lock"
+
+
+def _check_out_dir(out_dir: Path, force: bool) -> None:
+    """Refuse a batch folder that holds what iomon did not write, unless ``force``.
+
+    Case folders may hold only what their manifests (or ``batch.json``) record, the folder
+    itself only the cohort's files its manifest records, case folders and the lock. Even with
+    ``force``, a file of another's where the cohort's files go (which are replaced whole) is
+    refused, before any case runs.
+    """
+    from ..report.outputs import MANIFEST as OUTPUTS_RECORD
+    from ..report.outputs import OS_LITTER, owned_files, record_facts, unrecorded
+
+    # A batch killed while writing the cohort's files left them unrecorded: they are iomon's;
+    # so are those of a batch folder written before it had a manifest (its cases have theirs).
+    facts = record_facts(out_dir)
+    writing = facts.get("cohort") == "writing" or (
+        not facts and any(out_dir.glob(f"*/{MANIFEST}")))
+    owned, foreign = owned_files(out_dir), []
+    for item in sorted(out_dir.iterdir()):
+        if item.name in (OUTPUTS_RECORD, LOCK) or item.name in OS_LITTER:
+            continue
+        if item.name in BATCH_FILES:
+            files = sorted(p for p in item.rglob("*") if not p.is_dir()) if item.is_dir() \
+                else [item]
+            theirs = [p.relative_to(out_dir).as_posix() for p in files]
+            theirs = [f for f in theirs if f not in owned]
+            if theirs and not writing:
+                raise InputError(f"{theirs[0]} in it is not a file iomon wrote there (or it was "
+                                 "changed since): move it away, or choose another --out",
+                                 out_dir)
+        elif item.is_dir() and not item.is_symlink():
+            foreign += [f"{item.name}/{f}" for f in unrecorded(item, [*_vouched(item),
+                                                                      MANIFEST])]
+        else:
+            foreign.append(item.name)
+    if foreign and not force:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise InputError(f"holds files iomon did not write there ({', '.join(foreign[:3])}"
+                         f"{more}); choose another --out, or pass --force to write beside them "
+                         "(they are left as they are)", out_dir)
+
+
+def _write_cohort(summary: BatchSummary, presets, write_cohort_files) -> None:
+    """Write the cohort's files and record them in the batch folder's manifest.
+
+    They are recorded as being written first: a batch killed half-way leaves them iomon's.
+    """
+    from ..report.outputs import record_files
+
+    out_dir = summary.out_dir
+    present = [n for n in BATCH_FILES if (out_dir / n).exists()]
+    record_files(out_dir, present, cohort="writing")
+    write_cohort_files(summary, [p.name for p in presets])
+    record_files(out_dir, [n for n in BATCH_FILES if (out_dir / n).exists()])
+
+
 def _lock(out_dir: Path):
     """Hold ``DIR/.iomon-batch.lock`` so that two batches never write into one folder."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         return None
-    handle = (out_dir / ".iomon-batch.lock").open("w")
+    handle = (out_dir / LOCK).open("w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -444,7 +595,8 @@ def _lock(out_dir: Path):
 def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
               jobs: int | None = None, scheduler: str | None = None, report: bool = True,
               identify: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
-              memory_bytes: int | None = None, progress=None) -> BatchSummary:
+              memory_bytes: int | None = None, progress=None,
+              force: bool = False) -> BatchSummary:
     """Analyse every case under ``archive`` into ``out_dir`` and write the cohort's files.
 
     Parameters
@@ -462,8 +614,13 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
         A case still running after this long is stopped and counted as failed.
     memory_bytes : int, optional
         Address space each case may use (0: no limit; default :func:`default_memory_bytes`).
+    force : bool
+        Write beside files iomon did not write in ``out_dir`` (refused otherwise); only
+        iomon's own files are ever replaced.
     progress : callable (CaseOutcome, int, int) -> None, optional
-        Called as each case finishes with the outcome, cases finished and cases in all.
+        Called as each case finishes with the outcome, cases finished and cases in all. If
+        it has them, its ``start(total)`` is called once the cases are known, before any
+        runs, and its ``stage(text)`` when the batch moves to the cohort's files.
 
     Returns
     -------
@@ -481,16 +638,25 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
     lock = _lock(out_dir)
     try:
         _clean_leftovers(out_dir)
+        _check_out_dir(out_dir, force)
         work = [BatchJob(e, out_dir.resolve() / e.case_id, presets, report, identify,
                          timeout_s, memory or None) for e in entries]
         tally = _Tally(len(work) + len(failures), progress)
-        for outcome in failures:
-            tally(outcome)
-        outcomes = (_run_on_dask(work, scheduler, tally) if scheduler
-                    else _run_here(work, jobs, tally))
+        # A cluster that cannot be reached is one line, before any progress is shown.
+        client = _connect(scheduler) if scheduler else None
+        try:
+            tally.event("start", tally.total)
+            for outcome in failures:
+                tally(outcome)
+            outcomes = (_run_on_dask(work, client, tally) if client is not None
+                        else _run_here(work, jobs, tally))
+        finally:
+            if client is not None:
+                client.close()
         summary = BatchSummary(out_dir, tuple(sorted(outcomes + failures,
                                                      key=lambda o: (o.case_id, o.relative))))
-        write_cohort_files(summary, [p.name for p in presets])
+        tally.event("stage", "writing the cohort tables and report")
+        _write_cohort(summary, presets, write_cohort_files)
         return summary
     finally:
         if lock is not None:
@@ -519,39 +685,58 @@ class _Tally:
             self.progress(outcome, self.done, self.total)
         return outcome
 
+    def event(self, name: str, value) -> None:
+        """Tell the progress function's ``start`` or ``stage``, if it has one."""
+        method = getattr(self.progress, name, None)
+        if method is not None:
+            method(value)
+
 
 def _run_here(work, jobs: int, tally: _Tally) -> list[CaseOutcome]:
-    """Run the cases on this machine, ``jobs`` at a time (each in its own process)."""
+    """Run the cases on this machine, ``jobs`` at a time (each in its own process).
+
+    Interrupted (Ctrl-C), the batch ends every running case's process group, starts no
+    other, and lets the interruption through.
+    """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    processes = CaseProcesses()
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
-        futures = [pool.submit(process_case, job) for job in work]
-        return [tally(future.result()) for future in as_completed(futures)]
+        try:
+            futures = [pool.submit(process_case, job, processes) for job in work]
+            return [tally(future.result()) for future in as_completed(futures)]
+        except BaseException:
+            processes.stop()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
-def _run_on_dask(work, address: str, tally: _Tally) -> list[CaseOutcome]:
-    """Send the cases to an existing Dask cluster through the client's futures."""
+def _connect(address: str):
+    """A client of the Dask scheduler at ``address`` (one-line InputError when unreachable)."""
     try:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import Client
     except ImportError:
         raise InputError("--scheduler needs Dask's distributed scheduler: "
                          "pip install 'iomon[dask]'") from None
     try:
-        client = Client(address, timeout="20s")
+        return Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as err:
         raise InputError(f"cannot reach the Dask scheduler at {address}: {_one_line(err)}"
                          ) from None
+
+
+def _run_on_dask(work, client, tally: _Tally) -> list[CaseOutcome]:
+    """Send the cases to an existing Dask cluster through the client's futures."""
+    from dask.distributed import as_completed
+
     outcomes = []
-    try:
-        futures = {client.submit(process_case, job, pure=False): job for job in work}
-        for future in as_completed(list(futures)):
-            try:
-                outcome = future.result()
-            except Exception as err:  # noqa: BLE001 - a worker lost with the task
-                job = futures[future]
-                outcome = CaseOutcome(job.entry.case_id, job.entry.relative, "failed",
-                                      f"lost on the Dask cluster ({_one_line(err)})")
-            outcomes.append(tally(outcome))
-    finally:
-        client.close()
+    futures = {client.submit(process_case, job, pure=False): job for job in work}
+    for future in as_completed(list(futures)):
+        try:
+            outcome = future.result()
+        except Exception as err:  # noqa: BLE001 - a worker lost with the task
+            job = futures[future]
+            outcome = CaseOutcome(job.entry.case_id, job.entry.relative, "failed",
+                                  f"lost on the Dask cluster ({_one_line(err)})")
+        outcomes.append(tally(outcome))
     return outcomes

@@ -241,7 +241,11 @@ def _tables(doc, key: str, allowed: set, path: Path):
         raise InputError(f"{key} must be an array of tables ([[{key}]])", path)
     out = []
     for i, entry in enumerate(entries):
-        where = f"{key}[{i}]"
+        # Counted from 1 as a reader counts them, and named by the channel it is about.
+        where = f"[[{key}]] entry {i + 1}"
+        named = entry.get("name", entry.get("channel")) if isinstance(entry, dict) else None
+        if isinstance(named, str) and named.strip():
+            where += f" ({named!r})"
         if not isinstance(entry, dict):
             raise InputError(f"{where} must be a table", path)
         _check_keys(entry, allowed, where, path)
@@ -322,23 +326,23 @@ def _channel_specs(doc: dict, path: Path, notes: list) -> tuple[ChannelSpec, ...
                                 path):
         name = entry.get("name")
         if not isinstance(name, str) or not name:
-            raise InputError(f"{where}.name must be the channel's label in the recording", path)
+            raise InputError(f"{where}: name must be the channel's label in the recording", path)
         muscle = entry.get("muscle")
         if muscle is not None:
             if not isinstance(muscle, str):
-                raise InputError(f"{where}.muscle must be text, got {muscle!r}", path)
+                raise InputError(f"{where}: muscle must be text, got {muscle!r}", path)
             code = muscle_code(muscle)
             if code is None:
-                notes.append(f"{path.name}: {where} ({name!r}) names muscle {muscle!r}, which "
-                             "iomon does not know: its expected latencies are not used (known: "
+                notes.append(f"{path.name}: {where} names muscle {muscle!r}, which iomon does "
+                             "not know: its expected latencies are not used (known: "
                              f"{', '.join(MUSCLES)})")
             muscle = code or muscle
         specs.append(ChannelSpec(
             name=name,
             muscle=muscle,
-            side=_choice(entry.get("side"), SIDES, f"{where}.side", path),
-            limb=_choice(entry.get("limb"), LIMBS, f"{where}.limb", path),
-            role=_choice(entry.get("role"), ROLES, f"{where}.role", path),
+            side=_choice(entry.get("side"), SIDES, f"{where}: side", path),
+            limb=_choice(entry.get("limb"), LIMBS, f"{where}: limb", path),
+            role=_choice(entry.get("role"), ROLES, f"{where}: role", path),
         ))
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
@@ -352,10 +356,10 @@ def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
     for where, entry in _tables(doc, "phases", {"name", "start_s", "end_s"}, path):
         name, start, end = entry.get("name"), entry.get("start_s"), entry.get("end_s")
         if not isinstance(name, str) or not name.strip():
-            raise InputError(f"{where}.name must be a non-empty string", path)
+            raise InputError(f"{where}: name must be a non-empty string", path)
         for key, value in (("start_s", start), ("end_s", end)):
             if not _seconds(value):
-                raise InputError(f"{where}.{key} must be seconds >= 0 (at most 1e7), got "
+                raise InputError(f"{where}: {key} must be seconds >= 0 (at most 1e7), got "
                                  f"{value!r}", path)
         if end <= start:
             raise InputError(f"{where}: end_s ({end}) must be after start_s ({start})", path)
@@ -416,21 +420,21 @@ def _exclusions(doc, path: Path) -> tuple[Exclusion, ...]:
                                                  "reason"} | _PROVENANCE, path):
         reason = entry.get("reason")
         if not isinstance(reason, str) or not reason.strip():
-            raise InputError(f"{where}.reason must say why (text)", path)
+            raise InputError(f"{where}: reason must say why (text)", path)
         if not set(entry) & {"channel", "sweep", "from_s", "to_s"}:
             raise InputError(f"{where} must name a channel, a sweep or a time range", path)
         channel = entry.get("channel")
         if channel is not None and (not isinstance(channel, str) or not channel):
-            raise InputError(f"{where}.channel must be the channel's label", path)
+            raise InputError(f"{where}: channel must be the channel's label", path)
         sweeps = entry.get("sweep", [])
         sweeps = [sweeps] if isinstance(sweeps, int) and not isinstance(sweeps, bool) else sweeps
         if not isinstance(sweeps, list) or not all(
                 isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10**7 for v in sweeps):
-            raise InputError(f"{where}.sweep must be a sweep number (0-based, as in "
+            raise InputError(f"{where}: sweep must be a sweep number (0-based, as in "
                              "measurements.csv) or a list of them", path)
         for key in ("from_s", "to_s"):
             if key in entry and not _seconds(entry[key]):
-                raise InputError(f"{where}.{key} must be seconds >= 0, got {entry[key]!r}", path)
+                raise InputError(f"{where}: {key} must be seconds >= 0, got {entry[key]!r}", path)
         start, end = entry.get("from_s"), entry.get("to_s")
         if start is not None and end is not None and end < start:
             raise InputError(f"{where}: to_s ({end}) is before from_s ({start})", path)
@@ -445,14 +449,14 @@ def _provenance(entry: dict, where: str, path: Path) -> tuple[str | None, str | 
     """A review edit's ``reviewer`` (text) and ``time`` (a TOML date-time or ISO text)."""
     reviewer, moment = entry.get("reviewer"), entry.get("time")
     if reviewer is not None and (not isinstance(reviewer, str) or not reviewer.strip()):
-        raise InputError(f"{where}.reviewer must be the reviewer's name or initials", path)
+        raise InputError(f"{where}: reviewer must be the reviewer's name or initials", path)
     if isinstance(moment, (datetime.datetime, datetime.date)):
         moment = moment.isoformat()
     elif moment is not None:
         try:
             moment = datetime.datetime.fromisoformat(str(moment)).isoformat()
         except ValueError:
-            raise InputError(f"{where}.time must be a date and time (ISO 8601), got "
+            raise InputError(f"{where}: time must be a date and time (ISO 8601), got "
                              f"{moment!r}", path) from None
     return (None if reviewer is None else reviewer.strip()), moment
 
@@ -462,12 +466,12 @@ def _events(doc, path: Path) -> tuple[TheatreEvent, ...]:
     out = []
     for where, entry in _tables(doc, "events", {"at_s", "text", "kind"} | _PROVENANCE, path):
         if not _seconds(entry.get("at_s")):
-            raise InputError(f"{where}.at_s must be seconds >= 0, got {entry.get('at_s')!r}",
+            raise InputError(f"{where}: at_s must be seconds >= 0, got {entry.get('at_s')!r}",
                              path)
         text = entry.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise InputError(f"{where}.text must say what happened", path)
-        kind = _choice(entry.get("kind"), EVENT_KINDS, f"{where}.kind", path)
+            raise InputError(f"{where}: text must say what happened", path)
+        kind = _choice(entry.get("kind"), EVENT_KINDS, f"{where}: kind", path)
         out.append(TheatreEvent(float(entry["at_s"]), text.strip(), kind,
                                 *_provenance(entry, where, path)))
     return tuple(sorted(out, key=lambda e: e.at_s))
@@ -485,9 +489,9 @@ def _landmarks(doc, path: Path) -> tuple[Landmark, ...]:
                                 | _PROVENANCE, path):
         channel, sweep = entry.get("channel"), entry.get("sweep")
         if not isinstance(channel, str) or not channel:
-            raise InputError(f"{where}.channel must be the channel's label", path)
+            raise InputError(f"{where}: channel must be the channel's label", path)
         if not isinstance(sweep, int) or isinstance(sweep, bool) or not 0 <= sweep < 10**7:
-            raise InputError(f"{where}.sweep must be a sweep number (0-based, as in "
+            raise InputError(f"{where}: sweep must be a sweep number (0-based, as in "
                              "measurements.csv)", path)
         if "onset_ms" not in entry and "peak_ms" not in entry:
             raise InputError(f"{where} must place an onset_ms or a peak_ms", path)
@@ -496,7 +500,7 @@ def _landmarks(doc, path: Path) -> tuple[Landmark, ...]:
             value = entry.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not abs(value) <= _LANDMARK_RANGE_MS):
-                raise InputError(f"{where}.{key} must be ms after the stimulus, got {value!r}",
+                raise InputError(f"{where}: {key} must be ms after the stimulus, got {value!r}",
                                  path)
             values[key] = None if value is None else float(value) * 1e-3
         out.append(Landmark(channel, sweep, values["onset_ms"], values["peak_ms"],
@@ -521,11 +525,11 @@ def _rebaselines(doc, path: Path) -> tuple[Rebaseline, ...]:
     for where, entry in _tables(doc, "rebaseline", {"at_s", "reason"} | _PROVENANCE, path):
         at = entry.get("at_s")
         if not _seconds(at):
-            raise InputError(f"{where}.at_s must be seconds >= 0 (at most 1e7), got {at!r}",
+            raise InputError(f"{where}: at_s must be seconds >= 0 (at most 1e7), got {at!r}",
                              path)
         reason = entry.get("reason", "")
         if not isinstance(reason, str):
-            raise InputError(f"{where}.reason must be text", path)
+            raise InputError(f"{where}: reason must be text", path)
         out.append(Rebaseline(float(at), reason, *_provenance(entry, where, path)))
     return tuple(out)
 

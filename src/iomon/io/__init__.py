@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..model.errors import InputError
 from . import brainvision, cadwell, cfs, csvtable, edf, matlab, neo_adapter, sweepfiles
-from .base import DEFAULT_WINDOW_S, Reader, ReadOptions, Recording, read_options
+from .base import DEFAULT_WINDOW_S, NotARecording, Reader, ReadOptions, Recording, read_options
 
 __all__ = ["DEFAULT_WINDOW_S", "READERS", "ReadOptions", "Reader", "Recording", "detect_format",
            "folder_reader", "formats_text", "read", "read_options_from_sidecar"]
@@ -79,10 +79,13 @@ def read(path: str | Path, options: ReadOptions | None = None) -> Recording:
         raise InputError("file not found", path)
     reader = folder_reader() if path.is_dir() else detect_format(path)
     if reader is None:
-        raise InputError(f"unknown recording format (extension {path.suffix or 'none'!r}); "
-                         f"iomon reads {formats_text()}", path)
+        raise InputError(f"not a recording iomon reads (extension {path.suffix or 'none'!r}; "
+                         f"formats: {formats_text()})", path)
     try:
         return reader.read(path, options)
+    except NotARecording as err:
+        raise InputError(f"not a recording iomon reads ({err.reason}; formats: "
+                         f"{formats_text()})", path) from None
     except InputError as err:
         if err.path is not None:
             raise

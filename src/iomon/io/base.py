@@ -24,11 +24,10 @@ from ..model.errors import InputError
 from ..model.sweeps import Channel, Sweeps
 
 __all__ = ["DEFAULT_WINDOW_S", "MAX_COVERAGE", "MAX_SFREQ_HZ", "MAX_SWEEP_VALUES", "MAX_TIME_S",
-           "ReadOptions", "Reader", "Recording", "assemble", "check_rate", "check_sweep_size",
-           "starts_on_artefact",
-           "check_time", "check_times", "error_line", "fit_windows", "quiet_stretch",
-           "read_options", "stimuli_or_error", "stimulus_sample_in_episodes", "trigger_onsets",
-           "unique_names", "unit_scale"]
+           "NotARecording", "ReadOptions", "Reader", "Recording", "assemble", "check_rate",
+           "check_sweep_size", "check_time", "check_times", "error_line", "fit_windows",
+           "quiet_stretch", "read_options", "starts_on_artefact", "stimuli_or_error",
+           "stimulus_sample_in_episodes", "trigger_onsets", "unique_names", "unit_scale"]
 
 #: Sweep window (s, relative to the stimulus) cut from continuous recordings by default.
 DEFAULT_WINDOW_S = (-0.010, 0.100)
@@ -45,6 +44,15 @@ MAX_SWEEP_VALUES = 200_000_000
 #: Stimuli whose sweep windows would cover the recorded data more than this many times over
 #: are not stimuli (a noise channel taken for a trigger gives thousands).
 MAX_COVERAGE = 8.0
+
+
+
+class NotARecording(InputError):
+    """A file that is none of the formats iomon reads, though its name suggests one.
+
+    ``read`` words it as for a file of an unknown format, with the formats listed; the
+    message here says what was looked for.
+    """
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..model.annotations import Stimulus
 from ..model.errors import InputError
-from .base import Reader, ReadOptions, Recording, assemble, error_line
+from .base import NotARecording, Reader, ReadOptions, Recording, assemble, error_line
 from .tabular import check_tabular, sample_times, scale_of
 
 __all__ = ["READER", "read_csv"]
@@ -24,10 +24,30 @@ def _table(path: Path):
     header = text.splitlines()[0]
     delimiter = max(("\t", ";", ","), key=header.count)
     try:
-        return pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
-                           encoding="utf-8-sig")
+        frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(f"not a readable table ({error_line(err)})", path) from None
+    if frame.empty:
+        # A header and nothing under it (a file cut after its first line): no sweep to place.
+        raise InputError("the table has a header but no rows of sweeps (a file cut short?)",
+                         path)
+    return frame
+
+
+def _first_cells(frame) -> str:
+    """The table's first column names, for a message."""
+    names = [str(c) for c in frame.columns[:8]]
+    return ", ".join(names) + ("..." if len(frame.columns) > 8 else "")
+
+
+def _has_samples(frame) -> bool:
+    """Whether at least 2 columns hold numbers in every row (as sample columns do)."""
+    import pandas as pd
+
+    head = frame.head(20)
+    numeric = [pd.to_numeric(head[c], errors="coerce").notna().all() for c in head.columns]
+    return sum(numeric) >= 2
 
 
 def _samples(frame, sample_columns, path) -> np.ndarray:
@@ -98,10 +118,16 @@ def read_csv(path: str | Path, options: ReadOptions | None = None) -> Recording:
         "stim_unit": "stim_unit",
         "montage": "montage",
     }
-    for role in ("sweep", "channel"):
-        if columns[role] not in frame:
-            raise InputError(f"no {columns[role]!r} column (columns: "
-                             f"{', '.join(frame.columns[:8])}...)", path)
+    missing = [columns[role] for role in ("sweep", "channel") if columns[role] not in frame]
+    if len(missing) == 2 and not mapping and not _has_samples(frame):
+        # Neither column, no sidecar mapping and no columns of numbers: a text file, not a
+        # sweep table whose columns are named otherwise.
+        raise NotARecording(f"no sweep table in it: its first line reads "
+                            f"{_first_cells(frame)}", path)
+    if missing:
+        raise InputError(f"no {missing[0]!r} column (columns: {_first_cells(frame)}); name "
+                         "yours with [tabular] sweep_column and channel_column in the case "
+                         "sidecar", path)
     known = {c for c in columns.values() if c in frame}
     sample_columns = [c for c in frame.columns if c not in known]
     if len(sample_columns) < 2:

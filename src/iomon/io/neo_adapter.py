@@ -117,6 +117,13 @@ def _check_abf1(head: bytes, size: int, path: Path) -> None:
 
 _ABF2_SECTIONS = 18
 _ABF2_STRINGS = 9  # the strings section's size is its byte count, not bytes x entries
+#: Sections neo reads entry by entry, each entry at block + k x (the section's entry size),
+#: and the bytes it reads of one (neo 0.14's ADC, DAC, epoch, epoch-per-DAC and tag
+#: descriptions; tests/test_robustness.py checks them against neo's). An entry size below
+#: that (0 in a damaged file) lets any entry count pass as lying inside the file, and neo
+#: then reads the same bytes 2^31 times over, holding every copy.
+_ABF2_ENTRY_BYTES = {1: ("ADC", 82), 2: ("DAC", 256), 3: ("epoch", 32),
+                     5: ("epoch per DAC", 48), 11: ("tag", 64)}
 
 
 def _check_abf2(head: bytes, size: int, path: Path) -> None:
@@ -128,6 +135,11 @@ def _check_abf2(head: bytes, size: int, path: Path) -> None:
         block, item, count = struct.unpack_from("<IIq", head, 76 + 16 * k)
         if count < 0:
             raise InputError(f"corrupt ABF header (section {k} holds {count} entries)", path)
+        name, needed = _ABF2_ENTRY_BYTES.get(k, ("", 0))
+        if count and item < needed:
+            raise InputError(f"corrupt ABF header: the {name} section's entries are {item} "
+                             f"bytes, fewer than the {needed} of one entry ({count} entries)",
+                             path)
         length = item if k == _ABF2_STRINGS else item * count
         if count and block * _ABF_BLOCK + length > size:
             raise InputError(f"truncated or corrupt: ABF section {k} ({count} entries of "
@@ -170,13 +182,6 @@ def _quiet():
 def _open(path: Path, class_name: str, format_name: str):
     import neo.rawio
 
-    _check_structure(path, class_name)
-    if class_name == "NIXRawIO":
-        try:
-            import nixio  # noqa: F401 - neo needs it for NIX files
-        except ImportError:
-            raise InputError("reading NIX files needs the nixio package "
-                             "(pip install 'iomon[nix]')", path) from None
     try:
         rawio = getattr(neo.rawio, class_name)(filename=str(path))
         rawio.parse_header()
@@ -294,16 +299,24 @@ def read_neo(path: str | Path, options: ReadOptions, class_name: str,
     """Read an episodic or continuous file with one of neo's RawIO classes.
 
     See the module docstring; ``class_name`` is the neo RawIO class (``"AxonRawIO"``) and
-    ``format_name`` how the format is named to users. NIX files are read under
-    :func:`iomon.model.guard.guarded`: HDF5 can loop for ever or crash on a damaged file.
+    ``format_name`` how the format is named to users. The header's counts and pointers are
+    checked here first (WinWCP, ABF); then neo parses the file under
+    :func:`iomon.model.guard.guarded`, within a time and a memory limit that grow with the
+    file: neo trusts what a header says (a damaged ABF made it allocate 24 GB), and HDF5 (NIX)
+    can loop for ever or crash on a damaged file.
     """
-    path = Path(path)
-    if class_name == "NIXRawIO":
-        from ..model.guard import guarded
+    from ..model.guard import guarded
 
-        return guarded(_read_neo, path, options, class_name, format_name, path=path,
-                       what=format_name)
-    return _read_neo(path, options, class_name, format_name)
+    path = Path(path)
+    _check_structure(path, class_name)
+    if class_name == "NIXRawIO":
+        try:
+            import nixio  # noqa: F401 - neo needs it for NIX files
+        except ImportError:
+            raise InputError("reading NIX files needs the nixio package "
+                             "(pip install 'iomon[nix]')", path) from None
+    return guarded(_read_neo, path, options, class_name, format_name, path=path,
+                   what=format_name)
 
 
 def _read_neo(path: Path, options: ReadOptions, class_name: str, format_name: str):

@@ -11,8 +11,18 @@ included) never reaches the terminal.
 
 The limits grow with the file: ``BASE_SECONDS`` plus one second per ``SECONDS_PER_MB``
 megabytes, and ``BASE_MEMORY`` plus ``MEMORY_PER_BYTE`` times its size above the process's
-size at the fork. ``IOMON_GUARD_TIMEOUT_S`` overrides the base time (the fuzz harness sets
-it low). Where ``os.fork`` does not exist (Windows) the parse runs in-process, unguarded.
+size at the fork. ``IOMON_GUARD_TIMEOUT_S`` and ``IOMON_GUARD_MEMORY_MB`` override the base
+time and memory (the fuzz harness and the tests set them low). Where ``os.fork`` does not
+exist (Windows) the parse runs in-process, unguarded.
+
+The child never outlives the parse's caller. Whatever ends the parent (Ctrl-C, SIGTERM, a
+batch's time limit, SIGKILL, a closed terminal), the child ends too: on Linux the kernel sends
+it SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``, set first thing in the child,
+which then checks that its parent did not die before that took effect); elsewhere a thread of
+the child watches a pipe the parent holds open and ends the child when it closes. An
+exception in the parent while it waits (KeyboardInterrupt) kills and reaps the child before it
+propagates. The child ignores SIGINT: a Ctrl-C reaches the whole foreground process group, and
+it is the parent that answers it.
 
 What it costs on a valid file (a fork, and pickling the sweeps back) is measured by
 ``benchmarks/guard_cost.py``.
@@ -20,6 +30,7 @@ What it costs on a valid file (a fork, and pickling the sweeps back) is measured
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import select
@@ -31,7 +42,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["BASE_MEMORY", "BASE_SECONDS", "guarded", "limits_for"]
+__all__ = ["BASE_MEMORY", "BASE_SECONDS", "die_with_parent", "guarded", "limits_for"]
 
 #: Seconds any guarded parse may take, plus one per SECONDS_PER_MB megabytes of the file.
 BASE_SECONDS = 60.0
@@ -41,31 +52,111 @@ BASE_MEMORY = 2 << 30
 MEMORY_PER_BYTE = 16
 
 
+def _override(name: str, default: float, smallest: float) -> float:
+    """A base limit from the environment, or ``default`` when unset or not a number."""
+    try:
+        return max(float(os.environ[name]), smallest)
+    except (KeyError, ValueError):
+        return default
+
+
 def limits_for(path: Path) -> tuple[float, int]:
     """The time (s) and the memory (bytes, above the current size) a parse of ``path`` gets."""
     size = Path(path).stat().st_size
-    base = BASE_SECONDS
-    override = os.environ.get("IOMON_GUARD_TIMEOUT_S")
-    if override:
-        try:
-            base = max(float(override), 0.1)
-        except ValueError:
-            pass
-    return base + size / (SECONDS_PER_MB * 1e6), BASE_MEMORY + MEMORY_PER_BYTE * size
+    seconds = _override("IOMON_GUARD_TIMEOUT_S", BASE_SECONDS, 0.1)
+    memory = _override("IOMON_GUARD_MEMORY_MB", BASE_MEMORY / 2**20, 16.0) * 2**20
+    return seconds + size / (SECONDS_PER_MB * 1e6), int(memory) + MEMORY_PER_BYTE * size
 
 
-def _process_size() -> int:
-    """Virtual memory of this process, bytes (0 where /proc is not available)."""
+#: prctl's option that has the kernel signal a process when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _kernel_death_signal():
+    """The kernel's death signal for this process, or None where there is no such call.
+
+    A function that asks the kernel to SIGKILL this process when its parent dies (Linux),
+    returning True when it took. Made once, before a fork, so that the child only calls it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                      ctypes.c_ulong]
+    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+
+
+def die_with_parent(parent: int, watch_fd: int | None = None) -> None:
+    """End this process when ``parent`` (the pid it was started by) dies.
+
+    Parameters
+    ----------
+    parent : int
+        The parent's pid, taken before the fork or the start.
+    watch_fd : int, optional
+        The read end of a pipe whose write end only the parent holds: where the kernel
+        cannot signal a parent's death, a thread ends this process when the pipe closes.
+
+    Call it first thing in the child. If the parent is already gone (it died before the
+    death signal was set, and the child was given to another process), the child ends now.
+    """
+    setter = _kernel_death_signal()
+    if setter is None or not setter():
+        if watch_fd is not None:
+            import threading
+
+            def watch():
+                while os.read(watch_fd, 1):
+                    pass
+                os._exit(1)
+
+            threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _process_size(field: str = "VmSize") -> int:
+    """Virtual memory of this process now (``VmSize``) or at its peak (``VmPeak``), bytes.
+
+    0 where /proc is not available.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            line = next(line for line in f if line.startswith(field + ":"))
+        return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError, StopIteration):
         return 0
 
 
-def _child(write_fd: int, func, args, memory: int) -> None:
-    """In the forked child: silence output, cap memory, run, send the outcome, exit."""
+def _run(func, args) -> tuple:
+    """``func(*args)`` as an outcome: ("ok", value), or what stopped it."""
     try:
+        return ("ok", func(*args))
+    except MemoryError:
+        return ("memory", None)
+    except InputError as err:
+        return ("refused", err.reason)
+    except RecursionError:
+        return ("error", "RecursionError: nesting too deep")
+    except Exception as err:  # noqa: BLE001 - any failure of the parser is the file's
+        text = str(err).strip().splitlines()
+        return ("error", f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": "))
+
+
+def _child(write_fd: int, func, args, memory: int, parent: int, watch_fd: int) -> None:
+    """In the forked child: tie its life to the parent's, cap memory, run, answer, exit.
+
+    Its output is silenced, and it ignores SIGINT (the parent answers a Ctrl-C).
+    """
+    try:
+        die_with_parent(parent, watch_fd)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         import faulthandler
         import resource
 
@@ -80,17 +171,12 @@ def _child(write_fd: int, func, args, memory: int) -> None:
             hard = resource.getrlimit(resource.RLIMIT_AS)[1]
             soft = size + memory if hard == resource.RLIM_INFINITY else min(size + memory, hard)
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-        try:
-            outcome = ("ok", func(*args))
-        except MemoryError:
+        outcome = _run(func, args)
+        if outcome[0] != "ok" and size and _process_size("VmPeak") > size + 0.9 * memory:
+            # C code that cannot allocate often fails without a MemoryError ("error return
+            # without exception set"), and a reader may make that a refusal: the limit it
+            # reached is the reason.
             outcome = ("memory", None)
-        except InputError as err:
-            outcome = ("refused", err.reason)
-        except RecursionError:
-            outcome = ("error", "RecursionError: nesting too deep")
-        except Exception as err:  # noqa: BLE001 - any failure of the parser is the file's
-            text = str(err).strip().splitlines()
-            outcome = ("error", f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": "))
         try:
             payload = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
         except MemoryError:
@@ -110,8 +196,7 @@ def _collect(read_fd: int, pid: int, seconds: float):
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            _kill(pid)
             return b"".join(chunks), None
         ready, _, _ = select.select([read_fd], [], [], min(left, 1.0))
         if ready:
@@ -147,7 +232,10 @@ def guarded(func, *args, path, what: str):
     seconds, memory = limits_for(path)
     sys.stdout.flush()
     sys.stderr.flush()
+    _kernel_death_signal()  # made here, so that the child only calls it
     read_fd, write_fd = os.pipe()
+    watch_fd, alive_fd = os.pipe()  # alive_fd stays open in the parent only
+    parent = os.getpid()
     with warnings.catch_warnings():
         # Python 3.12+ warns about forking a process with threads (the checksum thread of
         # analyze_file); the child only parses and exits.
@@ -155,13 +243,29 @@ def guarded(func, *args, path, what: str):
         pid = os.fork()
     if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
         os.close(read_fd)
-        _child(write_fd, func, args, memory)
+        os.close(alive_fd)
+        _child(write_fd, func, args, memory, parent, watch_fd)
     os.close(write_fd)
+    os.close(watch_fd)
     try:
         payload, status = _collect(read_fd, pid, seconds)
+    except BaseException:
+        # Interrupted while waiting (Ctrl-C): the parse ends with its caller.
+        _kill(pid)
+        raise
     finally:
         os.close(read_fd)
+        os.close(alive_fd)
     return _answer(payload, status, path, what, seconds, memory)
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL the child and reap it (it may have ended already)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
 
 
 def _answer(payload: bytes, status, path, what, seconds, memory):

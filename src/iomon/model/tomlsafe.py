@@ -74,24 +74,42 @@ def load_toml(path: str | Path, what: str = "TOML file") -> dict:
     return doc
 
 
+def _children(key: str, value, joint: str):
+    """(name, item, joint for its own items) of a table's or an array's items.
+
+    A table in an array of the document's top level (``[[phases]]``) is its entry counted from
+    1, with its ``name`` or ``channel`` when it has one, and its keys follow a colon; any other
+    item of an array is indexed as in TOML.
+    """
+    if isinstance(value, dict):
+        return [(f"{key}{joint}{k}" if key else str(k), v, ".") for k, v in value.items()]
+    out = []
+    for k, item in enumerate(value):
+        if isinstance(item, dict) and key.isidentifier():
+            named = item.get("name", item.get("channel"))
+            label = f"[[{key}]] entry {k + 1}" + (f" ({named!r})" if isinstance(named, str)
+                                                  else "")
+            out.append((label, item, ": "))
+        else:
+            out.append((f"{key}[{k}]", item, "."))
+    return out
+
+
 def check_document(doc: dict) -> None:
     """Refuse nesting deeper than MAX_DEPTH, integers beyond 64 bits and non-finite floats.
 
-    Walks the document without recursion; the message names the key (``phases[0].end_s``).
+    Walks the document without recursion; the message names the key as the sidecar's own
+    refusals do (``[[phases]] entry 1 ('lesioning'): end_s``, ``recording.window_ms[0]``).
     """
-    stack = [("", doc, 0)]
+    stack = [("", doc, 0, ".")]
     while stack:
-        key, value, depth = stack.pop()
+        key, value, depth, joint = stack.pop()
         if isinstance(value, (dict, list)):
             if depth >= MAX_DEPTH:
                 raise InputError(f"{key or 'the document'} nests deeper than {MAX_DEPTH} "
                                  "tables or arrays")
-            items = (value.items() if isinstance(value, dict)
-                     else ((f"[{k}]", v) for k, v in enumerate(value)))
-            for name, item in items:
-                child = name if not key else (f"{key}{name}" if name.startswith("[")
-                                              else f"{key}.{name}")
-                stack.append((child, item, depth + 1))
+            for child, item, next_joint in _children(key, value, joint):
+                stack.append((child, item, depth + 1, next_joint))
         elif isinstance(value, bool):
             continue
         elif isinstance(value, int) and not -_INT64 <= value < _INT64:
