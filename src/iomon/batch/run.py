@@ -5,9 +5,12 @@ into ``DIR/<case_id>/`` and writes the cohort's tables and report beside them.
 
 Each case runs in a child process of its own (:func:`process_case`), so a case that crashes,
 runs out of memory or hangs takes only itself down: its address space is limited and it is
-killed after the time allowed. Locally, ``jobs`` threads each wait on one child; with a Dask
-scheduler the same :func:`process_case` is sent through the client's futures and runs on the
-cluster's workers (which must see the archive and ``DIR`` at the same paths).
+killed after the time allowed. On Linux the case processes are forked by a fork server that
+imported the libraries once (:mod:`iomon.batch.forkserver`), so a case pays its analysis
+only; elsewhere each starts as a fresh interpreter. Locally, ``jobs`` threads each wait on one
+child; with a Dask scheduler the same :func:`process_case` is sent through the client's
+futures and runs on the cluster's workers (which must see the archive and ``DIR`` at the same
+paths), each worker process forking its cases from a fork server of its own.
 
 A case folder is complete when its ``batch.json`` (written last, after the outputs) records
 the checksums of its inputs, its sidecar, the criteria, the iomon version and of every output
@@ -26,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -306,7 +310,8 @@ def process_case(job: BatchJob, processes: CaseProcesses | None = None) -> CaseO
 
     Never raises: whatever goes wrong becomes a failed outcome with a one-line reason. This
     is the function local workers and Dask workers run; ``processes`` (local runs) lets an
-    interrupted batch end the case processes it started.
+    interrupted batch end the case processes it started. Without it (on a Dask worker) the
+    case starts from the worker's own fork server, which serves every case sent to it.
     """
     entry = job.entry
     try:
@@ -314,7 +319,7 @@ def process_case(job: BatchJob, processes: CaseProcesses | None = None) -> CaseO
         manifest = _unchanged(job, key)
         if manifest is not None:
             return CaseOutcome(entry.case_id, entry.relative, "unchanged", manifest=manifest)
-        return _run_child(job, key, processes or CaseProcesses())
+        return _run_child(job, key, processes or _worker_processes())
     except Exception as err:  # noqa: BLE001 - one case's trouble stays with that case
         return CaseOutcome(entry.case_id, entry.relative, "failed", _one_line(err))
 
@@ -322,34 +327,62 @@ def process_case(job: BatchJob, processes: CaseProcesses | None = None) -> CaseO
 class CaseProcesses:
     """The case processes a batch has running, each the leader of a process group of its own.
 
-    Ending a case ends its whole group (the case and whatever it started: a guarded parse),
-    whether it finished, overran its time or the batch was interrupted; after :meth:`stop`,
-    no further case starts.
+    Where it can (Linux), a case starts from a preloaded fork server
+    (:mod:`iomon.batch.forkserver`), started with the first case that runs and ended by
+    :meth:`close`; elsewhere as a fresh interpreter. Either way ending a case ends its whole
+    group (the case and whatever it started: a guarded parse), whether it finished, overran
+    its time or the batch was interrupted; after :meth:`stop`, no further case starts.
+
+    Parameters
+    ----------
+    forkserver : bool, optional
+        Start cases from a fork server (default: where :func:`forkserver.available`).
     """
 
-    def __init__(self):
-        import threading
+    def __init__(self, forkserver: bool | None = None):
+        from .forkserver import available
 
         self._lock = threading.Lock()
-        self._running: set[subprocess.Popen] = set()
+        self._running: set = set()
         self._stopped = False
+        self._forkserver = available() if forkserver is None else forkserver
+        self._server = None
 
-    def start(self, command: list[str], env: dict) -> subprocess.Popen | None:
-        """Start a case's process in a new session (its own process group); None once stopped."""
+    def start(self, job: BatchJob):
+        """Start a case's process in a session of its own; None once stopped.
+
+        Returns a :class:`~iomon.batch.forkserver.ForkedCase` or a :class:`_FreshCase`.
+        """
         with self._lock:
             if self._stopped:
                 return None
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, env=env, start_new_session=True)
+            process = self._forked(job) if self._forkserver else None
+            process = process or _FreshCase()
             self._running.add(process)
             return process
 
-    def end(self, process: subprocess.Popen) -> None:
+    def _forked(self, job: BatchJob):
+        """The case started by the fork server (started, or started again, if need be)."""
+        from .forkserver import ForkServer
+
+        for _ in range(2):
+            if self._server is None or not self._server.alive():
+                self._server = ForkServer(_case_env())
+            try:
+                return self._server.start(_preload_for(job))
+            except OSError:  # the server is gone: a new one, once
+                self._server.broken = "its socket closed"
+        self._forkserver = False
+        return None
+
+    def without_server(self) -> None:
+        """Start every further case afresh (the fork server could not start one)."""
+        with self._lock:
+            self._forkserver = False
+
+    def end(self, process) -> None:
         """SIGKILL the process's group (any member left), reap the process, forget it."""
-        _kill_group(process.pid)
-        process.wait()
-        for stream in (process.stdin, process.stdout, process.stderr):
-            stream.close()
+        process.end()
         with self._lock:
             self._running.discard(process)
 
@@ -359,7 +392,44 @@ class CaseProcesses:
             self._stopped = True
             running = list(self._running)
         for process in running:
-            _kill_group(process.pid)
+            process.kill()
+
+    def close(self) -> None:
+        """End the fork server, if one was started (it kills any case left)."""
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
+
+
+class _FreshCase:
+    """A case started as a fresh interpreter that imports what it needs (no fork server)."""
+
+    refused = ""
+
+    def __init__(self):
+        command = [sys.executable, "-c",
+                   "from iomon.batch.run import _child_main; _child_main()"]
+        self.popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=_case_env(),
+                                      start_new_session=True)
+        self.pid = self.popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def communicate(self, data: bytes, timeout: float) -> tuple[bytes, bytes]:
+        return self.popen.communicate(data, timeout=timeout)
+
+    def kill(self) -> None:
+        _kill_group(self.pid)
+
+    def end(self) -> None:
+        _kill_group(self.pid)
+        self.popen.wait()
+        for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+            stream.close()
 
 
 def _kill_group(pgid: int) -> None:
@@ -369,32 +439,73 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _run_child(job: BatchJob, key: dict, processes: CaseProcesses) -> CaseOutcome:
-    """Run :func:`_child_main` on ``job`` in a fresh interpreter and read its answer."""
-    entry = job.entry
-    command = [sys.executable, "-c", "from iomon.batch.run import _child_main; _child_main()"]
+def _case_env() -> dict:
+    """The environment of a case's process (and of the fork server whose cases inherit it)."""
     env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg")
     # Cases run side by side, one per core: one thread each. (BLAS thread pools also reserve
-    # address space that the memory limit counts, and hang at exit when they cannot start.)
+    # address space that the memory limit counts, hang at exit when they cannot start, and
+    # would make the fork server's forks unsafe.)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, "1")
-    process = processes.start(command, env)
+    return env
+
+
+def _preload_for(job: BatchJob) -> tuple[str, ...]:
+    """The modules a case imports: the analysis, the report's if it writes one, its reader's."""
+    from ..io import detect_format, folder_reader
+    from .forkserver import BASE_PRELOAD, FORMAT_PRELOAD, REPORT_PRELOAD
+
+    recording = job.entry.recording
+    try:
+        reader = folder_reader() if recording.is_dir() else detect_format(recording)
+    except OSError:  # the case's own process will say what is wrong with the file
+        reader = None
+    return (*BASE_PRELOAD, *(REPORT_PRELOAD if job.report else ()),
+            *FORMAT_PRELOAD.get(getattr(reader, "name", None), ()))
+
+
+_WORKER_PROCESSES: list[CaseProcesses] = []
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker_processes() -> CaseProcesses:
+    """The case processes of this process when it runs cases for others (a Dask worker).
+
+    One for the process's life: its fork server serves every case sent to the worker and
+    ends with it.
+    """
+    with _WORKER_LOCK:
+        if not _WORKER_PROCESSES:
+            _WORKER_PROCESSES.append(CaseProcesses())
+        return _WORKER_PROCESSES[0]
+
+
+def _run_child(job: BatchJob, key: dict, processes: CaseProcesses) -> CaseOutcome:
+    """Run :func:`_child_main` on ``job`` in a process of its own and read its answer."""
+    entry = job.entry
+    process = processes.start(job)
     if process is None:
         return CaseOutcome(entry.case_id, entry.relative, "failed",
                            "not started: the batch was interrupted")
     try:
         stdout, stderr = process.communicate(pickle.dumps((job, key, os.getpid())),
-                                             timeout=job.timeout_s)
+                                             job.timeout_s)
     except subprocess.TimeoutExpired:
         return CaseOutcome(entry.case_id, entry.relative, "failed",
                            f"took longer than {job.timeout_s:g} s and was stopped "
                            "(--case-timeout)")
     finally:
         processes.end(process)
+    if process.refused:  # the fork server could not start it: afresh, and every case after
+        processes.without_server()
+        return _run_child(job, key, processes)
     if process.returncode == 0 and stdout:
         answer = json.loads(stdout.decode("utf-8"))
         return CaseOutcome(entry.case_id, entry.relative, answer["status"],
                            answer.get("reason", ""), answer.get("manifest"))
+    if process.returncode is None:
+        return CaseOutcome(entry.case_id, entry.relative, "failed",
+                           "its process was lost with the fork server that started it")
     return CaseOutcome(entry.case_id, entry.relative, "failed",
                        _crash_reason(process.returncode, stderr, job.memory_bytes))
 
@@ -430,15 +541,16 @@ def _one_line(err: BaseException, recording: Path | None = None) -> str:
     return " ".join(text.split())
 
 
-def _child_main() -> None:
+def _child_main(parent: int | None = None) -> None:
     """Entry of a case's process: read (job, key) from stdin, answer one JSON line.
 
-    The process ends with the batch that started it, whatever ends the batch (on Linux).
+    The process ends with the process that started it (``parent``: the fork server; by
+    default the batch), whatever ends that (on Linux).
     """
     from ..model.guard import die_with_parent
 
-    job, key, parent = pickle.load(sys.stdin.buffer)
-    die_with_parent(parent)
+    job, key, batch = pickle.load(sys.stdin.buffer)
+    die_with_parent(parent or batch)
     answer_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answer
     if job.memory_bytes:
@@ -648,6 +760,7 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
             tally.event("start", tally.total)
             for outcome in failures:
                 tally(outcome)
+            cohort_imports = _import_meanwhile(COHORT_MODULES)
             outcomes = (_run_on_dask(work, client, tally) if client is not None
                         else _run_here(work, jobs, tally))
         finally:
@@ -656,11 +769,39 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
         summary = BatchSummary(out_dir, tuple(sorted(outcomes + failures,
                                                      key=lambda o: (o.case_id, o.relative))))
         tally.event("stage", "writing the cohort tables and report")
+        cohort_imports.join()
         _write_cohort(summary, presets, write_cohort_files)
         return summary
     finally:
         if lock is not None:
             lock.close()
+
+
+#: What writing the cohort's files imports in the batch's own process (most of that step's
+#: time after short cases): imported while the cases run, in their processes.
+COHORT_MODULES = ("scipy.stats", "pandas", "matplotlib.figure",
+                  "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
+                  "reportlab.platypus", "jinja2", "iomon.report.cohort", "iomon.report.pdf")
+
+
+def _import_meanwhile(modules) -> threading.Thread:
+    """Import ``modules`` in a thread of this process (join it before using them).
+
+    The batch's process only waits while the cases run; one that fails to import is left to
+    the step that needs it to report.
+    """
+    import importlib
+
+    def run():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S110 - imported again, and reported, where used
+                pass
+
+    thread = threading.Thread(target=run, name="iomon-cohort-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _load_presets(criteria, load_criteria) -> tuple:
@@ -701,14 +842,17 @@ def _run_here(work, jobs: int, tally: _Tally) -> list[CaseOutcome]:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     processes = CaseProcesses()
-    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
-        try:
-            futures = [pool.submit(process_case, job, processes) for job in work]
-            return [tally(future.result()) for future in as_completed(futures)]
-        except BaseException:
-            processes.stop()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+            try:
+                futures = [pool.submit(process_case, job, processes) for job in work]
+                return [tally(future.result()) for future in as_completed(futures)]
+            except BaseException:
+                processes.stop()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    finally:
+        processes.close()
 
 
 def _connect(address: str):
