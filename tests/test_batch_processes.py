@@ -261,3 +261,51 @@ def test_a_server_that_cannot_fork_safely_refuses_and_cases_start_afresh(series,
     cases, _ = noted(folders["imports"])
     assert len(cases) == N_CASES
     assert {int(parent) for parent, _ in cases.values()} == {run.pid}, "not started afresh"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_dask_worker_forks_its_cases_from_a_server_of_its_own(series, hooked, tmp_path):
+    """On a cluster each worker process hosts a fork server: its cases are forked, not started
+    afresh, and import nothing heavy themselves."""
+    pytest.importorskip("distributed", reason="pip install '.[test]' (dask extra)")
+    env, folders = hooked
+    env = dict(env, IOMON_TEST_IMPORTS_DIR=str(folders["imports"]))
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    log = (tmp_path / "dask.log").open("w")
+    common = dict(stdout=log, stderr=log, env=env, cwd=tmp_path)
+    cluster = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host",
+                                 "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                 "--no-dashboard"], **common),
+               subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nworkers",
+                                 "1", "--nthreads", "2", "--no-dashboard", "--memory-limit",
+                                 "0", "--local-directory", str(tmp_path)], **common)]
+    try:
+        from dask.distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=120)
+            (worker,) = client.run(os.getpid).values()
+        run = batch(env, series, tmp_path / "out", "--scheduler", address, "--no-report")
+        _, err = run.communicate(timeout=900)
+        assert run.returncode == 0, err
+        cases, imports = noted(folders["imports"])
+        assert len(cases) == N_CASES
+        (server,) = {int(parent) for parent, _ in cases.values()}
+        assert int(stat_fields(server)[1]) == worker, "the server is the worker's child"
+        for pid in cases:
+            assert not imports.get(pid, set()) & {"numpy", "scipy.signal", "pandas"}
+    finally:
+        for process in reversed(cluster):
+            process.terminate()
+        for process in cluster:
+            process.wait(timeout=60)
+        log.close()
+    assert wait_until(lambda: not alive(server)), "the fork server outlived its worker"
