@@ -449,18 +449,29 @@ def _child_main() -> None:
         answer = {"status": "analysed", "manifest": analyse_case(job, key)}
     except InputError as err:
         answer = {"status": "failed", "reason": _one_line(err, job.entry.recording)}
-    except MemoryError:
-        answer = {"status": "failed",
-                  "reason": f"ran out of memory (limit {job.memory_bytes / 2**30:.3g} GiB, "
-                            "--case-memory)" if job.memory_bytes else "ran out of memory"}
     except Exception as err:  # noqa: BLE001 - reported as this case's failure
-        answer = {"status": "failed", "reason": f"unexpected error ({_one_line(err)})"}
+        answer = {"status": "failed", "reason": (
+            (f"ran out of memory (limit {job.memory_bytes / 2**30:.3g} GiB, --case-memory)"
+             if job.memory_bytes else "ran out of memory") if _out_of_memory(err)
+            else f"unexpected error ({_one_line(err)})")}
     os.write(answer_fd, json.dumps(answer, allow_nan=False).encode("utf-8"))
     os.close(answer_fd)
     sys.stderr.flush()
     # The answer is out: leave without the interpreter's shutdown, which a library's threads
     # left in a bad state (after a MemoryError) can hang.
     os._exit(0)
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether an error is the address-space limit reached.
+
+    A MemoryError, or a library or extension module that could not map its memory (an import
+    under the limit fails so).
+    """
+    words = str(err)
+    return isinstance(err, MemoryError) or (
+        isinstance(err, (ImportError, OSError))
+        and ("failed to map segment" in words or "Cannot allocate memory" in words))
 
 
 def analyse_case(job: BatchJob, key: dict) -> dict:
