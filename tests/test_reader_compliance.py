@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from iomon.io import READERS, ReadOptions, Recording, detect_format, read
+from iomon.io import READERS, ReadOptions, Recording, detect_format, folder_reader, read
 
 
 def check_recording(recording: Recording):
@@ -150,6 +150,28 @@ def _smr(s):
     return [(path, read_case(sidecar).read_options)]
 
 
+def _cadwell(s):
+    from iomon.sim.cadwell import write_cadwell_json
+
+    return [(write_cadwell_json(s.sim, s.folder / "case.json"), None)]
+
+
+def _sweep_files(s):
+    from iomon.sim.writing import write_sweep_files
+
+    return [(write_sweep_files(s.sim, s.folder / "sweeps"), None)]
+
+
+def _bids(s):
+    from iomon.bids import export_case
+
+    continuous = export_case(s.path, s.folder / "bids", report=False).data_file
+    # Sweeps of another format become an epoched BDF+D recording.
+    (nix, _), = _nix(s)
+    epoched = export_case(nix, s.folder / "bids", report=False).data_file
+    return [(continuous, None), (epoched, None)]
+
+
 #: How the tests get files of each registered format: reader name -> builder of
 #: ``[(path, ReadOptions or None), ...]``.
 SAMPLES = {
@@ -162,6 +184,9 @@ SAMPLES = {
     "cfs": lambda s: [(s.real("cfs/test_file.cfs"), None)],
     "mat": _mat,
     "csv": _csv,
+    "cadwell": _cadwell,
+    "sweep-files": _sweep_files,
+    "bids": _bids,
 }
 
 
@@ -190,5 +215,5 @@ def test_reader_compliance(reader, samples):
     if not found:
         pytest.skip(f"the {reader.title} samples live in ../shared/realdata, absent here")
     for path, options in found:
-        assert detect_format(path) is reader, path.name
+        assert (folder_reader() if path.is_dir() else detect_format(path)) is reader, path.name
         check_recording(read(path, options))
