@@ -271,15 +271,15 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         Case id to use when the sidecar has none (the recording's stem, usually).
     """
     path = Path(path)
-    return case_from_document(_load_toml(path), path, default_id)
+    return case_from_document(_load_toml(path), path, default_id, source=path)
 
 
 def case_from_document(doc: dict, path: Path, default_id: str | None = None,
                        source: Path | None = None) -> Case:
     """A case from a parsed sidecar document, every value checked.
 
-    ``path`` is named in the refusals; ``source`` is the case's sidecar file (default
-    ``path``; None for a case whose facts come from a BIDS recording's files alone).
+    ``path`` is named in the refusals; ``source`` is the case's sidecar file (None for a case
+    whose facts come from a BIDS recording's files alone).
     """
     _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
                       "processing", "exclude", "events", "landmarks", "signoff"}
@@ -288,7 +288,7 @@ def case_from_document(doc: dict, path: Path, default_id: str | None = None,
     case_id, side, levels, procedure = _case_section(doc, path, default_id)
     notes = []
     return Case(case_id, side, levels, _channel_specs(doc, path, notes), _phases(doc, path),
-                _clinical(doc, path), path if source is None else source,
+                _clinical(doc, path), source,
                 _read_options(doc, path), _rebaselines(doc, path),
                 _processing(doc.get("processing", {}), path), procedure,
                 _exclusions(doc, path), _events(doc, path), notes=tuple(notes),
@@ -577,4 +577,4 @@ def _bids_case(recording_path: Path, sidecar: Path | None) -> Case:
     if sidecar is None:
         return case_from_document(doc, recording_path, source=None)
     doc.update(_load_toml(sidecar))
-    return case_from_document(doc, sidecar)
+    return case_from_document(doc, sidecar, source=sidecar)

@@ -39,7 +39,7 @@ from ..model.annotations import Annotation, Stimulus, is_stimulus, parse_stimulu
 from ..model.errors import InputError
 from .base import Reader, ReadOptions, Recording, check_time
 
-__all__ = ["BIDS_NAME", "EVENT_TYPES", "READER", "SETTINGS_FILE", "case_document",
+__all__ = ["BIDS_NAME", "EVENT_TYPES", "READER", "SETTINGS_FILE", "case_document", "companions",
            "dataset_root", "derivative_folder", "find_sidecar", "is_bids_recording",
            "read_bids", "read_tsv", "recording_stem"]
 
@@ -105,6 +105,23 @@ def is_bids_recording(path: Path) -> bool:
     path = Path(path)
     return (path.is_file() and BIDS_NAME.match(path.name) is not None
             and find_sidecar(path, "emg", ".json") is not None)
+
+
+def companions(path: Path) -> list[Path]:
+    """The files a BIDS recording's analysis reads beside its data (empty for other files).
+
+    Its emg.json, channels.tsv, events.tsv, the dataset's participants.tsv and iomon's
+    settings of it.
+    """
+    path = Path(path)
+    if not is_bids_recording(path):
+        return []
+    found = [find_sidecar(path, suffix, extension) for suffix, extension in
+             (("emg", ".json"), ("channels", ".tsv"), ("events", ".tsv"))]
+    root, folder = dataset_root(path), derivative_folder(path)
+    found += [root / "participants.tsv" if root else None,
+              folder / SETTINGS_FILE if folder else None]
+    return [p for p in found if p is not None and p.is_file()]
 
 
 def recording_stem(path: Path) -> str:
