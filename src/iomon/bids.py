@@ -631,8 +631,8 @@ def _write_participant(root: Path, subject: str, case) -> None:
 def _write_settings(recording_path: Path, case, path: Path) -> None:
     """Write the sidecar's sections BIDS has no place for.
 
-    ``[processing]``, ``[recording]``'s window and mains, ``[[landmarks]]`` (without who
-    placed them when). Of a BIDS recording exported again: its own settings, its sidecar's
+    ``[processing]``, ``[recording]``'s window and mains, ``[[landmarks]]`` (without when
+    they were placed: a date). Of a BIDS recording exported again: its own settings, its sidecar's
     over them.
     """
     import tomlkit
@@ -650,7 +650,7 @@ def _write_settings(recording_path: Path, case, path: Path) -> None:
         settings["recording"] = recording
     if doc.get("processing"):
         settings["processing"] = doc["processing"]
-    landmarks = [{k: v for k, v in entry.items() if k not in ("reviewer", "time")}
+    landmarks = [{k: v for k, v in entry.items() if k != "time"}
                  for entry in doc.get("landmarks", [])]
     if landmarks:
         settings["landmarks"] = landmarks
@@ -693,6 +693,8 @@ EVENT_COLUMNS = {
                "Units": "s"},
     "to_s": {"Description": "an exclusion's end (n/a: to the recording's end)", "Units": "s"},
     "reason": {"Description": "why a sweep or channel was excluded, or the case re-baselined"},
+    "entry": {"Description": "an exclusion's place among the case's exclusions, from 0 (where "
+                             "two overlap, the later one's reason is given)"},
     "criteria": {"Description": "the criteria preset of an alert (iomon criteria)"},
     "criterion": {"Description": "the criterion kind that alerted (amplitude, loss, "
                                  "threshold, latency, morphology)"},
@@ -706,9 +708,9 @@ EVENT_COLUMNS = {
 }
 
 
-def _row(onset: float, kind: str, duration=0.0, **cells) -> dict:
+def _row(onset: float, what: str, duration=0.0, **cells) -> dict:
     row = {"_onset": float(onset), "onset": _num(onset), "duration": _num(duration),
-           "trial_type": EVENT_TYPES[kind]}
+           "trial_type": EVENT_TYPES[what]}
     row.update({k: v if isinstance(v, str) else _num(v) for k, v in cells.items()})
     return row
 
@@ -769,14 +771,15 @@ def _event_rows(recording, sweeps, phases, case) -> list[dict]:
     for event in case.events:
         rows.append(_row(event.at_s, "event", text=_text(event.text), kind=_text(event.kind)))
     onsets = sweeps.column("onset_s")
-    for ex in case.exclusions:
+    for entry, ex in enumerate(case.exclusions):
         start = (ex.from_s if ex.from_s is not None else
                  min(onsets[s] for s in ex.sweeps if s < onsets.size)
                  if any(s < onsets.size for s in ex.sweeps) else 0.0)
         end = ex.to_s if ex.to_s is not None else recording.duration_s
         rows.append(_row(start, "exclusion", max(end - start, 0.0), channel=_text(ex.channel),
                          sweeps=_text(" ".join(map(str, ex.sweeps)) or None),
-                         from_s=_num(ex.from_s), to_s=_num(ex.to_s), reason=_text(ex.reason)))
+                         from_s=_num(ex.from_s), to_s=_num(ex.to_s), reason=_text(ex.reason),
+                         entry=_num(entry)))
     for rebaseline in case.rebaselines:
         rows.append(_row(rebaseline.at_s, "rebaseline",
                          reason=_text(getattr(rebaseline, "reason", None) or None)))

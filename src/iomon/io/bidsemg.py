@@ -414,9 +414,13 @@ def _timed_edits(rows: list[dict]) -> dict:
                 entry["kind"] = row["kind"]
             doc["events"].append(entry)
         elif kind == "exclusion":
-            doc["exclude"].append(_exclusion(row))
+            doc["exclude"].append((_number(row.get("entry"), "entry", row["_file"]),
+                                   _exclusion(row)))
         elif kind == "rebaseline":
             doc["rebaseline"].append({"at_s": row["_onset"], "reason": row.get("reason") or ""})
+    # Exclusions in the case's order (where two overlap the later one's reason is given).
+    order = np.argsort([e for e, _ in doc["exclude"]], kind="stable")
+    doc["exclude"] = [doc["exclude"][i][1] for i in order]
     return {k: v for k, v in doc.items() if v}
 
 
