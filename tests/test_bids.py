@@ -60,7 +60,7 @@ ACCEPTED_WARNINGS = {
     "SIDECAR_KEY_RECOMMENDED InstitutionalDepartmentName"}
 
 
-def assert_same_results(source: Path, exported: Path):
+def assert_same_results(source: Path, exported: Path, also=()):
     """Byte-identical tables and alerts; summary.json apart from the input's name."""
     assert (source / "measurements.csv").read_bytes() == (exported / "measurements.csv"
                                                            ).read_bytes()
@@ -71,7 +71,7 @@ def assert_same_results(source: Path, exported: Path):
     a["clinical"] = {k: v for k, v in a["clinical"].items()
                      if k != "surgery_date" and v != ""}
     differ = {k for k in a if a[k] != b.get(k)}
-    assert differ <= INPUT_KEYS, differ
+    assert differ <= INPUT_KEYS | set(also), differ
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +260,32 @@ def test_sweeps_of_another_format_become_epoched_bdf(small_case, tmp_path):
     step = (np.ptp(source.sweeps.data, axis=(0, 2)) + 2e-6) / 2**24
     assert np.all(np.abs(back.sweeps.data - source.sweeps.data) <= step[None, :, None])
     assert "error" not in validate(tmp_path / "bids")
+
+
+def test_edf_plus_d_sweeps_are_copied_as_epoched_and_round_trip(tmp_path):
+    """An EDF+D file of one record per sweep (no stimulus markers) is copied, epoched."""
+    from edfplus_d import write_edfplus_d
+
+    sweeps = read(RECORDINGS / "drez_systemic.edf").sweeps
+    path = tmp_path / "case.edf"
+    write_edfplus_d(path, sweeps.data * 1e6, sweeps.sfreq, sweeps.ch_names,
+                    sweeps.column("onset_s") + sweeps.times[0])
+    shutil.copy(RECORDINGS / "drez_systemic.case.toml", tmp_path / "case.case.toml")
+    with (tmp_path / "case.case.toml").open("a") as f:
+        f.write("\n[recording]\nmains_hz = 50\n")
+    source = write_outputs(analyze_file(path), tmp_path / "source", report=False)
+    exported = export_case(path, tmp_path / "bids", report=False)
+    assert exported.how == "copied (EDF+D (one sweep per record run))"
+    assert exported.recording_type == "epoched"
+    # The reader's note on where it placed the stimulus in the sweeps goes: events.tsv states
+    # each stimulus's time.
+    assert_same_results(source, exported.derivatives, also={"notes"})
+    notes = [json.loads((folder / "summary.json").read_text())["notes"]
+             for folder in (source, exported.derivatives)]
+    assert [n for n in notes[0] if n not in notes[1]] == [
+        n for n in notes[0] if "the stimulus was placed" in n] != []
+    with pytest.raises(InputError, match="inside the dataset"):
+        export_case(exported.data_file, tmp_path / "bids", report=False)
 
 
 def test_bdf_plus_d_writer_pads_records_to_a_statable_duration(tmp_path):

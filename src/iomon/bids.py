@@ -149,6 +149,9 @@ def export_case(recording_path: str | Path, root: str | Path,
     from .pipeline import prepare
 
     recording_path, root = Path(recording_path), Path(root)
+    if recording_path.resolve().is_relative_to(root.resolve()):
+        raise InputError("is inside the dataset it would be exported into (--root): export "
+                         "into another folder", recording_path)
     case = load_case(recording_path, case_path)
     recording = read(recording_path, case.read_options)
     sweeps, phases, _ = prepare(recording, case)
@@ -343,7 +346,10 @@ def _write_data(recording, sweeps, case, root, subject, session, keep_dates):
     with tempfile.TemporaryDirectory(dir=root, prefix=".iomon-export-") as scratch:
         if copy:
             data, kind = source, _recording_type(recording.format)
-            how = f"copied ({recording.format.removeprefix('BIDS-EMG ').strip('()')})"
+            inner = recording.format
+            if inner.startswith("BIDS-EMG (") and inner.endswith(")"):
+                inner = inner[len("BIDS-EMG ("):-1]
+            how = f"copied ({inner})"
         else:
             data, kind = Path(scratch) / "sweeps.bdf", "epoched"
             write_bdf_plus_d(data, sweeps.data, sweeps.sfreq, sweeps.ch_names,
