@@ -361,3 +361,13 @@ def test_simulated_cohort_batch_bids_then_batch_of_the_dataset(tmp_path):
         assert (derived / "alerts.json").read_bytes() == (
             tmp_path / "again" / case / "alerts.json").read_bytes()
     assert "error" not in validate(root)
+
+
+def test_review_of_a_bids_recording_takes_its_case_from_the_bids_files(shipped):
+    from iomon.review.session import ReviewSession
+
+    _, done = shipped
+    exported = done[0][1]
+    session = ReviewSession(exported.data_file)
+    assert session.case.id == exported.case_id and session.case.side == "left"
+    assert {ch.name: ch.role for ch in session.result.sweeps.channels}["L TA"] == "test"
