@@ -55,6 +55,35 @@ def _add_batch(sub) -> None:
                             "left as they are; refused otherwise)")
     batch.add_argument("--quiet", action="store_true",
                        help="no progress; only errors and the final line")
+    batch.add_argument("--bids", default=None, metavar="ROOT",
+                       help="also write every case into the BIDS-EMG dataset ROOT, as `iomon "
+                            "bids export` does (its outputs into ROOT/derivatives/iomon)")
+
+
+def _add_bids(sub) -> None:
+    bids = sub.add_parser(
+        "bids", help="BIDS-EMG (BIDS 1.11): write cases as a dataset through mne-bids",
+        description="`iomon bids export CASE... --root DIR` writes each case into the BIDS "
+                    "dataset DIR: sub-<case id>/ses-intraop/emg/ (an EDF/BDF recording "
+                    "copied, other formats' sweeps as epoched BDF+D; emg.json, channels.tsv "
+                    "with target_muscle, side, limb and role, events.tsv with stimuli, "
+                    "markers, phases, theatre events, exclusions and alerts), participants.tsv "
+                    "with the clinical facts but no identifier or date, and iomon's outputs "
+                    "and settings under derivatives/iomon/. A BIDS recording is read back by "
+                    "`iomon analyze` and `iomon batch` like any recording.")
+    commands = bids.add_subparsers(dest="bids_command", metavar="SUBCOMMAND", required=True)
+    export = commands.add_parser("export", help="write cases into a BIDS-EMG dataset")
+    export.add_argument("cases", metavar="CASE", nargs="+",
+                        help="a recording (file or folder of sweep files) with its sidecar as "
+                             "`iomon analyze` finds it")
+    export.add_argument("--root", required=True, metavar="DIR",
+                        help="the dataset's root folder (created if missing; cases are added)")
+    _add_criteria(export)
+    export.add_argument("--no-report", action="store_true",
+                        help="no report.html/report.pdf in the derivatives")
+    export.add_argument("--keep-dates", action="store_true",
+                        help="keep the dates (the surgery date as the session label, the "
+                             "recording's start date); by default no date enters the dataset")
 
 
 _RECORDING_HELP = ("a recording file, or a folder holding a case exported as one file per "
@@ -155,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_batch(sub)
     _add_review(sub)
+    _add_bids(sub)
     sub.add_parser("criteria", help="the criteria presets (rules, citations), the scope rules "
                                    "and the criterion kinds with their keys")
     return parser
@@ -394,7 +424,8 @@ def _cmd_batch(args) -> int:
         summary = run_batch(args.archive, args.out, args.criteria or (None,), jobs=args.jobs,
                             scheduler=args.scheduler, report=not args.no_report,
                             identify=args.identify, timeout_s=args.case_timeout,
-                            memory_bytes=memory, progress=progress, force=args.force)
+                            memory_bytes=memory, progress=progress, force=args.force,
+                            bids_root=args.bids)
     finally:
         if progress is not None:
             progress.close()
@@ -405,6 +436,23 @@ def _cmd_batch(args) -> int:
         print(f"iomon: error: {failed} of {n} cases failed (see "
               f"{Path(args.out) / 'failures.csv'})", file=sys.stderr)
         return 2
+    return 0
+
+
+def _cmd_bids(args) -> int:
+    from .bids import export_case
+    from .model.errors import InputError
+
+    for case in args.cases:
+        try:
+            done = export_case(case, args.root, criteria=args.criteria,
+                               report=not args.no_report, keep_dates=args.keep_dates)
+        except InputError as err:
+            raise err if err.path is not None else InputError(err.reason, case) from None
+        print(f"{done.case_id}: sub-{done.subject}/ses-{done.session}, {done.how}, "
+              f"{done.recording_type}, {done.n_stimuli} stimuli, {done.n_alerts} alert(s); "
+              f"outputs in {done.derivatives}")
+    print(f"BIDS dataset in {args.root} (check it with: bids-validator-deno {args.root})")
     return 0
 
 
@@ -457,7 +505,7 @@ def _cmd_criteria(args) -> int:
 
 COMMANDS = {"analyze": _cmd_analyze, "demo": _cmd_demo, "info": _cmd_info,
             "simulate": _cmd_simulate, "batch": _cmd_batch, "criteria": _cmd_criteria,
-            "review": _cmd_review}
+            "review": _cmd_review, "bids": _cmd_bids}
 
 
 def main(argv=None) -> int:

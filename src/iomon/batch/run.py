@@ -80,6 +80,7 @@ class BatchJob:
     identify: bool = False
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_bytes: int | None = None
+    bids_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,10 @@ def _archive_files(archive: Path, skip: Path | None):
 
     for folder, subfolders, files in os.walk(archive):
         here = Path(folder)
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
+        # A BIDS dataset's recordings are its cases; not its derivatives or source data.
+        bids = {"derivatives", "sourcedata", "code"} if (here / "dataset_description.json"
+                                                          ).is_file() else set()
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in bids
                                and (skip is None or (here / d).resolve() != skip))
         if is_sweep_folder(here):
             subfolders[:] = []
@@ -233,6 +237,7 @@ def _input_key(job: BatchJob) -> dict:
     The recording's companions (files beside it with the same stem: a BrainVision header's
     marker and data files) count as inputs too.
     """
+    from ..io.bidsemg import companions
     from ..pipeline import file_sha256
 
     recording = job.entry.recording
@@ -241,6 +246,8 @@ def _input_key(job: BatchJob) -> dict:
     else:
         inputs = {p.name: file_sha256(p) for p in sorted(recording.parent.iterdir())
                   if p.is_file() and p.stem == recording.stem}
+        # A BIDS recording's case facts are in its dataset's tables and iomon's settings.
+        inputs.update({p.name: file_sha256(p) for p in companions(recording)})
     criteria = json.dumps([c.as_dict() for c in job.presets], sort_keys=True)
     return {
         "recording_sha256": inputs[recording.name],
@@ -252,6 +259,7 @@ def _input_key(job: BatchJob) -> dict:
         "iomon_version": __version__,
         "report": job.report,
         "identify": job.identify,
+        "bids_root": None if job.bids_root is None else str(job.bids_root),
     }
 
 
@@ -497,6 +505,11 @@ def analyse_case(job: BatchJob, key: dict) -> dict:
     # iomon's own outputs are replaced, and another's file where an output goes fails the case.
     write_outputs(primary, job.out_dir, report=job.report, identify=job.identify, force=True,
                   vouched=vouched)
+    if job.bids_root is not None:
+        from ..bids import export_case
+
+        export_case(entry.recording, job.bids_root, entry.sidecar, job.presets[0],
+                    report=job.report)
     manifest = {
         "case_id": entry.case_id,
         "recording": entry.relative,
@@ -607,7 +620,7 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
               jobs: int | None = None, scheduler: str | None = None, report: bool = True,
               identify: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
               memory_bytes: int | None = None, progress=None,
-              force: bool = False) -> BatchSummary:
+              force: bool = False, bids_root: str | Path | None = None) -> BatchSummary:
     """Analyse every case under ``archive`` into ``out_dir`` and write the cohort's files.
 
     Parameters
@@ -632,6 +645,8 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
         Called as each case finishes with the outcome, cases finished and cases in all. If
         it has them, its ``start(total)`` is called once the cases are known, before any
         runs, and its ``stage(text)`` when the batch moves to the cohort's files.
+    bids_root : str or Path, optional
+        Also write every case into this BIDS-EMG dataset (:func:`iomon.bids.export_case`).
 
     Returns
     -------
@@ -650,8 +665,9 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
     try:
         _clean_leftovers(out_dir)
         _check_out_dir(out_dir, force)
+        bids = None if bids_root is None else Path(bids_root).resolve()
         work = [BatchJob(e, out_dir.resolve() / e.case_id, presets, report, identify,
-                         timeout_s, memory or None) for e in entries]
+                         timeout_s, memory or None, bids) for e in entries]
         tally = _Tally(len(work) + len(failures), progress)
         # A cluster that cannot be reached is one line, before any progress is shown.
         client = _connect(scheduler) if scheduler else None

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..io import ReadOptions, read_options_from_sidecar, sidecar_sections
+from ..io.bidsemg import case_document as bids_case_document
+from ..io.bidsemg import is_bids_recording
 from ..model.annotations import Phase
 from ..model.errors import InputError
 from ..model.muscles import MUSCLES, muscle_code
@@ -26,7 +28,8 @@ from ..processing.baseline import Rebaseline
 from ..processing.settings import Settings, settings_from_sidecar
 
 __all__ = ["EVENT_KINDS", "FOLDER_SIDECAR", "Case", "ChannelSpec", "Exclusion", "Landmark",
-           "SignOff", "TheatreEvent", "load_case", "read_case", "sidecar_path", "sidecars_of"]
+           "SignOff", "TheatreEvent", "case_from_document", "load_case", "read_case",
+           "sidecar_path", "sidecars_of"]
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
@@ -272,7 +275,16 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         Case id to use when the sidecar has none (the recording's stem, usually).
     """
     path = Path(path)
-    doc = _load_toml(path)
+    return case_from_document(_load_toml(path), path, default_id, source=path)
+
+
+def case_from_document(doc: dict, path: Path, default_id: str | None = None,
+                       source: Path | None = None) -> Case:
+    """A case from a parsed sidecar document, every value checked.
+
+    ``path`` is named in the refusals; ``source`` is the case's sidecar file (None for a case
+    whose facts come from a BIDS recording's files alone).
+    """
     _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
                       "processing", "exclude", "events", "landmarks", "signoff"}
                 | sidecar_sections(),
@@ -280,7 +292,8 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     case_id, side, levels, procedure = _case_section(doc, path, default_id)
     notes = []
     return Case(case_id, side, levels, _channel_specs(doc, path, notes), _phases(doc, path),
-                _clinical(doc, path), path, _read_options(doc, path), _rebaselines(doc, path),
+                _clinical(doc, path), source,
+                _read_options(doc, path), _rebaselines(doc, path),
                 _processing(doc.get("processing", {}), path), procedure,
                 _exclusions(doc, path), _events(doc, path), notes=tuple(notes),
                 landmarks=_landmarks(doc, path), signoffs=_signoffs(doc, path))
@@ -543,12 +556,29 @@ def load_case(recording_path: str | Path, case_path: str | Path | None = None) -
     """
     recording_path = Path(recording_path)
     stem = recording_path.name if recording_path.is_dir() else recording_path.stem
-    if case_path is not None:
-        return read_case(case_path, default_id=stem)
-    found = sidecars_of(recording_path)
+    found = [Path(case_path)] if case_path is not None else sidecars_of(recording_path)
     if len(found) > 1:
         raise InputError(f"has two sidecars, {found[0]} beside it and {FOLDER_SIDECAR} inside "
                          "it: keep one", recording_path)
+    if is_bids_recording(recording_path):
+        return _bids_case(recording_path, found[0] if found else None)
     if found:
         return read_case(found[0], default_id=stem)
     return Case(stem)
+
+
+def _bids_case(recording_path: Path, sidecar: Path | None) -> Case:
+    """The case of a BIDS recording: what its BIDS files say, a sidecar's sections over them.
+
+    Each section of a sidecar given with a BIDS recording (or found beside it) replaces what
+    the BIDS files say of it (``[[channels]]`` replaces channels.tsv's facts, ``[processing]``
+    iomon's settings in the dataset's derivatives...); the others stay as the BIDS files say.
+    """
+    try:
+        doc = bids_case_document(recording_path)
+    except InputError as err:
+        raise InputError(err.reason, err.path or recording_path) from None
+    if sidecar is None:
+        return case_from_document(doc, recording_path, source=None)
+    doc.update(_load_toml(sidecar))
+    return case_from_document(doc, sidecar, source=sidecar)

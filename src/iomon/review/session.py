@@ -96,9 +96,12 @@ class ReviewSession:
             return True
 
     def _load_case(self):
-        from ..case.sidecar import Case, read_case
+        from ..case.sidecar import Case, load_case, read_case
+        from ..io.bidsemg import is_bids_recording
 
         self._loaded = self._stamp()
+        if is_bids_recording(self.path):  # its BIDS files, the sidecar's sections over them
+            return load_case(self.path, self.sidecar if self.sidecar.is_file() else None)
         if self.sidecar.is_file():
             return read_case(self.sidecar, default_id=self.path.stem)
         return Case(self.path.stem)
