@@ -34,6 +34,7 @@ from .model.notes import Note
 from .model.sweeps import Sweeps
 from .processing.baseline import baseline_sweeps, baseline_values, percent_of_reference
 from .processing.conditioning import (
+    MIN_BOTH_ENDS_S,
     MIN_LATE_FIT_S,
     condition,
     plan_artefact,
@@ -470,7 +471,9 @@ def _mains_notes(asked, removed) -> list[Note]:
                               "or 60")]
     if asked and removed is None:
         return [Note("mains", "mains hum was not removed: the sweeps end less than "
-                              f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")]
+                              f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows (or "
+                              f"{MIN_BOTH_ENDS_S[1] * 1e3:g} ms, with "
+                              f"{MIN_BOTH_ENDS_S[0] * 1e3:g} ms before the stimulus)")]
     return []
 
 

@@ -15,12 +15,14 @@ from ..model.errors import InputError
 
 __all__ = ["ARTEFACT_MARGINS_S", "DEFAULT_ARTEFACT_S", "DEFAULT_BAND_HZ",
            "DEFAULT_NOISE_WINDOW_S", "FIRST_PULSE_S", "JITTER_SAMPLES", "LATE_REFERENCE_SHARE",
-           "MAX_TRAIN_PULSES", "MIN_LATE_FIT_S", "MIN_REFERENCE_SAMPLES", "NOISE_REJECT_RATIO",
+           "MAX_TRAIN_PULSES", "MIN_BOTH_ENDS_S", "MIN_LATE_FIT_S", "MIN_REFERENCE_SAMPLES",
+           "NOISE_REJECT_RATIO",
            "NOISE_REJECT_SHARE", "PRE_STIMULUS_GUARD_S", "PULSE_MAX_S", "PULSE_SIZE_RANGE",
            "PULSE_SLOPE_RATIO", "REASONS", "TAIL_LIMIT_V", "TAIL_MAX_S", "TAIL_NOISE_K",
            "TAIL_SMOOTH_S", "TRAIN_ISI_S", "Train", "artefact_deciders", "artefact_windows",
            "bandpass", "blank_artefact", "check_band", "clipped_sweeps", "condition",
-           "detect_mains", "find_train", "first_pulse", "noise_window_mask", "plan_artefact",
+           "detect_mains", "find_train", "first_pulse", "hum_fits", "noise_window_mask",
+           "plan_artefact",
            "pre_stimulus_mask", "rail_end", "rail_samples", "reference_mask", "reject_sweeps",
            "remove_mains", "remove_offset", "slope_ratio", "sweep_noise", "tail_end",
            "typical_size"]
@@ -34,8 +36,12 @@ DEFAULT_BAND_HZ = (2.0, 1500.0)
 PRE_STIMULUS_GUARD_S = 0.001
 #: Default window of the pre-stimulus noise, s (clipped to the sweep).
 DEFAULT_NOISE_WINDOW_S = (-0.010, -PRE_STIMULUS_GUARD_S)
-#: Hum is only fitted when at least this much of the sweep follows the responses (s).
+#: Hum is only fitted when at least this much of the sweep follows the responses (s)...
 MIN_LATE_FIT_S = 0.015
+#: ... or when this much precedes the stimulus and this much follows the responses (s): quiet
+#: samples at both ends of the sweep anchor the drift polynomial fitted beside the hum, and
+#: 50 Hz is told from the cubic by the ends' distance (an export of -20 to 80 ms).
+MIN_BOTH_ENDS_S = (0.010, 0.002)
 #: Rejection reasons, as written in the outputs: ``"no response window"`` where the stimulus
 #: artefact covers the channel's whole response window (a long train) or the sweep ends before
 #: it (the channel cannot be measured, which is not a missing response).
@@ -864,6 +870,16 @@ def condition(data, times, sfreq, band_hz, artefact_s, mains_hz=None, quiet_afte
     return conditioned, removed, np.concatenate(quiet), np.concatenate(noise)
 
 
+def hum_fits(late_s: float, early_s: float) -> bool:
+    """Whether hum can be fitted from quiet spans this long after the responses and before.
+
+    Spans in s, after the responses and before the stimulus; see :data:`MIN_LATE_FIT_S`,
+    :data:`MIN_BOTH_ENDS_S`.
+    """
+    return late_s >= MIN_LATE_FIT_S or (early_s >= MIN_BOTH_ENDS_S[0]
+                                        and late_s >= MIN_BOTH_ENDS_S[1])
+
+
 def _condition_sweeps(data, times, sfreq, band_hz, artefact_s, mains_hz, quiet_after_s,
                       noise_window_s):
     """:func:`condition` of some of the sweeps."""
@@ -875,9 +891,9 @@ def _condition_sweeps(data, times, sfreq, band_hz, artefact_s, mains_hz, quiet_a
         fit_before = 0.0
     removed = None
     if mains_hz and quiet_after_s is not None:
-        late = times > quiet_after_s
-        if late.sum() / sfreq >= MIN_LATE_FIT_S:
-            clean, removed = remove_mains(clean, times, late | (times < fit_before), mains_hz)
+        late, early = times > quiet_after_s, times < fit_before
+        if hum_fits(late.sum() / sfreq, early.sum() / sfreq):
+            clean, removed = remove_mains(clean, times, late | early, mains_hz)
     quiet, noise = sweep_noise(clean, times, sfreq, band_hz, noise_window_s)
     return bandpass(clean, sfreq, band_hz), removed, quiet, noise
 
