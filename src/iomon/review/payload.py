@@ -43,9 +43,8 @@ def _trends(session) -> dict:
         "peak": [_clean(np.where(present[:, c], m.peak_latency[:, c] * 1e3, np.nan), 2)
                  for c in range(present.shape[1])],
     }
-    tracks = session.facts.tracks
-    if tracks is not None:
-        _, upper, _ = (np.asarray(t, float) for t in tracks)
+    if result.thresholds is not None:
+        upper = np.asarray(result.thresholds.upper, float)
         trends["threshold"] = [_clean(upper[:, c], 0) for c in range(upper.shape[1])]
     return trends
 
