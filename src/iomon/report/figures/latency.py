@@ -53,7 +53,8 @@ def latency_figure(result, channels=None, brackets=None):
         shade_lesioning(ax, result)
         mark_events(ax, result)
         titles[id(ax)] = _latency_panel(ax, result, c, criterion, lane_frac)
-        mark_alerts(ax, result, result.sweeps.ch_names[c], lane_frac, span, brackets)
+        mark_alerts(ax, result, result.sweeps.ch_names[c], lane_frac / max(lanes, 1), span,
+                    brackets, grid.panel_in[0])
         panel_title(ax, titles[id(ax)])
     for ax in grid.first:
         number_events(ax, result, span, titles[id(ax)], grid.panel_in[0])

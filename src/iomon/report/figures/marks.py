@@ -9,15 +9,17 @@ only what a figure draws: :func:`handle` and :data:`CAPTIONS` are keyed by the s
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..facts import rise_brackets
-from .common import COLOURS, FONT_PT, HATCHES, SMALL_PT, sweep_edges
+from .common import COLOURS, FONT_PT, HATCHES, SMALL_PT, panel_title, sweep_edges
 
 __all__ = ["alert_end_s", "alert_lanes", "alert_mask", "CAPTIONS", "drawn_alert_kinds",
-           "excluded_runs", "figure_caption", "handle", "lane_label", "lane_text", "mark_alerts",
-           "mark_events", "mark_exclusions", "number_events", "rise_labels", "shade_lesioning",
-           "values_panel"]
+           "excluded_runs", "figure_caption", "free_spans", "handle", "lane_label", "lane_text",
+           "mark_alerts", "mark_events", "mark_exclusions", "number_events", "rise_labels",
+           "shade_lesioning", "text_width_in", "values_panel"]
 
 
 def excluded_runs(result, c) -> list[tuple[int, int]]:
@@ -211,46 +213,88 @@ def lane_label(kind, alert, brackets) -> str:
     return text + (" (informational)" if alert.informational else "")
 
 
-def mark_alerts(ax, result, channel, lane_frac, span, brackets=None):
+def mark_alerts(ax, result, channel, lane_h, span, brackets=None, width_in=None):
     """Alert episodes as bars in lanes along the top, one lane per criterion, labelled.
 
-    Colour and hatch tell the scope, the lane and its label the criterion. ``brackets``:
-    ``id(alert)`` to a threshold rise in words; default: the result's (:func:`rise_labels`).
+    Colour and hatch tell the scope, the lane and its label the criterion. ``lane_h``: the
+    height of one lane, a fraction of the panel's; ``width_in``: the panel's width, inches
+    (to fit each lane's label beside its bars: a label never covers a bar, see
+    :func:`lane_text`). ``brackets``: ``id(alert)`` to a threshold rise in words; default:
+    the result's (:func:`rise_labels`).
     """
     brackets = rise_labels(result) if brackets is None else brackets
     lanes = alert_lanes(result, channel)
-    labelled = set()
+    bars: dict[int, list] = {}
     for alert in (a for a in result.alerts if a.channel == channel):
         kind = result.criteria.kind(alert.criterion)
         lane = lanes.index(kind.lane)
-        top = 1 - lane * lane_frac
+        top = 1 - lane * lane_h
         end = alert_end_s(result, alert)
-        ax.axvspan(alert.onset_s, end, ymin=top - 0.75 * lane_frac, ymax=top - 0.2 * lane_frac,
+        ax.axvspan(alert.onset_s, end, ymin=top - 0.8 * lane_h, ymax=top - 0.15 * lane_h,
                    facecolor=COLOURS.get(alert.scope, COLOURS["focal"]),
                    alpha=0.35 if alert.informational else 1.0, edgecolor="0.15",
                    hatch=HATCHES.get(alert.scope), lw=0, zorder=2)
-        if lane in labelled:
-            continue
-        labelled.add(lane)
-        lane_text(ax, lane_label(kind, alert, brackets), alert.onset_s, end,
-                  top - 0.45 * lane_frac, span)
+        bars.setdefault(lane, []).append((alert.onset_s, end, lane_label(kind, alert,
+                                                                         brackets)))
+    overflow = []
+    for lane, spans in sorted(bars.items()):
+        text = min(spans)[2]
+        placed = lane_text(ax, text, [(s, e) for s, e, _ in spans],
+                           1 - (lane + 0.475) * lane_h, span, width_in)
+        if not placed:
+            overflow.append(f"{text} ({_ordinal_lane(lane)})")
+    if overflow:
+        # No room beside the bars: the labels go over the panel's right edge instead.
+        panel_title(ax, "bars: " + "; ".join(overflow), loc="right", fontsize=SMALL_PT)
 
 
-def lane_text(ax, text, start, end, y, span):
-    """A lane's label where it leaves the bar visible.
+def _ordinal_lane(lane: int) -> str:
+    return ("top", "2nd lane", "3rd lane")[lane] if lane < 3 else f"{lane + 1}th lane"
 
-    After the bar, or before it near the right edge; inside its start when the bar is long.
+
+def text_width_in(text: str, size_pt: float = SMALL_PT) -> float:
+    """The width of a line of text at ``size_pt`` (DejaVu Sans, a generous average), inches.
+
+    Estimated, not measured: measuring text at draw time costs more than the drawing.
+    """
+    return len(text) * size_pt * 0.62 / 72
+
+
+def free_spans(spans, extent) -> list[tuple[float, float]]:
+    """The stretches of ``extent`` (start, end) that no span of ``spans`` covers, in order."""
+    out, cursor = [], extent[0]
+    for start, end in sorted(spans):
+        if start > cursor:
+            out.append((cursor, min(start, extent[1])))
+        cursor = max(cursor, end)
+    if cursor < extent[1]:
+        out.append((cursor, extent[1]))
+    return [(a, b) for a, b in out if b > a]
+
+
+def lane_text(ax, text, bars, y, span, width_in=None) -> bool:
+    """A lane's label where it covers no bar: just before its first bar, else in a free gap.
+
+    ``bars``: the lane's (start, end) in data units; ``y`` in axes fraction. Returns False
+    when no free stretch of the lane holds the label (the caller puts it elsewhere).
     """
     width = span[1] - span[0]
-    begins, ends = (start - span[0]) / width, (end - span[0]) / width
-    where = dict(transform=ax.get_xaxis_transform(), va="center", fontsize=SMALL_PT, zorder=3)
-    if ends - begins > 0.35:
-        ax.text(start, y, " " + text, ha="left", **where,
-                bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none", alpha=0.75))
-    elif ends < 0.7:
-        ax.text(end, y, " " + text, ha="left", **where)
+    fractions = [((s - span[0]) / width, (e - span[0]) / width) for s, e in bars]
+    pad_pt = 3.0  # clear of the bars on either side
+    need = (text_width_in(text) + 2 * pad_pt / 72) / (width_in or 2.5)
+    gaps = [g for g in free_spans(fractions, (0.0, 1.0)) if g[1] - g[0] >= need]
+    if not gaps:
+        return False
+    first = min(fractions)[0]
+    where = dict(xycoords="axes fraction", textcoords="offset points", va="center",
+                 fontsize=SMALL_PT, zorder=3, annotation_clip=False)
+    before = next((g for g in gaps if math.isclose(g[1], first)), None)
+    if before is not None:  # read as "amplitude ▸ its bar"
+        ax.annotate(text, (before[1], y), xytext=(-pad_pt, 0), ha="right", **where)
     else:
-        ax.text(start, y, text + " ", ha="right", **where)
+        gap = max(gaps, key=lambda g: g[1] - g[0])
+        ax.annotate(text, (gap[0], y), xytext=(pad_pt, 0), ha="left", **where)
+    return True
 
 
 def alert_mask(result) -> np.ndarray:

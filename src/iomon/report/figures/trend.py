@@ -126,7 +126,8 @@ def trend_figure(result, channels=None, brackets=None):
             ax.yaxis.get_major_locator().set_params(nbins=3)
             ax.set_ylabel("µV")
             titles[id(ax)] = f"{channel.name}  absent at baseline (µV, not alerted)"
-        mark_alerts(ax, result, channel.name, lane_frac, span, brackets)
+        mark_alerts(ax, result, channel.name, lane_frac / max(lanes, 1), span, brackets,
+                    grid.panel_in[0])
         panel_title(ax, titles[id(ax)])
     for ax in grid.first:
         number_events(ax, result, span, titles.get(id(ax), "stimulus intensity"),

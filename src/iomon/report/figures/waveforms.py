@@ -44,7 +44,8 @@ def rows_that_fit(result) -> int:
     n_rows = channel_grid(result.sweeps.channels, fold=True)[0]
     margins = _waveform_margins()
     fixed = margins.top + margins.bottom + (n_rows - 1) * margins.gap
-    return int(max(4, min(MAX_ROWS, (MAX_HEIGHT_IN - fixed) / n_rows / ROW_IN - 1.5)))
+    extra = 1.3 * (not result.baseline.present.all())  # the "absent at baseline" row
+    return int(max(4, min(MAX_ROWS, (MAX_HEIGHT_IN - fixed) / n_rows / ROW_IN - 1.5 - extra)))
 
 
 def _ordinal(n: int) -> str:
@@ -116,7 +117,9 @@ def waveform_figure(result, rows: RowChoice | None = None, channels=None):
     rows = rows or choose_rows(result)
     shown = rows.sweeps
     picked = picked_channels(result, channels)
-    grid = grid_axes(result, ROW_IN * (shown.size + 1.5), picked, _waveform_margins(),
+    any_absent = not result.baseline.present[picked].all()
+    grid = grid_axes(result, ROW_IN * (shown.size + 1.5 + 1.3 * any_absent), picked,
+                     _waveform_margins(),
                      fold=True)
     ms = result.sweeps.times * 1e3
     alerted = alert_mask(result)
@@ -137,14 +140,16 @@ def waveform_figure(result, rows: RowChoice | None = None, channels=None):
         if ax.get_subplotspec().is_first_col():
             _row_labels(ax, labels, spacing[c])
         ax.xaxis.get_major_locator().set_params(nbins=4)
-        ax.set_ylim(-(shown.size - 0.2) * spacing[c], 1.2 * spacing[c])
+        # A channel absent at baseline says so in a row of its own below its traces (beside
+        # the name and the scale it would not fit; over the traces it would hide them): every
+        # panel keeps that row, so that rows stay level with their labels.
+        ax.set_ylim(-(shown.size - 0.2 + 1.3 * any_absent) * spacing[c], 1.2 * spacing[c])
         panel_title(ax, result.sweeps.ch_names[c], fontsize=FONT_PT)
         panel_title(ax, f"{spacing[c]:.0f} µV/row", loc="right", fontsize=SMALL_PT)
         if not result.baseline.present[c]:
-            # Inside the panel: beside the name and the scale it would not fit.
-            ax.text(0.5, 0.01, "absent at baseline", transform=ax.transAxes, ha="center",
-                    va="bottom", fontsize=SMALL_PT, color="0.25", zorder=3,
-                    bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none"))
+            ax.text(0.5, -(shown.size + 0.75) * spacing[c], "absent at baseline",
+                    transform=ax.get_yaxis_transform(), ha="center", va="center",
+                    fontsize=SMALL_PT, color="0.25", zorder=3)
     for ax in grid.bottom:
         ax.set_xlabel("ms after the stimulus")
     grid.fig.iomon_rows = rows
