@@ -69,7 +69,9 @@ def covered_data(fig) -> list[str]:
                 xy = artist.get_transform().transform(
                     np.column_stack([artist.get_xdata(), artist.get_ydata()]).astype(float))
                 series.append(("series", xy, artist.get_linestyle() not in ("None", "")))
-            elif isinstance(artist, LineCollection):
+            elif isinstance(artist, LineCollection) and all(
+                    dashes is None for _, dashes in artist.get_linestyle()):
+                # Solid: stacked traces (dotted ones mark times, they hold no data).
                 for seg in artist.get_segments():
                     series.append(("trace", artist.get_transform().transform(seg), True))
             elif isinstance(artist, Patch) and to_hex(artist.get_facecolor()) in _BARS:

@@ -106,7 +106,7 @@ def test_pdf_pages_render_and_hold_the_alert_table(reviewed, tmp_path):
     for number, sheet in enumerate(sheets, start=1):
         assert "SYS-REVIEW" in sheet and f"page {number} of {len(pages)}" in sheet
     flat = " ".join(text.split())
-    for words in ("Alerts: 7 episodes (1 systemic event on 7 channels)", "Most abnormal",
+    for words in ("Alerts: 1 event (1 systemic on 7 channels), 7 alert episodes", "Most abnormal",
                   "Conclusion", "Review edits", "µV", "electrode displaced", "MAP 55 mmHg",
                   "Methods", "Reviewed and interpreted by"):
         assert words in flat, words
@@ -149,8 +149,8 @@ def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal
     events = alert_events(result.alerts, float(result.sweeps.column("onset_s").max()))
     assert len(events) == 1 and len(events[0].channels) == 7
     content = build_content(result, result.documents(), [])
-    assert content.alerts.rows[0][0] == "systemic (7 channels)"
-    assert content.alerts_heading == "Alerts: 7 episodes (1 systemic event on 7 channels)"
+    assert content.alerts.rows[0][:2] == ("1", "systemic (7 channels)")
+    assert content.alerts_heading == "Alerts: 1 event (1 systemic on 7 channels), 7 alert episodes"
     systemic = content.conclusion[0]
     assert systemic.startswith("Systemic: all 7 responding channels fell together")
     # At-risk channels and controls told apart; the recovery with its phase.
@@ -161,7 +161,7 @@ def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal
     table = alert_table(focal_result, alert_events(focal_result.alerts, 1e9, order),
                         case_facts(focal_result))
     # Montage order (L TA before L AH), as the recording lists them.
-    assert [row[:2] for row in table.rows] == [("focal", "L TA"), ("focal", "L AH")]
+    assert [row[:3] for row in table.rows] == [("1", "focal", "L TA"), ("2", "focal", "L AH")]
     words = build_content(focal_result, focal_result.documents(), []).conclusion[0]
     assert words.startswith("Focal: L TA and L AH fell to 14–21 % of baseline from 08:00:25 "
                             "(lesioning; first below 50 % at 08:00:24)")
@@ -198,7 +198,9 @@ def test_the_conclusion_and_the_tables_agree_on_an_excluded_channel(reviewed):
     ending = content.conclusion[-1]
     for name in ("L APB", "L TA", "L AH"):
         assert f"{name} {finals[name]}" in ending, name
-    assert "theatre event 1 (MAP 55 mmHg, 08:00:24)" in systemic
+    # Cited by its number in the table of markers and theatre events (and on the figures).
+    number = next(row[0] for row in content.events.rows if row[2] == "MAP 55 mmHg")
+    assert f"after #{number} (MAP 55 mmHg, 08:00:24)" in systemic
 
 
 def build_content_of(result):
@@ -214,9 +216,11 @@ def test_a_threshold_rise_is_given_as_its_bracket_and_the_final_intensity_named(
     content = build_content(result, result.documents(), [])
     words = " ".join(content.conclusion)
     assert "stimulation threshold rose by" in words and "to a threshold of" in words
-    assert "V at baseline" in words
-    rows = [r for r in content.alerts.rows if r[2] == "threshold rise"]
-    assert rows and all(" to +" in r[5] and "threshold" in r[5] for r in rows)
+    # The baseline threshold is called so, never just "baseline" (the header's baseline
+    # sweeps are at another intensity).
+    assert "from a baseline threshold of" in words and "V at baseline" not in words
+    rows = [r for r in content.alerts.rows if r[3] == "threshold rise"]
+    assert rows and all(" to +" in r[6] and "baseline threshold" in r[6] for r in rows)
     finals = [row[7] for row in content.channels.rows if row[7] != "–"]
     assert any(" at " in f and f.endswith(" V") for f in finals)
 

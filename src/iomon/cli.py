@@ -163,14 +163,16 @@ def _cmd_analyze(args) -> int:
     out = Path(args.out) if args.out else recording_path.with_name(stem + "_iomon")
     write_outputs(result, out, report=not args.no_report, identify=args.identify,
                   force=args.force)
-    focal = sum(a.scope == "focal" for a in result.alerts)
-    print(f"{result.case.id}: {result.sweeps.n_sweeps} sweeps, {len(result.alerts)} alert(s) "
-          f"({focal} focal) with criteria {result.criteria.name}; outputs in {out}")
+    from .report.content import alert_counts
+
+    print(f"{result.case.id}: {result.sweeps.n_sweeps} sweeps; alerts: {alert_counts(result)}; "
+          f"criteria {result.criteria.name}; outputs in {out}")
     return 0
 
 
 def _cmd_demo(args) -> int:
     from .pipeline import analyze_file
+    from .report.content import alert_counts
     from .report.outputs import write_outputs
     from .sim import simulate_case, write_simulated_case
 
@@ -181,7 +183,7 @@ def _cmd_demo(args) -> int:
     write_outputs(result, out)
     print(f"demo: simulated a DREZ case with a focal drop that recovers "
           f"({', '.join(sim.truth.focal_channels)}); recording in "
-          f"{recording_path}; {len(result.alerts)} alert(s); report in {out / 'report.html'}")
+          f"{recording_path}; alerts: {alert_counts(result)}; report in {out / 'report.html'}")
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import ReadOptions, read_options_from_sidecar, sidecar_sections
-from ..model.annotations import Phase
+from ..model.annotations import EVENT_KINDS, Phase
 from ..model.errors import InputError
 from ..model.muscles import MUSCLES, muscle_code
 from ..model.sweeps import LIMBS, ROLES, SIDES
@@ -34,9 +34,6 @@ _CLINICAL_TYPES = {
     "vas_pre": (int, float), "vas_post": (int, float), "analgesics_post": bool,
     "complications": str, "new_deficit": bool,
 }
-#: The kinds of a theatre event (``[[events]] kind``), as a review station types them.
-EVENT_KINDS = ("intervention", "surgeon informed", "blood pressure", "anaesthesia", "position",
-               "other")
 #: Keys every review edit may carry: who made it and when (written by ``iomon review``).
 _PROVENANCE = {"reviewer", "time"}
 
@@ -349,8 +346,12 @@ def _channel_specs(doc: dict, path: Path, notes: list) -> tuple[ChannelSpec, ...
 def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
     """``[[phases]]``: named spans of the surgery, in time order, not overlapping."""
     phases = []
-    for where, entry in _tables(doc, "phases", {"name", "start_s", "end_s"}, path):
+    for where, entry in _tables(doc, "phases", {"name", "start_s", "end_s", "level"}, path):
         name, start, end = entry.get("name"), entry.get("start_s"), entry.get("end_s")
+        level = entry.get("level")
+        if level is not None and (not isinstance(level, str) or not _LEVEL.match(level.upper())):
+            raise InputError(f"{where}.level must be a root level such as \"C6\" (C1-C8, "
+                             f"T1-T12, L1-L5, S1-S5), got {level!r}", path)
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"{where}.name must be a non-empty string", path)
         for key, value in (("start_s", start), ("end_s", end)):
@@ -359,11 +360,12 @@ def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
                                  f"{value!r}", path)
         if end <= start:
             raise InputError(f"{where}: end_s ({end}) must be after start_s ({start})", path)
-        phases.append(Phase(name.strip(), float(start), float(end)))
+        phases.append(Phase(name.strip(), float(start), float(end),
+                            None if level is None else level.upper()))
     phases.sort(key=lambda p: p.start_s)
     for a, b in zip(phases, phases[1:]):
         if b.start_s < a.end_s:
-            raise InputError(f"phases {a.name!r} and {b.name!r} overlap", path)
+            raise InputError(f"phases {a.label!r} and {b.label!r} overlap", path)
     return tuple(phases)
 
 

@@ -20,22 +20,25 @@ from .facts import (
     AlertEvent,
     CaseFacts,
     alert_events,
+    began_level,
     case_facts,
     controls_rise,
     first_sweep,
     fixed_text,
     kind_of,
+    marker_words,
     names_text,
     on_control,
     percent_text,
     rise_words,
-    role_of,
     span_text,
+    sweeps_words,
 )
 from .figures import FigureFile
 from .wording import conclusion, decline_notes, final_text, outcome_words, when_text
 
-__all__ = ["ReportContent", "Table", "alert_events", "alert_table", "alerts_heading",
+__all__ = ["ReportContent", "Table", "alert_counts", "alert_events", "alert_table",
+           "alerts_heading",
            "build_content", "case_facts", "channel_table", "conclusion", "events_table",
            "header", "landmark_words", "parse_edf_patient", "percent_text", "review_edits",
            "rise_words"]
@@ -121,18 +124,20 @@ def _extreme(result, event: AlertEvent, facts: CaseFacts) -> str:
             return bracket.words()
     rise = event.threshold_rise_v
     return kind.extreme.format(span=span_text([a.nadir_percent for a in event.alerts]),
-                               rise_v="" if rise is None else f"{rise:g}")
+                               rise_v="" if rise is None else f"{rise:g}",
+                               sweeps=sweeps_words(event))
 
 
 def _controls_cell(result, event: AlertEvent, facts: CaseFacts) -> str:
     kind = kind_of(result, event.criterion)
     if event.scope == "systemic":
-        mine = [a.nadir_percent for a in event.alerts if role_of(result, a.channel) == "control"]
-        if not mine:
-            return percent_text(event.controls_percent)
+        # The controls' median over the sweeps that called it, as for a focal alert (their
+        # lowest values are in the "Most abnormal" cell with every channel's).
         if kind.style == "rise_v":
             return "in the event"
-        return f"fell too: {span_text(mine)}"
+        if event.controls_percent is None:
+            return "no valid control"
+        return f"{percent_text(event.controls_percent)} (down too)"
     if kind.style == "rise_v":
         rise = controls_rise(result, event.alerts[0])
         return "–" if rise is None else f"{kind.noun} {rise:+g} V"
@@ -158,44 +163,58 @@ def _first_cell(result, event: AlertEvent, facts: CaseFacts) -> str:
 
 
 def alert_table(result, events, facts: CaseFacts) -> Table:
-    """One row per focal (or undetermined) alert and per systemic event."""
+    """One row per focal (or undetermined) alert and per systemic event, with its event."""
     rows, styles = [], []
     for e in events:
-        called = f"{when_text(e.onset_s, facts.clock)}, {e.phase}, sweep {e.onset_sweep}"
-        rows.append((_scope_cell(result, e), ", ".join(e.channels),
-                     kind_of(result, e.criterion).words,
+        called = f"{when_text(e.onset_s, facts.clock)}, {_phase_words(result, e)}, sweep " \
+                 f"{e.onset_sweep}"
+        rows.append(("" if e.number is None else str(e.number), _scope_cell(result, e),
+                     ", ".join(e.channels), kind_of(result, e.criterion).words,
                      _first_cell(result, e, facts), called, _extreme(result, e, facts),
                      _controls_cell(result, e, facts), _recovery_cell(result, e, facts)))
         styles.append(e.scope + (" informational" if e.informational else ""))
-    return Table(("Scope", "Channel(s)", "Criterion", "First met", "Alert called",
+    return Table(("Event", "Scope", "Channel(s)", "Criterion", "First met", "Alert called",
                   "Most abnormal", "Controls", "Recovery"), tuple(rows), tuple(styles),
-                 (0.10, 0.13, 0.10, 0.11, 0.15, 0.15, 0.11, 0.15))
+                 (0.06, 0.09, 0.12, 0.09, 0.10, 0.14, 0.15, 0.11, 0.14))
 
 
-def alerts_heading(result, events) -> str:
-    """The alert count as alerts.json and the command line give it, and what it is made of."""
+def _phase_words(result, event: AlertEvent) -> str:
+    """The phase of the sweep that called a row, and the level lesioned where it began."""
+    level = began_level(event)
+    return event.phase + (f" (began during {level} lesioning)" if level else "")
+
+
+def alerts_heading(result, events=None) -> str:
+    """The events and the alert episodes telling of them, counted as alerts.json counts them.
+
+    "Alerts: 3 events (1 systemic on 8 channels; 2 focal on 2 channels), 11 alert episodes".
+    """
+    return f"Alerts: {alert_counts(result)}"
+
+
+def alert_counts(result) -> str:
+    """The alerts counted by event, in the words of every output ("none" without one).
+
+    "3 events (1 systemic on 8 channels; 2 focal on 2 channels), 11 alert episodes": the
+    events (:attr:`iomon.results.CaseResult.events`) by scope with the channels that alerted,
+    the informational ones, and the alert episodes (records of alerts.json).
+    """
     n = len(result.alerts)
     if not n:
-        return "Alerts: none"
+        return "none"
+    found = result.events
     parts = []
-    for e in (e for e in events if e.scope == "systemic"):
-        parts.append(f"1 systemic event on {len(e.channels)} channel"
-                     f"{'s' if len(e.channels) > 1 else ''}")
-    for scope in ("focal", "undetermined"):
-        mine = [e for e in events if e.scope == scope]
+    for scope in ("systemic", "focal", "undetermined"):
+        mine = [e for e in found if e.scope == scope]
         if mine:
-            channels = {n for e in mine for n in e.channels}
+            channels = {c for e in mine for c in e.channels}
             parts.append(f"{len(mine)} {scope} on {len(channels)} channel"
-                         f"{'s' if len(channels) > 1 else ''}")
-    informational = sum(e.informational for e in events)
+                         f"{'s' if len(channels) != 1 else ''}")
+    informational = sum(e.informational for e in found)
     if informational:
         parts.append(f"{informational} of them informational")
-    systemic = sum(e.scope == "systemic" for e in events)
-    if systemic > 1:
-        parts = [f"{systemic} systemic events on "
-                 f"{sum(len(e.channels) for e in events if e.scope == 'systemic')} channel-"
-                 "episodes"] + parts[systemic:]
-    return f"Alerts: {n} episode{'s' if n != 1 else ''} ({'; '.join(parts)})"
+    return (f"{len(found)} event{'s' if len(found) != 1 else ''} ({'; '.join(parts)}), "
+            f"{n} alert episode{'s' if n != 1 else ''}")
 
 
 _ROLE_WORDS = {"test": "at risk", "control": "control", None: "unknown"}
@@ -228,32 +247,28 @@ def phase_table(summary, clock: TimeAxis) -> Table:
          str(p["n_sweeps"])) for p in summary["phases"]), (), (0.4, 0.2, 0.2, 0.2))
 
 
-#: At most this many markers of the recording are listed (a file may hold hundreds).
-MAX_MARKERS = 40
-
-
 def recording_markers(result) -> list[tuple[float, str]]:
     """The recording's markers that are not stimuli (Baseline, Exposure start...)."""
-    from ..model.annotations import is_stimulus
+    return [(m.at_s, marker_words(m)) for m in result.markers if m.source == "recording"]
 
-    return [(a.onset_s, a.text.strip()) for a in result.recording.annotations
-            if a.text.strip() and not is_stimulus(a.text)]
+
+_SOURCE_WORDS = {"recording": "recording marker", "sidecar": "theatre event (sidecar)"}
 
 
 def events_table(result, facts: CaseFacts) -> Table | None:
-    """The recording's markers and the sidecar's theatre events (numbered), in time order."""
-    markers = recording_markers(result)
-    rows = [(s, "", text, "recording marker") for s, text in markers[:MAX_MARKERS]]
-    rows += [(e.at_s, str(n), e.text, "theatre event (sidecar)"
-              + (f": {e.kind}" if getattr(e, "kind", None) else "")) for n, e in facts.events]
+    """The recording's markers and the sidecar's theatre events, numbered as on the figures.
+
+    In time order; recording markers beyond the first 40 are counted, not listed.
+    """
+    markers = result.markers
+    rows = [(str(m.number), facts.clock.text(m.at_s, True), marker_words(m),
+             _SOURCE_WORDS[m.source]) for m in markers if m.number is not None]
     if not rows:
         return None
-    rows.sort(key=lambda r: r[0])
-    cells = [(number, facts.clock.text(s, True), text, source) for s, number, text, source
-             in rows]
-    if len(markers) > MAX_MARKERS:
-        cells.append(("", "", f"and {len(markers) - MAX_MARKERS} more markers", ""))
-    return Table(("#", "Time", "Event", "Source"), tuple(cells), (), (0.06, 0.14, 0.56, 0.24))
+    unnumbered = sum(m.number is None for m in markers)
+    if unnumbered:
+        rows.append(("", "", f"and {unnumbered} more markers", ""))
+    return Table(("#", "Time", "Event", "Source"), tuple(rows), (), (0.06, 0.14, 0.56, 0.24))
 
 
 def review_edits(result, summary, clock: TimeAxis) -> list[str]:
@@ -399,7 +414,7 @@ def _stimulation(result) -> str:
         bases = sorted({e.intensity for e in result.baselines.entries
                         if np.isfinite(e.intensity)})
         if bases and known.min() != known.max():
-            text += f" (baseline at {names_text([f'{b:g}{unit}' for b in bases])})"
+            text += f" (baseline sweeps at {names_text([f'{b:g}{unit}' for b in bases])})"
         parts.append(text)
     else:
         parts.append("intensity not stated")
@@ -490,11 +505,15 @@ _CHANNELS_NOTE = ("* Final: the median of the channel's last 3 valid sweeps, as 
 
 
 def _alerts_note(criteria) -> str:
-    return (f"First met: the first of the sweeps that called the alert to meet the criterion "
-            f"on the channel's own baseline. Alert called: when the criterion had held in "
-            f"{criteria.sustained_n} of the last {criteria.sustained_m} valid sweeps. Times "
-            "are clock times with the time since the recording's start; sweeps are numbered "
-            "from 0, as in measurements.csv and alerts.json.")
+    return ("Event: the alerts that tell of one change share its number (a channel's "
+            "overlapping alerts, whatever their criterion; the overlapping systemic alerts of "
+            "every channel), as alerts.json's event; the heading counts events. First met: the "
+            "first of the sweeps that called the alert to meet the criterion on the channel's "
+            "own baseline; the level named is the one being lesioned then. Alert called: when "
+            f"the criterion had held in {criteria.sustained_n} of the last "
+            f"{criteria.sustained_m} valid sweeps. Controls: their median over the sweeps that "
+            "called the alert. Times are clock times with the time since the recording's "
+            "start; sweeps are numbered from 0, as in measurements.csv and alerts.json.")
 
 
 def build_content(result, documents, figures, identify: bool = False,

@@ -112,8 +112,14 @@ def new_figure(width_in: float, height_in: float):
 
 
 def time_axis(result) -> TimeAxis:
-    """The recording's time axis (clock time when its start is known)."""
-    return TimeAxis(result.recording.start, result.recording.duration_s)
+    """The recording's time axis (clock time when its start is known).
+
+    A simulated case's times are shown on the surgical clock it stands for
+    (:func:`~iomon.report.clock.case_clock`).
+    """
+    from ..clock import case_clock
+
+    return case_clock(result)
 
 
 def time_span(result) -> tuple[float, float]:
@@ -285,9 +291,9 @@ def label_bottom(grid: Grid, clock: TimeAxis, span=None) -> None:
     """Label the bottom panels with the time axis (shared by every panel) over ``span``."""
     for ax in grid.bottom:
         ax.set_xlabel(clock.label())
-    clock.format(grid.bottom[0])
     if span is not None:
         grid.bottom[0].set_xlim(*span)
+    clock.format(grid.bottom[0])
 
 
 def legend(grid: Grid, handles):

@@ -27,6 +27,7 @@ from .marks import (
     mark_alerts,
     mark_events,
     number_events,
+    numbered_markers,
     shade_lesioning,
     values_panel,
 )
@@ -43,7 +44,7 @@ def latency_figure(result, channels=None, brackets=None):
     names = [result.sweeps.ch_names[c] for c in picked]
     criterion = result.criteria.latency_increase_percent
     elements = _latency_elements(result, picked, criterion)
-    margins = Margins(legend_rows=legend_rows(len(elements)), events=bool(result.case.events))
+    margins = Margins(legend_rows=legend_rows(len(elements)), events=bool(numbered_markers(result)))
     grid = grid_axes(result, 0.9, picked, margins)
     span = time_span(result)
     lanes = max((len(alert_lanes(result, n)) for n in names), default=0)
@@ -74,7 +75,7 @@ def _latency_elements(result, picked, criterion) -> list[str]:
              ("lesioning", any(p.name == "lesioning" for p in result.phases))]
     names = [result.sweeps.ch_names[c] for c in responding]
     kinds = [k for k, on in flags if on] + drawn_alert_kinds(result, names)
-    return kinds + (["event"] if result.case.events else [])
+    return kinds + (["event"] if numbered_markers(result) else [])
 
 
 def _latency_panel(ax, result, c, criterion, lane_frac) -> str:

@@ -18,7 +18,8 @@ from .common import COLOURS, FONT_PT, HATCHES, SMALL_PT, panel_title, sweep_edge
 
 __all__ = ["alert_end_s", "alert_lanes", "alert_mask", "CAPTIONS", "drawn_alert_kinds",
            "excluded_runs", "figure_caption", "free_spans", "handle", "lane_label", "lane_text",
-           "mark_alerts", "mark_events", "mark_exclusions", "number_events", "rise_labels",
+           "mark_alerts", "mark_events", "mark_exclusions", "number_events", "numbered_markers",
+           "rise_labels",
            "shade_lesioning", "text_width_in", "values_panel"]
 
 
@@ -90,7 +91,7 @@ def handle(kind, result=None):
                          label="rejected sweep"),
         "offscale": dict(marker="^", ms=4, lw=0, color=COLOURS["measure"],
                          label="above the axis"),
-        "event": dict(ls=":", lw=0.8, color=COLOURS["event"], label="theatre event (#)"),
+        "event": dict(ls=":", lw=0.8, color=COLOURS["event"], label="marker or event (#)"),
     }
     if kind in lines:
         return Line2D([], [], **lines[kind])
@@ -123,8 +124,8 @@ CAPTIONS = {
               "vermillion focal, orange hatched systemic, purple dotted undetermined; pale: "
               "informational (outside the phases the criterion watches). A bar ends at the "
               "recovery, or where the channel's valid sweeps end.",
-    "event": "Dotted lines: theatre events from the case sidecar, numbered as in the table "
-             "of markers and theatre events.",
+    "event": "Dotted lines: the recording's markers and the theatre events, numbered as in "
+             "the table of markers and theatre events (numbers closer than a label share one).",
 }
 
 
@@ -144,32 +145,63 @@ def shade_lesioning(ax, result):
             ax.axvspan(phase.start_s, phase.end_s, color=COLOURS["phase"], lw=0, zorder=0)
 
 
+def numbered_markers(result) -> list:
+    """The markers and theatre events the figures draw: those the report numbers."""
+    return [m for m in result.markers if m.number is not None]
+
+
 def mark_events(ax, result):
-    """Theatre events as dotted lines (one collection)."""
-    times = [e.at_s for e in result.case.events]
+    """The recording's markers and the theatre events as dotted lines (one collection)."""
+    times = [m.at_s for m in numbered_markers(result)]
     if times:
         ax.vlines(times, 0, 1, transform=ax.get_xaxis_transform(), colors=COLOURS["event"],
                   lw=0.8, linestyles=":", zorder=1)
 
 
-def number_events(ax, result, span, title: str, panel_width_in: float):
-    """Each theatre event's number above the panel, raised where it would hit the title.
+def _number_labels(markers, span) -> list[tuple[float, str]]:
+    """(axes fraction, label) of the markers' numbers, in time order.
 
-    Numbered in time order, as in the report's table; numbers closer than a label's width
-    stack upwards.
+    Numbers closer than a label's width share one label ("5,6", "3–6"), at their middle.
     """
     width = span[1] - span[0]
-    title_end = len(title) * (FONT_PT + 0.5) * 0.62 / 72 / panel_width_in
-    taken: list[list[float]] = []
-    order = sorted(range(len(result.case.events)), key=lambda k: result.case.events[k].at_s)
-    for number, k in enumerate(order, start=1):
-        at = (result.case.events[k].at_s - span[0]) / width
-        level = 1 if at < title_end + 0.03 else 0
-        while any(abs(at - x) < 0.05 for x in (taken[level] if level < len(taken) else [])):
+    groups: list[list] = []
+    for m in sorted(markers, key=lambda m: m.at_s):
+        at = (m.at_s - span[0]) / width
+        if groups and at - groups[-1][-1][0] < 0.04:
+            groups[-1].append((at, m.number))
+        else:
+            groups.append([(at, m.number)])
+    out = []
+    for group in groups:
+        numbers = [n for _, n in group]
+        run = len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1))
+        label = f"{numbers[0]}–{numbers[-1]}" if run else ",".join(map(str, numbers))
+        out.append(((group[0][0] + group[-1][0]) / 2, label))
+    return out
+
+
+def number_events(ax, result, span, title: str, panel_width_in: float):
+    """Each marker's number above the panel, raised where it would hit a title.
+
+    Numbered in time order, as in the report's table; numbers closer than a label's width
+    share a label, labels that would overlap stack upwards.
+    """
+    def width(text, size):  # in axes fraction
+        return text_width_in(text, size) / panel_width_in
+
+    left_end = width(ax.get_title(loc="left") or title, FONT_PT + 0.5)
+    right = ax.get_title(loc="right")
+    right_start = 1 - width(right, SMALL_PT) if right else 2.0
+    taken: list[list[tuple[float, float]]] = []
+    for at, label in _number_labels(numbered_markers(result), span):
+        half = width(label, SMALL_PT) / 2 + 0.01
+        level = 1 if at - half < left_end + 0.01 or at + half > right_start - 0.01 else 0
+        while any(a - h < at + half and at - half < a + h
+                  for a, h in (taken[level] if level < len(taken) else [])):
             level += 1
         taken += [[] for _ in range(level + 1 - len(taken))]
-        taken[level].append(at)
-        ax.annotate(str(number), (at, 1.0), xycoords="axes fraction",
+        taken[level].append((at, half))
+        ax.annotate(label, (at, 1.0), xycoords="axes fraction",
                     xytext=(0, 1.5 + 10.5 * level), textcoords="offset points", ha="center",
                     va="bottom", fontsize=SMALL_PT, fontweight="bold", annotation_clip=False)
 
