@@ -155,7 +155,8 @@ def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal
     assert systemic.startswith("Systemic: all 7 responding channels fell together")
     # At-risk channels and controls told apart; the recovery with its phase.
     assert "(at risk) to" in systemic and "(controls) to" in systemic
-    assert "Recovered by 08:00:31 (lesioning)" in systemic
+    # On the surgical clock the simulation stands for (its file runs 60 times faster).
+    assert "Recovered by 08:30:45 (lesioning)" in systemic
     focal_result = analyze_file(RECORDINGS / "drez_focal_recovering.edf")
     order = focal_result.sweeps.ch_names
     table = alert_table(focal_result, alert_events(focal_result.alerts, 1e9, order),
@@ -163,8 +164,8 @@ def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal
     # Montage order (L TA before L AH), as the recording lists them.
     assert [row[:3] for row in table.rows] == [("1", "focal", "L TA"), ("2", "focal", "L AH")]
     words = build_content(focal_result, focal_result.documents(), []).conclusion[0]
-    assert words.startswith("Focal: L TA and L AH fell to 14–21 % of baseline from 08:00:25 "
-                            "(lesioning; first below 50 % at 08:00:24)")
+    assert words.startswith("Focal: L TA and L AH fell to 14–21 % of baseline from 08:25:11 "
+                            "(lesioning; first below 50 % at 08:24:13, during C6 lesioning)")
 
 
 def test_times_and_percentages_are_rounded_once():
@@ -189,8 +190,8 @@ def test_the_conclusion_and_the_tables_agree_on_an_excluded_channel(reviewed):
     result = analyze_file(reviewed.parent / "systemic.edf")
     content = build_content_of(result)
     systemic = content.conclusion[0]
-    assert "6 of 7 recovered by 08:00:31 (lesioning)" in systemic
-    assert "R APB: recovery not assessable, excluded from 08:00:30 (electrode displaced)" \
+    assert "6 of 7 recovered by 08:30:45 (lesioning)" in systemic
+    assert "R APB: recovery not assessable, excluded from 08:30:19 (electrode displaced)" \
         in systemic
     assert "not recovered" not in " ".join(content.conclusion)
     finals = {row[0]: row[7] for row in content.channels.rows}
@@ -200,7 +201,7 @@ def test_the_conclusion_and_the_tables_agree_on_an_excluded_channel(reviewed):
         assert f"{name} {finals[name]}" in ending, name
     # Cited by its number in the table of markers and theatre events (and on the figures).
     number = next(row[0] for row in content.events.rows if row[2] == "MAP 55 mmHg")
-    assert f"after #{number} (MAP 55 mmHg, 08:00:24)" in systemic
+    assert f"after #{number} (MAP 55 mmHg, 08:24:00)" in systemic
 
 
 def build_content_of(result):

@@ -21,7 +21,7 @@ from .alerting.alerts import Alert, UnexplainedDrop
 from .alerting.criteria import Criteria
 from .alerting.events import Event, events_of
 from .alerting.threshold import Thresholds
-from .case.sidecar import Case
+from .case.sidecar import SIMULATOR, Case, Simulation
 from .io import Recording
 from .model.annotations import Marker, Phase, assign_levels, numbered_markers
 from .model.notes import Note
@@ -176,6 +176,20 @@ class CaseResult:
         return pd.DataFrame([a.as_dict() for a in self.alerts], columns=list(ALERT_COLUMNS))
 
     @property
+    def simulation(self) -> Simulation | None:
+        """What makes the case synthetic, or None for a real recording.
+
+        The sidecar's ``[simulation]`` (with the time compression), else the recording's own
+        header when it names the simulator as its equipment (``iomon.simulate``; the time
+        compression is then unknown).
+        """
+        if self.case.simulation is not None:
+            return self.case.simulation
+        if SIMULATOR in (self.recording.recording_id or "").split():
+            return Simulation(source="header")
+        return None
+
+    @property
     def events(self) -> list[Event]:
         """The events the alerts tell of, in the order they began.
 
@@ -298,6 +312,10 @@ class CaseResult:
             "recording_start_time": (None if self.recording.start is None
                                      else self.recording.start.strftime("%H:%M:%S")),
             "clinical": dict(self.case.clinical),
+            "simulation": (None if self.simulation is None else {
+                "time_compression": self.simulation.time_compression,
+                "scenario": self.simulation.scenario, "seed": self.simulation.seed,
+                "source": self.simulation.source}),
             "review_edits": self.review_edits_record(),
             "n_sweeps": self.sweeps.n_sweeps,
             "n_setup_sweeps": int(self.setup.sum()),

@@ -276,6 +276,14 @@ SUMMARY = (
     _f("recording_start_time", "clock time of the recording's start (HH:MM:SS)",
        kind="text", null=True),
     _f("clinical", "the sidecar's [clinical] table as written", kind="object", open=True),
+    _f("simulation", "a synthetic case (null: a real recording)", kind="object", null=True,
+       items=(
+           _f("time_compression", "the file runs this many times faster than the surgery it "
+              "stands for (null: not stated)", null=True),
+           _f("scenario", "the simulated scenario", kind="text", null=True),
+           _f("seed", "its random seed", kind="integer", null=True),
+           _f("source", "how iomon knows: the sidecar's [simulation], or the recording's "
+              "header naming iomon.simulate as its equipment", kind="text"))),
     _f("review_edits", "the sidecar's review edits as applied", kind="object",
        items=_REVIEW_EDITS),
     _f("n_sweeps", "sweeps in the recording", kind="integer"),

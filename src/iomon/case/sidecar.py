@@ -25,8 +25,9 @@ from ..model.tomlsafe import load_toml
 from ..processing.baseline import Rebaseline
 from ..processing.settings import Settings, settings_from_sidecar
 
-__all__ = ["EVENT_KINDS", "FOLDER_SIDECAR", "Case", "ChannelSpec", "Exclusion", "Landmark",
-           "SignOff", "TheatreEvent", "load_case", "read_case", "sidecar_path", "sidecars_of"]
+__all__ = ["EVENT_KINDS", "FOLDER_SIDECAR", "SIMULATOR", "Case", "ChannelSpec", "Exclusion",
+           "Landmark", "SignOff", "Simulation", "TheatreEvent", "load_case", "read_case",
+           "sidecar_path", "sidecars_of"]
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
@@ -139,6 +140,32 @@ class SignOff:
     time: str
 
 
+#: The equipment a simulated recording's header names (EDF: the recording field's last word).
+SIMULATOR = "iomon.simulate"
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A synthetic case: what the simulator says of it (the sidecar's ``[simulation]``).
+
+    Attributes
+    ----------
+    time_compression : float or None
+        The file runs this many times faster than the surgery it stands for (1: real time;
+        None: not stated).
+    scenario : str or None
+    seed : int or None
+    source : str
+        Where iomon learnt the case is synthetic: ``"[simulation]"`` of the sidecar, or
+        ``"header"`` (the recording names the simulator as its equipment).
+    """
+
+    time_compression: float | None = None
+    scenario: str | None = None
+    seed: int | None = None
+    source: str = "[simulation]"
+
+
 @dataclass(frozen=True)
 class Case:
     """Facts about a case that the recording does not hold.
@@ -178,6 +205,8 @@ class Case:
         for the same sweep and channel overrides an earlier one.
     signoffs : tuple of SignOff
         Sign-offs in review (``[[signoff]]``), in the order written.
+    simulation : Simulation or None
+        A synthetic case's ``[simulation]`` (written by ``iomon simulate``).
     """
 
     id: str
@@ -196,6 +225,7 @@ class Case:
     notes: tuple[str, ...] = ()
     landmarks: tuple[Landmark, ...] = ()
     signoffs: tuple[SignOff, ...] = ()
+    simulation: Simulation | None = None
 
 
 #: The sidecar inside a folder that holds a case exported as one file per sweep.
@@ -267,7 +297,7 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
     path = Path(path)
     doc = _load_toml(path)
     _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
-                      "processing", "exclude", "events", "landmarks", "signoff"}
+                      "processing", "exclude", "events", "landmarks", "signoff", "simulation"}
                 | sidecar_sections(),
                 "the sidecar", path)
     case_id, side, levels, procedure = _case_section(doc, path, default_id)
@@ -276,7 +306,8 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
                 _clinical(doc, path), path, _read_options(doc, path), _rebaselines(doc, path),
                 _processing(doc.get("processing", {}), path), procedure,
                 _exclusions(doc, path), _events(doc, path), notes=tuple(notes),
-                landmarks=_landmarks(doc, path), signoffs=_signoffs(doc, path))
+                landmarks=_landmarks(doc, path), signoffs=_signoffs(doc, path),
+                simulation=_simulation(doc, path))
 
 
 def _load_toml(path: Path) -> dict:
@@ -367,6 +398,33 @@ def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
         if b.start_s < a.end_s:
             raise InputError(f"phases {a.label!r} and {b.label!r} overlap", path)
     return tuple(phases)
+
+
+#: The largest time compression a sidecar may state (a day of surgery in a second, about).
+_MAX_COMPRESSION = 1e5
+
+
+def _simulation(doc: dict, path: Path) -> Simulation | None:
+    """``[simulation]``: a synthetic case's time compression, scenario and seed."""
+    table = doc.get("simulation")
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise InputError("[simulation] must be a table", path)
+    _check_keys(table, {"time_compression", "scenario", "seed"}, "[simulation]", path)
+    compression = table.get("time_compression")
+    if compression is not None and (isinstance(compression, bool)
+                                    or not isinstance(compression, (int, float))
+                                    or not 1 <= compression <= _MAX_COMPRESSION):
+        raise InputError("simulation.time_compression must be a number from 1 (real time) to "
+                         f"{_MAX_COMPRESSION:g}, got {compression!r}", path)
+    scenario, seed = table.get("scenario"), table.get("seed")
+    if scenario is not None and (not isinstance(scenario, str) or not scenario.strip()):
+        raise InputError(f"simulation.scenario must be text, got {scenario!r}", path)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise InputError(f"simulation.seed must be a whole number >= 0, got {seed!r}", path)
+    return Simulation(None if compression is None else float(compression),
+                      None if scenario is None else scenario.strip(), seed)
 
 
 def _clinical(doc: dict, path: Path) -> dict:

@@ -18,7 +18,7 @@ def time_scale(result) -> float:
 
     A simulated case says so in its sidecar (``[simulation] time_compression``).
     """
-    simulation = getattr(result.case, "simulation", None)
+    simulation = result.simulation
     return 1.0 if simulation is None or not simulation.time_compression else float(
         simulation.time_compression)
 

@@ -41,7 +41,7 @@ __all__ = ["ReportContent", "Table", "alert_counts", "alert_events", "alert_tabl
            "alerts_heading",
            "build_content", "case_facts", "channel_table", "conclusion", "events_table",
            "header", "landmark_words", "parse_edf_patient", "percent_text", "review_edits",
-           "rise_words"]
+           "rise_words", "synthetic_mark", "synthetic_words"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,8 @@ class ReportContent:
     methods : tuple of str
     notes : tuple of str
     footer : str
+    synthetic : str
+        The mark every page of a synthetic case carries ("" for a real recording).
     """
 
     case_id: str
@@ -102,6 +104,7 @@ class ReportContent:
     alerts_note: str = ""
     channels_note: str = ""
     signoff: tuple[str, ...] = ()
+    synthetic: str = ""
 
 
 # ------------------------------------------------------------------------------- tables
@@ -243,8 +246,9 @@ def channel_table(result, facts: CaseFacts) -> Table:
 def phase_table(summary, clock: TimeAxis) -> Table:
     """The phases of the case with their clock times and sweep counts."""
     return Table(("Phase", "Start", "End", "Sweeps"), tuple(
-        (p["name"], clock.text(p["start_s"], True), clock.text(p["end_s"], True),
-         str(p["n_sweeps"])) for p in summary["phases"]), (), (0.4, 0.2, 0.2, 0.2))
+        (p["name"] + (f" {p['level']}" if p.get("level") else ""),
+         clock.text(p["start_s"], True), clock.text(p["end_s"], True), str(p["n_sweeps"]))
+        for p in summary["phases"]), (), (0.4, 0.2, 0.2, 0.2))
 
 
 def recording_markers(result) -> list[tuple[float, str]]:
@@ -440,10 +444,15 @@ def header(result, summary, clock: TimeAxis, identify: bool) -> list[tuple[str, 
                     " avulsion").replace("  ", " ")
     rows.append(("Procedure", surgery))
     rows += _dates(result, clock, identify)
-    rows.append(("Recording", f"{recording.path.name}: {recording.format}, "
-                              f"{TimeAxis().text(recording.duration_s, True)} (h:mm:ss), "
+    length = f"{TimeAxis().text(recording.duration_s, True)} (h:mm:ss)"
+    if clock.compressed:
+        length += (f" in the file, standing for {clock.elapsed(recording.duration_s)} of "
+                   f"surgery (synthetic, time-compressed ×{clock.scale:g})")
+    rows.append(("Recording", f"{recording.path.name}: {recording.format}, {length}, "
                               f"{summary['settings']['sfreq_hz']:g} Hz; read with "
                               f"{recording.reader}"))
+    if result.simulation is not None:
+        rows.insert(1, ("Synthetic case", synthetic_words(result, clock)))
     setup = int(result.setup.sum())
     rows.append(("Sweeps", f"{summary['n_sweeps']}"
                            + (f" ({setup} setup, before the Baseline marker)" if setup else "")
@@ -454,6 +463,36 @@ def header(result, summary, clock: TimeAxis, identify: bool) -> list[tuple[str, 
     rows.append(("Analysis", f"iomon {summary['iomon_version']}; input SHA-256 "
                              f"{sha[:16] + '…' if sha else 'not computed'}"))
     return rows
+
+
+def synthetic_words(result, clock: TimeAxis) -> str:
+    """What makes a case synthetic and how its times are shown ("" for a real recording)."""
+    simulation = result.simulation
+    if simulation is None:
+        return ""
+    what = ", ".join(w for w in (
+        f"scenario {simulation.scenario}" if simulation.scenario else "",
+        f"seed {simulation.seed}" if simulation.seed is not None else "") if w)
+    made = f"simulated by iomon simulate{f' ({what})' if what else ''}, not a patient's recording"
+    if simulation.time_compression is None:
+        return (f"{made.capitalize()}: the recording names iomon simulate as its equipment. "
+                "Its time compression is not stated (no [simulation] in a case sidecar): the "
+                "times are the file's, which may run faster than the surgery it stands for.")
+    if not clock.compressed:
+        return f"{made.capitalize()}, in real time."
+    return (f"{made.capitalize()}. Time-compressed ×{clock.scale:g}: the file's "
+            f"{TimeAxis().text(result.recording.duration_s, True)} stand for "
+            f"{clock.elapsed(result.recording.duration_s)} of surgery, and every time in this "
+            "report is on the surgical clock it stands for (alerts.json and measurements.csv "
+            "hold the file's seconds).")
+
+
+def synthetic_mark(result, clock: TimeAxis) -> str:
+    """The short mark every page of a synthetic case's report carries ("" when real)."""
+    if result.simulation is None:
+        return ""
+    return "SYNTHETIC CASE" + (f", time-compressed ×{clock.scale:g}" if clock.compressed
+                               else "") + ": not a patient's recording"
 
 
 def report_date() -> str:
@@ -499,12 +538,13 @@ def report_notes(result, drops, facts: CaseFacts) -> list[str]:
 
 
 _CHANNELS_NOTE = ("* Final: the median of the channel's last 3 valid sweeps, as % of its "
-                  "baseline; the intensity is given where it differs from the baseline's and, "
+                  "baseline; the intensity is given where it differs from the baseline sweeps' "
+                  "and, "
                   "where the channel's valid sweeps end early, the time of the sweep of median "
                   "% among them. Rejected: channel-sweeps rejected or excluded.")
 
 
-def _alerts_note(criteria) -> str:
+def _alerts_note(criteria, compressed: bool = False) -> str:
     return ("Event: the alerts that tell of one change share its number (a channel's "
             "overlapping alerts, whatever their criterion; the overlapping systemic alerts of "
             "every channel), as alerts.json's event; the heading counts events. First met: the "
@@ -513,7 +553,9 @@ def _alerts_note(criteria) -> str:
             f"the criterion had held in {criteria.sustained_n} of the last "
             f"{criteria.sustained_m} valid sweeps. Controls: their median over the sweeps that "
             "called the alert. Times are clock times with the time since the recording's "
-            "start; sweeps are numbered from 0, as in measurements.csv and alerts.json.")
+            "start" + (" (a synthetic case's on the surgical clock it stands for)"
+                       if compressed else "")
+            + "; sweeps are numbered from 0, as in measurements.csv and alerts.json.")
 
 
 def build_content(result, documents, figures, identify: bool = False,
@@ -530,15 +572,17 @@ def build_content(result, documents, figures, identify: bool = False,
     events = alert_events(result.alerts, float(result.sweeps.column("onset_s").max()),
                           result.sweeps.ch_names)
     drops = result.declines
+    mark = synthetic_mark(result, facts.clock)
     return ReportContent(
         case_id=result.case.id,
-        title=f"TcMEP monitoring report: {result.case.id}",
+        title=f"TcMEP monitoring report: {result.case.id}" + (f" ({mark})" if mark else ""),
+        synthetic=mark,
         header=tuple(header(result, summary, facts.clock, identify)),
         conclusion=tuple(conclusion(result, events, facts, drops)),
         signoff=signoff(result, __version__),
         alerts_heading=alerts_heading(result, events),
         alerts=alert_table(result, events, facts),
-        alerts_note=_alerts_note(result.criteria),
+        alerts_note=_alerts_note(result.criteria, facts.clock.compressed),
         channels=channel_table(result, facts),
         channels_note=_CHANNELS_NOTE,
         phases=phase_table(summary, facts.clock),
@@ -547,6 +591,7 @@ def build_content(result, documents, figures, identify: bool = False,
         figures=tuple(figures),
         methods=tuple(methods_paragraphs(summary, result.criteria)),
         notes=tuple(report_notes(result, drops, facts)),
-        footer=f"iomon {__version__} · {result.case.id} · research software, not a medical "
-               "device",
+        footer=f"iomon {__version__} · {result.case.id} · "
+               + ("synthetic case · " if mark else "")
+               + "research software, not a medical device",
     )

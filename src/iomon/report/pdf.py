@@ -46,6 +46,9 @@ def _styles():
         "cell": ParagraphStyle("cell", base, fontSize=7.6, leading=9.4),
         "head": ParagraphStyle("head", base, fontName=bold, fontSize=7.6, leading=9.4),
         "small": ParagraphStyle("small", base, fontSize=8, leading=10.5, textColor="#333333"),
+        "synthetic": ParagraphStyle("synthetic", base, fontName=bold, textColor=_TONES["focal"],
+                                    borderColor=_TONES["focal"], borderWidth=1.2,
+                                    borderPadding=4, spaceBefore=2, spaceAfter=8),
         "bold": bold,
     }
 
@@ -317,8 +320,10 @@ def _header(content, styles, width):
 def _story(content, styles, width):
     from reportlab.platypus import Paragraph, Spacer
 
-    story = [Paragraph(_text(content.title), styles["title"]), _header(content, styles, width),
-             Paragraph("Conclusion", styles["h2"])]
+    story = [Paragraph(_text(content.title), styles["title"])]
+    if getattr(content, "synthetic", ""):
+        story.append(Paragraph(f"<b>{_text(content.synthetic)}</b>", styles["synthetic"]))
+    story += [_header(content, styles, width), Paragraph("Conclusion", styles["h2"])]
     story += [Paragraph(_text(p), styles["base"]) for p in content.conclusion]
     if content.signoff:
         story += [Spacer(1, 6)] + _signoff(content, styles, width)
@@ -372,7 +377,12 @@ def _numbered_canvas(content, font):
                 width, height = self._pagesize
                 self.setFont(font, 7.5)
                 self.setFillColorRGB(0.35, 0.35, 0.35)
+                if getattr(content, "synthetic", ""):  # on every page, in the alert colour
+                    from reportlab.lib.colors import HexColor
+
+                    self.setFillColor(HexColor(_TONES["focal"]))
                 self.drawString(_MARGIN_MM * mm, height - 10 * mm, content.title)
+                self.setFillColorRGB(0.35, 0.35, 0.35)
                 self.drawRightString(width - _MARGIN_MM * mm, 10 * mm,
                                      f"page {self._pageNumber} of {len(self._pages)}")
                 self.drawString(_MARGIN_MM * mm, 10 * mm, content.footer)

@@ -67,6 +67,8 @@ def state_payload(session) -> dict:
         "criteria": result.criteria.name,
         "start_clock_s": (None if start is None else
                           start.hour * 3600 + start.minute * 60 + start.second),
+        "time_scale": clock.scale,
+        "synthetic": content.synthetic,
         "header": [list(row) for row in content.header],
         "conclusion": list(content.conclusion),
         "alerts_heading": content.alerts_heading,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..case.sidecar import Case, ChannelSpec
+from ..case.sidecar import Case, ChannelSpec, Simulation
 from ..io import ReadOptions
 from ..model.annotations import Annotation
 from ..model.errors import InputError
@@ -394,7 +394,8 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
     case = Case(case_id or f"SIM-{scenario}-{seed}", side, levels,
                 tuple(ChannelSpec(ch.name, ch.muscle, ch.side, ch.limb, ch.role)
                       for ch in channels),
-                read_options=ReadOptions(window_s=tuple(acquisition.window_s)))
+                read_options=ReadOptions(window_s=tuple(acquisition.window_s)),
+                simulation=Simulation(float(time_compression), scenario, int(seed)))
     marker_s = float(marker_nominal / time_compression)
     events = _events(spec, applied, channels, bounds, time_compression)
     truth = _truth(spec, seed, (sfreq, time_compression, mains_hz, noise_uv), case, channels,

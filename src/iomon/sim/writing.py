@@ -62,6 +62,13 @@ def write_case_toml(case: Case, path: Path, recording: dict | None = None) -> No
         table.append(f"window_ms = [{window[0] * 1e3:g}, {window[1] * 1e3:g}]")
     if table:
         lines += ["", "[recording]", *table]
+    simulation = case.simulation
+    if simulation is not None:  # says the case is synthetic, and how compressed its time is
+        lines += ["", "[simulation]"] + [
+            f"{key} = {_toml_value(value)}" for key, value in (
+                ("time_compression", simulation.time_compression),
+                ("scenario", simulation.scenario), ("seed", simulation.seed))
+            if value is not None]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
