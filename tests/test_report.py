@@ -113,7 +113,7 @@ def test_pdf_pages_render_and_hold_the_alert_table(reviewed, tmp_path):
     # A figure's heading, image and caption share a page (never a heading left alone).
     for title, caption in (("MEP amplitude trends", "Peak-to-peak amplitude"),
                            ("Baseline against final", "Per channel, single sweeps"),
-                           ("Onset latency trends", "Onset latency per channel"),
+                           ("Onset and peak latency trends", "Onset and peak latency per"),
                            ("Stacked waveforms", "Conditioned sweeps")):
         sheet = next(s for s in sheets if title in s)
         assert caption in " ".join(sheet.split()), title

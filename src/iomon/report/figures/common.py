@@ -41,6 +41,7 @@ COLOURS = {
     "event": "#000000",        # black: theatre events
     "final": "#000000",
     "reference": "#999999",    # grey: 100 % of baseline, baseline latency
+    "peak": "#009E73",         # bluish green: peak latency, beside the onset's blue
 }
 
 
@@ -314,11 +315,13 @@ class FigureSpec:
     """One figure of the case report: its file name, heading, drawing and caption.
 
     ``draw(result)`` returns a matplotlib Figure; ``caption(fig)`` says what it draws (a
-    figure may leave what its caption needs on itself, as ``fig.iomon_elements``). The report
-    draws the figures of :data:`iomon.report.figures.FIGURES` in order.
+    figure may leave what its caption needs on itself, as ``fig.iomon_elements``);
+    ``applies(result)`` whether the case has anything for it to show (default: always). The
+    report draws the figures of :data:`iomon.report.figures.FIGURES` in order.
     """
 
     name: str
     title: str
     draw: Callable
     caption: Callable
+    applies: Callable = lambda result: True

@@ -1,4 +1,8 @@
-"""The onset latency figure: each channel's onset latency against time, its baseline beside."""
+"""The latency figure: each channel's onset and peak latency against time, its baseline beside.
+
+The peak is drawn beside the onset so that an onset artefact shows as such: an onset that jumps
+while the peak holds is where the onset was placed, not a change in conduction.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ __all__ = ["FIGURE", "latency_figure"]
 
 
 def latency_figure(result, channels=None, brackets=None):
-    """Onset latency per channel against time, its baseline as a grey line (ms).
+    """Onset and peak latency per channel against time, the onset's baseline as a grey line (ms).
 
     Channels without a response at baseline have no latency to follow: their panel says so.
     """
@@ -68,7 +72,8 @@ def latency_figure(result, channels=None, brackets=None):
 def _latency_elements(result, picked, criterion) -> list[str]:
     responding = [c for c in picked if np.isfinite(result.baseline.onset_latency[c])]
     rejected = result.rejected[:, responding]
-    flags = [("latency", True), ("reference_latency", bool(responding)),
+    flags = [("latency", True), ("peak", bool(responding)),
+             ("reference_latency", bool(responding)),
              ("criterion", bool(criterion and responding)),
              ("setup", bool((~rejected & result.setup[:, None]).any())),
              ("rejected", bool(rejected.any())),
@@ -89,20 +94,30 @@ def _latency_panel(ax, result, c, criterion, lane_frac) -> str:
                 color="0.35")
         return f"{name}  absent at baseline"
     latency = result.measurements.onset_latency[:, c] * 1e3
+    peak = np.where(result.measurements.present[:, c],
+                    result.measurements.peak_latency[:, c] * 1e3, np.nan)
     ax.axhline(reference, color=COLOURS["reference"], lw=0.7)
     if criterion:
         ax.axhline(reference * (1 + criterion / 100), color=COLOURS["criterion"], lw=0.8,
                    ls="--")
+    monitored = ~result.rejected[:, c] & ~result.setup & np.isfinite(peak)
+    onsets = result.sweeps.column("onset_s")
+    ax.plot(onsets[monitored], peak[monitored], "s-", ms=2.0, lw=0.6, color=COLOURS["peak"],
+            zorder=2)
     values_panel(ax, result, c, latency)
-    shown = latency[~result.rejected[:, c] & np.isfinite(latency)]
+    shown = np.r_[latency, peak][np.r_[~result.rejected[:, c], monitored]
+                                 & np.isfinite(np.r_[latency, peak])]
     low = min(float(shown.min()) if shown.size else reference, reference) - 3
     high = max(float(shown.max()) if shown.size else reference, reference) + 3
     ax.set_ylim(max(0.0, low), high + (high - max(0.0, low)) * lane_frac / (1 - lane_frac))
     ax.yaxis.get_major_locator().set_params(nbins=4, integer=True)
-    ax.set_ylabel("onset (ms)")
+    ax.set_ylabel("latency (ms)")
     return name
 
 
 FIGURE = FigureSpec(
-    "latency", "Onset latency trends", latency_figure,
-    lambda fig: figure_caption(fig.iomon_elements, "Onset latency per channel."))
+    "latency", "Onset and peak latency trends", latency_figure,
+    lambda fig: figure_caption(fig.iomon_elements, "Onset and peak latency per channel: an "
+                                                   "onset that jumps while the peak holds is "
+                                                   "where the onset was placed (an onset "
+                                                   "artefact), not a change in conduction."))

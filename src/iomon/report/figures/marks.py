@@ -81,6 +81,7 @@ def handle(kind, result=None):
                         label="% of baseline"),
         "latency": dict(marker="o", ms=3, lw=0.8, color=COLOURS["measure"],
                         label="onset latency"),
+        "peak": dict(marker="s", ms=2.5, lw=0.6, color=COLOURS["peak"], label="peak latency"),
         "reference": dict(lw=0.7, color=COLOURS["reference"], label="baseline (100 %)"),
         "reference_latency": dict(lw=0.7, color=COLOURS["reference"], label="baseline latency"),
         "criterion": dict(ls="--", lw=0.8, color=COLOURS["criterion"],
@@ -112,8 +113,9 @@ CAPTIONS = {
     "measure": "Dots joined: each valid sweep's amplitude as % of its baseline (channels "
                "absent at baseline: µV, never alerted).",
     "latency": "Dots joined: each valid sweep's onset latency (threshold method).",
+    "peak": "Green squares joined: each sweep's peak latency, where it holds a response.",
     "reference": "Grey line: 100 % of baseline; every % panel shares one scale.",
-    "reference_latency": "Grey line: the baseline latency.",
+    "reference_latency": "Grey line: the baseline onset latency.",
     "criterion": "Dashed black: the alert level.",
     "offscale": "Triangles on the top edge: sweeps above the axis.",
     "setup": "Hollow grey: setup sweeps before the Baseline marker (never alerted).",
@@ -158,10 +160,17 @@ def mark_events(ax, result):
                   lw=0.8, linestyles=":", zorder=1)
 
 
-def _number_labels(markers, span) -> list[tuple[float, str]]:
-    """(axes fraction, label) of the markers' numbers, in time order.
+def _numbers_label(numbers) -> str:
+    """Marker numbers as one label: "5", "5,6", "3–6"."""
+    numbers = sorted(numbers)
+    run = len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1))
+    return f"{numbers[0]}–{numbers[-1]}" if run else ",".join(map(str, numbers))
 
-    Numbers closer than a label's width share one label ("5,6", "3–6"), at their middle.
+
+def _number_groups(markers, span) -> list[tuple[float, list[int]]]:
+    """(axes fraction, numbers) of the markers, in time order.
+
+    Numbers closer than a label's width share one label, at their middle.
     """
     width = span[1] - span[0]
     groups: list[list] = []
@@ -171,39 +180,42 @@ def _number_labels(markers, span) -> list[tuple[float, str]]:
             groups[-1].append((at, m.number))
         else:
             groups.append([(at, m.number)])
-    out = []
-    for group in groups:
-        numbers = [n for _, n in group]
-        run = len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1))
-        label = f"{numbers[0]}–{numbers[-1]}" if run else ",".join(map(str, numbers))
-        out.append(((group[0][0] + group[-1][0]) / 2, label))
-    return out
+    return [((g[0][0] + g[-1][0]) / 2, [n for _, n in g]) for g in groups]
 
 
 def number_events(ax, result, span, title: str, panel_width_in: float):
     """Each marker's number above the panel, raised where it would hit a title.
 
-    Numbered in time order, as in the report's table; numbers closer than a label's width
-    share a label, labels that would overlap stack upwards.
+    Numbered in time order, as in the report's table. Numbers sit beside the panel's titles,
+    or in the band above them where a title is in the way; numbers closer than a label's
+    width share one label, and so do labels that would overlap in that band (never a third
+    row, which would run into the column titles).
     """
-    def width(text, size):  # in axes fraction
-        return text_width_in(text, size) / panel_width_in
+    def half(label):  # half a label's width, with a little room, in axes fraction
+        return text_width_in(label, SMALL_PT) / panel_width_in / 2 + 0.01
 
-    left_end = width(ax.get_title(loc="left") or title, FONT_PT + 0.5)
+    left_end = (text_width_in(ax.get_title(loc="left") or title, FONT_PT + 0.5)
+                / panel_width_in)
     right = ax.get_title(loc="right")
-    right_start = 1 - width(right, SMALL_PT) if right else 2.0
-    taken: list[list[tuple[float, float]]] = []
-    for at, label in _number_labels(numbered_markers(result), span):
-        half = width(label, SMALL_PT) / 2 + 0.01
-        level = 1 if at - half < left_end + 0.01 or at + half > right_start - 0.01 else 0
-        while any(a - h < at + half and at - half < a + h
-                  for a, h in (taken[level] if level < len(taken) else [])):
-            level += 1
-        taken += [[] for _ in range(level + 1 - len(taken))]
-        taken[level].append((at, half))
-        ax.annotate(label, (at, 1.0), xycoords="axes fraction",
-                    xytext=(0, 1.5 + 10.5 * level), textcoords="offset points", ha="center",
-                    va="bottom", fontsize=SMALL_PT, fontweight="bold", annotation_clip=False)
+    right_start = 1 - text_width_in(right, SMALL_PT) / panel_width_in if right else 2.0
+    rows: list[list[list]] = [[], []]  # per level: [at, numbers]
+    for at, numbers in _number_groups(numbered_markers(result), span):
+        h = half(_numbers_label(numbers))
+        blocked = at - h < left_end + 0.01 or at + h > right_start - 0.01
+        level = 1 if blocked or any(abs(at - a) < h + half(_numbers_label(n))
+                                    for a, n in rows[0]) else 0
+        last = rows[level][-1] if rows[level] else None
+        if level == 1 and last and abs(at - last[0]) < h + half(_numbers_label(last[1])):
+            last[1] = last[1] + numbers  # one label for both, between them
+            last[0] = (last[0] + at) / 2
+            continue
+        rows[level].append([at, list(numbers)])
+    for level, row in enumerate(rows):
+        for at, numbers in row:
+            ax.annotate(_numbers_label(numbers), (at, 1.0), xycoords="axes fraction",
+                        xytext=(0, 1.5 + 10.5 * level), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=SMALL_PT, fontweight="bold",
+                        annotation_clip=False)
 
 
 def mark_exclusions(ax, result, c, edges):
