@@ -149,7 +149,7 @@ def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal
     events = alert_events(result.alerts, float(result.sweeps.column("onset_s").max()))
     assert len(events) == 1 and len(events[0].channels) == 7
     content = build_content(result, result.documents(), [])
-    assert content.alerts.rows[0][:2] == ("1", "systemic (7 channels)")
+    assert content.alerts.rows[0][:2] == ("systemic (7 channels)", "1")
     assert content.alerts_heading == "Alerts: 1 event (1 systemic on 7 channels), 7 alert episodes"
     systemic = content.conclusion[0]
     assert systemic.startswith("Systemic: all 7 responding channels fell together")
@@ -162,7 +162,7 @@ def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal
     table = alert_table(focal_result, alert_events(focal_result.alerts, 1e9, order),
                         case_facts(focal_result))
     # Montage order (L TA before L AH), as the recording lists them.
-    assert [row[:3] for row in table.rows] == [("1", "focal", "L TA"), ("2", "focal", "L AH")]
+    assert [row[:3] for row in table.rows] == [("focal", "1", "L TA"), ("focal", "2", "L AH")]
     words = build_content(focal_result, focal_result.documents(), []).conclusion[0]
     assert words.startswith("Focal: L TA and L AH fell to 14–21 % of baseline from 08:25:11 "
                             "(lesioning; first below 50 % at 08:24:13, during C6 lesioning)")

@@ -190,16 +190,16 @@ def test_the_controls_and_a_loss_are_worded_one_way(cases):
     _, result = cases.analyse("systemic_focal", 0)
     content = build_content(result, result.documents(), [])
     rows = content.alerts.rows
-    systemic = [r for r in rows if r[1].startswith("systemic")]
+    systemic = [r for r in rows if r[0].startswith("systemic")]
     assert systemic
     for row in systemic:
         channels = row[2].split(", ")
         assert len(channels) == len(set(channels))
-        assert row[1] == f"systemic ({len(channels)} channels)"
+        assert row[0] == f"systemic ({len(channels)} channels)"
     words = " ".join(content.conclusion)
     assert "fell too" not in " ".join(r[7] for r in rows)
     for alert, row in ((a, r) for a in result.alerts if a.scope == "focal"
-                       for r in rows if r[2] == a.channel and r[1] == "focal"):
+                       for r in rows if r[2] == a.channel and r[0] == "focal"):
         level = percent_text(alert.controls_percent)
         assert row[7].startswith(level)  # the controls' median over the sweeps that called it
         assert f"at a median of {level} of baseline when it was called" in words

@@ -234,6 +234,7 @@ def _input_key(job: BatchJob) -> dict:
     marker and data files) count as inputs too.
     """
     from ..pipeline import file_sha256
+    from .cohort import RECORD_FORMAT
 
     recording = job.entry.recording
     if recording.is_dir():  # a folder of sweep files: its checksum covers every sweep file
@@ -250,6 +251,8 @@ def _input_key(job: BatchJob) -> dict:
         "criteria": [c.name for c in job.presets],
         "criteria_sha256": hashlib.sha256(criteria.encode()).hexdigest(),
         "iomon_version": __version__,
+        # A case's cohort record of another layout is made again (batch.cohort.RECORD_FORMAT).
+        "record_format": RECORD_FORMAT,
         "report": job.report,
         "identify": job.identify,
     }

@@ -25,16 +25,18 @@ from ..model.tomlsafe import load_toml
 from ..processing.baseline import Rebaseline
 from ..processing.settings import Settings, settings_from_sidecar
 
-__all__ = ["EVENT_KINDS", "FOLDER_SIDECAR", "SIMULATOR", "Case", "ChannelSpec", "Exclusion",
-           "Landmark", "SignOff", "Simulation", "TheatreEvent", "load_case", "read_case",
-           "sidecar_path", "sidecars_of"]
+__all__ = ["DEFICIT_LIMBS", "EVENT_KINDS", "FOLDER_SIDECAR", "SIMULATOR", "Case", "ChannelSpec",
+           "Exclusion", "Landmark", "SignOff", "Simulation", "TheatreEvent", "load_case",
+           "read_case", "sidecar_path", "sidecars_of"]
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
     "sex": str, "age": (int, float), "etiology": str, "surgery_date": (str, datetime.date),
     "vas_pre": (int, float), "vas_post": (int, float), "analgesics_post": bool,
-    "complications": str, "new_deficit": bool,
+    "complications": str, "new_deficit": bool, "deficit_limbs": list,
 }
+#: The limbs a new deficit may be in (``[clinical] deficit_limbs``), as the audit scores them.
+DEFICIT_LIMBS = ("left upper", "left lower", "right upper", "right lower")
 #: Keys every review edit may carry: who made it and when (written by ``iomon review``).
 _PROVENANCE = {"reviewer", "time"}
 
@@ -438,6 +440,16 @@ def _clinical(doc: dict, path: Path) -> dict:
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise InputError(f"clinical.{key} has the wrong type: {value!r}", path)
     clinical = dict(clinical)
+    limbs = clinical.get("deficit_limbs")
+    if limbs is not None:
+        wrong = [v for v in limbs if not isinstance(v, str) or v.lower() not in DEFICIT_LIMBS]
+        if wrong:
+            raise InputError(f"clinical.deficit_limbs: {wrong[0]!r} is not a limb (one of "
+                             f"{', '.join(DEFICIT_LIMBS)})", path)
+        clinical["deficit_limbs"] = sorted({v.lower() for v in limbs}, key=DEFICIT_LIMBS.index)
+        if limbs and clinical.get("new_deficit") is False:
+            raise InputError("clinical.deficit_limbs names limbs but new_deficit is false",
+                             path)
     if "surgery_date" in clinical:
         clinical["surgery_date"] = str(clinical["surgery_date"])
     return clinical

@@ -171,14 +171,14 @@ def alert_table(result, events, facts: CaseFacts) -> Table:
     for e in events:
         called = f"{when_text(e.onset_s, facts.clock)}, {_phase_words(result, e)}, sweep " \
                  f"{e.onset_sweep}"
-        rows.append(("" if e.number is None else str(e.number), _scope_cell(result, e),
+        rows.append((_scope_cell(result, e), "" if e.number is None else str(e.number),
                      ", ".join(e.channels), kind_of(result, e.criterion).words,
                      _first_cell(result, e, facts), called, _extreme(result, e, facts),
                      _controls_cell(result, e, facts), _recovery_cell(result, e, facts)))
         styles.append(e.scope + (" informational" if e.informational else ""))
-    return Table(("Event", "Scope", "Channel(s)", "Criterion", "First met", "Alert called",
+    return Table(("Scope", "Event", "Channel(s)", "Criterion", "First met", "Alert called",
                   "Most abnormal", "Controls", "Recovery"), tuple(rows), tuple(styles),
-                 (0.06, 0.09, 0.12, 0.09, 0.10, 0.14, 0.15, 0.11, 0.14))
+                 (0.09, 0.06, 0.12, 0.09, 0.10, 0.14, 0.15, 0.11, 0.14))
 
 
 def _phase_words(result, event: AlertEvent) -> str:

@@ -25,7 +25,12 @@ __all__ = ["RECORDING_START", "sweep_file_name", "sweep_windows", "write_case_to
 
 
 def _toml_value(value) -> str:
-    """A TOML literal of a string, bool or number (JSON's string escapes are TOML's)."""
+    """A TOML literal of a string, bool, number or a list of them.
+
+    JSON's string escapes are TOML's.
+    """
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
