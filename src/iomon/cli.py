@@ -29,8 +29,12 @@ def _add_batch(sub) -> None:
         description="A case is a recording with its <stem>.case.toml sidecar (CSV and MAT "
                     "files only with one), found recursively; the archive is only read. Each "
                     "case goes to DIR/<case_id>/ as `iomon analyze` writes it; beside them "
-                    "cohort.csv, cohort.html, cohort.pdf, audit.csv and failures.csv. A case "
-                    "whose inputs, criteria and iomon version are unchanged is skipped.")
+                    "cohort.csv (events per case, as the case reports count them: focal ones "
+                    "recovered and unrecovered, the lead time to the end of lesioning), "
+                    "audit.csv (each preset scored per case and per side and limb, for a focal "
+                    "event and for an unrecovered one, against [clinical] new_deficit and "
+                    "deficit_limbs), cohort.html, cohort.pdf and failures.csv. A case whose "
+                    "inputs, criteria and iomon version are unchanged is skipped.")
     batch.add_argument("archive", metavar="ARCHIVE", help="folder of recordings and sidecars")
     batch.add_argument("--out", required=True, metavar="DIR", help="output folder")
     batch.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -102,7 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="iomon-demo", metavar="DIR",
                       help="output folder (default: iomon-demo)")
 
-    analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
+    analyze = sub.add_parser(
+        "analyze", help="analyse one recording and write its outputs",
+        description="Writes report.html and report.pdf (the conclusion; alerts counted by "
+                    "event, each naming the lesioning level where it began; the recording's "
+                    "markers and the theatre events numbered as on the figures, typed ones "
+                    "('Blood pressure: MAP 55 mmHg') cited; trends of amplitude, threshold "
+                    "(when the intensity varies), onset and peak latency, stacked sweeps with "
+                    "their intensity; a simulated case marked synthetic on every page, its "
+                    "times on the surgical clock it stands for), measurements.csv, alerts.json "
+                    "and summary.json.")
     analyze.add_argument("recording", metavar="RECORDING", help=_RECORDING_HELP + formats_text())
     analyze.add_argument("--case", metavar="FILE", default=None, help=_CASE_HELP)
     _add_criteria(analyze)
@@ -137,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
     simulate.add_argument("--time-compression", type=float, default=None, metavar="X",
                           help="divide the surgical clock by X in the file (default 20, for a "
-                               "--cohort 60; 1 = real time, about 1 GB per case)")
+                               "--cohort 60; 1 = real time, about 1 GB per case); the sidecar's "
+                               "[simulation] says so, and reports show the surgical clock")
     simulate.add_argument("--sfreq", type=float, default=5000.0, metavar="HZ",
                           help="sampling rate of the fixed acquisition (default 5000)")
     simulate.add_argument("--acquisition", default="fixed", choices=["fixed", "drawn"],

@@ -233,6 +233,19 @@ def _focal_sentences(result, events, facts, control=False) -> list[str]:
         if len(merged) == 1 and kind_of(result, merged[0].criterion).style == "amplitude":
             out.append(f"{subject} {_finding(result, merged[0], facts, False, control)}.")
             continue
+        numbers = {getattr(a, "event", None) for m in merged for a in m.alerts}
+        if len(merged) > 1 and len(numbers) == len(names) and None not in numbers:
+            # One event per channel told by several alerts: its outcome is said once, for the
+            # event (an amplitude alert that ended while a threshold alert went on did not end
+            # the event), after each finding.
+            text = "; ".join(_finding(result, m, facts, True, control, False) for m in merged)
+            alerts = [a for m in merged for a in m.alerts]
+            open_ = [a for a in alerts if not a.recovered]
+            subject += f" (event{'s' if len(numbers) > 1 else ''} " \
+                       f"{names_text([str(n) for n in sorted(numbers)])})"
+            out.append(f"{subject}: {text}; as one event, "
+                       f"{outcome_words(result, open_ or alerts, facts)}.")
+            continue
         outcomes = {outcome_words(result, m.alerts, facts) for m in merged}
         shared = len(outcomes) == 1 and len(merged) > 1
         text = "; ".join(_finding(result, m, facts, True, control, not shared)

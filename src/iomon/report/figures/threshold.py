@@ -92,6 +92,8 @@ def _panel(ax, result, c, edges, low, high):
     known = ~np.isnan(raw_lower) & ~np.isnan(raw_upper) & (np.isfinite(raw_lower)
                                                             | np.isfinite(raw_upper))
     # Each sweep's bracket over its turn on the time axis (sweep edges, not points).
+    # A channel absent at baseline has no threshold to follow: only its intensities are drawn.
+    known &= bool(result.baseline.present[c])
     x = np.repeat(edges, 2)[1:-1]
     ax.fill_between(x, np.repeat(np.where(known, lower, np.nan), 2),
                     np.repeat(np.where(known, upper, np.nan), 2), color=BAND, lw=0,
@@ -146,7 +148,7 @@ def threshold_figure(result, channels=None):
         titles[id(ax)] = _panel(ax, result, c, edges, low, high)
         ax.set_ylim(low, high + (high - low) * lane_frac / (1 - lane_frac))
         ax.yaxis.get_major_locator().set_params(nbins=4, integer=True)
-        ax.set_ylabel("V")
+        ax.set_ylabel("intensity (V)")
         mark_alerts(ax, result, result.sweeps.ch_names[c], lane_frac / max(lanes, 1), span,
                     None, grid.panel_in[0])
         panel_title(ax, titles[id(ax)], fontsize=SMALL_PT + 1)
