@@ -174,6 +174,14 @@ def test_one_event_is_counted_one_way_everywhere(tmp_path):
     page = (out / "report.html").read_text()
     assert f"<h2>Alerts: {counts}</h2>" in page
     assert f"alerts: {counts}" in proc.stdout
+    # The conclusion tells each leg's alerts as one event, its outcome said once: no
+    # amplitude "recovered by" in the middle of an event that never recovered.
+    words = conclusion(page)
+    for leg in ("L TA", "L AH"):
+        number = next(a["event"] for a in alerts if a["channel"] == leg)
+        sentence = words.split(f"{leg} (event {number}): ", 1)[1].split(". ", 1)[0]
+        assert sentence.endswith("as one event, not recovered by the end of the recording")
+        assert "recovered by" not in sentence.replace("not recovered by", "")
     # Baseline sweeps and baseline thresholds are two things, named apart.
     header = page.split('<h2>Conclusion</h2>', 1)[0]
     assert re.search(r"\(baseline sweeps at \d+ V\)", header)
