@@ -221,3 +221,15 @@ def test_the_controls_and_a_loss_are_worded_one_way(cases):
             assert row[6].startswith("no response in ")
         elif row[3] == "amplitude":
             assert "no response" not in row[6]
+
+
+def test_info_lists_the_levels_with_their_sweeps_and_says_the_case_is_synthetic():
+    proc = run("info", RECORDINGS / "drez_systemic.edf")
+    assert proc.returncode == 0, proc.stderr
+    assert "synthetic:  simulated by iomon simulate, time-compressed x60" in proc.stdout
+    phases = re.findall(r"^  (\S+(?: C\d)?)\s+[\d.]+ to\s+[\d.]+ s  (\d+) sweeps$",
+                        proc.stdout, re.M)
+    assert [p for p, _ in phases] == ["pre-lesioning", "lesioning C5", "lesioning C6",
+                                      "lesioning C7", "lesioning C8", "post-lesioning"]
+    n_sweeps = int(re.search(r"^sweeps:\s+(\d+)", proc.stdout, re.M).group(1))
+    assert sum(int(n) for _, n in phases) == n_sweeps

@@ -203,7 +203,7 @@ def _cmd_demo(args) -> int:
 
 def _cmd_info(args) -> int:
     from .io import read
-    from .model.annotations import find_baseline_start, is_stimulus
+    from .model.annotations import assign_levels, find_baseline_start, is_stimulus
     from .pipeline import load_case, prepare
 
     recording_path = Path(args.recording)
@@ -228,6 +228,12 @@ def _cmd_info(args) -> int:
     print(f"montage:    {', '.join(montages) if montages else 'not stated'}")
     print(f"case:       {case.id} (sidecar: {case.source or 'none'}), side "
           f"{case.side or 'unknown'}")
+    simulated = case.simulation
+    if simulated is not None or "iomon.simulate" in (recording.recording_id or "").split():
+        compression = simulated.time_compression if simulated else None
+        print("synthetic:  simulated by iomon simulate, " + (
+            f"time-compressed x{compression:g}" if compression
+            else "time compression not stated (no [simulation] in a sidecar)"))
     print(f"channels:   {sweeps.n_channels}")
     for ch in sweeps.channels:
         print(f"  {ch.name:<16} muscle {ch.muscle or 'unknown':<8} side {ch.side or 'unknown':<8}"
@@ -243,9 +249,10 @@ def _cmd_info(args) -> int:
     print(f"baseline:   from {baseline:.1f} s" if baseline is not None else
           "baseline:   from the first sweep (no Baseline annotation)")
     print("phases:")
-    for p in phases:
-        n = int((sweep_phase == p.name).sum())
-        print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
+    levels = assign_levels(sweeps.column("onset_s"), phases)
+    for p in phases:  # a lesioning sub-phase of a level counts its own sweeps
+        n = int(((sweep_phase == p.name) & (levels == (p.level or ""))).sum())
+        print(f"  {p.label:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
     for note in list(recording.notes) + list(case.notes) + artefact_notes:
         print(f"note: {note}")
     return 0
