@@ -135,12 +135,26 @@ def test_the_check_finds_a_label_over_data():
     assert not any("clear" in f for f in found)
 
 
-@pytest.mark.parametrize("scenario, seed", [("focal_persistent", 7), ("threshold", 0),
-                                            ("systemic_focal", 0), ("focal_recovering", 1)])
-def test_no_label_covers_data_on_any_figure(cases, scenario, seed):
+def _every_lane():
+    """drez with the latency and morphology criteria too: up to four lanes a panel."""
+    import dataclasses
+
+    from iomon.alerting.criteria import PRESETS
+
+    return dataclasses.replace(PRESETS["drez"], name="every lane",
+                               latency_increase_percent=8.0, phase_loss=1)
+
+
+@pytest.mark.parametrize("scenario, seed, lanes", [
+    ("focal_persistent", 7, False), ("threshold", 0, False), ("systemic_focal", 0, False),
+    ("focal_recovering", 1, False), ("systemic_focal", 0, True), ("threshold", 0, True)])
+def test_no_label_covers_data_on_any_figure(cases, scenario, seed, lanes):
     """Issue 21 item 6: the lane label hid the start of the L TA alert bar (08:02:41 looked
-    40 s later); lanes of a second criterion were drawn over the trace."""
-    _, result = cases.analyse(scenario, seed)
+    40 s later); lanes of a second criterion ("phases lost") were drawn over the trace."""
+    _, result = cases.analyse(scenario, seed, criteria=_every_lane() if lanes else None)
+    if lanes:  # a channel with two lanes, one of them "phases lost" (morphology)
+        assert any(len({result.criteria.kind(a.criterion).lane for a in result.alerts
+                        if a.channel == name}) >= 2 for name in result.sweeps.ch_names)
     for spec in FIGURES:
         if not spec.applies(result):
             continue
