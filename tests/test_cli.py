@@ -63,7 +63,11 @@ def test_analyze_writes_the_contract_files(analysed):
     assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
         f"{name}.{kind}" for name in ("trend", "overlay", "latency", "waveforms")
         for kind in ("png", "svg"))
-    assert "alert(s)" in proc.stdout
+    # The command line counts alerts as the report's heading and alerts.json do: by event.
+    alerts = json.loads((out / "alerts.json").read_text())["alerts"]
+    events = len({a["event"] for a in alerts})
+    assert (f"alerts: {events} event" in proc.stdout and f"{len(alerts)} alert episode"
+            in proc.stdout) if alerts else "alerts: none" in proc.stdout
 
 
 def test_patient_identifiers_only_with_identify(analysed, tmp_path):

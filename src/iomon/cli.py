@@ -29,8 +29,12 @@ def _add_batch(sub) -> None:
         description="A case is a recording with its <stem>.case.toml sidecar (CSV and MAT "
                     "files only with one), found recursively; the archive is only read. Each "
                     "case goes to DIR/<case_id>/ as `iomon analyze` writes it; beside them "
-                    "cohort.csv, cohort.html, cohort.pdf, audit.csv and failures.csv. A case "
-                    "whose inputs, criteria and iomon version are unchanged is skipped.")
+                    "cohort.csv (events per case, as the case reports count them: focal ones "
+                    "recovered and unrecovered, the lead time to the end of lesioning), "
+                    "audit.csv (each preset scored per case and per side and limb, for a focal "
+                    "event and for an unrecovered one, against [clinical] new_deficit and "
+                    "deficit_limbs), cohort.html, cohort.pdf and failures.csv. A case whose "
+                    "inputs, criteria and iomon version are unchanged is skipped.")
     batch.add_argument("archive", metavar="ARCHIVE", help="folder of recordings and sidecars")
     batch.add_argument("--out", required=True, metavar="DIR", help="output folder")
     batch.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -137,7 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write into a DIR that holds files iomon did not write, or another "
                            "case's results (only iomon's own files are replaced)")
 
-    analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
+    analyze = sub.add_parser(
+        "analyze", help="analyse one recording and write its outputs",
+        description="Writes report.html and report.pdf (the conclusion; alerts counted by "
+                    "event, each naming the lesioning level where it began; the recording's "
+                    "markers and the theatre events numbered as on the figures, typed ones "
+                    "('Blood pressure: MAP 55 mmHg') cited; trends of amplitude, threshold "
+                    "(when the intensity varies), onset and peak latency, stacked sweeps with "
+                    "their intensity; a simulated case marked synthetic on every page, its "
+                    "times on the surgical clock it stands for), measurements.csv, alerts.json "
+                    "and summary.json.")
     analyze.add_argument("recording", metavar="RECORDING", help=_RECORDING_HELP + formats_text())
     analyze.add_argument("--case", metavar="FILE", default=None, help=_CASE_HELP)
     _add_criteria(analyze)
@@ -173,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
     simulate.add_argument("--time-compression", type=float, default=None, metavar="X",
                           help="divide the surgical clock by X in the file (default 20, for a "
-                               "--cohort 60; 1 = real time, about 1 GB per case)")
+                               "--cohort 60; 1 = real time, about 1 GB per case); the sidecar's "
+                               "[simulation] says so, and reports show the surgical clock")
     simulate.add_argument("--sfreq", type=float, default=5000.0, metavar="HZ",
                           help="sampling rate of the fixed acquisition (default 5000)")
     simulate.add_argument("--acquisition", default="fixed", choices=["fixed", "drawn"],
@@ -200,9 +214,10 @@ def _cmd_analyze(args) -> int:
     out = Path(args.out) if args.out else recording_path.with_name(stem + "_iomon")
     write_outputs(result, out, report=not args.no_report, identify=args.identify,
                   force=args.force)
-    focal = sum(a.scope == "focal" for a in result.alerts)
-    print(f"{result.case.id}: {result.sweeps.n_sweeps} sweeps, {len(result.alerts)} alert(s) "
-          f"({focal} focal) with criteria {result.criteria.name}; outputs in {out}")
+    from .report.content import alert_counts
+
+    print(f"{result.case.id}: {result.sweeps.n_sweeps} sweeps; alerts: {alert_counts(result)}; "
+          f"criteria {result.criteria.name}; outputs in {out}")
     return 0
 
 
@@ -211,6 +226,7 @@ def _cmd_demo(args) -> int:
     import tempfile
 
     from .pipeline import analyze_file
+    from .report.content import alert_counts
     from .report.outputs import check_folder, write_outputs
     from .sim import simulate_case, write_simulated_case
 
@@ -230,14 +246,14 @@ def _cmd_demo(args) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"demo: simulated a DREZ case with a focal drop that recovers "
           f"({', '.join(sim.truth.focal_channels)}); recording in "
-          f"{out / 'recording' / written.name}; {len(result.alerts)} alert(s); report in "
+          f"{out / 'recording' / written.name}; alerts: {alert_counts(result)}; report in "
           f"{out / 'report.html'}")
     return 0
 
 
 def _cmd_info(args) -> int:
     from .io import read
-    from .model.annotations import find_baseline_start, is_stimulus
+    from .model.annotations import assign_levels, find_baseline_start, is_stimulus
     from .pipeline import load_case, prepare, refusals
 
     recording_path = Path(args.recording)
@@ -269,6 +285,12 @@ def _cmd_info(args) -> int:
     print(f"montage:    {', '.join(montages) if montages else 'not stated'}")
     print(f"case:       {case.id} (sidecar: {case.source or 'none'}), side "
           f"{case.side or 'unknown'}")
+    simulated = case.simulation
+    if simulated is not None or "iomon.simulate" in (recording.recording_id or "").split():
+        compression = simulated.time_compression if simulated else None
+        print("synthetic:  simulated by iomon simulate, " + (
+            f"time-compressed x{compression:g}" if compression
+            else "time compression not stated (no [simulation] in a sidecar)"))
     print(f"channels:   {sweeps.n_channels}")
     for ch in sweeps.channels:
         print(f"  {ch.name:<16} muscle {ch.muscle or 'unknown':<8} side {ch.side or 'unknown':<8}"
@@ -284,9 +306,10 @@ def _cmd_info(args) -> int:
     print(f"baseline:   from {baseline:.1f} s" if baseline is not None else
           "baseline:   from the first sweep (no Baseline annotation)")
     print("phases:")
-    for p in phases:
-        n = int((sweep_phase == p.name).sum())
-        print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
+    levels = assign_levels(sweeps.column("onset_s"), phases)
+    for p in phases:  # a lesioning sub-phase of a level counts its own sweeps
+        n = int(((sweep_phase == p.name) & (levels == (p.level or ""))).sum())
+        print(f"  {p.label:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
     for note in list(recording.notes) + list(case.notes) + artefact_notes:
         print(f"note: {note}")
     for stop in stops:

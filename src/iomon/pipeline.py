@@ -27,6 +27,7 @@ from .model.annotations import (
     assign_phases,
     complete_phases,
     find_baseline_start,
+    lesioning_span,
     phases_from_annotations,
 )
 from .model.errors import InputError
@@ -171,7 +172,8 @@ def with_alerts(measured: CaseResult, criteria: Criteria) -> CaseResult:
     """A measured case (no criteria yet) with the findings of one criteria preset."""
     found = find(measured.sweeps, measured.sweep_phase, measured.measurements,
                  measured.baselines, measured.percent, ~measured.rejected, measured.setup,
-                 criteria, measured.settings.rebaselines)
+                 criteria, measured.settings.rebaselines, measured.sweep_level,
+                 lesioning_span(measured.phases))
     return dataclasses.replace(
         measured, criteria=criteria, alerts=found.alerts, thresholds=found.thresholds,
         declines=found.declines, notes=measured.notes + found.notes)

@@ -239,6 +239,7 @@ def _input_key(job: BatchJob) -> dict:
     """
     from ..io.bidsemg import companions
     from ..pipeline import file_sha256
+    from .cohort import RECORD_FORMAT
 
     recording = job.entry.recording
     if recording.is_dir():  # a folder of sweep files: its checksum covers every sweep file
@@ -257,6 +258,8 @@ def _input_key(job: BatchJob) -> dict:
         "criteria": [c.name for c in job.presets],
         "criteria_sha256": hashlib.sha256(criteria.encode()).hexdigest(),
         "iomon_version": __version__,
+        # A case's cohort record of another layout is made again (batch.cohort.RECORD_FORMAT).
+        "record_format": RECORD_FORMAT,
         "report": job.report,
         "identify": job.identify,
         "bids_root": None if job.bids_root is None else str(job.bids_root),

@@ -121,7 +121,8 @@ def _main_fields(header: bytes, size: int, path) -> dict:
             "record_s": record_s,
             "bytes_per_sample": 3 if header[:8] == b"\xffBIOSEMI" else 2,
             "reserved": header[192:236].decode("latin-1").strip(),
-            "patient": header[8:88].decode("latin-1").strip()}
+            "patient": header[8:88].decode("latin-1").strip(),
+            "recording_id": header[88:168].decode("latin-1").strip() or None}
 
 
 def _signal_fields(signal_header: bytes, layout: dict, path) -> dict:
@@ -562,7 +563,7 @@ def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
     return assemble(path, f"{kind} (one sweep per record run)", header["reader"], data, times,
                     sfreq, [s.label.strip() for s in emg], stimuli, duration,
                     annotations=annotations, notes=notes, start=header["start"],
-                    patient=header["patient"])
+                    patient=header["patient"], recording_id=header["recording_id"])
 
 
 def _open_signals(path: Path, layout: dict):
@@ -598,6 +599,7 @@ def _open_signals(path: Path, layout: dict):
                 raise InputError(f"cannot be read as EDF/BDF: {error_line(err)}",
                                  path) from None
     facts["start"] = layout["start"]
+    facts["recording_id"] = layout["recording_id"]
     facts["records"] = Records(path, layout)
     return signals, facts
 
@@ -734,7 +736,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None, *, stimuli=No
     return assemble(path, kind, header["reader"], data, times, sfreq,
                     [s.label.strip() for s in emg], stimuli, duration, annotations=annotations,
                     notes=notes, start=header["start"], patient=header["patient"],
-                    mains_hz=mains)
+                    mains_hz=mains, recording_id=header["recording_id"])
 
 
 def _sniff(head: bytes, suffix: str) -> bool:

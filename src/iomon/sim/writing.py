@@ -25,7 +25,12 @@ __all__ = ["RECORDING_START", "sweep_file_name", "sweep_windows", "write_case_to
 
 
 def _toml_value(value) -> str:
-    """A TOML literal of a string, bool or number (JSON's string escapes are TOML's)."""
+    """A TOML literal of a string, bool, number or a list of them.
+
+    JSON's string escapes are TOML's.
+    """
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -62,6 +67,13 @@ def write_case_toml(case: Case, path: Path, recording: dict | None = None) -> No
         table.append(f"window_ms = [{window[0] * 1e3:g}, {window[1] * 1e3:g}]")
     if table:
         lines += ["", "[recording]", *table]
+    simulation = case.simulation
+    if simulation is not None:  # says the case is synthetic, and how compressed its time is
+        lines += ["", "[simulation]"] + [
+            f"{key} = {_toml_value(value)}" for key, value in (
+                ("time_compression", simulation.time_compression),
+                ("scenario", simulation.scenario), ("seed", simulation.seed))
+            if value is not None]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
