@@ -514,3 +514,21 @@ def test_a_sign_off_that_cannot_write_leaves_no_record(shipped_case, tmp_path):
         session.sign_off("AB")
     assert sidecar_of(shipped_case).read_bytes() == before
     assert not session.result.case.signoffs
+
+
+def test_a_case_exported_as_one_file_per_sweep_is_reviewed(tmp_path):
+    """Issue 24: the review works on a folder of sweep files, sidecar inside, checksummed."""
+    from iomon.pipeline import file_sha256
+    from iomon.review.payload import state_payload
+    from iomon.review.session import ReviewSession
+    from iomon.sim import SHORT_SCHEDULE, simulate_case
+    from iomon.sim.writing import write_sweep_files
+
+    sim = simulate_case("focal_recovering", 3, time_compression=40, schedule=SHORT_SCHEDULE,
+                        muscles=("Deltoid", "APB", "TA", "AH"))
+    folder = write_sweep_files(sim, tmp_path / "sweeps", window_s=(0.0, 0.150))
+    session = ReviewSession(folder)
+    assert session.sidecar == folder / "case.toml"
+    assert session.result.sweeps.n_sweeps == len(sim.truth.sweeps.onset_s)
+    assert session.result.input_sha256 == file_sha256(folder)
+    assert len(state_payload(session)["channels"]) == 8

@@ -69,7 +69,7 @@ class ReviewSession:
         self.lock = threading.RLock()
         self.timings: dict[str, float] = {}
         self._cache: dict = {}
-        self.checksum = file_sha256(self.path) if self.path.is_file() else None
+        self.checksum = file_sha256(self.path)  # a folder of sweep files: its files' checksums
         self.version = 0
         self.case = self._load_case()
         self._read_and_condition()
