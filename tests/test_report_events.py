@@ -148,7 +148,7 @@ def test_levels_from_sidecar_phases(tmp_path):
         assert alert["lesioning_level"] == ("C6" if began < 24.0 else "C7")
     (tmp_path / "case.case.toml").write_text(sidecar.replace('level = "C7"', 'level = "Q7"'))
     proc = run("analyze", tmp_path / "case.edf", "--out", tmp_path / "out2")
-    assert proc.returncode == 2 and "phases[1].level" in proc.stderr
+    assert proc.returncode == 2 and "[[phases]] entry 2 ('lesioning'): level" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

@@ -586,6 +586,8 @@ PARTICIPANT_COLUMNS = {
     "complications": {"Description": "complications of the surgery, in words"},
     "new_deficit": {"Description": "a new motor deficit after surgery",
                     "Levels": {"true": "yes", "false": "no"}},
+    "deficit_limbs": {"Description": "the limbs the new deficit is in (left/right "
+                                     "upper/lower), separated by commas"},
 }
 _SEXES = {"male", "m", "female", "f", "other", "o"}
 
@@ -604,6 +606,8 @@ def _participant_cells(subject: str, case) -> dict:
         cells[key] = _text(clinical.get(key))
     for key in ("vas_pre", "vas_post", "analgesics_post", "new_deficit"):
         cells[key] = _num(clinical.get(key))
+    limbs = clinical.get("deficit_limbs")
+    cells["deficit_limbs"] = _text(", ".join(limbs) if limbs else None)
     return cells
 
 
@@ -638,7 +642,8 @@ def _write_settings(recording_path: Path, case, path: Path) -> None:
     """Write the sidecar's sections BIDS has no place for.
 
     ``[processing]``, ``[recording]``'s window and mains, ``[[landmarks]]`` (without when
-    they were placed: a date). Of a BIDS recording exported again: its own settings, its sidecar's
+    they were placed: a date), ``[simulation]`` (a synthetic case stays marked as one). Of a
+    BIDS recording exported again: its own settings, its sidecar's
     over them.
     """
     import tomlkit
@@ -656,6 +661,8 @@ def _write_settings(recording_path: Path, case, path: Path) -> None:
         settings["recording"] = recording
     if doc.get("processing"):
         settings["processing"] = doc["processing"]
+    if doc.get("simulation"):  # a synthetic case stays marked as one
+        settings["simulation"] = doc["simulation"]
     landmarks = [{k: v for k, v in entry.items() if k != "time"}
                  for entry in doc.get("landmarks", [])]
     if landmarks:
@@ -689,6 +696,7 @@ EVENT_COLUMNS = {
     "text": {"Description": "the annotation's or the theatre event's words, as written"},
     "phase": {"Description": "the surgical phase (phase rows: its name; alerts: the phase "
                              "of the sweep that called it)"},
+    "level": {"Description": "the root level being lesioned in a lesioning phase (e.g. C6)"},
     "kind": {"Description": "the kind of a theatre event", "Levels": {
         k: k for k in ("intervention", "surgeon informed", "blood pressure", "anaesthesia",
                        "position", "other")}},
@@ -773,7 +781,7 @@ def _event_rows(recording, sweeps, phases, case) -> list[dict]:
     for phase in phases:
         if phase.name != "unassigned" and phase.end_s > phase.start_s:
             rows.append(_row(phase.start_s, "phase", _duration(phase.start_s, phase.end_s),
-                             phase=_text(phase.name)))
+                             phase=_text(phase.name), level=_text(phase.level)))
     for event in case.events:
         rows.append(_row(event.at_s, "event", text=_text(event.text), kind=_text(event.kind)))
     onsets = sweeps.column("onset_s")

@@ -399,7 +399,7 @@ def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
         name, start, end = entry.get("name"), entry.get("start_s"), entry.get("end_s")
         level = entry.get("level")
         if level is not None and (not isinstance(level, str) or not _LEVEL.match(level.upper())):
-            raise InputError(f"{where}.level must be a root level such as \"C6\" (C1-C8, "
+            raise InputError(f"{where}: level must be a root level such as \"C6\" (C1-C8, "
                              f"T1-T12, L1-L5, S1-S5), got {level!r}", path)
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"{where}: name must be a non-empty string", path)

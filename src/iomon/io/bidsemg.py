@@ -406,8 +406,11 @@ def _timed_edits(rows: list[dict]) -> dict:
         kind = _kind(row)
         if kind == "phase":
             start, end = _span(row)
-            doc["phases"].append({"name": row.get("phase") or row.get("value") or "",
-                                  "start_s": start, "end_s": end})
+            phase = {"name": row.get("phase") or row.get("value") or "",
+                     "start_s": start, "end_s": end}
+            if row.get("level"):
+                phase["level"] = row["level"]
+            doc["phases"].append(phase)
         elif kind == "event":
             entry = {"at_s": row["_onset"], "text": _text(row) or ""}
             if row.get("kind"):
@@ -447,7 +450,7 @@ def _exclusion(row: dict) -> dict:
 #: Clinical facts participants.tsv carries, and how each is read back.
 _CLINICAL = {"sex": "text", "age": "number", "etiology": "text", "vas_pre": "number",
              "vas_post": "number", "analgesics_post": "boolean", "complications": "text",
-             "new_deficit": "boolean"}
+             "new_deficit": "boolean", "deficit_limbs": "list"}
 
 
 def _participant(path: Path) -> dict:
@@ -462,6 +465,8 @@ def _participant(path: Path) -> dict:
 
 
 def _cell(value: str, kind: str):
+    if kind == "list":
+        return [v.strip() for v in value.split(",") if v.strip()]
     if kind == "boolean":
         return {"true": True, "false": False}.get(value.strip().lower(), value)
     if kind == "number":
@@ -509,7 +514,7 @@ def case_document(path: str | Path) -> dict:
     folder = derivative_folder(path)
     if folder is not None and (folder / SETTINGS_FILE).is_file():
         settings = load_toml(folder / SETTINGS_FILE, "iomon settings of a BIDS recording")
-        allowed = {"recording", "processing", "landmarks"}
+        allowed = {"recording", "processing", "landmarks", "simulation"}
         unknown = sorted(set(settings) - allowed)
         if unknown:
             raise InputError(f"unknown section {unknown[0]!r} (expected: "
