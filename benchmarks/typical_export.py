@@ -113,7 +113,7 @@ def report_breakdown(recording: Path, folder: Path) -> None:
 
     facts = timed("facts (data ends, events, brackets)", lambda: case_facts(result))
     figures = []
-    for spec in FIGURES:
+    for spec in (s for s in FIGURES if s.applies(result)):
         fig = timed(f"{spec.name}: build the figure", functools.partial(spec.draw, result))
         png, svg = folder / f"{spec.name}.png", folder / f"{spec.name}.svg"
         timed(f"{spec.name}: draw once, PNG (HTML and PDF)",

@@ -30,12 +30,16 @@ ALLOWED = {
     # result carries its alerts, thresholds, declines and notes, and its criteria the kinds).
     "report": {"model", "processing", "io", "case", "results", "pipeline", "schema"},
     "batch": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "report",
-              "schema"},
+              "schema", "bids"},
+    # BIDS-EMG export sits beside batch, above the report (it writes each case's outputs into
+    # the dataset's derivatives); batch and the command line call it.
+    "bids": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "report",
+             "schema"},
     # The review server sits beside batch: above the report, whose content model it shows.
     "review": {"model", "processing", "io", "case", "alerting", "results", "pipeline",
                "report", "schema"},
     "cli": {"model", "processing", "io", "case", "alerting", "results", "pipeline", "report",
-            "batch", "review", "sim", "schema"},
+            "batch", "review", "sim", "schema", "bids"},
 }
 
 

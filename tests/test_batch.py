@@ -4,6 +4,7 @@ statistics and audit checked against the sidecars and alerts they come from."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -139,6 +140,31 @@ def test_cohort_table_reproduces_the_sidecars(local_run, archive):
     assert f"{np.mean([d['clinical']['vas_pre'] for d in sidecars.values()]):.1f} ±" in html
 
 
+def _wilson(k, n):
+    p, z = k / n, 1.959963984540054
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return p, centre - half, centre + half
+
+
+def _case_events(out, case):
+    """A case's events from its alerts.json: number to (scope, channels, recovered,
+    informational, lead in file s)."""
+    events = {}
+    for a in json.loads((out / case / "alerts.json").read_text())["alerts"]:
+        e = events.setdefault(a["event"], {"scope": a["scope"], "channels": set(),
+                                           "recovered": True, "informational": True,
+                                           "lead_s": None})
+        e["channels"].add(a["channel"])
+        e["recovered"] &= a["recovered"]
+        e["informational"] &= a["informational"]
+        if a["lesioning_end_lead_s"] is not None:
+            e["lead_s"] = max(e["lead_s"] or -np.inf, a["lesioning_end_lead_s"])
+        if a["scope"] == "focal":
+            e["scope"] = "focal"
+    return events
+
+
 def test_audit_scores_the_alerts_against_the_new_deficits(local_run, archive):
     out, _ = local_run
     truth = {p.name.split(".")[0]: json.loads(p.read_text())["scenario"]
@@ -147,25 +173,81 @@ def test_audit_scores_the_alerts_against_the_new_deficits(local_run, archive):
     assert sum(deficits.values()) == 2
     positive = {}
     for case in deficits:
-        alerts = json.loads((out / case / "alerts.json").read_text())["alerts"]
-        positive[case] = any(a["scope"] in ("focal", "undetermined") and not a["informational"]
-                             for a in alerts)
-    (audit,) = read_csv(out / "audit.csv")
-    assert tuple(audit) == AUDIT_COLUMNS
+        positive[case] = any(e["scope"] in ("focal", "undetermined") and not e["informational"]
+                             for e in _case_events(out, case).values())
+    audit = read_csv(out / "audit.csv")
+    assert tuple(audit[0]) == AUDIT_COLUMNS
+    row = next(a for a in audit if a["unit"] == "case" and a["positive_if"] == "a focal event")
     tp = sum(positive[c] and deficits[c] for c in deficits)
     fn = sum(not positive[c] and deficits[c] for c in deficits)
     tn = sum(not positive[c] and not deficits[c] for c in deficits)
     fp = sum(positive[c] and not deficits[c] for c in deficits)
-    assert [int(audit[k]) for k in ("tp", "fp", "tn", "fn", "n_cases")] == [tp, fp, tn, fn,
-                                                                           N_CASES]
+    assert [int(row[k]) for k in ("tp", "fp", "tn", "fn", "n")] == [tp, fp, tn, fn, N_CASES]
     # Wilson's score interval, written out.
     for name, k, n in (("sensitivity", tp, tp + fn), ("specificity", tn, tn + fp)):
-        p, z = k / n, 1.959963984540054
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        assert float(audit[name]) == pytest.approx(p, abs=5e-4)
-        assert float(audit[f"{name}_ci_low"]) == pytest.approx(centre - half, abs=5e-4)
-        assert float(audit[f"{name}_ci_high"]) == pytest.approx(centre + half, abs=5e-4)
+        p, low, high = _wilson(k, n)
+        assert float(row[name]) == pytest.approx(p, abs=5e-4)
+        assert float(row[f"{name}_ci_low"]) == pytest.approx(low, abs=5e-4)
+        assert float(row[f"{name}_ci_high"]) == pytest.approx(high, abs=5e-4)
+
+
+def test_the_audit_splits_reversible_alerts_scores_limbs_and_gives_lead_times(local_run,
+                                                                               archive):
+    """Issue 21 item 14: reversible apart from unrecovered focal alerts, per side and limb as
+    well as per case, and the lead time from first-met to the end of lesioning."""
+    out, _ = local_run
+    sidecars = {p.stem.split(".")[0]: tomllib.loads(p.read_text())
+                for p in sorted((archive / "series").glob("*.case.toml"))}
+    audit = read_csv(out / "audit.csv")
+    assert {(a["unit"], a["positive_if"]) for a in audit} == {
+        (u, r) for u in ("case", "side and limb")
+        for r in ("a focal event", "an unrecovered focal event")}
+    rows = {r["case_id"]: r for r in read_csv(out / "cohort.csv")}
+    case_pairs = {"a focal event": [], "an unrecovered focal event": []}
+    limb_pairs = {"a focal event": [], "an unrecovered focal event": []}
+    for case, doc in sidecars.items():
+        clinical, events = doc["clinical"], _case_events(out, case)
+        summary = json.loads((out / case / "summary.json").read_text())
+        scale = summary["simulation"]["time_compression"]
+        counted = [e for e in events.values() if e["scope"] in ("focal", "undetermined")
+                   and not e["informational"]]
+        focal = [e for e in events.values() if e["scope"] == "focal" and not e["informational"]]
+        row = rows[case]
+        # Counted as the case's own report and alerts.json count them: by event (issue 21
+        # item 7: "Systemic alerts 7" for a case whose report said "1 systemic event").
+        assert int(row["events_systemic"]) == sum(e["scope"] == "systemic"
+                                                  and not e["informational"]
+                                                  for e in events.values())
+        assert int(row["events_focal"]) == len(focal)
+        assert int(row["focal_recovered"]) == sum(e["recovered"] for e in focal)
+        assert int(row["focal_unrecovered"]) == sum(not e["recovered"] for e in focal)
+        leads = [e["lead_s"] for e in counted if e["lead_s"] is not None]
+        assert (float(row["lead_time_min"]) == pytest.approx(max(leads) * scale / 60, abs=0.01)
+                if leads else row["lead_time_min"] == "")
+        limbs = {}  # monitored limb -> its channels
+        for ch in summary["channels"]:
+            if ch["baseline_present"] and ch["side"] and ch["limb"]:
+                limbs.setdefault(f"{ch['side']} {ch['limb']}", set()).add(ch["name"])
+        for rule, keep in (("a focal event", counted),
+                           ("an unrecovered focal event",
+                            [e for e in counted if not e["recovered"]])):
+            case_pairs[rule].append((bool(keep), clinical["new_deficit"]))
+            for limb, names in limbs.items():
+                limb_pairs[rule].append((any(names & e["channels"] for e in keep),
+                                         limb in clinical["deficit_limbs"]))
+    assert sum(d for _, d in limb_pairs["a focal event"]) == 2  # the two deficit legs
+    for unit, pairs in (("case", case_pairs), ("side and limb", limb_pairs)):
+        for rule, found in pairs.items():
+            row = next(a for a in audit if a["unit"] == unit and a["positive_if"] == rule)
+            tp = sum(p and d for p, d in found)
+            fp = sum(p and not d for p, d in found)
+            assert [int(row[k]) for k in ("n", "tp", "fp")] == [len(found), tp, fp], (unit, rule)
+    # The deficits are persistent drops: caught by both rules, with a lead time.
+    row = next(a for a in audit if a["unit"] == "case"
+               and a["positive_if"] == "an unrecovered focal event")
+    assert int(row["tp"]) == 2 and row["lead_time_median_min"] != ""
+    html = " ".join((out / "cohort.html").read_text().split())
+    assert "an unrecovered focal event" in html and "Lead time of the TP, min" in html
 
 
 def test_rerun_skips_everything_and_writes_the_same_bytes(local_run, archive, tmp_path):
@@ -198,7 +280,7 @@ def test_several_presets_are_audited_from_one_read(archive, tmp_path):
     proc = run("batch", series, "--out", out, "--criteria", "drez", "fifty", "--no-report")
     assert proc.returncode == 0, proc.stderr
     audit = read_csv(out / "audit.csv")
-    assert [a["criteria"] for a in audit] == ["drez", "fifty"]
+    assert [a["criteria"] for a in audit] == ["drez"] * 4 + ["fifty"] * 4
     manifest = json.loads((out / "P04" / "batch.json").read_text())
     assert [p["criteria"] for p in manifest["presets"]] == ["drez", "fifty"]
     assert json.loads((out / "P04" / "alerts.json").read_text())["criteria"] == "drez"
@@ -207,8 +289,8 @@ def test_several_presets_are_audited_from_one_read(archive, tmp_path):
     assert run("analyze", series / "P04.edf", "--criteria", "fifty", "--out", alone,
                "--no-report").returncode == 0
     alerts = json.loads((alone / "alerts.json").read_text())["alerts"]
-    assert manifest["presets"][1]["alerts_systemic"] == sum(
-        a["scope"] == "systemic" and not a["informational"] for a in alerts)
+    assert manifest["presets"][1]["events_systemic"] == len(
+        {a["event"] for a in alerts if a["scope"] == "systemic" and not a["informational"]})
 
 
 def _free_port() -> int:
@@ -360,7 +442,9 @@ def test_simulated_cohort_is_a_seeded_series(tmp_path):
     doc = tomllib.loads(a["P01.case.toml"].decode())
     assert set(doc["clinical"]) == {"sex", "age", "etiology", "surgery_date", "vas_pre",
                                     "vas_post", "analgesics_post", "complications",
-                                    "new_deficit"}
+                                    "new_deficit", "deficit_limbs"}
+    assert doc["clinical"]["deficit_limbs"] == ([f"{doc['case']['side']} lower"]
+                                                if doc["clinical"]["new_deficit"] else [])
     assert run("simulate", "--cohort", "2", "--scenario", "loss", "--out",
                tmp_path / "c").returncode == 2
 
@@ -386,6 +470,25 @@ def test_cohort_report_with_case_reports(archive, tmp_path):
     for words in ("Case series: 2 case(s)", "Patients", "Monitoring", "Alert audit",
                   "Wilson", "P03", "P04", "±"):
         assert words in flat, words
+    # Issue 21 item 7: the caption's vermillion case ids were printed in black in the PDF; the
+    # leg trend's axis said seconds where its caption said minutes.
+    xml = subprocess.run([tool("pdftohtml"), "-xml", "-i", "-stdout", str(out / "cohort.pdf")],
+                         capture_output=True, text=True, check=True).stdout
+    fonts = dict(re.findall(r'<fontspec id="(\d+)" [^>]*color="(#[0-9a-f]+)"', xml))
+    families = set(re.findall(r'<fontspec [^>]*family="([^"]+)"', xml))
+    assert all("DejaVu" in f for f in families), families  # every font embedded
+    cells = re.findall(r'<text [^>]*font="(\d+)"[^>]*>(?:<b>)?(P0[34])(?:</b>)?</text>', xml)
+    deficit = {r["case_id"]: r["new_deficit"] == "true" for r in read_csv(out / "cohort.csv")}
+    assert cells and {case for _, case in cells} == {"P03", "P04"}
+    for font, case in cells:
+        assert (fonts[font] == "#b34700") == deficit[case], case
+    assert "Vermillion case ids: a new deficit" in flat
+    svg = (out / "cohort-figures" / "trend.svg").read_text()
+    assert "minutes of surgery from the start of lesioning" in svg
+    assert "minutes of surgery from the start of lesioning" in flat
+    # A simulated series says so on every page.
+    for number, page in enumerate(pages, start=1):
+        assert "SYNTHETIC SERIES" in " ".join(page.split()), number
 
 
 def run_in_terminal(*args) -> tuple[int, list[str]]:

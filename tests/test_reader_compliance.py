@@ -165,6 +165,16 @@ def _sweep_files(s):
     return [(before, ReadOptions(stimulus_s=0.010)), (at, None)]
 
 
+def _bids(s):
+    from iomon.bids import export_case
+
+    continuous = export_case(s.path, s.folder / "bids", report=False).data_file
+    # Sweeps of another format become an epoched BDF+D recording.
+    (nix, _), = _nix(s)
+    epoched = export_case(nix, s.folder / "bids", report=False).data_file
+    return [(continuous, None), (epoched, None)]
+
+
 #: How the tests get files of each registered format: reader name -> builder of
 #: ``[(path, ReadOptions or None), ...]``.
 SAMPLES = {
@@ -179,6 +189,7 @@ SAMPLES = {
     "csv": _csv,
     "cadwell": _cadwell,
     "sweep-files": _sweep_files,
+    "bids": _bids,
 }
 
 

@@ -106,14 +106,14 @@ def test_pdf_pages_render_and_hold_the_alert_table(reviewed, tmp_path):
     for number, sheet in enumerate(sheets, start=1):
         assert "SYS-REVIEW" in sheet and f"page {number} of {len(pages)}" in sheet
     flat = " ".join(text.split())
-    for words in ("Alerts: 7 episodes (1 systemic event on 7 channels)", "Most abnormal",
+    for words in ("Alerts: 1 event (1 systemic on 7 channels), 7 alert episodes", "Most abnormal",
                   "Conclusion", "Review edits", "µV", "electrode displaced", "MAP 55 mmHg",
                   "Methods", "Reviewed and interpreted by"):
         assert words in flat, words
     # A figure's heading, image and caption share a page (never a heading left alone).
     for title, caption in (("MEP amplitude trends", "Peak-to-peak amplitude"),
                            ("Baseline against final", "Per channel, single sweeps"),
-                           ("Onset latency trends", "Onset latency per channel"),
+                           ("Onset and peak latency trends", "Onset and peak latency per"),
                            ("Stacked waveforms", "Conditioned sweeps")):
         sheet = next(s for s in sheets if title in s)
         assert caption in " ".join(sheet.split()), title
@@ -149,22 +149,23 @@ def test_one_systemic_event_is_one_row_and_focal_alerts_one_each(reviewed, focal
     events = alert_events(result.alerts, float(result.sweeps.column("onset_s").max()))
     assert len(events) == 1 and len(events[0].channels) == 7
     content = build_content(result, result.documents(), [])
-    assert content.alerts.rows[0][0] == "systemic (7 channels)"
-    assert content.alerts_heading == "Alerts: 7 episodes (1 systemic event on 7 channels)"
+    assert content.alerts.rows[0][:2] == ("systemic (7 channels)", "1")
+    assert content.alerts_heading == "Alerts: 1 event (1 systemic on 7 channels), 7 alert episodes"
     systemic = content.conclusion[0]
     assert systemic.startswith("Systemic: all 7 responding channels fell together")
     # At-risk channels and controls told apart; the recovery with its phase.
     assert "(at risk) to" in systemic and "(controls) to" in systemic
-    assert "Recovered by 08:00:31 (lesioning)" in systemic
+    # On the surgical clock the simulation stands for (its file runs 60 times faster).
+    assert "Recovered by 08:30:45 (lesioning)" in systemic
     focal_result = analyze_file(RECORDINGS / "drez_focal_recovering.edf")
     order = focal_result.sweeps.ch_names
     table = alert_table(focal_result, alert_events(focal_result.alerts, 1e9, order),
                         case_facts(focal_result))
     # Montage order (L TA before L AH), as the recording lists them.
-    assert [row[:2] for row in table.rows] == [("focal", "L TA"), ("focal", "L AH")]
+    assert [row[:3] for row in table.rows] == [("focal", "1", "L TA"), ("focal", "2", "L AH")]
     words = build_content(focal_result, focal_result.documents(), []).conclusion[0]
-    assert words.startswith("Focal: L TA and L AH fell to 14–21 % of baseline from 08:00:25 "
-                            "(lesioning; first below 50 % at 08:00:24)")
+    assert words.startswith("Focal: L TA and L AH fell to 14–21 % of baseline from 08:25:11 "
+                            "(lesioning; first below 50 % at 08:24:13, during C6 lesioning)")
 
 
 def test_times_and_percentages_are_rounded_once():
@@ -189,8 +190,8 @@ def test_the_conclusion_and_the_tables_agree_on_an_excluded_channel(reviewed):
     result = analyze_file(reviewed.parent / "systemic.edf")
     content = build_content_of(result)
     systemic = content.conclusion[0]
-    assert "6 of 7 recovered by 08:00:31 (lesioning)" in systemic
-    assert "R APB: recovery not assessable, excluded from 08:00:30 (electrode displaced)" \
+    assert "6 of 7 recovered by 08:30:45 (lesioning)" in systemic
+    assert "R APB: recovery not assessable, excluded from 08:30:19 (electrode displaced)" \
         in systemic
     assert "not recovered" not in " ".join(content.conclusion)
     finals = {row[0]: row[7] for row in content.channels.rows}
@@ -198,7 +199,9 @@ def test_the_conclusion_and_the_tables_agree_on_an_excluded_channel(reviewed):
     ending = content.conclusion[-1]
     for name in ("L APB", "L TA", "L AH"):
         assert f"{name} {finals[name]}" in ending, name
-    assert "theatre event 1 (MAP 55 mmHg, 08:00:24)" in systemic
+    # Cited by its number in the table of markers and theatre events (and on the figures).
+    number = next(row[0] for row in content.events.rows if row[2] == "MAP 55 mmHg")
+    assert f"after #{number} (MAP 55 mmHg, 08:24:00)" in systemic
 
 
 def build_content_of(result):
@@ -214,9 +217,11 @@ def test_a_threshold_rise_is_given_as_its_bracket_and_the_final_intensity_named(
     content = build_content(result, result.documents(), [])
     words = " ".join(content.conclusion)
     assert "stimulation threshold rose by" in words and "to a threshold of" in words
-    assert "V at baseline" in words
-    rows = [r for r in content.alerts.rows if r[2] == "threshold rise"]
-    assert rows and all(" to +" in r[5] and "threshold" in r[5] for r in rows)
+    # The baseline threshold is called so, never just "baseline" (the header's baseline
+    # sweeps are at another intensity).
+    assert "from a baseline threshold of" in words and "V at baseline" not in words
+    rows = [r for r in content.alerts.rows if r[3] == "threshold rise"]
+    assert rows and all(" to +" in r[6] and "baseline threshold" in r[6] for r in rows)
     finals = [row[7] for row in content.channels.rows if row[7] != "–"]
     assert any(" at " in f and f.endswith(" V") for f in finals)
 

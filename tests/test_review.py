@@ -15,6 +15,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -360,17 +361,18 @@ def test_the_sidecar_refuses_bad_review_edits(tmp_path):
     from iomon.case.sidecar import read_case
 
     cases = {
-        '[[events]]\nat_s = 1.0\ntext = "x"\nkind = "lunch"\n': "events[0].kind",
+        '[[events]]\nat_s = 1.0\ntext = "x"\nkind = "lunch"\n': "[[events]] entry 1: kind",
         '[[landmarks]]\nchannel = "L TA"\nsweep = 2\n': "onset_ms or a peak_ms",
-        '[[landmarks]]\nchannel = "L TA"\nsweep = -1\nonset_ms = 30\n': "landmarks[0].sweep",
+        '[[landmarks]]\nchannel = "L TA"\nsweep = -1\nonset_ms = 30\n':
+            "[[landmarks]] entry 1 ('L TA'): sweep",
         '[[landmarks]]\nchannel = "L TA"\nsweep = 1\nonset_ms = "30"\n': "onset_ms",
-        '[[exclude]]\nsweep = 1\nreason = "x"\ntime = "yesterday"\n': "exclude[0].time",
-        '[[signoff]]\nreviewer = "AB"\n': "signoff[0]",
+        '[[exclude]]\nsweep = 1\nreason = "x"\ntime = "yesterday"\n': "[[exclude]] entry 1: time",
+        '[[signoff]]\nreviewer = "AB"\n': "[[signoff]] entry 1",
     }
     for text, words in cases.items():
         path = tmp_path / "bad.case.toml"
         path.write_text(text, encoding="utf-8")
-        with pytest.raises(InputError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        with pytest.raises(InputError, match=re.escape(words)):
             read_case(path)
 
 
@@ -508,7 +510,25 @@ def test_a_sign_off_that_cannot_write_leaves_no_record(shipped_case, tmp_path):
     (other / "summary.json").write_text(json.dumps({"case_id": "P99", "input": "p99.edf"}))
     session = ReviewSession(shipped_case, out=other)
     before = sidecar_of(shipped_case).read_bytes()
-    with pytest.raises(InputError, match="another case"):
+    with pytest.raises(InputError, match="iomon did not write"):
         session.sign_off("AB")
     assert sidecar_of(shipped_case).read_bytes() == before
     assert not session.result.case.signoffs
+
+
+def test_a_case_exported_as_one_file_per_sweep_is_reviewed(tmp_path):
+    """Issue 24: the review works on a folder of sweep files, sidecar inside, checksummed."""
+    from iomon.pipeline import file_sha256
+    from iomon.review.payload import state_payload
+    from iomon.review.session import ReviewSession
+    from iomon.sim import SHORT_SCHEDULE, simulate_case
+    from iomon.sim.writing import write_sweep_files
+
+    sim = simulate_case("focal_recovering", 3, time_compression=40, schedule=SHORT_SCHEDULE,
+                        muscles=("Deltoid", "APB", "TA", "AH"))
+    folder = write_sweep_files(sim, tmp_path / "sweeps", window_s=(0.0, 0.150))
+    session = ReviewSession(folder)
+    assert session.sidecar == folder / "case.toml"
+    assert session.result.sweeps.n_sweeps == len(sim.truth.sweeps.onset_s)
+    assert session.result.input_sha256 == file_sha256(folder)
+    assert len(state_payload(session)["channels"]) == 8

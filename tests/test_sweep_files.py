@@ -115,7 +115,7 @@ def test_a_sweep_file_alone_is_one_sweep_at_its_record_onset(folder):
 
 def test_sweeps_that_start_at_the_stimulus_have_times_from_zero(at_stimulus):
     sim, path = at_stimulus
-    assert "[recording]" not in (path / "case.toml").read_text()
+    assert "stimulus_s" not in (path / "case.toml").read_text()  # found on the artefact
     recording = read(path)
     check_recording(recording)
     sweeps = recording.sweeps

@@ -29,8 +29,12 @@ def _add_batch(sub) -> None:
         description="A case is a recording with its <stem>.case.toml sidecar (CSV and MAT "
                     "files only with one), found recursively; the archive is only read. Each "
                     "case goes to DIR/<case_id>/ as `iomon analyze` writes it; beside them "
-                    "cohort.csv, cohort.html, cohort.pdf, audit.csv and failures.csv. A case "
-                    "whose inputs, criteria and iomon version are unchanged is skipped.")
+                    "cohort.csv (events per case, as the case reports count them: focal ones "
+                    "recovered and unrecovered, the lead time to the end of lesioning), "
+                    "audit.csv (each preset scored per case and per side and limb, for a focal "
+                    "event and for an unrecovered one, against [clinical] new_deficit and "
+                    "deficit_limbs), cohort.html, cohort.pdf and failures.csv. A case whose "
+                    "inputs, criteria and iomon version are unchanged is skipped.")
     batch.add_argument("archive", metavar="ARCHIVE", help="folder of recordings and sidecars")
     batch.add_argument("--out", required=True, metavar="DIR", help="output folder")
     batch.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -55,6 +59,35 @@ def _add_batch(sub) -> None:
                             "left as they are; refused otherwise)")
     batch.add_argument("--quiet", action="store_true",
                        help="no progress; only errors and the final line")
+    batch.add_argument("--bids", default=None, metavar="ROOT",
+                       help="also write every case into the BIDS-EMG dataset ROOT, as `iomon "
+                            "bids export` does (its outputs into ROOT/derivatives/iomon)")
+
+
+def _add_bids(sub) -> None:
+    bids = sub.add_parser(
+        "bids", help="BIDS-EMG (BIDS 1.11): write cases as a dataset through mne-bids",
+        description="`iomon bids export CASE... --root DIR` writes each case into the BIDS "
+                    "dataset DIR: sub-<case id>/ses-intraop/emg/ (an EDF/BDF recording "
+                    "copied, other formats' sweeps as epoched BDF+D; emg.json, channels.tsv "
+                    "with target_muscle, side, limb and role, events.tsv with stimuli, "
+                    "markers, phases, theatre events, exclusions and alerts), participants.tsv "
+                    "with the clinical facts but no identifier or date, and iomon's outputs "
+                    "and settings under derivatives/iomon/. A BIDS recording is read back by "
+                    "`iomon analyze` and `iomon batch` like any recording.")
+    commands = bids.add_subparsers(dest="bids_command", metavar="SUBCOMMAND", required=True)
+    export = commands.add_parser("export", help="write cases into a BIDS-EMG dataset")
+    export.add_argument("cases", metavar="CASE", nargs="+",
+                        help="a recording (file or folder of sweep files) with its sidecar as "
+                             "`iomon analyze` finds it")
+    export.add_argument("--root", required=True, metavar="DIR",
+                        help="the dataset's root folder (created if missing; cases are added)")
+    _add_criteria(export)
+    export.add_argument("--no-report", action="store_true",
+                        help="no report.html/report.pdf in the derivatives")
+    export.add_argument("--keep-dates", action="store_true",
+                        help="keep the dates (the surgery date as the session label, the "
+                             "recording's start date); by default no date enters the dataset")
 
 
 _RECORDING_HELP = ("a recording file, or a folder holding a case exported as one file per "
@@ -108,7 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write into a DIR that holds files iomon did not write, or another "
                            "case's results (only iomon's own files are replaced)")
 
-    analyze = sub.add_parser("analyze", help="analyse one recording and write its outputs")
+    analyze = sub.add_parser(
+        "analyze", help="analyse one recording and write its outputs",
+        description="Writes report.html and report.pdf (the conclusion; alerts counted by "
+                    "event, each naming the lesioning level where it began; the recording's "
+                    "markers and the theatre events numbered as on the figures, typed ones "
+                    "('Blood pressure: MAP 55 mmHg') cited; trends of amplitude, threshold "
+                    "(when the intensity varies), onset and peak latency, stacked sweeps with "
+                    "their intensity; a simulated case marked synthetic on every page, its "
+                    "times on the surgical clock it stands for), measurements.csv, alerts.json "
+                    "and summary.json.")
     analyze.add_argument("recording", metavar="RECORDING", help=_RECORDING_HELP + formats_text())
     analyze.add_argument("--case", metavar="FILE", default=None, help=_CASE_HELP)
     _add_criteria(analyze)
@@ -144,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
     simulate.add_argument("--time-compression", type=float, default=None, metavar="X",
                           help="divide the surgical clock by X in the file (default 20, for a "
-                               "--cohort 60; 1 = real time, about 1 GB per case)")
+                               "--cohort 60; 1 = real time, about 1 GB per case); the sidecar's "
+                               "[simulation] says so, and reports show the surgical clock")
     simulate.add_argument("--sfreq", type=float, default=5000.0, metavar="HZ",
                           help="sampling rate of the fixed acquisition (default 5000)")
     simulate.add_argument("--acquisition", default="fixed", choices=["fixed", "drawn"],
@@ -155,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_batch(sub)
     _add_review(sub)
+    _add_bids(sub)
     sub.add_parser("criteria", help="the criteria presets (rules, citations), the scope rules "
                                    "and the criterion kinds with their keys")
     return parser
@@ -170,9 +214,10 @@ def _cmd_analyze(args) -> int:
     out = Path(args.out) if args.out else recording_path.with_name(stem + "_iomon")
     write_outputs(result, out, report=not args.no_report, identify=args.identify,
                   force=args.force)
-    focal = sum(a.scope == "focal" for a in result.alerts)
-    print(f"{result.case.id}: {result.sweeps.n_sweeps} sweeps, {len(result.alerts)} alert(s) "
-          f"({focal} focal) with criteria {result.criteria.name}; outputs in {out}")
+    from .report.content import alert_counts
+
+    print(f"{result.case.id}: {result.sweeps.n_sweeps} sweeps; alerts: {alert_counts(result)}; "
+          f"criteria {result.criteria.name}; outputs in {out}")
     return 0
 
 
@@ -181,6 +226,7 @@ def _cmd_demo(args) -> int:
     import tempfile
 
     from .pipeline import analyze_file
+    from .report.content import alert_counts
     from .report.outputs import check_folder, write_outputs
     from .sim import simulate_case, write_simulated_case
 
@@ -200,14 +246,14 @@ def _cmd_demo(args) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"demo: simulated a DREZ case with a focal drop that recovers "
           f"({', '.join(sim.truth.focal_channels)}); recording in "
-          f"{out / 'recording' / written.name}; {len(result.alerts)} alert(s); report in "
+          f"{out / 'recording' / written.name}; alerts: {alert_counts(result)}; report in "
           f"{out / 'report.html'}")
     return 0
 
 
 def _cmd_info(args) -> int:
     from .io import read
-    from .model.annotations import find_baseline_start, is_stimulus
+    from .model.annotations import assign_levels, find_baseline_start, is_stimulus
     from .pipeline import load_case, prepare, refusals
 
     recording_path = Path(args.recording)
@@ -239,6 +285,12 @@ def _cmd_info(args) -> int:
     print(f"montage:    {', '.join(montages) if montages else 'not stated'}")
     print(f"case:       {case.id} (sidecar: {case.source or 'none'}), side "
           f"{case.side or 'unknown'}")
+    simulated = case.simulation
+    if simulated is not None or "iomon.simulate" in (recording.recording_id or "").split():
+        compression = simulated.time_compression if simulated else None
+        print("synthetic:  simulated by iomon simulate, " + (
+            f"time-compressed x{compression:g}" if compression
+            else "time compression not stated (no [simulation] in a sidecar)"))
     print(f"channels:   {sweeps.n_channels}")
     for ch in sweeps.channels:
         print(f"  {ch.name:<16} muscle {ch.muscle or 'unknown':<8} side {ch.side or 'unknown':<8}"
@@ -254,9 +306,10 @@ def _cmd_info(args) -> int:
     print(f"baseline:   from {baseline:.1f} s" if baseline is not None else
           "baseline:   from the first sweep (no Baseline annotation)")
     print("phases:")
-    for p in phases:
-        n = int((sweep_phase == p.name).sum())
-        print(f"  {p.name:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
+    levels = assign_levels(sweeps.column("onset_s"), phases)
+    for p in phases:  # a lesioning sub-phase of a level counts its own sweeps
+        n = int(((sweep_phase == p.name) & (levels == (p.level or ""))).sum())
+        print(f"  {p.label:<16} {p.start_s:10.1f} to {p.end_s:10.1f} s  {n} sweeps")
     for note in list(recording.notes) + list(case.notes) + artefact_notes:
         print(f"note: {note}")
     for stop in stops:
@@ -394,7 +447,8 @@ def _cmd_batch(args) -> int:
         summary = run_batch(args.archive, args.out, args.criteria or (None,), jobs=args.jobs,
                             scheduler=args.scheduler, report=not args.no_report,
                             identify=args.identify, timeout_s=args.case_timeout,
-                            memory_bytes=memory, progress=progress, force=args.force)
+                            memory_bytes=memory, progress=progress, force=args.force,
+                            bids_root=args.bids)
     finally:
         if progress is not None:
             progress.close()
@@ -405,6 +459,23 @@ def _cmd_batch(args) -> int:
         print(f"iomon: error: {failed} of {n} cases failed (see "
               f"{Path(args.out) / 'failures.csv'})", file=sys.stderr)
         return 2
+    return 0
+
+
+def _cmd_bids(args) -> int:
+    from .bids import export_case
+    from .model.errors import InputError
+
+    for case in args.cases:
+        try:
+            done = export_case(case, args.root, criteria=args.criteria,
+                               report=not args.no_report, keep_dates=args.keep_dates)
+        except InputError as err:
+            raise err if err.path is not None else InputError(err.reason, case) from None
+        print(f"{done.case_id}: sub-{done.subject}/ses-{done.session}, {done.how}, "
+              f"{done.recording_type}, {done.n_stimuli} stimuli, {done.n_alerts} alert(s); "
+              f"outputs in {done.derivatives}")
+    print(f"BIDS dataset in {args.root} (check it with: bids-validator-deno {args.root})")
     return 0
 
 
@@ -457,7 +528,7 @@ def _cmd_criteria(args) -> int:
 
 COMMANDS = {"analyze": _cmd_analyze, "demo": _cmd_demo, "info": _cmd_info,
             "simulate": _cmd_simulate, "batch": _cmd_batch, "criteria": _cmd_criteria,
-            "review": _cmd_review}
+            "review": _cmd_review, "bids": _cmd_bids}
 
 
 def main(argv=None) -> int:

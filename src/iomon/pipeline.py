@@ -27,6 +27,7 @@ from .model.annotations import (
     assign_phases,
     complete_phases,
     find_baseline_start,
+    lesioning_span,
     phases_from_annotations,
 )
 from .model.errors import InputError
@@ -34,6 +35,7 @@ from .model.notes import Note
 from .model.sweeps import Sweeps
 from .processing.baseline import baseline_sweeps, baseline_values, percent_of_reference
 from .processing.conditioning import (
+    MIN_BOTH_ENDS_S,
     MIN_LATE_FIT_S,
     condition,
     plan_artefact,
@@ -170,7 +172,8 @@ def with_alerts(measured: CaseResult, criteria: Criteria) -> CaseResult:
     """A measured case (no criteria yet) with the findings of one criteria preset."""
     found = find(measured.sweeps, measured.sweep_phase, measured.measurements,
                  measured.baselines, measured.percent, ~measured.rejected, measured.setup,
-                 criteria, measured.settings.rebaselines)
+                 criteria, measured.settings.rebaselines, measured.sweep_level,
+                 lesioning_span(measured.phases))
     return dataclasses.replace(
         measured, criteria=criteria, alerts=found.alerts, thresholds=found.thresholds,
         declines=found.declines, notes=measured.notes + found.notes)
@@ -470,7 +473,9 @@ def _mains_notes(asked, removed) -> list[Note]:
                               "or 60")]
     if asked and removed is None:
         return [Note("mains", "mains hum was not removed: the sweeps end less than "
-                              f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows")]
+                              f"{MIN_LATE_FIT_S * 1e3:.0f} ms after the response windows (or "
+                              f"{MIN_BOTH_ENDS_S[1] * 1e3:g} ms, with "
+                              f"{MIN_BOTH_ENDS_S[0] * 1e3:g} ms before the stimulus)")]
     return []
 
 

@@ -19,10 +19,11 @@ import numpy as np
 from . import __version__
 from .alerting.alerts import Alert, UnexplainedDrop
 from .alerting.criteria import Criteria
+from .alerting.events import Event, events_of
 from .alerting.threshold import Thresholds
-from .case.sidecar import Case
+from .case.sidecar import SIMULATOR, Case, Simulation
 from .io import Recording
-from .model.annotations import Phase
+from .model.annotations import Marker, Phase, assign_levels, numbered_markers
 from .model.notes import Note
 from .model.sweeps import Sweeps
 from .processing.baseline import Baseline, BaselineSet
@@ -175,6 +176,42 @@ class CaseResult:
         return pd.DataFrame([a.as_dict() for a in self.alerts], columns=list(ALERT_COLUMNS))
 
     @property
+    def simulation(self) -> Simulation | None:
+        """What makes the case synthetic, or None for a real recording.
+
+        The sidecar's ``[simulation]`` (with the time compression), else the recording's own
+        header when it names the simulator as its equipment (``iomon.simulate``; the time
+        compression is then unknown).
+        """
+        if self.case.simulation is not None:
+            return self.case.simulation
+        if SIMULATOR in (self.recording.recording_id or "").split():
+            return Simulation(source="header")
+        return None
+
+    @property
+    def events(self) -> list[Event]:
+        """The events the alerts tell of, in the order they began.
+
+        One change counted once, as every output counts it (:mod:`iomon.alerting.events`).
+        """
+        return events_of(self.alerts)
+
+    @property
+    def markers(self) -> tuple[Marker, ...]:
+        """The recording's markers and the sidecar's theatre events, numbered in time order.
+
+        As the report's table and figures number them (:func:`iomon.model.annotations.
+        numbered_markers`): stimuli left out, each typed where its text or the sidecar says.
+        """
+        return numbered_markers(self.recording.annotations, self.case.events)
+
+    @property
+    def sweep_level(self) -> np.ndarray:
+        """The root level being lesioned at each sweep (``""`` where none), shape (n_sweeps,)."""
+        return assign_levels(self.sweeps.column("onset_s"), self.phases)
+
+    @property
     def baseline(self) -> Baseline:
         """The case's main baseline (first epoch, most used montage and intensity)."""
         return self.baselines.main
@@ -253,6 +290,7 @@ class CaseResult:
     def summary(self) -> dict:
         """The content of summary.json."""
         final = self.final_percent()
+        levels = self.sweep_level
         b = self.baseline
 
         def num(value, scale=1.0, digits=2):
@@ -274,14 +312,19 @@ class CaseResult:
             "recording_start_time": (None if self.recording.start is None
                                      else self.recording.start.strftime("%H:%M:%S")),
             "clinical": dict(self.case.clinical),
+            "simulation": (None if self.simulation is None else {
+                "time_compression": self.simulation.time_compression,
+                "scenario": self.simulation.scenario, "seed": self.simulation.seed,
+                "source": self.simulation.source}),
             "review_edits": self.review_edits_record(),
             "n_sweeps": self.sweeps.n_sweeps,
             "n_setup_sweeps": int(self.setup.sum()),
             "n_rejected": int(self.rejected.all(axis=1).sum()),
             "n_rejected_channel_sweeps": int(self.rejected.sum()),
-            "phases": [{"name": p.name, "start_s": round(p.start_s, 3),
+            "phases": [{"name": p.name, "level": p.level, "start_s": round(p.start_s, 3),
                         "end_s": round(p.end_s, 3),
-                        "n_sweeps": int((self.sweep_phase == p.name).sum())}
+                        "n_sweeps": int(((self.sweep_phase == p.name)
+                                         & (levels == (p.level or ""))).sum())}
                        for p in self.phases],
             "channels": [
                 {"name": ch.name, "muscle": ch.muscle, "side": ch.side, "limb": ch.limb,
@@ -306,6 +349,7 @@ class CaseResult:
                 for k, e in enumerate(self.baselines.entries)
             ],
             "n_alerts": len(self.alerts),
+            "n_events": len(self.events),
             "notes": [note.words for note in self.notes],
         })
 

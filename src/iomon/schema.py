@@ -121,6 +121,20 @@ ALERT = (
        "the channel's own baseline: where the change began (null when none did)",
        kind="integer", null=True),
     _f("first_met_s", "that sweep's time since the start of the recording", "s", null=True),
+    _f("event", "the event it belongs to, numbered from 1 as the events began: one channel's "
+       "overlapping alerts (focal, undetermined), or the overlapping systemic alerts of every "
+       "channel", kind="integer"),
+    _f("lesioning_level", "the root level being lesioned where its change began (first_met "
+       "sweep, else onset_sweep): `Lesioning C6` markers or a sidecar phase's level; null "
+       "outside a level's lesioning", kind="text", null=True),
+    _f("lesioning_end_lead_s", "from where its change began to the end of lesioning (negative: "
+       "it began after; null without lesioning); in a simulated case, file seconds (times "
+       "[simulation] time_compression for the surgery's)", "s", null=True),
+    _f("episode_sweeps", "amplitude and loss alerts: the valid sweeps of the episode, from the "
+       "first that called it to its recovery (null for other criteria)", kind="integer",
+       null=True),
+    _f("responding_sweeps", "those of them with a response (present); a loss is an episode "
+       "where most have none", kind="integer", null=True),
 )
 
 #: The keys of alerts.json.
@@ -181,11 +195,10 @@ _SETTINGS = (
        kind="list"),
 )
 
-#: Who made a review edit and when, where the sidecar says so.
-_BY = (
-    _f("reviewer", "who made the edit (in review)", kind="text", optional=True),
-    _f("time", "when the edit was made, ISO 8601", kind="text", optional=True),
-)
+#: Who made a review edit and when (present only when the sidecar says: `iomon review` writes
+#: both).
+_BY = (_f("reviewer", "who made it", kind="text", optional=True),
+       _f("time", "when (ISO 8601)", kind="text", optional=True))
 
 _REVIEW_EDITS = (
     _f("exclusions", "the sidecar's [[exclude]] entries as applied", kind="list", items=(
@@ -202,17 +215,16 @@ _REVIEW_EDITS = (
         _f("at_s", "when", "s"),
         _f("text", "what happened", kind="text"),
         _f("kind", "intervention, surgeon informed, blood pressure, anaesthesia, position or "
-           "other", kind="text", optional=True), *_BY)),
-    _f("landmarks", "onsets and peaks placed by hand ([[landmarks]]), used in the measures",
-       kind="list", items=(
+           "other (absent: not said)", kind="text", optional=True), *_BY)),
+    _f("landmarks", "onsets and peaks placed by hand in review ([[landmarks]])", kind="list",
+       items=(
            _f("channel", "the channel", kind="text"),
-           _f("sweep", "the sweep number", kind="integer"),
-           _f("onset_ms", "onset placed by hand (null: the detected one kept)", "ms", null=True),
-           _f("peak_ms", "peak placed by hand (null: the detected one kept)", "ms", null=True),
-           *_BY)),
+           _f("sweep", "the sweep (from 0)", kind="integer"),
+           _f("onset_ms", "onset placed, after the stimulus", "ms", null=True),
+           _f("peak_ms", "peak placed, after the stimulus", "ms", null=True), *_BY)),
     _f("signoffs", "sign-offs in review ([[signoff]])", kind="list", items=(
-        _f("reviewer", "who signed the case off", kind="text"),
-        _f("time", "when, ISO 8601", kind="text"))),
+        _f("reviewer", "who signed off", kind="text"),
+        _f("time", "when (ISO 8601)", kind="text"))),
 )
 
 _CHANNEL = (
@@ -265,6 +277,14 @@ SUMMARY = (
     _f("recording_start_time", "clock time of the recording's start (HH:MM:SS)",
        kind="text", null=True),
     _f("clinical", "the sidecar's [clinical] table as written", kind="object", open=True),
+    _f("simulation", "a synthetic case (null: a real recording)", kind="object", null=True,
+       items=(
+           _f("time_compression", "the file runs this many times faster than the surgery it "
+              "stands for (null: not stated)", null=True),
+           _f("scenario", "the simulated scenario", kind="text", null=True),
+           _f("seed", "its random seed", kind="integer", null=True),
+           _f("source", "how iomon knows: the sidecar's [simulation], or the recording's "
+              "header naming iomon.simulate as its equipment", kind="text"))),
     _f("review_edits", "the sidecar's review edits as applied", kind="object",
        items=_REVIEW_EDITS),
     _f("n_sweeps", "sweeps in the recording", kind="integer"),
@@ -274,6 +294,8 @@ SUMMARY = (
        kind="integer"),
     _f("phases", "the surgical phases", kind="list", items=(
         _f("name", "phase name", kind="text"),
+        _f("level", "the root level lesioned in a lesioning sub-phase (`Lesioning C6` markers, "
+           "or a sidecar phase's level)", kind="text", null=True),
         _f("start_s", "start", "s"),
         _f("end_s", "end", "s"),
         _f("n_sweeps", "sweeps in it", kind="integer"))),
@@ -281,6 +303,9 @@ SUMMARY = (
        items=_CHANNEL),
     _f("baselines", "every baseline used (the audit trail)", kind="list", items=_BASELINE),
     _f("n_alerts", "alerts in alerts.json", kind="integer"),
+    _f("n_events", "events they tell of (alerts.json's event numbers): a change counted once, "
+       "whatever the criteria and, for a systemic event, the channels that alerted",
+       kind="integer"),
     _f("notes", "what the analysis has to say beside its numbers", kind="list"),
 )
 

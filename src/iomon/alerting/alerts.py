@@ -65,7 +65,16 @@ class Alert:
     episode over the baseline threshold, in volts. ``first_met_sweep`` and ``first_met_s``: the
     first of the sweeps that called the alert to meet its criterion on the channel's own
     baseline (where the change began; None when none did, as for a focal drop judged against
-    the controls), see :func:`first_met`.
+    the controls), see :func:`first_met`. ``event``: the number of the event it belongs to
+    (:mod:`iomon.alerting.events`: one channel's overlapping alerts, or the overlapping
+    systemic alerts of every channel). ``lesioning_level``: the root level being lesioned
+    where its change began (its first-met sweep, else the sweep that called it; None outside
+    a level's lesioning). ``lesioning_end_lead_s``: from there to the end of lesioning, s
+    (negative: it began after; None without a lesioning phase). The last three are set by
+    :func:`iomon.alerting.findings.find`. ``episode_sweeps`` and ``responding_sweeps``
+    (amplitude and loss alerts): the valid sweeps of the episode (from the first that called it
+    to its recovery) and those of them with a response; a ``loss`` is an episode where most
+    of them have none.
     """
 
     channel: str
@@ -83,6 +92,11 @@ class Alert:
     threshold_rise_v: float | None = None
     first_met_sweep: int | None = None
     first_met_s: float | None = None
+    event: int | None = None
+    lesioning_level: str | None = None
+    lesioning_end_lead_s: float | None = None
+    episode_sweeps: int | None = None
+    responding_sweeps: int | None = None
 
     def as_dict(self) -> dict:
         """Plain dict for JSON outputs."""
@@ -545,11 +559,17 @@ def _amplitude_alerts(case: _Case, amplitude, present_sweep) -> list[Alert]:
             controls = _median_or_none(level[window, c])
             scope = "undetermined" if controls is None else scope_of_stream
             dropped = amplitude_dropped(percent[window, c], drop[c], criteria.drop_inclusive)
-            # The sequential test can call a drop on sweeps none of which is below the fixed
-            # level: that is an amplitude drop, never a loss.
-            lost = dropped.any() and not present_sweep[window, c][dropped].any()
-            alerts.append(case.alert(c, "loss" if lost else "amplitude", scope, rows,
-                                     (start, end), amplitude, controls, first=first))
+            # Loss of response: most of the episode's sweeps hold none (a single sweep without
+            # one in a 20 % drop is variability, not a loss). The sequential test can call a
+            # drop on sweeps none of which is below the fixed level: that is an amplitude drop,
+            # never a loss.
+            episode = rows[first: end]
+            responding = int(present_sweep[episode, c].sum())
+            lost = dropped.any() and 2 * responding < episode.size
+            alert = case.alert(c, "loss" if lost else "amplitude", scope, rows, (start, end),
+                               amplitude, controls, first=first)
+            alerts.append(dataclasses.replace(alert, episode_sweeps=int(episode.size),
+                                              responding_sweeps=responding))
     return alerts
 
 

@@ -24,10 +24,11 @@ from .alerts import (
     unexplained_drops,
 )
 from .criteria import Criteria
+from .events import number_events
 from .kinds import Compared
 from .threshold import ThresholdRise, Thresholds, controls_rise, rise_bracket, thresholds_for
 
-__all__ = ["Findings", "decline_note", "find"]
+__all__ = ["Findings", "decline_note", "find", "placed"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def decline_note(drop: UnexplainedDrop) -> Note:
 
 
 def find(sweeps, phases, measurements, baselines, percent, valid, setup, criteria: Criteria,
-         rebaselines=()) -> Findings:
+         rebaselines=(), levels=None, lesioning=None) -> Findings:
     """Apply one preset to a measured case.
 
     Parameters
@@ -78,6 +79,10 @@ def find(sweeps, phases, measurements, baselines, percent, valid, setup, criteri
     setup : array of bool, shape (n_sweeps,)
     criteria : Criteria
     rebaselines : sequence of Rebaseline
+    levels : array of str, shape (n_sweeps,), optional
+        The root level being lesioned at each sweep ("" where none).
+    lesioning : (float, float), optional
+        The lesioning's start and end, s (None: no lesioning phase).
 
     Returns
     -------
@@ -96,6 +101,7 @@ def find(sweeps, phases, measurements, baselines, percent, valid, setup, criteri
                            [ch.muscle for ch in sweeps.channels])
     alerts = detect_alerts(compared, valid, sweeps.channels, present, onsets, phases, criteria,
                            setup=setup)
+    alerts = placed(alerts, onsets, valid, sweeps.ch_names, levels, lesioning)
     notes += scope_notes(sweeps.channels, present)
     declines = unexplained_drops(percent, valid, sweeps.channels, present, onsets, criteria,
                                  setup)
@@ -108,6 +114,29 @@ def find(sweeps, phases, measurements, baselines, percent, valid, setup, criteri
         thresholds = _with_rises(thresholds, compared, criteria, alerts, sweeps.channels,
                                  present, valid, setup)
     return Findings(tuple(alerts), thresholds, tuple(declines), tuple(notes))
+
+
+def placed(alerts, onsets, valid, names, levels=None, lesioning=None) -> list[Alert]:
+    """Alerts with their event, the level being lesioned and the lead to lesioning's end.
+
+    See :class:`~iomon.alerting.alerts.Alert` (``event``, ``lesioning_level``,
+    ``lesioning_end_lead_s``) and :mod:`iomon.alerting.events`.
+    """
+    import dataclasses
+
+    onsets = np.asarray(onsets, float)
+    ends = {}
+    for c, name in enumerate(names):
+        rows = np.flatnonzero(valid[:, c])
+        ends[name] = float(onsets[rows[-1]] if rows.size else onsets[-1])
+    out = []
+    for alert, number in zip(alerts, number_events(alerts, ends, names)):
+        began = alert.first_met_sweep if alert.first_met_sweep is not None else alert.onset_sweep
+        level = None if levels is None else (str(levels[began]) or None)
+        lead = None if lesioning is None else round(float(lesioning[1] - onsets[began]), 3)
+        out.append(dataclasses.replace(alert, event=number, lesioning_level=level,
+                                       lesioning_end_lead_s=lead))
+    return out
 
 
 def _with_rises(thresholds, compared, criteria, alerts, channels, present, valid, setup):

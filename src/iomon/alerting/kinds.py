@@ -219,8 +219,10 @@ class CriterionKind:
     finding : tuple of (str, str)
         The conclusion's words of a change, with the measure named and without. Both
         templates may use ``{span}`` (the episode's % of baseline, "12–20 %"), ``{its}``
-        ("its" or "their"), ``{rise_v}`` (the largest threshold rise, "150") and ``{by}``
-        (the rise in words, "by 150 V").
+        ("its" or "their"), ``{rise_v}`` (the largest threshold rise, "150"), ``{by}`` (the
+        rise in words, "by 150 V") and ``{sweeps}`` (amplitude and loss: how many of the
+        episode's sweeps held a response, " (a response in 9 of 12 sweeps)" when not all,
+        " in 10 of 12 sweeps" for a loss); ``extreme`` may use them too.
     systemic_verb : str
         "had their onset latencies rise together".
     first_words : callable
@@ -337,18 +339,20 @@ _BUILT_IN = (
         ("amplitude_drop_percent", "amplitude_drop_inclusive", "muscle_drop_percent",
          "cusum_drop_percent", "cusum_false_alarm_rate", "cusum_reference_sweeps"),
         _amplitude_test, generic=False, compared=("amplitude",), style="amplitude",
-        noun="amplitude", finding=("amplitude fell to {span} of baseline",
-                                   "fell to {span} of baseline"),
+        noun="amplitude", extreme="{span} of baseline{sweeps}",
+        finding=("amplitude fell to {span} of baseline{sweeps}",
+                 "fell to {span} of baseline{sweeps}"),
         systemic_verb="fell together", first_words=_amplitude_first,
         looked_for=lambda c: "amplitude " + c.drop_words().removeprefix("a "),
         rule=_amplitude_rules),
     CriterionKind(
-        "loss", "disappearance of the response: an amplitude drop with no response left",
+        "loss", "disappearance of the response: an amplitude drop where most of the "
+        "episode's sweeps hold no response",
         "loss of response", 0, "loss of response", (), _amplitude_test, generic=False,
         compared=("amplitude",), style="amplitude", noun="amplitude",
-        extreme="no response ({span} of baseline)",
-        finding=("response lost ({span} of baseline)", "lost {its} response ({span} of "
-                 "baseline)"),
+        extreme="no response{sweeps} (lowest {span} of baseline)",
+        finding=("response lost{sweeps} (lowest {span} of baseline)",
+                 "lost {its} response{sweeps} (lowest {span} of baseline)"),
         systemic_verb="lost their responses together", first_words=_amplitude_first),
     CriterionKind(
         "threshold", "stimulation threshold (the lowest intensity that evokes the muscle), "

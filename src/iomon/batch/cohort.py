@@ -1,14 +1,21 @@
 """A case series from a batch: one row per case, the series' statistics and the alert audit.
 
 The row of a case (:func:`cohort_row`) joins the sidecar's ``[clinical]`` facts to what the
-monitoring found; the statistics (:func:`cohort_statistics`) are those a DREZ case series
-publishes (age, sex, pain before and after, relief, analgesics, complications); the audit
-(:func:`alert_audit`) scores each criteria preset against the new deficits the sidecars record,
-with Wilson 95 % confidence intervals (Wilson, J Am Stat Assoc 1927;22:209-212).
+monitoring found, counted by event as every output counts it (:mod:`iomon.alerting.events`:
+one channel's overlapping alerts, or the overlapping systemic alerts of every channel); the
+statistics (:func:`cohort_statistics`) are those a DREZ case series publishes (age, sex, pain
+before and after, relief, analgesics, complications); the audit (:func:`alert_audit`) scores
+each criteria preset against the new deficits the sidecars record, with Wilson 95 %
+confidence intervals (Wilson, J Am Stat Assoc 1927;22:209-212).
 
 A case counts as **alert-positive** under a preset when it raised at least one focal or
-undetermined alert in the phases the preset watches (informational and systemic alerts do not
-count: they do not point at the surgery).
+undetermined event in the phases the preset watches (informational and systemic events do
+not count: they do not point at the surgery); under the stricter rule, only when such an
+event did not recover before the end of the recording (a reversible alert is one the team
+saw recover). The audit scores both rules per case, and per side and limb against the
+sidecar's ``deficit_limbs``; for the true positives it gives the lead time, from where the
+first such event began (its first-met sweep) to the end of lesioning, in minutes of the
+surgery (a simulated case's file time times its compression).
 """
 
 from __future__ import annotations
@@ -20,25 +27,36 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AUDIT_COLUMNS", "CLINICAL_KEYS", "COHORT_COLUMNS", "alert_audit", "at_risk_trend",
-           "cohort_row", "cohort_statistics", "csv_text", "preset_record",
-           "write_cohort_files"]
+from ..model.annotations import lesioning_span
 
+__all__ = ["AUDIT_COLUMNS", "CLINICAL_KEYS", "COHORT_COLUMNS", "RECORD_FORMAT", "RULES",
+           "UNITS", "alert_audit", "at_risk_trend", "cohort_row", "cohort_statistics",
+           "csv_text", "preset_record", "write_cohort_files"]
+
+#: The layout of a case's cohort record (its batch.json "cohort" and "presets"): part of the
+#: key that lets a rerun skip a case, so that records of another layout are made again.
+RECORD_FORMAT = 2
 #: The sidecar's clinical facts, in the order the cohort table gives them.
 CLINICAL_KEYS = ("sex", "age", "etiology", "surgery_date", "vas_pre", "vas_post",
-                 "analgesics_post", "complications", "new_deficit")
+                 "analgesics_post", "complications", "new_deficit", "deficit_limbs")
 #: cohort.csv's columns.
-COHORT_COLUMNS = ("case_id", "recording", "sex", "age", "etiology", "side", "levels",
-                  "surgery_date", "vas_pre", "vas_post", "vas_reduction_percent",
-                  "analgesics_post", "complications", "new_deficit", "criteria", "n_sweeps",
-                  "n_rejected_sweeps", "channels_at_risk", "channels_alerted", "alerts_focal",
-                  "alerts_systemic", "alerts_undetermined", "alerts_informational",
-                  "focal_unrecovered", "final_percent_at_risk_leg")
+COHORT_COLUMNS = ("case_id", "recording", "synthetic", "sex", "age", "etiology", "side",
+                  "levels", "surgery_date", "vas_pre", "vas_post", "vas_reduction_percent",
+                  "analgesics_post", "complications", "new_deficit", "deficit_limbs",
+                  "criteria", "n_sweeps", "n_rejected_sweeps", "channels_at_risk",
+                  "channels_alerted", "events_focal", "focal_recovered", "focal_unrecovered",
+                  "events_undetermined", "events_systemic", "events_informational",
+                  "alert_episodes", "lead_time_min", "final_percent_at_risk_leg")
+#: The positivity rules the audit scores (key in a preset record, words).
+RULES = (("any", "a focal event"), ("unrecovered", "an unrecovered focal event"))
+#: What the audit scores: cases, or each side and limb of a case.
+UNITS = ("case", "side and limb")
 #: audit.csv's columns.
-AUDIT_COLUMNS = ("criteria", "n_cases", "tp", "fp", "tn", "fn", "sensitivity",
+AUDIT_COLUMNS = ("criteria", "unit", "positive_if", "n", "tp", "fp", "tn", "fn", "sensitivity",
                  "sensitivity_ci_low", "sensitivity_ci_high", "specificity",
-                 "specificity_ci_low", "specificity_ci_high")
-#: Alerts that make a case alert-positive in the audit.
+                 "specificity_ci_low", "specificity_ci_high", "lead_time_median_min",
+                 "lead_time_low_min", "lead_time_high_min")
+#: Events that make a case alert-positive in the audit.
 POSITIVE_SCOPES = ("focal", "undetermined")
 
 
@@ -51,19 +69,62 @@ def _at_risk_channels(result) -> list[int]:
             and result.baseline.present[c]]
 
 
+def _scale(result) -> float:
+    """How many times faster than the surgery the case's file runs (1: a real recording)."""
+    simulation = result.simulation
+    return 1.0 if simulation is None or not simulation.time_compression else float(
+        simulation.time_compression)
+
+
+def _lead_min(result, events) -> float | None:
+    """Minutes of surgery from where the first of ``events`` began to the end of lesioning."""
+    leads = [a.lesioning_end_lead_s for e in events for a in e.alerts
+             if a.lesioning_end_lead_s is not None]
+    return None if not leads else round(max(leads) * _scale(result) / 60.0, 2)
+
+
+def _limbs(result) -> dict[str, list[int]]:
+    """The monitored limbs ("left lower"...): channels with a side and limb that responded."""
+    out: dict[str, list[int]] = {}
+    for c, ch in enumerate(result.sweeps.channels):
+        if ch.side and ch.limb and result.baseline.present[c]:
+            out.setdefault(f"{ch.side} {ch.limb}", []).append(c)
+    return out
+
+
 def preset_record(result) -> dict:
-    """One preset's alerts on a case, counted, and whether the case is alert-positive."""
-    counted = [a for a in result.alerts if not a.informational]
-    focal = [a for a in counted if a.scope == "focal"]
+    """One preset's events on a case, counted, and whether the case is alert-positive.
+
+    Per positivity rule (:data:`RULES`): the case, and each monitored limb, positive or not,
+    with the lead time of its first such event (minutes of surgery to the end of lesioning).
+    """
+    events = result.events
+    counted = [e for e in events if not e.informational]
+    focal = [e for e in counted if e.scope == "focal"]
+    positive = {"any": [e for e in counted if e.scope in POSITIVE_SCOPES]}
+    positive["unrecovered"] = [e for e in positive["any"] if not e.recovered]
+    names = result.sweeps.ch_names
+    limbs = {}
+    for limb, channels in _limbs(result).items():
+        mine = {names[c] for c in channels}
+        limbs[limb] = {rule: {"positive": bool(hits := [e for e in found
+                                                        if mine & set(e.channels)]),
+                              "lead_time_min": _lead_min(result, hits)}
+                       for rule, found in positive.items()}
     return {
         "criteria": result.criteria.name,
-        "alerts_focal": len(focal),
-        "alerts_systemic": sum(a.scope == "systemic" for a in counted),
-        "alerts_undetermined": sum(a.scope == "undetermined" for a in counted),
-        "alerts_informational": len(result.alerts) - len(counted),
-        "focal_unrecovered": sum(not a.recovered for a in focal),
-        "channels_alerted": len({a.channel for a in counted if a.scope in POSITIVE_SCOPES}),
-        "positive": any(a.scope in POSITIVE_SCOPES for a in counted),
+        "events_focal": len(focal),
+        "focal_recovered": sum(e.recovered for e in focal),
+        "focal_unrecovered": sum(not e.recovered for e in focal),
+        "events_systemic": sum(e.scope == "systemic" for e in counted),
+        "events_undetermined": sum(e.scope == "undetermined" for e in counted),
+        "events_informational": len(events) - len(counted),
+        "alert_episodes": len(result.alerts),
+        "channels_alerted": len({c for e in positive["any"] for c in e.channels}),
+        "positive": bool(positive["any"]),
+        "rules": {rule: {"positive": bool(found), "lead_time_min": _lead_min(result, found)}
+                  for rule, found in positive.items()},
+        "limbs": limbs,
     }
 
 
@@ -75,8 +136,11 @@ def cohort_row(result, recording: str) -> dict:
     final = result.final_percent()[at_risk]
     final = final[np.isfinite(final)]
     pre, post = clinical.get("vas_pre"), clinical.get("vas_post")
-    row = {"case_id": result.case.id, "recording": recording}
+    row = {"case_id": result.case.id, "recording": recording,
+           "synthetic": result.simulation is not None}
     row.update({key: clinical.get(key) for key in CLINICAL_KEYS})
+    if row["deficit_limbs"] is not None:
+        row["deficit_limbs"] = "; ".join(row["deficit_limbs"])
     row.update({
         "side": result.case.side,
         "levels": " ".join(result.case.levels),
@@ -87,12 +151,14 @@ def cohort_row(result, recording: str) -> dict:
         "n_sweeps": result.sweeps.n_sweeps,
         "n_rejected_sweeps": int(result.rejected.all(axis=1).sum()),
         "channels_at_risk": len(at_risk),
+        "lead_time_min": record["rules"]["any"]["lead_time_min"],
         "final_percent_at_risk_leg": (round(float(np.median(final)), 1) if final.size
                                       else None),
     })
-    row.update({k: record[k] for k in ("channels_alerted", "alerts_focal", "alerts_systemic",
-                                       "alerts_undetermined", "alerts_informational",
-                                       "focal_unrecovered")})
+    row.update({k: record[k] for k in ("channels_alerted", "events_focal", "focal_recovered",
+                                       "focal_unrecovered", "events_systemic",
+                                       "events_undetermined", "events_informational",
+                                       "alert_episodes")})
     return {column: row[column] for column in COHORT_COLUMNS}
 
 
@@ -100,20 +166,21 @@ def at_risk_trend(result) -> dict | None:
     """The at-risk leg's amplitude through the case, for the cohort's trend figure.
 
     Per valid monitoring sweep, the median % of baseline of the at-risk channels, against
-    minutes from the start of lesioning (recording time). None without a lesioning phase or
-    an at-risk channel.
+    minutes of surgery from the start of lesioning (a simulated case's file time times its
+    compression). None without a lesioning phase or an at-risk channel.
     """
-    lesioning = next((p for p in result.phases if p.name == "lesioning"), None)
+    span = lesioning_span(result.phases)
     channels = _at_risk_channels(result)
-    if lesioning is None or not channels:
+    if span is None or not channels:
         return None
     values = np.where(result.rejected[:, channels], np.nan, result.percent[:, channels])
     keep = ~result.setup & np.isfinite(values).any(axis=1)
     with np.errstate(all="ignore"):
         median = np.nanmedian(values[keep], axis=1)
-    minutes = (result.sweeps.column("onset_s")[keep] - lesioning.start_s) / 60.0
+    scale = _scale(result) / 60.0
+    minutes = (result.sweeps.column("onset_s")[keep] - span[0]) * scale
     return {"channels": [result.sweeps.ch_names[c] for c in channels],
-            "lesioning_min": round((lesioning.end_s - lesioning.start_s) / 60.0, 3),
+            "lesioning_min": round((span[1] - span[0]) * scale, 3),
             "time_min": [round(float(t), 3) for t in minutes],
             "percent": [round(float(v), 1) for v in median]}
 
@@ -173,11 +240,14 @@ def cohort_statistics(rows: list[dict]) -> list[tuple[str, str]]:
         ("Complications", _counts(complications) if complications else
          ("none recorded" if _known(rows, "complications") else "not recorded")),
         ("New neurological deficit", _share(sum(deficits), len(deficits))),
-        ("Cases with a focal alert", _share(sum(r["alerts_focal"] > 0 for r in rows),
+        ("Cases with a focal event", _share(sum(r["events_focal"] > 0 for r in rows),
                                             len(rows))),
-        ("Cases with an unrecovered focal alert",
+        ("... all of them recovered (reversible)",
+         _share(sum(r["events_focal"] > 0 and not r["focal_unrecovered"] for r in rows),
+                len(rows))),
+        ("... one unrecovered at the end",
          _share(sum(r["focal_unrecovered"] > 0 for r in rows), len(rows))),
-        ("Cases with a systemic alert", _share(sum(r["alerts_systemic"] > 0 for r in rows),
+        ("Cases with a systemic event", _share(sum(r["events_systemic"] > 0 for r in rows),
                                                len(rows))),
     ]
 
@@ -192,31 +262,77 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float] | None:
     return float(ci.low), float(ci.high)
 
 
-def alert_audit(manifests: list[dict], preset_names) -> list[dict]:
-    """Per preset: its alerts scored against ``new_deficit``, with Wilson 95 % intervals.
+def _pairs(manifests, name: str, unit: str, rule: str) -> list[tuple[bool, bool, float]]:
+    """(alert-positive, deficit, lead time) of every case, or limb, that can be scored.
 
-    Only cases whose sidecar records ``new_deficit`` are counted.
+    A case is scored when its sidecar records ``new_deficit``; its limbs when it also records
+    ``deficit_limbs`` (or has no deficit: no limb has one).
+    """
+    out = []
+    for manifest in manifests:
+        clinical = manifest.get("clinical") or manifest["cohort"]
+        deficit = clinical.get("new_deficit")
+        record = next((p for p in manifest["presets"] if p["criteria"] == name), None)
+        if deficit is None or record is None:
+            continue
+        if unit == "case":
+            found = record["rules"][rule]
+            out.append((found["positive"], bool(deficit), found["lead_time_min"]))
+            continue
+        limbs = _deficit_limbs(clinical, deficit)
+        if limbs is None:
+            continue
+        for limb, rules in sorted(record["limbs"].items()):
+            found = rules[rule]
+            out.append((found["positive"], limb in limbs, found["lead_time_min"]))
+    return out
+
+
+def _deficit_limbs(clinical: dict, deficit) -> set | None:
+    """The limbs with a new deficit (empty without one; None when the sidecar does not say)."""
+    limbs = clinical.get("deficit_limbs")
+    if isinstance(limbs, str):  # as cohort.csv holds them
+        limbs = [v.strip() for v in limbs.split(";") if v.strip()]
+    if not deficit:
+        return set()
+    return None if not limbs else set(limbs)
+
+
+def alert_audit(manifests: list[dict], preset_names) -> list[dict]:
+    """Per preset, unit and rule: its alerts scored against the new deficits.
+
+    Per case (cases whose sidecar records ``new_deficit``) and per side and limb (cases that
+    also record ``deficit_limbs``), positive for a focal (or undetermined) event, or only for
+    one that did not recover; sensitivity and specificity with Wilson 95 % intervals; the
+    median and range of the true positives' lead time (minutes of surgery from where the
+    first such event began to the end of lesioning).
     """
     rows = []
     for name in preset_names:
-        pairs = []
-        for manifest in manifests:
-            deficit = manifest["cohort"].get("new_deficit")
-            record = next((p for p in manifest["presets"] if p["criteria"] == name), None)
-            if deficit is not None and record is not None:
-                pairs.append((record["positive"], deficit))
-        tp = sum(p and d for p, d in pairs)
-        fp = sum(p and not d for p, d in pairs)
-        tn = sum(not p and not d for p, d in pairs)
-        fn = sum(not p and d for p, d in pairs)
-        row = {"criteria": name, "n_cases": len(pairs), "tp": tp, "fp": fp, "tn": tn, "fn": fn}
-        for label, hits, n in (("sensitivity", tp, tp + fn), ("specificity", tn, tn + fp)):
-            interval = wilson_interval(hits, n)
-            row[label] = round(hits / n, 3) if n else None
-            row[f"{label}_ci_low"] = None if interval is None else round(interval[0], 3)
-            row[f"{label}_ci_high"] = None if interval is None else round(interval[1], 3)
-        rows.append(row)
+        for unit in UNITS:
+            for rule, words in RULES:
+                pairs = _pairs(manifests, name, unit, rule)
+                rows.append(_scored(name, unit, words, pairs))
     return rows
+
+
+def _scored(name, unit, words, pairs) -> dict:
+    tp = sum(p and d for p, d, _ in pairs)
+    fp = sum(p and not d for p, d, _ in pairs)
+    tn = sum(not p and not d for p, d, _ in pairs)
+    fn = sum(not p and d for p, d, _ in pairs)
+    row = {"criteria": name, "unit": unit, "positive_if": words, "n": len(pairs),
+           "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    for label, hits, n in (("sensitivity", tp, tp + fn), ("specificity", tn, tn + fp)):
+        interval = wilson_interval(hits, n)
+        row[label] = round(hits / n, 3) if n else None
+        row[f"{label}_ci_low"] = None if interval is None else round(interval[0], 3)
+        row[f"{label}_ci_high"] = None if interval is None else round(interval[1], 3)
+    leads = [lead for p, d, lead in pairs if p and d and lead is not None]
+    row["lead_time_median_min"] = round(float(np.median(leads)), 2) if leads else None
+    row["lead_time_low_min"] = min(leads) if leads else None
+    row["lead_time_high_min"] = max(leads) if leads else None
+    return row
 
 
 # ------------------------------------------------------------------------------ files

@@ -84,6 +84,7 @@ class BatchJob:
     identify: bool = False
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_bytes: int | None = None
+    bids_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,10 @@ def _archive_files(archive: Path, skip: Path | None):
 
     for folder, subfolders, files in os.walk(archive):
         here = Path(folder)
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
+        # A BIDS dataset's recordings are its cases; not its derivatives or source data.
+        bids = {"derivatives", "sourcedata", "code"} if (here / "dataset_description.json"
+                                                          ).is_file() else set()
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in bids
                                and (skip is None or (here / d).resolve() != skip))
         if is_sweep_folder(here):
             subfolders[:] = []
@@ -237,7 +241,9 @@ def _input_key(job: BatchJob) -> dict:
     The recording's companions (files beside it with the same stem: a BrainVision header's
     marker and data files) count as inputs too.
     """
+    from ..io.bidsemg import companions
     from ..pipeline import file_sha256
+    from .cohort import RECORD_FORMAT
 
     recording = job.entry.recording
     if recording.is_dir():  # a folder of sweep files: its checksum covers every sweep file
@@ -245,6 +251,8 @@ def _input_key(job: BatchJob) -> dict:
     else:
         inputs = {p.name: file_sha256(p) for p in sorted(recording.parent.iterdir())
                   if p.is_file() and p.stem == recording.stem}
+        # A BIDS recording's case facts are in its dataset's tables and iomon's settings.
+        inputs.update({p.name: file_sha256(p) for p in companions(recording)})
     criteria = json.dumps([c.as_dict() for c in job.presets], sort_keys=True)
     return {
         "recording_sha256": inputs[recording.name],
@@ -254,8 +262,11 @@ def _input_key(job: BatchJob) -> dict:
         "criteria": [c.name for c in job.presets],
         "criteria_sha256": hashlib.sha256(criteria.encode()).hexdigest(),
         "iomon_version": __version__,
+        # A case's cohort record of another layout is made again (batch.cohort.RECORD_FORMAT).
+        "record_format": RECORD_FORMAT,
         "report": job.report,
         "identify": job.identify,
+        "bids_root": None if job.bids_root is None else str(job.bids_root),
     }
 
 
@@ -561,18 +572,29 @@ def _child_main(parent: int | None = None) -> None:
         answer = {"status": "analysed", "manifest": analyse_case(job, key)}
     except InputError as err:
         answer = {"status": "failed", "reason": _one_line(err, job.entry.recording)}
-    except MemoryError:
-        answer = {"status": "failed",
-                  "reason": f"ran out of memory (limit {job.memory_bytes / 2**30:.3g} GiB, "
-                            "--case-memory)" if job.memory_bytes else "ran out of memory"}
     except Exception as err:  # noqa: BLE001 - reported as this case's failure
-        answer = {"status": "failed", "reason": f"unexpected error ({_one_line(err)})"}
+        answer = {"status": "failed", "reason": (
+            (f"ran out of memory (limit {job.memory_bytes / 2**30:.3g} GiB, --case-memory)"
+             if job.memory_bytes else "ran out of memory") if _out_of_memory(err)
+            else f"unexpected error ({_one_line(err)})")}
     os.write(answer_fd, json.dumps(answer, allow_nan=False).encode("utf-8"))
     os.close(answer_fd)
     sys.stderr.flush()
     # The answer is out: leave without the interpreter's shutdown, which a library's threads
     # left in a bad state (after a MemoryError) can hang.
     os._exit(0)
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether an error is the address-space limit reached.
+
+    A MemoryError, or a library or extension module that could not map its memory (an import
+    under the limit fails so).
+    """
+    words = str(err)
+    return isinstance(err, MemoryError) or (
+        isinstance(err, (ImportError, OSError))
+        and ("failed to map segment" in words or "Cannot allocate memory" in words))
 
 
 def analyse_case(job: BatchJob, key: dict) -> dict:
@@ -598,6 +620,11 @@ def analyse_case(job: BatchJob, key: dict) -> dict:
     # iomon's own outputs are replaced, and another's file where an output goes fails the case.
     write_outputs(primary, job.out_dir, report=job.report, identify=job.identify, force=True,
                   vouched=vouched)
+    if job.bids_root is not None:
+        from ..bids import export_case
+
+        export_case(entry.recording, job.bids_root, entry.sidecar, job.presets[0],
+                    report=job.report)
     manifest = {
         "case_id": entry.case_id,
         "recording": entry.relative,
@@ -708,7 +735,7 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
               jobs: int | None = None, scheduler: str | None = None, report: bool = True,
               identify: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
               memory_bytes: int | None = None, progress=None,
-              force: bool = False) -> BatchSummary:
+              force: bool = False, bids_root: str | Path | None = None) -> BatchSummary:
     """Analyse every case under ``archive`` into ``out_dir`` and write the cohort's files.
 
     Parameters
@@ -733,6 +760,8 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
         Called as each case finishes with the outcome, cases finished and cases in all. If
         it has them, its ``start(total)`` is called once the cases are known, before any
         runs, and its ``stage(text)`` when the batch moves to the cohort's files.
+    bids_root : str or Path, optional
+        Also write every case into this BIDS-EMG dataset (:func:`iomon.bids.export_case`).
 
     Returns
     -------
@@ -751,8 +780,9 @@ def run_batch(archive: str | Path, out_dir: str | Path, criteria=(None,), *,
     try:
         _clean_leftovers(out_dir)
         _check_out_dir(out_dir, force)
+        bids = None if bids_root is None else Path(bids_root).resolve()
         work = [BatchJob(e, out_dir.resolve() / e.case_id, presets, report, identify,
-                         timeout_s, memory or None) for e in entries]
+                         timeout_s, memory or None, bids) for e in entries]
         tally = _Tally(len(work) + len(failures), progress)
         # A cluster that cannot be reached is one line, before any progress is shown.
         client = _connect(scheduler) if scheduler else None

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..io import ReadOptions, read_options_from_sidecar, sidecar_sections
-from ..model.annotations import Phase
+from ..io.bidsemg import case_document as bids_case_document
+from ..io.bidsemg import is_bids_recording
+from ..model.annotations import EVENT_KINDS, Phase
 from ..model.errors import InputError
 from ..model.muscles import MUSCLES, muscle_code
 from ..model.sweeps import LIMBS, ROLES, SIDES
@@ -25,18 +27,18 @@ from ..model.tomlsafe import load_toml
 from ..processing.baseline import Rebaseline
 from ..processing.settings import Settings, settings_from_sidecar
 
-__all__ = ["EVENT_KINDS", "FOLDER_SIDECAR", "Case", "ChannelSpec", "Exclusion", "Landmark",
-           "SignOff", "TheatreEvent", "load_case", "read_case", "sidecar_path", "sidecars_of"]
+__all__ = ["DEFICIT_LIMBS", "EVENT_KINDS", "FOLDER_SIDECAR", "SIMULATOR", "Case", "ChannelSpec",
+           "Exclusion", "Landmark", "SignOff", "Simulation", "TheatreEvent", "case_from_document",
+           "load_case", "read_case", "sidecar_path", "sidecars_of"]
 
 _LEVEL = re.compile(r"^(C[1-8]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])$")
 _CLINICAL_TYPES = {
     "sex": str, "age": (int, float), "etiology": str, "surgery_date": (str, datetime.date),
     "vas_pre": (int, float), "vas_post": (int, float), "analgesics_post": bool,
-    "complications": str, "new_deficit": bool,
+    "complications": str, "new_deficit": bool, "deficit_limbs": list,
 }
-#: The kinds of a theatre event (``[[events]] kind``), as a review station types them.
-EVENT_KINDS = ("intervention", "surgeon informed", "blood pressure", "anaesthesia", "position",
-               "other")
+#: The limbs a new deficit may be in (``[clinical] deficit_limbs``), as the audit scores them.
+DEFICIT_LIMBS = ("left upper", "left lower", "right upper", "right lower")
 #: Keys every review edit may carry: who made it and when (written by ``iomon review``).
 _PROVENANCE = {"reviewer", "time"}
 
@@ -142,6 +144,32 @@ class SignOff:
     time: str
 
 
+#: The equipment a simulated recording's header names (EDF: the recording field's last word).
+SIMULATOR = "iomon.simulate"
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A synthetic case: what the simulator says of it (the sidecar's ``[simulation]``).
+
+    Attributes
+    ----------
+    time_compression : float or None
+        The file runs this many times faster than the surgery it stands for (1: real time;
+        None: not stated).
+    scenario : str or None
+    seed : int or None
+    source : str
+        Where iomon learnt the case is synthetic: ``"[simulation]"`` of the sidecar, or
+        ``"header"`` (the recording names the simulator as its equipment).
+    """
+
+    time_compression: float | None = None
+    scenario: str | None = None
+    seed: int | None = None
+    source: str = "[simulation]"
+
+
 @dataclass(frozen=True)
 class Case:
     """Facts about a case that the recording does not hold.
@@ -181,6 +209,8 @@ class Case:
         for the same sweep and channel overrides an earlier one.
     signoffs : tuple of SignOff
         Sign-offs in review (``[[signoff]]``), in the order written.
+    simulation : Simulation or None
+        A synthetic case's ``[simulation]`` (written by ``iomon simulate``).
     """
 
     id: str
@@ -199,6 +229,7 @@ class Case:
     notes: tuple[str, ...] = ()
     landmarks: tuple[Landmark, ...] = ()
     signoffs: tuple[SignOff, ...] = ()
+    simulation: Simulation | None = None
 
 
 #: The sidecar inside a folder that holds a case exported as one file per sweep.
@@ -272,18 +303,29 @@ def read_case(path: str | Path, default_id: str | None = None) -> Case:
         Case id to use when the sidecar has none (the recording's stem, usually).
     """
     path = Path(path)
-    doc = _load_toml(path)
+    return case_from_document(_load_toml(path), path, default_id, source=path)
+
+
+def case_from_document(doc: dict, path: Path, default_id: str | None = None,
+                       source: Path | None = None) -> Case:
+    """A case from a parsed sidecar document, every value checked.
+
+    ``path`` is named in the refusals; ``source`` is the case's sidecar file (None for a case
+    whose facts come from a BIDS recording's files alone).
+    """
     _check_keys(doc, {"case", "channels", "phases", "clinical", "recording", "rebaseline",
-                      "processing", "exclude", "events", "landmarks", "signoff"}
+                      "processing", "exclude", "events", "landmarks", "signoff", "simulation"}
                 | sidecar_sections(),
                 "the sidecar", path)
     case_id, side, levels, procedure = _case_section(doc, path, default_id)
     notes = []
     return Case(case_id, side, levels, _channel_specs(doc, path, notes), _phases(doc, path),
-                _clinical(doc, path), path, _read_options(doc, path), _rebaselines(doc, path),
+                _clinical(doc, path), source,
+                _read_options(doc, path), _rebaselines(doc, path),
                 _processing(doc.get("processing", {}), path), procedure,
                 _exclusions(doc, path), _events(doc, path), notes=tuple(notes),
-                landmarks=_landmarks(doc, path), signoffs=_signoffs(doc, path))
+                landmarks=_landmarks(doc, path), signoffs=_signoffs(doc, path),
+                simulation=_simulation(doc, path))
 
 
 def _load_toml(path: Path) -> dict:
@@ -353,8 +395,12 @@ def _channel_specs(doc: dict, path: Path, notes: list) -> tuple[ChannelSpec, ...
 def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
     """``[[phases]]``: named spans of the surgery, in time order, not overlapping."""
     phases = []
-    for where, entry in _tables(doc, "phases", {"name", "start_s", "end_s"}, path):
+    for where, entry in _tables(doc, "phases", {"name", "start_s", "end_s", "level"}, path):
         name, start, end = entry.get("name"), entry.get("start_s"), entry.get("end_s")
+        level = entry.get("level")
+        if level is not None and (not isinstance(level, str) or not _LEVEL.match(level.upper())):
+            raise InputError(f"{where}: level must be a root level such as \"C6\" (C1-C8, "
+                             f"T1-T12, L1-L5, S1-S5), got {level!r}", path)
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"{where}: name must be a non-empty string", path)
         for key, value in (("start_s", start), ("end_s", end)):
@@ -363,12 +409,40 @@ def _phases(doc: dict, path: Path) -> tuple[Phase, ...]:
                                  f"{value!r}", path)
         if end <= start:
             raise InputError(f"{where}: end_s ({end}) must be after start_s ({start})", path)
-        phases.append(Phase(name.strip(), float(start), float(end)))
+        phases.append(Phase(name.strip(), float(start), float(end),
+                            None if level is None else level.upper()))
     phases.sort(key=lambda p: p.start_s)
     for a, b in zip(phases, phases[1:]):
         if b.start_s < a.end_s:
-            raise InputError(f"phases {a.name!r} and {b.name!r} overlap", path)
+            raise InputError(f"phases {a.label!r} and {b.label!r} overlap", path)
     return tuple(phases)
+
+
+#: The largest time compression a sidecar may state (a day of surgery in a second, about).
+_MAX_COMPRESSION = 1e5
+
+
+def _simulation(doc: dict, path: Path) -> Simulation | None:
+    """``[simulation]``: a synthetic case's time compression, scenario and seed."""
+    table = doc.get("simulation")
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise InputError("[simulation] must be a table", path)
+    _check_keys(table, {"time_compression", "scenario", "seed"}, "[simulation]", path)
+    compression = table.get("time_compression")
+    if compression is not None and (isinstance(compression, bool)
+                                    or not isinstance(compression, (int, float))
+                                    or not 1 <= compression <= _MAX_COMPRESSION):
+        raise InputError("simulation.time_compression must be a number from 1 (real time) to "
+                         f"{_MAX_COMPRESSION:g}, got {compression!r}", path)
+    scenario, seed = table.get("scenario"), table.get("seed")
+    if scenario is not None and (not isinstance(scenario, str) or not scenario.strip()):
+        raise InputError(f"simulation.scenario must be text, got {scenario!r}", path)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise InputError(f"simulation.seed must be a whole number >= 0, got {seed!r}", path)
+    return Simulation(None if compression is None else float(compression),
+                      None if scenario is None else scenario.strip(), seed)
 
 
 def _clinical(doc: dict, path: Path) -> dict:
@@ -382,6 +456,16 @@ def _clinical(doc: dict, path: Path) -> dict:
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise InputError(f"clinical.{key} has the wrong type: {value!r}", path)
     clinical = dict(clinical)
+    limbs = clinical.get("deficit_limbs")
+    if limbs is not None:
+        wrong = [v for v in limbs if not isinstance(v, str) or v.lower() not in DEFICIT_LIMBS]
+        if wrong:
+            raise InputError(f"clinical.deficit_limbs: {wrong[0]!r} is not a limb (one of "
+                             f"{', '.join(DEFICIT_LIMBS)})", path)
+        clinical["deficit_limbs"] = sorted({v.lower() for v in limbs}, key=DEFICIT_LIMBS.index)
+        if limbs and clinical.get("new_deficit") is False:
+            raise InputError("clinical.deficit_limbs names limbs but new_deficit is false",
+                             path)
     if "surgery_date" in clinical:
         clinical["surgery_date"] = str(clinical["surgery_date"])
     return clinical
@@ -543,12 +627,29 @@ def load_case(recording_path: str | Path, case_path: str | Path | None = None) -
     """
     recording_path = Path(recording_path)
     stem = recording_path.name if recording_path.is_dir() else recording_path.stem
-    if case_path is not None:
-        return read_case(case_path, default_id=stem)
-    found = sidecars_of(recording_path)
+    found = [Path(case_path)] if case_path is not None else sidecars_of(recording_path)
     if len(found) > 1:
         raise InputError(f"has two sidecars, {found[0]} beside it and {FOLDER_SIDECAR} inside "
                          "it: keep one", recording_path)
+    if is_bids_recording(recording_path):
+        return _bids_case(recording_path, found[0] if found else None)
     if found:
         return read_case(found[0], default_id=stem)
     return Case(stem)
+
+
+def _bids_case(recording_path: Path, sidecar: Path | None) -> Case:
+    """The case of a BIDS recording: what its BIDS files say, a sidecar's sections over them.
+
+    Each section of a sidecar given with a BIDS recording (or found beside it) replaces what
+    the BIDS files say of it (``[[channels]]`` replaces channels.tsv's facts, ``[processing]``
+    iomon's settings in the dataset's derivatives...); the others stay as the BIDS files say.
+    """
+    try:
+        doc = bids_case_document(recording_path)
+    except InputError as err:
+        raise InputError(err.reason, err.path or recording_path) from None
+    if sidecar is None:
+        return case_from_document(doc, recording_path, source=None)
+    doc.update(_load_toml(sidecar))
+    return case_from_document(doc, sidecar, source=sidecar)

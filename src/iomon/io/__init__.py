@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..model.errors import InputError
-from . import brainvision, cadwell, cfs, csvtable, edf, matlab, neo_adapter, sweepfiles
+from . import bidsemg, brainvision, cadwell, cfs, csvtable, edf, matlab, neo_adapter, sweepfiles
 from .base import DEFAULT_WINDOW_S, NotARecording, Reader, ReadOptions, Recording, read_options
 
 __all__ = ["DEFAULT_WINDOW_S", "READERS", "ReadOptions", "Reader", "Recording", "detect_format",
@@ -22,6 +22,8 @@ __all__ = ["DEFAULT_WINDOW_S", "READERS", "ReadOptions", "Reader", "Recording", 
 
 #: Every format iomon reads, in the order formats are tried when telling them apart.
 READERS: tuple[Reader, ...] = (
+    # Before EDF/BDF: a BIDS recording is an EDF or BDF file told apart by its name and sidecars.
+    bidsemg.READER,
     edf.READER,
     brainvision.READER,
     neo_adapter.WINWCP,
@@ -43,14 +45,20 @@ def formats_text() -> str:
 
 
 def detect_format(path: Path) -> Reader | None:
-    """The reader for ``path``: by its first bytes, else by its extension; None if none."""
+    """The reader for ``path``: by its first bytes, else by its extension; None if none.
+
+    A reader that claims files (:attr:`Reader.claims`) is chosen only for a file it claims.
+    """
     with Path(path).open("rb") as f:
         head = f.read(64)
     suffix = Path(path).suffix.lower()
     for reader in READERS:
-        if reader.sniff is not None and reader.sniff(head, suffix):
+        if (reader.sniff is not None and reader.sniff(head, suffix)
+                and (reader.claims is None or reader.claims(Path(path)))):
             return reader
-    return next((r for r in READERS if suffix in r.extensions), None)
+    by_extension = [r for r in READERS if suffix in r.extensions]
+    return next((r for r in by_extension if r.claims is None or r.claims(Path(path))),
+                by_extension[0] if by_extension else None)
 
 
 def folder_reader() -> Reader:

@@ -155,6 +155,10 @@ class Recording:
         Start of the recording, from the header.
     patient : str or None
         Patient identification from the header; kept out of reports unless asked for.
+    recording_id : str or None
+        The header's recording identification (EDF: "Startdate ... admin technician
+        equipment"); kept out of reports, read for the equipment that wrote the file
+        (``iomon.simulate`` marks a simulated case).
     notes : tuple of str
         Things the reader decided that a user should know (dropped sweeps, assumed units).
     mains_hz : float or None
@@ -172,6 +176,7 @@ class Recording:
     patient: str | None = None
     notes: tuple[str, ...] = ()
     mains_hz: float | None = None
+    recording_id: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "annotations", tuple(sorted(self.annotations,
@@ -515,7 +520,7 @@ def error_line(err: BaseException) -> str:
 
 def assemble(path, format_name, reader, data, times, sfreq, names, stimuli, duration_s, *,
              annotations=(), notes=(), start=None, patient=None, mains_hz=None,
-             columns=None) -> Recording:
+             columns=None, recording_id=None) -> Recording:
     """The :class:`Recording` of sweeps a reader cut: the tail every reader shares.
 
     Parameters
@@ -534,7 +539,7 @@ def assemble(path, format_name, reader, data, times, sfreq, names, stimuli, dura
         One per sweep, in the sweeps' order.
     duration_s : float
     annotations, notes : sequence
-    start, patient, mains_hz
+    start, patient, mains_hz, recording_id
         As in :class:`Recording`.
     columns : mapping of str to sequence, optional
         Further per-sweep facts the file holds (CFS frame variables), for the sweep table.
@@ -558,7 +563,8 @@ def assemble(path, format_name, reader, data, times, sfreq, names, stimuli, dura
     except InputError as err:
         raise InputError(err.reason, path) from None
     return Recording(Path(path), format_name, reader, sweeps, tuple(annotations),
-                     float(duration_s), start, patient, tuple(notes), mains_hz)
+                     float(duration_s), start, patient, tuple(notes), mains_hz,
+                     recording_id)
 
 
 def _number(value) -> bool:

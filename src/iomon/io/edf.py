@@ -121,7 +121,8 @@ def _main_fields(header: bytes, size: int, path) -> dict:
             "record_s": record_s,
             "bytes_per_sample": 3 if header[:8] == b"\xffBIOSEMI" else 2,
             "reserved": header[192:236].decode("latin-1").strip(),
-            "patient": header[8:88].decode("latin-1").strip()}
+            "patient": header[8:88].decode("latin-1").strip(),
+            "recording_id": header[88:168].decode("latin-1").strip() or None}
 
 
 def _signal_fields(signal_header: bytes, layout: dict, path) -> dict:
@@ -562,7 +563,7 @@ def _episodic_edf(path, emg, kind, timing, annotations, notes, options, header):
     return assemble(path, f"{kind} (one sweep per record run)", header["reader"], data, times,
                     sfreq, [s.label.strip() for s in emg], stimuli, duration,
                     annotations=annotations, notes=notes, start=header["start"],
-                    patient=header["patient"])
+                    patient=header["patient"], recording_id=header["recording_id"])
 
 
 def _open_signals(path: Path, layout: dict):
@@ -598,6 +599,7 @@ def _open_signals(path: Path, layout: dict):
                 raise InputError(f"cannot be read as EDF/BDF: {error_line(err)}",
                                  path) from None
     facts["start"] = layout["start"]
+    facts["recording_id"] = layout["recording_id"]
     facts["records"] = Records(path, layout)
     return signals, facts
 
@@ -660,7 +662,8 @@ def _mains(records, emg, timeline, starts, duration, first_record_s, sfreq):
     return detect_mains(read_windows(records, emg, [quiet_start], length)[0], sfreq)
 
 
-def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
+def read_edf(path: str | Path, options: ReadOptions | None = None, *, stimuli=None,
+             markers=None) -> Recording:
     """Read an EDF/BDF recording (plain, +C or +D) into sweeps around its stimuli.
 
     Stimuli come from annotations (see :mod:`iomon.model.annotations`), else from a trigger channel
@@ -675,6 +678,12 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
         An ``.edf`` or ``.bdf`` file.
     options : ReadOptions
         Sweep window and stimulus source.
+    stimuli : list of Stimulus, optional
+        The stimuli, when another file states them (a BIDS recording's events.tsv): they
+        replace the ones the file's annotations or trigger channel would give.
+    markers : sequence of Annotation, optional
+        The markers, when another file states them: they replace the file's annotations
+        (its record times are still read from it).
     """
     path = Path(path)
     options = options or ReadOptions()
@@ -686,6 +695,8 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     # the whole file in (a long recording would then occupy its size in memory).
     is_plus = layout["reserved"].startswith(("EDF+", "BDF+"))
     onsets, annotations = read_tals(path, layout) if is_plus else (None, [])
+    if markers is not None:
+        annotations = list(markers)
     # EDF+D as the header says, or records with gaps: a one-record EDF+D file (a sweep exported
     # on its own) has no gap to show it, and is one sweep from its record's onset.
     discontinuous = onsets is not None and (layout["reserved"].startswith(("EDF+D", "BDF+D"))
@@ -706,12 +717,16 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
         timeline = _Timeline(sfreq, n_total, first_s=first_record_s)
         duration = first_record_s + float(total_s)
     trigger_times = (_trigger_times(trigger[0], total_s, onsets, record_s, first_record_s,
-                                    discontinuous) if trigger else None)
-    if (discontinuous and not find_stimuli(stimulus_source) and trigger_times is None
+                                    discontinuous) if trigger and stimuli is None else None)
+    if (stimuli is None and discontinuous and not find_stimuli(stimulus_source)
+            and trigger_times is None
             and _longest_run_s(onsets, record_s, sfreq) <= MAX_EPISODE_S):
         return _episodic_edf(path, emg, kind, (onsets, record_s, duration), annotations, notes,
                              options, header)
-    stimuli = stimuli_or_error(stimulus_source, trigger_times, path)
+    if stimuli is None:
+        stimuli = stimuli_or_error(stimulus_source, trigger_times, path)
+    elif not stimuli:
+        raise InputError("no stimuli: the file stating them lists none", path)
     stimuli, starts, times = fit_windows(
         stimuli, options.window_s, sfreq,
         lambda stimulus, first, n: timeline.window_start(stimulus.onset_s + first / sfreq, n),
@@ -721,7 +736,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None) -> Recording:
     return assemble(path, kind, header["reader"], data, times, sfreq,
                     [s.label.strip() for s in emg], stimuli, duration, annotations=annotations,
                     notes=notes, start=header["start"], patient=header["patient"],
-                    mains_hz=mains)
+                    mains_hz=mains, recording_id=header["recording_id"])
 
 
 def _sniff(head: bytes, suffix: str) -> bool:

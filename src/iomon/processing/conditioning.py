@@ -13,17 +13,17 @@ import numpy as np
 
 from ..model.errors import InputError
 
-__all__ = ["ARTEFACT_MARGINS_S", "DEFAULT_ARTEFACT_S", "DEFAULT_BAND_HZ",
+__all__ = ["ARTEFACT_MARGINS_S", "ARTEFACT_SWEEPS", "DEFAULT_ARTEFACT_S", "DEFAULT_BAND_HZ",
            "DEFAULT_NOISE_WINDOW_S", "FIRST_PULSE_S", "JITTER_SAMPLES", "LATE_REFERENCE_SHARE",
-           "MAX_TRAIN_PULSES", "MIN_LATE_FIT_S", "MIN_REFERENCE_SAMPLES", "NOISE_REJECT_RATIO",
-           "NOISE_REJECT_SHARE", "PRE_STIMULUS_GUARD_S", "PULSE_MAX_S", "PULSE_SIZE_RANGE",
-           "PULSE_SLOPE_RATIO", "REASONS", "TAIL_LIMIT_V", "TAIL_MAX_S", "TAIL_NOISE_K",
-           "TAIL_SMOOTH_S", "TRAIN_ISI_S", "Train", "artefact_deciders", "artefact_windows",
-           "bandpass", "blank_artefact", "check_band", "clipped_sweeps", "condition",
-           "detect_mains", "find_train", "first_pulse", "noise_window_mask", "plan_artefact",
-           "pre_stimulus_mask", "rail_end", "rail_samples", "reference_mask", "reject_sweeps",
-           "remove_mains", "remove_offset", "slope_ratio", "sweep_noise", "tail_end",
-           "typical_size"]
+           "MAX_TRAIN_PULSES", "MIN_BOTH_ENDS_S", "MIN_LATE_FIT_S", "MIN_REFERENCE_SAMPLES",
+           "NOISE_REJECT_RATIO", "NOISE_REJECT_SHARE", "PRE_STIMULUS_GUARD_S", "PULSE_MAX_S",
+           "PULSE_SIZE_RANGE", "PULSE_SLOPE_RATIO", "REASONS", "TAIL_LIMIT_V", "TAIL_MAX_S",
+           "TAIL_NOISE_K", "TAIL_SMOOTH_S", "TRAIN_ISI_S", "Train", "artefact_deciders",
+           "artefact_windows", "bandpass", "blank_artefact", "check_band", "clipped_sweeps",
+           "condition", "detect_mains", "find_train", "first_pulse", "hum_fits",
+           "noise_window_mask", "plan_artefact", "pre_stimulus_mask", "rail_end", "rail_samples",
+           "reference_mask", "reject_sweeps", "remove_mains", "remove_offset", "slope_ratio",
+           "spread_sweeps", "sweep_noise", "tail_end", "typical_size"]
 
 #: Default IONM band for TcMEP (Hz). The 2 Hz high-pass edge was chosen by measurement
 #: (benchmarks/real_mep_agreement.py --band-sweep): on real TMS MEPs a 10 Hz edge shaved up
@@ -34,8 +34,12 @@ DEFAULT_BAND_HZ = (2.0, 1500.0)
 PRE_STIMULUS_GUARD_S = 0.001
 #: Default window of the pre-stimulus noise, s (clipped to the sweep).
 DEFAULT_NOISE_WINDOW_S = (-0.010, -PRE_STIMULUS_GUARD_S)
-#: Hum is only fitted when at least this much of the sweep follows the responses (s).
+#: Hum is only fitted when at least this much of the sweep follows the responses (s)...
 MIN_LATE_FIT_S = 0.015
+#: ... or when this much precedes the stimulus and this much follows the responses (s): quiet
+#: samples at both ends of the sweep anchor the drift polynomial fitted beside the hum, and
+#: 50 Hz is told from the cubic by the ends' distance (an export of -20 to 80 ms).
+MIN_BOTH_ENDS_S = (0.010, 0.002)
 #: Rejection reasons, as written in the outputs: ``"no response window"`` where the stimulus
 #: artefact covers the channel's whole response window (a long train) or the sweep ends before
 #: it (the channel cannot be measured, which is not a missing response).
@@ -393,6 +397,18 @@ def tail_end(median_sweep, times, start, limit) -> float:
     return float(times[min(stop, magnitude.size) - 1])
 
 
+#: Sweeps the artefact's statistics are taken from (spread over the case): medians over this
+#: many sweeps are as steady as over thousands, and an hour's case costs what a short one does.
+ARTEFACT_SWEEPS = 256
+
+
+def spread_sweeps(n_sweeps: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` sweeps spread evenly over ``n_sweeps`` (all when fewer)."""
+    if n_sweeps <= most:
+        return np.arange(n_sweeps)
+    return np.unique(np.linspace(0, n_sweeps - 1, most).round().astype(int))
+
+
 def artefact_windows(data, times, sfreq, deciders=None):
     """The span to blank on each channel, from the stimulus train seen in the data.
 
@@ -405,6 +421,7 @@ def artefact_windows(data, times, sfreq, deciders=None):
     train. Sweeps that start within :data:`FIRST_PULSE_S` of the stimulus are blanked from
     their first sample. Channels that do not decide it (respiratory belts, pressure, unknown signals
     beside EMG) take the common span. Without a visible train, :data:`DEFAULT_ARTEFACT_S`.
+    Every statistic is taken over at most :data:`ARTEFACT_SWEEPS` sweeps spread over the case.
 
     Parameters
     ----------
@@ -425,6 +442,9 @@ def artefact_windows(data, times, sfreq, deciders=None):
     deciders = np.ones(n_channels, bool) if deciders is None else np.asarray(deciders, bool)
     if not deciders.any():
         deciders = np.ones(n_channels, bool)
+    # The artefact is the same in every sweep: its statistics (medians over sweeps) come from
+    # at most ARTEFACT_SWEEPS spread over the case, whatever its length.
+    data = data[spread_sweeps(data.shape[0], ARTEFACT_SWEEPS)]
     # Channel by channel (each channel's ratio is its own): temporaries of one channel's sweeps.
     ratio = np.concatenate([
         _steepness(np.where(np.isfinite(part), part, 0.0), times)
@@ -804,10 +824,12 @@ def remove_mains(data, times, fit_mask, mains_hz=None, n_harmonics=3):
     flat = data[..., fit_mask].reshape(-1, fit_times.size).T
     frequency = float(mains_hz)
     design = _mains_design(fit_times, frequency, n_harmonics, reference)
-    coef, *_ = np.linalg.lstsq(design, flat, rcond=None)
-    # Keep the fitted drift polynomial out of the subtraction: it is not hum.
+    # One pseudo-inverse for every sweep and channel (the least-squares solution, as lstsq's,
+    # without solving the same system once per right-hand side); only the hum's rows are
+    # needed: the fitted drift polynomial is not hum and stays.
     drift = _DRIFT_DEGREE + 1
-    hum = _mains_design(times, frequency, n_harmonics, reference)[:, drift:] @ coef[drift:]
+    coef = np.linalg.pinv(design)[drift:] @ flat
+    hum = _mains_design(times, frequency, n_harmonics, reference)[:, drift:] @ coef
     return data - hum.T.reshape(data.shape), frequency
 
 
@@ -864,6 +886,16 @@ def condition(data, times, sfreq, band_hz, artefact_s, mains_hz=None, quiet_afte
     return conditioned, removed, np.concatenate(quiet), np.concatenate(noise)
 
 
+def hum_fits(late_s: float, early_s: float) -> bool:
+    """Whether hum can be fitted from quiet spans this long after the responses and before.
+
+    Spans in s, after the responses and before the stimulus; see :data:`MIN_LATE_FIT_S`,
+    :data:`MIN_BOTH_ENDS_S`.
+    """
+    return late_s >= MIN_LATE_FIT_S or (early_s >= MIN_BOTH_ENDS_S[0]
+                                        and late_s >= MIN_BOTH_ENDS_S[1])
+
+
 def _condition_sweeps(data, times, sfreq, band_hz, artefact_s, mains_hz, quiet_after_s,
                       noise_window_s):
     """:func:`condition` of some of the sweeps."""
@@ -875,9 +907,9 @@ def _condition_sweeps(data, times, sfreq, band_hz, artefact_s, mains_hz, quiet_a
         fit_before = 0.0
     removed = None
     if mains_hz and quiet_after_s is not None:
-        late = times > quiet_after_s
-        if late.sum() / sfreq >= MIN_LATE_FIT_S:
-            clean, removed = remove_mains(clean, times, late | (times < fit_before), mains_hz)
+        late, early = times > quiet_after_s, times < fit_before
+        if hum_fits(late.sum() / sfreq, early.sum() / sfreq):
+            clean, removed = remove_mains(clean, times, late | early, mains_hz)
     quiet, noise = sweep_noise(clean, times, sfreq, band_hz, noise_window_s)
     return bandpass(clean, sfreq, band_hz), removed, quiet, noise
 

@@ -25,7 +25,11 @@ __all__ = ["CohortContent", "alerts_figure", "pain_figure", "trend_figure",
 
 @dataclass(frozen=True)
 class CohortContent:
-    """Everything the cohort report says, in reading order."""
+    """Everything the cohort report says, in reading order.
+
+    ``monitoring_note`` says what the monitoring table counts; ``synthetic`` is the mark every
+    page of a series with simulated cases carries ("" for none).
+    """
 
     title: str
     statistics: Table
@@ -36,6 +40,8 @@ class CohortContent:
     figures: tuple[FigureFile, ...]
     methods: tuple[str, ...]
     footer: str
+    monitoring_note: str = ""
+    synthetic: str = ""
 
 
 # ------------------------------------------------------------------------------ figures
@@ -88,20 +94,21 @@ def pain_figure(rows):
 
 
 def alerts_figure(rows):
-    """Alerts per case by scope (informational ones apart), as stacked bars."""
+    """Events per case by scope (focal ones split into recovered and unrecovered), stacked."""
     plt = pyplot()
-    kinds = (("alerts_focal", "focal", COLOURS["focal"]),
-             ("alerts_undetermined", "undetermined", COLOURS["undetermined"]),
-             ("alerts_systemic", "systemic", COLOURS["systemic"]),
-             ("alerts_informational", "informational", "#BBBBBB"))
+    kinds = (("focal_unrecovered", "focal, unrecovered", COLOURS["focal"], None),
+             ("focal_recovered", "focal, recovered", "#EBAA80", "////"),
+             ("events_undetermined", "undetermined", COLOURS["undetermined"], None),
+             ("events_systemic", "systemic", COLOURS["systemic"], None),
+             ("events_informational", "informational", "#BBBBBB", None))
     ids = [r["case_id"] for r in rows]
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.6 + 0.22 * max(len(rows), 3)))
-    fig.subplots_adjust(left=0.1, right=0.78, top=0.96, bottom=0.5 / fig.get_figheight())
+    fig.subplots_adjust(left=0.1, right=0.72, top=0.96, bottom=0.5 / fig.get_figheight())
     left = np.zeros(len(rows))
-    for key, label, colour in kinds:
+    for key, label, colour, hatch in kinds:
         counts = np.array([r[key] for r in rows], float)
         ax.barh(np.arange(len(rows)), counts, left=left, color=colour, label=label,
-                height=0.7)
+                height=0.7, hatch=hatch, edgecolor="white" if hatch else None, lw=0)
         left += counts
     for y, r in enumerate(rows):
         if r["new_deficit"]:
@@ -109,50 +116,50 @@ def alerts_figure(rows):
                         va="center", fontsize=7, color=COLOURS["focal"])
     ax.set_yticks(np.arange(len(rows)), ids)
     ax.invert_yaxis()
-    ax.set_xlabel("alerts (channel episodes)")
+    ax.set_xlabel("events (a change counted once, whatever its channels and criteria)")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlim(0, max(float(left.max(initial=0)) * 1.25, 1.0))
+    ax.set_xlim(0, max(float(left.max(initial=0)) * 1.3, 1.0))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
 
 def trend_figure(trends, rows):
-    """The at-risk leg's amplitude against time from lesioning start, one line per case.
+    """The at-risk leg's amplitude against minutes of surgery from lesioning start, per case.
 
-    Time is in minutes, or in seconds when every case lasts under 5 minutes (time-compressed
-    simulated cases).
+    Minutes of the surgery each case stands for: a simulated case's file time is multiplied
+    by its time compression (:func:`iomon.batch.cohort.at_risk_trend`).
     """
     plt = pyplot()
     deficit = {r["case_id"]: bool(r["new_deficit"]) for r in rows}
     shown = [(case_id, t) for case_id, t in trends if t and t["time_min"]]
-    longest = max((max(abs(v) for v in t["time_min"]) for _, t in shown), default=0.0)
-    scale, unit = (60.0, "s") if longest < 5 else (1.0, "min")
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.0))
     fig.subplots_adjust(left=0.1, right=0.74, top=0.95, bottom=0.15)
     ends = []
     for case_id, trend in shown:
         colour = COLOURS["focal"] if deficit.get(case_id) else COLOURS["measure"]
-        ax.plot(np.multiply(trend["time_min"], scale), trend["percent"], color=colour,
-                linewidth=1, alpha=0.75)
-        ends.append((trend["time_min"][-1] * scale, trend["percent"][-1], case_id, colour))
+        ax.plot(trend["time_min"], trend["percent"], color=colour, linewidth=1, alpha=0.75)
+        ends.append((trend["time_min"][-1], trend["percent"][-1], case_id, colour))
     label_y = _spread([e[1] for e in ends], 7.0)
     for (x, _, case_id, colour), y in zip(ends, label_y):
         ax.annotate(case_id, (x, y), xytext=(4, 0), textcoords="offset points", va="center",
                     fontsize=6.5, color=colour, annotation_clip=False)
     if shown:
-        ax.axvspan(0, float(np.median([t["lesioning_min"] for _, t in shown])) * scale,
+        ax.axvspan(0, float(np.median([t["lesioning_min"] for _, t in shown])),
                    color=COLOURS["phase"], zorder=0, label="lesioning\n(median length)")
     ax.plot([], [], color=COLOURS["measure"], label="no new deficit")
     ax.plot([], [], color=COLOURS["focal"], label="new deficit")
     ax.axhline(100, color="#777777", linewidth=0.6, linestyle=":")
-    ax.set_xlabel(f"{'seconds' if unit == 's' else 'minutes'} from the start of lesioning "
-                  "(recording time)")
+    ax.set_xlabel(TREND_AXIS)
     ax.set_ylabel("at-risk leg, % of baseline")
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", bbox_to_anchor=(1.06, 1.0), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
+
+
+#: The trend figure's time axis, as its axis and its caption both say it.
+TREND_AXIS = "minutes of surgery from the start of lesioning"
 
 
 def _save_figures(rows, trends, folder: Path, dpi: int = 150) -> list[FigureFile]:
@@ -165,14 +172,19 @@ def _save_figures(rows, trends, folder: Path, dpi: int = 150) -> list[FigureFile
                        "after surgery, from the sidecars' [clinical] vas_pre and vas_post; "
                        "black: the series' mean."))
     if rows:
-        wanted.append(("alerts", lambda: alerts_figure(rows), "Alerts per case",
-                       "Alert episodes per case under the primary criteria, by scope. "
-                       "Informational: focal alerts outside the phases the criteria watch."))
+        wanted.append(("alerts", lambda: alerts_figure(rows), "Events per case",
+                       "Events per case under the primary criteria, by scope: each change "
+                       "counted once (one channel's overlapping alerts, whatever their "
+                       "criterion; the overlapping systemic alerts of every channel), as each "
+                       "case's report and alerts.json count them. Focal events recovered "
+                       "(hatched) or not by the end of the recording; informational: outside "
+                       "the phases the criteria watch."))
     if any(t for _, t in trends):
         wanted.append(("trend", lambda: trend_figure(trends, rows), "The at-risk leg across "
                        "cases", "Per case, the median % of baseline of the ipsilateral leg "
-                       "channels that responded at baseline, per valid sweep, against minutes "
-                       "from the start of lesioning; vermillion: cases with a new deficit."))
+                       "channels that responded at baseline, per valid sweep, against "
+                       f"{TREND_AXIS} (a simulated case's file time times its time "
+                       "compression); vermillion: cases with a new deficit."))
     made = []
     for name, make, title, caption in wanted:
         fig = make()
@@ -215,16 +227,17 @@ def _patients_table(rows) -> Table:
 
 
 def _monitoring_table(rows) -> Table:
-    """What the monitoring found, one row per case."""
-    columns = ("Case", "Criteria", "Sweeps (rejected)", "At-risk channels", "Focal alerts",
-               "Unrecovered focal", "Undetermined alerts", "Systemic alerts",
-               "At-risk leg, final % of baseline")
+    """What the monitoring found, one row per case, counted by event."""
+    columns = ("Case", "Criteria", "Sweeps (rejected)", "At-risk channels",
+               "Focal events (recovered, unrecovered)", "Undetermined events",
+               "Systemic events", "Lead time, min", "At-risk leg, final % of baseline")
     body = tuple((r["case_id"], r["criteria"], f"{r['n_sweeps']} ({r['n_rejected_sweeps']})",
-                  str(r["channels_at_risk"]), str(r["alerts_focal"]),
-                  str(r["focal_unrecovered"]), str(r["alerts_undetermined"]),
-                  str(r["alerts_systemic"]), _text(r["final_percent_at_risk_leg"]))
+                  str(r["channels_at_risk"]),
+                  f"{r['events_focal']} ({r['focal_recovered']}, {r['focal_unrecovered']})",
+                  str(r["events_undetermined"]), str(r["events_systemic"]),
+                  _text(r["lead_time_min"]), _text(r["final_percent_at_risk_leg"]))
                  for r in rows)
-    widths_mm = (14, 20, 20, 18, 17, 20, 22, 18, 25)
+    widths_mm = (13, 17, 18, 16, 26, 24, 17, 16, 25)
     return Table(columns, body, tuple("focal" if r["new_deficit"] else "" for r in rows),
                  tuple(w / sum(widths_mm) for w in widths_mm))
 
@@ -236,18 +249,41 @@ def _audit_table(audit) -> Table:
         return (f"{100 * row[key]:.0f} % ({100 * row[key + '_ci_low']:.0f}-"
                 f"{100 * row[key + '_ci_high']:.0f} %)")
 
-    columns = ("Criteria", "Cases", "TP", "FP", "TN", "FN", "Sensitivity (95 % CI)",
-               "Specificity (95 % CI)")
-    body = tuple((a["criteria"], str(a["n_cases"]), str(a["tp"]), str(a["fp"]), str(a["tn"]),
-                  str(a["fn"]), proportion(a, "sensitivity"), proportion(a, "specificity"))
-                 for a in audit)
-    return Table(columns, body, (), (0.16, 0.08, 0.07, 0.07, 0.07, 0.07, 0.24, 0.24))
+    def lead(row):
+        if row["lead_time_median_min"] is None:
+            return "–"
+        return (f"{row['lead_time_median_min']:g} ({row['lead_time_low_min']:g} to "
+                f"{row['lead_time_high_min']:g})")
+
+    columns = ("Criteria", "Scored per", "Positive if", "n", "TP", "FP", "TN", "FN",
+               "Sensitivity (95 % CI)", "Specificity (95 % CI)",
+               "Lead time of the TP, min: median (range)")
+    body = tuple((a["criteria"], a["unit"], a["positive_if"], str(a["n"]), str(a["tp"]),
+                  str(a["fp"]), str(a["tn"]), str(a["fn"]), proportion(a, "sensitivity"),
+                  proportion(a, "specificity"), lead(a)) for a in audit)
+    widths_mm = (16, 15, 22, 7, 7, 7, 7, 7, 25, 25, 24)
+    return Table(columns, body, (), tuple(w / sum(widths_mm) for w in widths_mm))
+
+
+#: What the monitoring table's counts mean (under the table, in HTML and PDF alike).
+MONITORING_NOTE = (
+    "Vermillion case ids: a new deficit after surgery. Events count each change once (one "
+    "channel's overlapping alerts, whatever their criterion; the overlapping systemic alerts "
+    "of every channel), as each case's report and alerts.json count them, in the phases the "
+    "criteria watch; a focal event is recovered (reversible) when it came back above the "
+    "criterion before the end of the recording. Lead time: from where the first focal event "
+    "began (its first-met sweep) to the end of lesioning, in minutes of surgery (negative: it "
+    "began after).")
 
 
 def build_cohort_content(rows, statistics, audit, failures, figures) -> CohortContent:
     """The cohort report's content from the batch's rows, statistics, audit and failures."""
     primary = rows[0]["criteria"] if rows else (audit[0]["criteria"] if audit else "–")
-    n_known = audit[0]["n_cases"] if audit else 0
+    by_case = [a for a in audit if a["unit"] == "case"]
+    n_known = by_case[0]["n"] if by_case else 0
+    by_limb = [a for a in audit if a["unit"] != "case"]
+    n_limbs = by_limb[0]["n"] if by_limb else 0
+    synthetic = sum(bool(r.get("synthetic")) for r in rows)
     methods = (
         f"Every case was analysed by iomon {__version__} as `iomon analyze` does, with the "
         f"criteria preset {primary}; its outputs and report are in the folder named after "
@@ -257,22 +293,37 @@ def build_cohort_content(rows, statistics, audit, failures, figures) -> CohortCo
         "baseline; its final % is the median over them of each channel's last 3 valid sweeps "
         "as % of baseline.",
         "Alert audit: a case is alert-positive under a preset when it raised a focal or "
-        "undetermined alert in the phases the preset watches (informational and systemic "
-        "alerts do not count), scored against the sidecar's new_deficit "
-        f"({n_known} case(s) record it). Every preset is applied to the same measurements. "
-        "Intervals: Wilson score 95 % (Wilson, J Am Stat Assoc 1927;22:209-212).",
+        "undetermined event in the phases the preset watches (informational and systemic "
+        "events do not count), or, under the stricter rule, only when such an event had not "
+        "recovered by the end of the recording; scored against the sidecar's new_deficit "
+        f"({n_known} case(s) record it). Per side and limb, each monitored limb of a case "
+        "(left or right, upper or lower: channels that responded at baseline) is positive "
+        "when an event on one of its channels is, and scored against the sidecar's "
+        f"deficit_limbs ({n_limbs} limb(s) of cases that record it, or record no deficit). "
+        "Every preset is applied to the same measurements. The lead time of a true positive "
+        "runs from where its first event began to the end of lesioning. Intervals: Wilson "
+        "score 95 % (Wilson, J Am Stat Assoc 1927;22:209-212).",
     )
+    if synthetic:
+        methods += (f"{synthetic} of the {len(rows)} case(s) are synthetic (iomon simulate; "
+                    "cohort.csv's synthetic column): their times are on the surgical clock "
+                    "they stand for.",)
     failed = Table(("Case", "Path", "Reason"),
                    tuple((f["case_id"], f["path"], f["reason"]) for f in failures), (),
                    (0.12, 0.28, 0.6))
+    mark = (("SYNTHETIC SERIES" if synthetic == len(rows) else
+             f"{synthetic} SYNTHETIC CASE(S)") + ": simulated, not patients' recordings"
+            if synthetic else "")
     return CohortContent(
         title=f"Case series: {len(rows)} case(s)" + (f", {len(failures)} failed"
-                                                     if failures else ""),
+                                                     if failures else "")
+        + (f" ({mark})" if mark else ""),
         statistics=Table(("Characteristic", "Value"), tuple(statistics), (), (0.4, 0.6)),
         patients=_patients_table(rows), monitoring=_monitoring_table(rows),
         audit=_audit_table(audit), failures=failed,
         figures=tuple(figures), methods=methods,
-        footer=f"iomon {__version__}, cohort report (research software, not a medical device)")
+        footer=f"iomon {__version__}, cohort report (research software, not a medical device)",
+        monitoring_note=MONITORING_NOTE, synthetic=mark)
 
 
 def render_cohort_html(content: CohortContent) -> str:

@@ -20,25 +20,28 @@ from .facts import (
     AlertEvent,
     CaseFacts,
     alert_events,
+    began_level,
     case_facts,
     controls_rise,
     first_sweep,
     fixed_text,
     kind_of,
+    marker_words,
     names_text,
     on_control,
     percent_text,
     rise_words,
-    role_of,
     span_text,
+    sweeps_words,
 )
 from .figures import FigureFile
 from .wording import conclusion, decline_notes, final_text, outcome_words, when_text
 
-__all__ = ["ReportContent", "Table", "alert_events", "alert_table", "alerts_heading",
+__all__ = ["ReportContent", "Table", "alert_counts", "alert_events", "alert_table",
+           "alerts_heading",
            "build_content", "case_facts", "channel_table", "conclusion", "events_table",
            "header", "landmark_words", "parse_edf_patient", "percent_text", "review_edits",
-           "rise_words"]
+           "rise_words", "synthetic_mark", "synthetic_words"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class ReportContent:
     methods : tuple of str
     notes : tuple of str
     footer : str
+    synthetic : str
+        The mark every page of a synthetic case carries ("" for a real recording).
     """
 
     case_id: str
@@ -99,6 +104,7 @@ class ReportContent:
     alerts_note: str = ""
     channels_note: str = ""
     signoff: tuple[str, ...] = ()
+    synthetic: str = ""
 
 
 # ------------------------------------------------------------------------------- tables
@@ -121,18 +127,20 @@ def _extreme(result, event: AlertEvent, facts: CaseFacts) -> str:
             return bracket.words()
     rise = event.threshold_rise_v
     return kind.extreme.format(span=span_text([a.nadir_percent for a in event.alerts]),
-                               rise_v="" if rise is None else f"{rise:g}")
+                               rise_v="" if rise is None else f"{rise:g}",
+                               sweeps=sweeps_words(event))
 
 
 def _controls_cell(result, event: AlertEvent, facts: CaseFacts) -> str:
     kind = kind_of(result, event.criterion)
     if event.scope == "systemic":
-        mine = [a.nadir_percent for a in event.alerts if role_of(result, a.channel) == "control"]
-        if not mine:
-            return percent_text(event.controls_percent)
+        # The controls' median over the sweeps that called it, as for a focal alert (their
+        # lowest values are in the "Most abnormal" cell with every channel's).
         if kind.style == "rise_v":
             return "in the event"
-        return f"fell too: {span_text(mine)}"
+        if event.controls_percent is None:
+            return "no valid control"
+        return f"{percent_text(event.controls_percent)} (down too)"
     if kind.style == "rise_v":
         rise = controls_rise(result, event.alerts[0])
         return "–" if rise is None else f"{kind.noun} {rise:+g} V"
@@ -158,44 +166,58 @@ def _first_cell(result, event: AlertEvent, facts: CaseFacts) -> str:
 
 
 def alert_table(result, events, facts: CaseFacts) -> Table:
-    """One row per focal (or undetermined) alert and per systemic event."""
+    """One row per focal (or undetermined) alert and per systemic event, with its event."""
     rows, styles = [], []
     for e in events:
-        called = f"{when_text(e.onset_s, facts.clock)}, {e.phase}, sweep {e.onset_sweep}"
-        rows.append((_scope_cell(result, e), ", ".join(e.channels),
-                     kind_of(result, e.criterion).words,
+        called = f"{when_text(e.onset_s, facts.clock)}, {_phase_words(result, e)}, sweep " \
+                 f"{e.onset_sweep}"
+        rows.append((_scope_cell(result, e), "" if e.number is None else str(e.number),
+                     ", ".join(e.channels), kind_of(result, e.criterion).words,
                      _first_cell(result, e, facts), called, _extreme(result, e, facts),
                      _controls_cell(result, e, facts), _recovery_cell(result, e, facts)))
         styles.append(e.scope + (" informational" if e.informational else ""))
-    return Table(("Scope", "Channel(s)", "Criterion", "First met", "Alert called",
+    return Table(("Scope", "Event", "Channel(s)", "Criterion", "First met", "Alert called",
                   "Most abnormal", "Controls", "Recovery"), tuple(rows), tuple(styles),
-                 (0.10, 0.13, 0.10, 0.11, 0.15, 0.15, 0.11, 0.15))
+                 (0.09, 0.06, 0.12, 0.09, 0.10, 0.14, 0.15, 0.11, 0.14))
 
 
-def alerts_heading(result, events) -> str:
-    """The alert count as alerts.json and the command line give it, and what it is made of."""
+def _phase_words(result, event: AlertEvent) -> str:
+    """The phase of the sweep that called a row, and the level lesioned where it began."""
+    level = began_level(event)
+    return event.phase + (f" (began during {level} lesioning)" if level else "")
+
+
+def alerts_heading(result, events=None) -> str:
+    """The events and the alert episodes telling of them, counted as alerts.json counts them.
+
+    "Alerts: 3 events (1 systemic on 8 channels; 2 focal on 2 channels), 11 alert episodes".
+    """
+    return f"Alerts: {alert_counts(result)}"
+
+
+def alert_counts(result) -> str:
+    """The alerts counted by event, in the words of every output ("none" without one).
+
+    "3 events (1 systemic on 8 channels; 2 focal on 2 channels), 11 alert episodes": the
+    events (:attr:`iomon.results.CaseResult.events`) by scope with the channels that alerted,
+    the informational ones, and the alert episodes (records of alerts.json).
+    """
     n = len(result.alerts)
     if not n:
-        return "Alerts: none"
+        return "none"
+    found = result.events
     parts = []
-    for e in (e for e in events if e.scope == "systemic"):
-        parts.append(f"1 systemic event on {len(e.channels)} channel"
-                     f"{'s' if len(e.channels) > 1 else ''}")
-    for scope in ("focal", "undetermined"):
-        mine = [e for e in events if e.scope == scope]
+    for scope in ("systemic", "focal", "undetermined"):
+        mine = [e for e in found if e.scope == scope]
         if mine:
-            channels = {n for e in mine for n in e.channels}
+            channels = {c for e in mine for c in e.channels}
             parts.append(f"{len(mine)} {scope} on {len(channels)} channel"
-                         f"{'s' if len(channels) > 1 else ''}")
-    informational = sum(e.informational for e in events)
+                         f"{'s' if len(channels) != 1 else ''}")
+    informational = sum(e.informational for e in found)
     if informational:
         parts.append(f"{informational} of them informational")
-    systemic = sum(e.scope == "systemic" for e in events)
-    if systemic > 1:
-        parts = [f"{systemic} systemic events on "
-                 f"{sum(len(e.channels) for e in events if e.scope == 'systemic')} channel-"
-                 "episodes"] + parts[systemic:]
-    return f"Alerts: {n} episode{'s' if n != 1 else ''} ({'; '.join(parts)})"
+    return (f"{len(found)} event{'s' if len(found) != 1 else ''} ({'; '.join(parts)}), "
+            f"{n} alert episode{'s' if n != 1 else ''}")
 
 
 _ROLE_WORDS = {"test": "at risk", "control": "control", None: "unknown"}
@@ -224,36 +246,33 @@ def channel_table(result, facts: CaseFacts) -> Table:
 def phase_table(summary, clock: TimeAxis) -> Table:
     """The phases of the case with their clock times and sweep counts."""
     return Table(("Phase", "Start", "End", "Sweeps"), tuple(
-        (p["name"], clock.text(p["start_s"], True), clock.text(p["end_s"], True),
-         str(p["n_sweeps"])) for p in summary["phases"]), (), (0.4, 0.2, 0.2, 0.2))
-
-
-#: At most this many markers of the recording are listed (a file may hold hundreds).
-MAX_MARKERS = 40
+        (p["name"] + (f" {p['level']}" if p.get("level") else ""),
+         clock.text(p["start_s"], True), clock.text(p["end_s"], True), str(p["n_sweeps"]))
+        for p in summary["phases"]), (), (0.4, 0.2, 0.2, 0.2))
 
 
 def recording_markers(result) -> list[tuple[float, str]]:
     """The recording's markers that are not stimuli (Baseline, Exposure start...)."""
-    from ..model.annotations import is_stimulus
+    return [(m.at_s, marker_words(m)) for m in result.markers if m.source == "recording"]
 
-    return [(a.onset_s, a.text.strip()) for a in result.recording.annotations
-            if a.text.strip() and not is_stimulus(a.text)]
+
+_SOURCE_WORDS = {"recording": "recording marker", "sidecar": "theatre event (sidecar)"}
 
 
 def events_table(result, facts: CaseFacts) -> Table | None:
-    """The recording's markers and the sidecar's theatre events (numbered), in time order."""
-    markers = recording_markers(result)
-    rows = [(s, "", text, "recording marker") for s, text in markers[:MAX_MARKERS]]
-    rows += [(e.at_s, str(n), e.text, "theatre event (sidecar)"
-              + (f": {e.kind}" if getattr(e, "kind", None) else "")) for n, e in facts.events]
+    """The recording's markers and the sidecar's theatre events, numbered as on the figures.
+
+    In time order; recording markers beyond the first 40 are counted, not listed.
+    """
+    markers = result.markers
+    rows = [(str(m.number), facts.clock.text(m.at_s, True), marker_words(m),
+             _SOURCE_WORDS[m.source]) for m in markers if m.number is not None]
     if not rows:
         return None
-    rows.sort(key=lambda r: r[0])
-    cells = [(number, facts.clock.text(s, True), text, source) for s, number, text, source
-             in rows]
-    if len(markers) > MAX_MARKERS:
-        cells.append(("", "", f"and {len(markers) - MAX_MARKERS} more markers", ""))
-    return Table(("#", "Time", "Event", "Source"), tuple(cells), (), (0.06, 0.14, 0.56, 0.24))
+    unnumbered = sum(m.number is None for m in markers)
+    if unnumbered:
+        rows.append(("", "", f"and {unnumbered} more markers", ""))
+    return Table(("#", "Time", "Event", "Source"), tuple(rows), (), (0.06, 0.14, 0.56, 0.24))
 
 
 def review_edits(result, summary, clock: TimeAxis) -> list[str]:
@@ -399,7 +418,7 @@ def _stimulation(result) -> str:
         bases = sorted({e.intensity for e in result.baselines.entries
                         if np.isfinite(e.intensity)})
         if bases and known.min() != known.max():
-            text += f" (baseline at {names_text([f'{b:g}{unit}' for b in bases])})"
+            text += f" (baseline sweeps at {names_text([f'{b:g}{unit}' for b in bases])})"
         parts.append(text)
     else:
         parts.append("intensity not stated")
@@ -425,10 +444,15 @@ def header(result, summary, clock: TimeAxis, identify: bool) -> list[tuple[str, 
                     " avulsion").replace("  ", " ")
     rows.append(("Procedure", surgery))
     rows += _dates(result, clock, identify)
-    rows.append(("Recording", f"{recording.path.name}: {recording.format}, "
-                              f"{TimeAxis().text(recording.duration_s, True)} (h:mm:ss), "
+    length = f"{TimeAxis().text(recording.duration_s, True)} (h:mm:ss)"
+    if clock.compressed:
+        length += (f" in the file, standing for {clock.elapsed(recording.duration_s)} of "
+                   f"surgery (synthetic, time-compressed ×{clock.scale:g})")
+    rows.append(("Recording", f"{recording.path.name}: {recording.format}, {length}, "
                               f"{summary['settings']['sfreq_hz']:g} Hz; read with "
                               f"{recording.reader}"))
+    if result.simulation is not None:
+        rows.insert(1, ("Synthetic case", synthetic_words(result, clock)))
     setup = int(result.setup.sum())
     rows.append(("Sweeps", f"{summary['n_sweeps']}"
                            + (f" ({setup} setup, before the Baseline marker)" if setup else "")
@@ -439,6 +463,36 @@ def header(result, summary, clock: TimeAxis, identify: bool) -> list[tuple[str, 
     rows.append(("Analysis", f"iomon {summary['iomon_version']}; input SHA-256 "
                              f"{sha[:16] + '…' if sha else 'not computed'}"))
     return rows
+
+
+def synthetic_words(result, clock: TimeAxis) -> str:
+    """What makes a case synthetic and how its times are shown ("" for a real recording)."""
+    simulation = result.simulation
+    if simulation is None:
+        return ""
+    what = ", ".join(w for w in (
+        f"scenario {simulation.scenario}" if simulation.scenario else "",
+        f"seed {simulation.seed}" if simulation.seed is not None else "") if w)
+    made = f"simulated by iomon simulate{f' ({what})' if what else ''}, not a patient's recording"
+    if simulation.time_compression is None:
+        return (f"{made.capitalize()}: the recording names iomon simulate as its equipment. "
+                "Its time compression is not stated (no [simulation] in a case sidecar): the "
+                "times are the file's, which may run faster than the surgery it stands for.")
+    if not clock.compressed:
+        return f"{made.capitalize()}, in real time."
+    return (f"{made.capitalize()}. Time-compressed ×{clock.scale:g}: the file's "
+            f"{TimeAxis().text(result.recording.duration_s, True)} stand for "
+            f"{clock.elapsed(result.recording.duration_s)} of surgery, and every time in this "
+            "report is on the surgical clock it stands for (alerts.json and measurements.csv "
+            "hold the file's seconds).")
+
+
+def synthetic_mark(result, clock: TimeAxis) -> str:
+    """The short mark every page of a synthetic case's report carries ("" when real)."""
+    if result.simulation is None:
+        return ""
+    return "SYNTHETIC CASE" + (f", time-compressed ×{clock.scale:g}" if clock.compressed
+                               else "") + ": not a patient's recording"
 
 
 def report_date() -> str:
@@ -484,17 +538,24 @@ def report_notes(result, drops, facts: CaseFacts) -> list[str]:
 
 
 _CHANNELS_NOTE = ("* Final: the median of the channel's last 3 valid sweeps, as % of its "
-                  "baseline; the intensity is given where it differs from the baseline's and, "
+                  "baseline; the intensity is given where it differs from the baseline sweeps' "
+                  "and, "
                   "where the channel's valid sweeps end early, the time of the sweep of median "
                   "% among them. Rejected: channel-sweeps rejected or excluded.")
 
 
-def _alerts_note(criteria) -> str:
-    return (f"First met: the first of the sweeps that called the alert to meet the criterion "
-            f"on the channel's own baseline. Alert called: when the criterion had held in "
-            f"{criteria.sustained_n} of the last {criteria.sustained_m} valid sweeps. Times "
-            "are clock times with the time since the recording's start; sweeps are numbered "
-            "from 0, as in measurements.csv and alerts.json.")
+def _alerts_note(criteria, compressed: bool = False) -> str:
+    return ("Event: the alerts that tell of one change share its number (a channel's "
+            "overlapping alerts, whatever their criterion; the overlapping systemic alerts of "
+            "every channel), as alerts.json's event; the heading counts events. First met: the "
+            "first of the sweeps that called the alert to meet the criterion on the channel's "
+            "own baseline; the level named is the one being lesioned then. Alert called: when "
+            f"the criterion had held in {criteria.sustained_n} of the last "
+            f"{criteria.sustained_m} valid sweeps. Controls: their median over the sweeps that "
+            "called the alert. Times are clock times with the time since the recording's "
+            "start" + (" (a synthetic case's on the surgical clock it stands for)"
+                       if compressed else "")
+            + "; sweeps are numbered from 0, as in measurements.csv and alerts.json.")
 
 
 def build_content(result, documents, figures, identify: bool = False,
@@ -511,15 +572,17 @@ def build_content(result, documents, figures, identify: bool = False,
     events = alert_events(result.alerts, float(result.sweeps.column("onset_s").max()),
                           result.sweeps.ch_names)
     drops = result.declines
+    mark = synthetic_mark(result, facts.clock)
     return ReportContent(
         case_id=result.case.id,
-        title=f"TcMEP monitoring report: {result.case.id}",
+        title=f"TcMEP monitoring report: {result.case.id}" + (f" ({mark})" if mark else ""),
+        synthetic=mark,
         header=tuple(header(result, summary, facts.clock, identify)),
         conclusion=tuple(conclusion(result, events, facts, drops)),
         signoff=signoff(result, __version__),
         alerts_heading=alerts_heading(result, events),
         alerts=alert_table(result, events, facts),
-        alerts_note=_alerts_note(result.criteria),
+        alerts_note=_alerts_note(result.criteria, facts.clock.compressed),
         channels=channel_table(result, facts),
         channels_note=_CHANNELS_NOTE,
         phases=phase_table(summary, facts.clock),
@@ -528,6 +591,7 @@ def build_content(result, documents, figures, identify: bool = False,
         figures=tuple(figures),
         methods=tuple(methods_paragraphs(summary, result.criteria)),
         notes=tuple(report_notes(result, drops, facts)),
-        footer=f"iomon {__version__} · {result.case.id} · research software, not a medical "
-               "device",
+        footer=f"iomon {__version__} · {result.case.id} · "
+               + ("synthetic case · " if mark else "")
+               + "research software, not a medical device",
     )

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .clock import TimeAxis
+from .clock import TimeAxis, case_clock
 
-__all__ = ["AlertEvent", "CaseFacts", "DataEnd", "RiseBracket", "alert_events", "case_facts",
-           "controls_final", "controls_rise", "data_ends", "final_intensity", "final_rows",
-           "first_sweep", "fixed_text", "kind_of", "make_event", "names_text", "nearest_event",
-           "numbered_events", "on_control", "percent_text", "rise_words", "role_of",
-           "span_text", "times_text"]
+__all__ = ["AlertEvent", "CaseFacts", "DataEnd", "RiseBracket", "alert_events", "began_level",
+           "case_facts", "citable", "controls_final", "controls_rise", "data_ends",
+           "events_between", "final_intensity", "final_rows", "first_sweep", "fixed_text",
+           "kind_of", "make_event", "marker_words", "names_text", "nearest_event",
+           "numbered_events", "on_control",
+           "percent_text", "rise_words", "role_of", "span_text", "sweeps_words", "times_text"]
 
 
 # ------------------------------------------------------------------------------ numbers
@@ -91,15 +92,18 @@ class RiseBracket:
         return f"+{self.lower - self.baseline:g} to +{self.upper - self.baseline:g} V"
 
     def words(self) -> str:
-        """For a table: "+200 to +250 V (threshold 400–450 V; 200 V at baseline)"."""
+        """For a table: "+200 to +250 V (threshold 400–450 V; baseline threshold 200 V)"."""
         return (f"{self.short()} (threshold {self.lower:g}–{self.upper:g} V; "
-                f"{self.baseline:g} V at baseline)")
+                f"baseline threshold {self.baseline:g} V)")
 
     def rise(self) -> str:
-        """For a sentence: "by 200–250 V (to a threshold of 400–450 V, from 200 V)"."""
+        """For a sentence: "by 200–250 V (to a threshold of 400–450 V, from a baseline ...)".
+
+        "... baseline threshold of 200 V".
+        """
         low, high = self.lower - self.baseline, self.upper - self.baseline
         return (f"by {low:g}–{high:g} V (to a threshold of {self.lower:g}–{self.upper:g} V, "
-                f"from {self.baseline:g} V at baseline)")
+                f"from a baseline threshold of {self.baseline:g} V)")
 
 
 def data_ends(result) -> dict:
@@ -141,22 +145,57 @@ def controls_rise(result, alert) -> float | None:
     return None if rise is None else rise.controls_rise_v
 
 
-def numbered_events(result) -> list[tuple[int, object]]:
-    """The sidecar's theatre events in time order, numbered from 1 (as on the figures)."""
-    return list(enumerate(sorted(result.case.events, key=lambda e: e.at_s), start=1))
+def numbered_events(result) -> list:
+    """The numbered markers and theatre events of a case, in time order.
 
-
-#: How far back a theatre event is cited as the one nearest a change, s.
-EVENT_REACH_S = 900.0
-
-
-def nearest_event(events, at_s: float, after_s: float = -np.inf, reach_s=EVENT_REACH_S):
-    """The latest numbered theatre event at or before ``at_s`` (and after ``after_s``).
-
-    ``events`` as from :func:`numbered_events`. None when none lies within ``reach_s``.
+    :class:`~iomon.model.annotations.Marker` records, numbered from 1 as the figures and the
+    table number them (the recording's markers beyond the first 40 are neither).
     """
-    before = [(n, e) for n, e in events if after_s < e.at_s <= at_s and at_s - e.at_s <= reach_s]
-    return max(before, key=lambda item: item[1].at_s) if before else None
+    return [m for m in result.markers if m.number is not None]
+
+
+def marker_words(marker) -> str:
+    """A marker in words: "blood pressure: MAP 55 mmHg", "surgeon informed", "Baseline"."""
+    if marker.kind and marker.text:
+        return f"{marker.kind}: {marker.text}"
+    return marker.kind or marker.text
+
+
+#: How far back a theatre event is cited as the one nearest a change, s of the surgery.
+EVENT_REACH_S = 900.0
+#: The kinds of event cited before a systemic change: what lowers every response.
+SYSTEMIC_CAUSES = ("blood pressure", "anaesthesia")
+#: The kinds of event cited with a focal change: what the team did about it.
+RESPONSES = ("surgeon informed", "intervention")
+
+
+def citable(marker, kinds=None) -> bool:
+    """Whether a marker may be cited as a theatre event of one of ``kinds``.
+
+    A typed marker of those kinds (of any kind when ``kinds`` is None), or a sidecar event
+    whose kind is not said; untyped markers of the recording (Baseline, Exposure start) never.
+    """
+    if marker.kind is None:
+        return marker.source == "sidecar"
+    return kinds is None or marker.kind in kinds
+
+
+def nearest_event(events, at_s: float, after_s: float = -np.inf, reach_s=EVENT_REACH_S,
+                  kinds=None, scale: float = 1.0):
+    """The latest citable event at or before ``at_s`` (and after ``after_s``), or None.
+
+    ``events`` as from :func:`numbered_events`; ``kinds`` as for :func:`citable`; within
+    ``reach_s`` of the surgery (file seconds times ``scale``, a simulation's compression).
+    """
+    before = [m for m in events if after_s < m.at_s <= at_s and citable(m, kinds)
+              and (at_s - m.at_s) * scale <= reach_s]
+    return max(before, key=lambda m: m.at_s) if before else None
+
+
+def events_between(events, start_s: float, end_s: float, kinds) -> list:
+    """The citable events of ``kinds`` from ``start_s`` to ``end_s``, in time order."""
+    return [m for m in events if start_s <= m.at_s <= end_s and citable(m, kinds)
+            and m.kind is not None]
 
 
 def controls_final(result, final, ends) -> tuple[float | None, list[str]]:
@@ -208,7 +247,7 @@ class CaseFacts:
 
 def case_facts(result) -> CaseFacts:
     """The facts of one case's report (see the module docstring)."""
-    clock = TimeAxis(result.recording.start, result.recording.duration_s)
+    clock = case_clock(result)
     return CaseFacts(clock, data_ends(result), result.final_percent(), numbered_events(result),
                      rise_brackets(result))
 
@@ -223,7 +262,8 @@ def rise_words(facts: CaseFacts) -> dict:
 class AlertEvent:
     """One row of the alert table: a focal alert, or a systemic event across channels.
 
-    ``channels`` are in the recording's (montage) order; times in s since its start.
+    ``channels`` are in the recording's (montage) order, each once; times in s since its
+    start; ``number``: the event it tells of (alerts.json's ``event``).
     """
 
     scope: str
@@ -240,38 +280,40 @@ class AlertEvent:
     unrecovered: tuple[str, ...] = ()
     threshold_rise_v: float | None = None
     alerts: tuple = field(default=(), repr=False)
+    number: int | None = None
 
 
 def alert_events(alerts, end_s: float, order=None) -> list[AlertEvent]:
-    """Alerts as a clinician reads them, in onset order.
+    """Alerts as the alert table gives them, in onset order.
 
-    Systemic alerts of one criterion that overlap in time are one event; every other alert is
-    its own row. ``order``: the channel names in montage order (an event names its channels
-    so); default: by name.
+    The systemic alerts of one event (their ``event`` number) and one criterion are one row;
+    every other alert is its own row, numbered with its event. Alerts without an event number
+    (made outside :func:`iomon.alerting.findings.find`): systemic alerts of one criterion that
+    overlap in time are one row. ``order``: the channel names in montage order (a row names
+    its channels so); default: by name.
     """
     rank = {n: k for k, n in enumerate(order or sorted({a.channel for a in alerts}))}
-    events, systemic = [], []
+    events, groups = [], {}
     for alert in sorted(alerts, key=lambda a: (a.onset_s, rank.get(a.channel, 0))):
-        if alert.scope == "systemic":
-            systemic.append(alert)
-        else:
+        if alert.scope != "systemic":
             events.append(make_event([alert], rank))
-    groups: list[list] = []
-    for alert in systemic:
-        for group in groups:
-            if group[0].criterion == alert.criterion and alert.onset_s <= max(
-                    (a.recovery_s if a.recovered else end_s) for a in group):
-                group.append(alert)
-                break
+        elif getattr(alert, "event", None) is not None:
+            groups.setdefault((alert.event, alert.criterion), []).append(alert)
         else:
-            groups.append([alert])
-    events += [make_event(group, rank) for group in groups]
+            group = next((g for key, g in groups.items() if key[0] is None
+                          and g[0].criterion == alert.criterion and alert.onset_s <= max(
+                              (a.recovery_s if a.recovered else end_s) for a in g)), None)
+            if group is None:
+                groups[(None, len(groups), alert.criterion)] = [alert]
+            else:
+                group.append(alert)
+    events += [make_event(group, rank) for group in groups.values()]
     return sorted(events, key=lambda e: (e.onset_s, [rank.get(n, 0) for n in e.channels]))
 
 
 def make_event(alerts, rank) -> AlertEvent:
-    """One AlertEvent of ``alerts`` (channels in ``rank`` order: name to position)."""
-    alerts = sorted(alerts, key=lambda a: rank.get(a.channel, 0))
+    """One AlertEvent of ``alerts`` (channels in ``rank`` order: name to position, each once)."""
+    alerts = sorted(alerts, key=lambda a: (rank.get(a.channel, 0), a.onset_s))
     first = min(alerts, key=lambda a: a.onset_s)
     nadirs = [a.nadir_percent for a in alerts]
     controls = [a.controls_percent for a in alerts if a.controls_percent is not None]
@@ -279,14 +321,38 @@ def make_event(alerts, rank) -> AlertEvent:
     rises = [a.threshold_rise_v for a in alerts if a.threshold_rise_v is not None]
     return AlertEvent(
         scope=first.scope, criterion=first.criterion,
-        channels=tuple(a.channel for a in alerts), phase=first.phase, onset_s=first.onset_s,
-        onset_sweep=first.onset_sweep, nadir=(min(nadirs), max(nadirs)),
+        channels=tuple(dict.fromkeys(a.channel for a in alerts)), phase=first.phase,
+        onset_s=first.onset_s, onset_sweep=first.onset_sweep, nadir=(min(nadirs), max(nadirs)),
         controls_percent=float(np.median(controls)) if controls else None,
         recovered=all(a.recovered for a in alerts),
         recovery_s=max(recoveries) if recoveries else None,
         informational=all(a.informational for a in alerts),
-        unrecovered=tuple(a.channel for a in alerts if not a.recovered),
-        threshold_rise_v=max(rises) if rises else None, alerts=tuple(alerts))
+        unrecovered=tuple(dict.fromkeys(a.channel for a in alerts if not a.recovered)),
+        threshold_rise_v=max(rises) if rises else None, alerts=tuple(alerts),
+        number=getattr(first, "event", None))
+
+
+def sweeps_words(event: AlertEvent) -> str:
+    """How many of an event's episode sweeps held a response, as a kind's ``{sweeps}``.
+
+    A loss: " in 10 of 12 sweeps" (none in them); an amplitude drop: " (a response in 9 of 12
+    sweeps)" when some held none, else ""; other kinds: "".
+    """
+    counted = [a for a in event.alerts if getattr(a, "episode_sweeps", None)]
+    if not counted:
+        return ""
+    n = sum(a.episode_sweeps for a in counted)
+    responding = sum(a.responding_sweeps for a in counted)
+    if event.criterion == "loss":
+        return f" in {n - responding} of {n} sweeps"
+    return "" if responding == n else f" (a response in {responding} of {n} sweeps)"
+
+
+def began_level(event: AlertEvent) -> str | None:
+    """The level being lesioned where a row's change began (its earliest alert's)."""
+    first = min(event.alerts, key=lambda a: (a.first_met_s if a.first_met_s is not None
+                                             else a.onset_s))
+    return getattr(first, "lesioning_level", None)
 
 
 def first_sweep(event: AlertEvent) -> int | None:

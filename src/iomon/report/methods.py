@@ -148,5 +148,28 @@ def methods_paragraphs(summary: dict, criteria) -> list[str]:
     ]
     paragraphs += [kind.methods(criteria) for kind in criteria.kinds()
                    if kind.methods is not None]
-    return paragraphs + [" ".join(criteria.scope_rules()),
-                         f"Source of the criterion: {criteria.citation}."]
+    paragraphs += [" ".join(criteria.scope_rules()),
+                   f"Source of the criterion: {criteria.citation}."]
+    simulation = summary.get("simulation")
+    if simulation:
+        paragraphs.insert(0, _synthetic(simulation))
+    return paragraphs
+
+
+def _synthetic(simulation: dict) -> str:
+    """How a synthetic case was made and how its times are shown."""
+    how = ("The recording is synthetic, written by iomon simulate (a DREZ case with ground "
+           "truth: physiology and variability from the literature, and the change its scenario "
+           "injects")
+    if simulation.get("scenario"):
+        how += f": {simulation['scenario']}"
+    how += ")"
+    compression = simulation.get("time_compression")
+    if compression and compression != 1:
+        return (how + f", its surgical clock divided by {compression:g} in the file so that a "
+                "case takes megabytes rather than a gigabyte; the report's times are on the "
+                "surgical clock (the file's times multiplied by it), the output tables hold the "
+                "file's.")
+    if compression == 1:
+        return how + ", in real time."
+    return how + "; its time compression is not stated: the times are the file's."

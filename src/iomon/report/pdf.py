@@ -46,6 +46,9 @@ def _styles():
         "cell": ParagraphStyle("cell", base, fontSize=7.6, leading=9.4),
         "head": ParagraphStyle("head", base, fontName=bold, fontSize=7.6, leading=9.4),
         "small": ParagraphStyle("small", base, fontSize=8, leading=10.5, textColor="#333333"),
+        "synthetic": ParagraphStyle("synthetic", base, fontName=bold, textColor=_TONES["focal"],
+                                    borderColor=_TONES["focal"], borderWidth=1.2,
+                                    borderPadding=4, spaceBefore=2, spaceAfter=8),
         "bold": bold,
     }
 
@@ -64,10 +67,18 @@ def _table(table, styles, width, padding: float = 6):
     at the expense of columns with room to spare.
     """
     from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import Paragraph, Table, TableStyle
 
     data = [[Paragraph(_text(c), styles["head"]) for c in table.columns]]
-    data += [[Paragraph(_text(cell), styles["cell"]) for cell in row] for row in table.rows]
+    tones = [(style.split() or [""])[0] for style in table.styles] or [""] * len(table.rows)
+    for row, tone in zip(table.rows, tones):
+        # A row's scope (or a case with a new deficit) in its first cell's colour, bold: a
+        # table style's TEXTCOLOR does not reach a Paragraph.
+        first = (ParagraphStyle(f"cell-{tone}", styles["cell"], textColor=_TONES[tone],
+                                fontName=styles["bold"]) if tone in _TONES else styles["cell"])
+        data.append([Paragraph(_text(cell), first if k == 0 else styles["cell"])
+                     for k, cell in enumerate(row)])
     widths = _fit_widths(table, styles, width, padding) if table.widths else None
     out = Table(data, colWidths=widths, repeatRows=1)
     commands = [("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#c8c8c8")),
@@ -79,10 +90,6 @@ def _table(table, styles, width, padding: float = 6):
                 # ReportLab sets each cell's font even under a Paragraph: else Helvetica,
                 # which is not embedded
                 ("FONTNAME", (0, 0), (-1, -1), styles["base"].fontName)]
-    for row, style in enumerate(table.styles, start=1):
-        scope = style.split()[0] if style else ""
-        if scope in _TONES:
-            commands.append(("TEXTCOLOR", (0, row), (0, row), colors.HexColor(_TONES[scope])))
     out.setStyle(TableStyle(commands))
     return out
 
@@ -317,8 +324,10 @@ def _header(content, styles, width):
 def _story(content, styles, width):
     from reportlab.platypus import Paragraph, Spacer
 
-    story = [Paragraph(_text(content.title), styles["title"]), _header(content, styles, width),
-             Paragraph("Conclusion", styles["h2"])]
+    story = [Paragraph(_text(content.title), styles["title"])]
+    if getattr(content, "synthetic", ""):
+        story.append(Paragraph(f"<b>{_text(content.synthetic)}</b>", styles["synthetic"]))
+    story += [_header(content, styles, width), Paragraph("Conclusion", styles["h2"])]
     story += [Paragraph(_text(p), styles["base"]) for p in content.conclusion]
     if content.signoff:
         story += [Spacer(1, 6)] + _signoff(content, styles, width)
@@ -372,7 +381,12 @@ def _numbered_canvas(content, font):
                 width, height = self._pagesize
                 self.setFont(font, 7.5)
                 self.setFillColorRGB(0.35, 0.35, 0.35)
+                if getattr(content, "synthetic", ""):  # on every page, in the alert colour
+                    from reportlab.lib.colors import HexColor
+
+                    self.setFillColor(HexColor(_TONES["focal"]))
                 self.drawString(_MARGIN_MM * mm, height - 10 * mm, content.title)
+                self.setFillColorRGB(0.35, 0.35, 0.35)
                 self.drawRightString(width - _MARGIN_MM * mm, 10 * mm,
                                      f"page {self._pageNumber} of {len(self._pages)}")
                 self.drawString(_MARGIN_MM * mm, 10 * mm, content.footer)
@@ -412,8 +426,10 @@ def write_pdf(content, path: Path) -> None:
 def _cohort_story(content, styles, width):
     from reportlab.platypus import ListFlowable, ListItem, Paragraph, Spacer
 
-    story = [Paragraph(_text(content.title), styles["title"]),
-             Paragraph("The series", styles["h2"]),
+    story = [Paragraph(_text(content.title), styles["title"])]
+    if getattr(content, "synthetic", ""):
+        story.append(Paragraph(f"<b>{_text(content.synthetic)}</b>", styles["synthetic"]))
+    story += [Paragraph("The series", styles["h2"]),
              _table(content.statistics, styles, 0.75 * width) if content.statistics.rows
              else Paragraph("No case was analysed.", styles["base"]),
              Paragraph("Patients", styles["h2"])]
@@ -421,11 +437,7 @@ def _cohort_story(content, styles, width):
         story += [_table(content.patients, styles, width, padding=3),
                   Paragraph("Monitoring", styles["h2"]),
                   _table(content.monitoring, styles, width, padding=3),
-                  Spacer(1, 2),
-                  Paragraph("Vermillion case ids: a new deficit after surgery. Alerts count "
-                            "channel episodes in the phases the criteria watch; unrecovered: "
-                            "still below the criterion at the end of the recording.",
-                            styles["small"])]
+                  Spacer(1, 2), Paragraph(_text(content.monitoring_note), styles["small"])]
     story += [Paragraph("Alert audit", styles["h2"]),
               _table(content.audit, styles, width) if content.audit.rows
               else Paragraph("No case records new_deficit: nothing to score.", styles["base"])]
@@ -436,7 +448,7 @@ def _cohort_story(content, styles, width):
     story += [Paragraph("Methods", styles["h2"]),
               ListFlowable([ListItem(Paragraph(_text(m), styles["base"]), leftIndent=10)
                             for m in content.methods], bulletType="bullet", start="•",
-                           leftIndent=10),
+                           leftIndent=10, bulletFontName=styles["base"].fontName),
               Spacer(1, 8), Paragraph(_text(content.footer) + ". Machine-readable: cohort.csv, "
                                       "audit.csv, failures.csv beside this report.",
                                       styles["small"])]
@@ -453,7 +465,8 @@ def write_cohort_pdf(content, path: Path) -> None:
     document = SimpleDocTemplate(
         str(path), pagesize=A4, leftMargin=_MARGIN_MM * mm, rightMargin=_MARGIN_MM * mm,
         topMargin=16 * mm, bottomMargin=16 * mm, title=content.title, author="iomon",
-        subject="TcMEP monitoring, case series", creator="iomon", invariant=True)
+        subject="TcMEP monitoring, case series", creator="iomon", invariant=True,
+        initialFontName=styles["base"].fontName)
     width = A4[0] - 2 * _MARGIN_MM * mm
     document.build(_cohort_story(content, styles, width),
                    canvasmaker=_numbered_canvas(content, styles["base"].fontName))

@@ -13,23 +13,30 @@ import numpy as np
 
 from .clock import TimeAxis
 from .facts import (
+    RESPONSES,
+    SYSTEMIC_CAUSES,
     AlertEvent,
     CaseFacts,
     DataEnd,
+    began_level,
     controls_final,
     controls_rise,
+    events_between,
     final_intensity,
     first_sweep,
     kind_of,
     make_event,
+    marker_words,
     names_text,
     nearest_event,
     on_control,
     percent_text,
     role_of,
     span_text,
+    sweeps_words,
     times_text,
 )
+from .figures.marks import alert_end_s
 from .figures.overlay import final_sweep
 
 __all__ = ["conclusion", "decline_notes", "declines_paragraph", "final_text", "outcome_words",
@@ -39,7 +46,7 @@ __all__ = ["conclusion", "decline_notes", "declines_paragraph", "final_text", "o
 # ------------------------------------------------------------------------------ wording
 def when_text(seconds: float, clock: TimeAxis) -> str:
     """Clock time with the time elapsed since the recording's start beside it."""
-    elapsed = TimeAxis().text(seconds, True)
+    elapsed = clock.elapsed(seconds)
     return elapsed if clock.start is None else f"{clock.text(seconds, True)} (+{elapsed})"
 
 
@@ -52,12 +59,15 @@ def _first_words(result, criterion: str, name: str) -> str:
 def _since(result, event: AlertEvent, facts: CaseFacts) -> str:
     """When a finding began: "from 08:00:25 (lesioning; first below 50 % at 08:00:22)"."""
     clock = facts.clock
+    level = began_level(event)
     text = f"from {clock.text(event.onset_s, True)} ({event.phase}"
     first = first_sweep(event)
     if first is not None and first != event.onset_sweep:
         onset = float(result.sweeps.column("onset_s")[first])
         text += (f"; {_first_words(result, event.criterion, event.channels[0])} at "
                  f"{clock.text(onset, True)}")
+    if level:  # the level being lesioned where the change began
+        text += f", during {level} lesioning"
     return text + ")"
 
 
@@ -91,7 +101,7 @@ def outcome_words(result, alerts, facts: CaseFacts, cite: bool = False, after_s=
             parts.append(when if not open_ else f"{len(done)} of {len(alerts)} by {when}")
         else:
             when = f"{clock.text(last.recovery_s, True)} ({phase})"
-            when += _cite(facts, last.recovery_s, after_s) if cite else ""
+            when += _cite(facts, last.recovery_s, after_s, SYSTEMIC_CAUSES) if cite else ""
             parts.append(f"recovered by {when}" if not open_
                          else f"{len(done)} of {len(alerts)} recovered by {when}")
     parts += [_unassessable(a.channel, facts.ends[a.channel], clock, named)
@@ -103,16 +113,28 @@ def outcome_words(result, alerts, facts: CaseFacts, cite: bool = False, after_s=
     return "; ".join(parts)
 
 
-def _cite(facts: CaseFacts, at_s: float, after_s=None) -> str:
-    """The theatre event just before ``at_s``: ", 4 s after theatre event 1 (...)" or ""."""
-    found = nearest_event(facts.events, at_s, -np.inf if after_s is None else after_s)
+def _cite(facts: CaseFacts, at_s: float, after_s=None, kinds=None) -> str:
+    """The theatre event just before ``at_s``: ", 4 s after #3 (blood pressure: ...)" or "".
+
+    ``kinds``: the kinds of event that may be cited (see :func:`~.facts.citable`).
+    """
+    found = nearest_event(facts.events, at_s, -np.inf if after_s is None else after_s,
+                          kinds=kinds, scale=facts.clock.scale)
     if found is None:
         return ""
-    number, event = found
-    gap = int(round(at_s - event.at_s))
+    gap = int(round(facts.clock.surgical_s(at_s - found.at_s)))
     gap_text = f"{gap} s" if gap < 120 else f"{int(round(gap / 60))} min"
-    return (f", {gap_text} after theatre event {number} ({event.text}, "
-            f"{facts.clock.text(event.at_s, True)})")
+    return (f", {gap_text} after #{found.number} ({marker_words(found)}, "
+            f"{facts.clock.text(found.at_s, True)})")
+
+
+def _responses(result, alerts, facts: CaseFacts) -> str:
+    """What the team did while a focal change lasted: "; surgeon informed at 08:46:10 (#7)"."""
+    start = min(a.first_met_s if a.first_met_s is not None else a.onset_s for a in alerts)
+    end = max(alert_end_s(result, a) for a in alerts)
+    done = events_between(facts.events, start, end, RESPONSES)
+    return "".join(f"; {marker_words(m)} at {facts.clock.text(m.at_s, True)} (#{m.number})"
+                   for m in done)
 
 
 def _controls_words(result, alerts, facts: CaseFacts, other: bool) -> str:
@@ -133,8 +155,9 @@ def _controls_words(result, alerts, facts: CaseFacts, other: bool) -> str:
     level = percent_text(float(np.median(values)))
     if kind.style == "amplitude":
         if float(np.median(values)) > result.criteria.threshold_percent:
-            return f" while {who} held (median {level} of baseline)"
-        return f", deeper than {who}, themselves down to {level} of baseline"
+            return f" while {who} held (median {level} of baseline when it was called)"
+        return (f", deeper than {who}, themselves at a median of {level} of baseline when it "
+                "was called")
     return f" ({who} at {level} of their baseline {kind.noun})"
 
 
@@ -147,15 +170,19 @@ def _change_words(result, event: AlertEvent, facts: CaseFacts, noun: bool) -> st
     return kind.finding[0 if noun else 1].format(
         span=span_text([a.nadir_percent for a in event.alerts]), by=by,
         its="their" if len(event.channels) > 1 else "its",
-        rise_v="" if rise is None else f"{rise:g}")
+        rise_v="" if rise is None else f"{rise:g}", sweeps=sweeps_words(event))
 
 
 def _finding(result, event: AlertEvent, facts: CaseFacts, noun: bool, other=False,
              outcome=True) -> str:
     """One criterion's change on one or more channels (``noun``: name the measure)."""
     what = _change_words(result, event, facts, noun)
+    began = min(a.first_met_s if a.first_met_s is not None else a.onset_s
+                for a in event.alerts)
     return (f"{what} {_since(result, event, facts)}"
+            f"{_cite(facts, began, kinds=('intervention', 'position'))}"
             f"{_controls_words(result, event.alerts, facts, other)}"
+            f"{_responses(result, event.alerts, facts)}"
             + (f"; {outcome_words(result, event.alerts, facts)}" if outcome else ""))
 
 
@@ -206,6 +233,19 @@ def _focal_sentences(result, events, facts, control=False) -> list[str]:
         if len(merged) == 1 and kind_of(result, merged[0].criterion).style == "amplitude":
             out.append(f"{subject} {_finding(result, merged[0], facts, False, control)}.")
             continue
+        numbers = {getattr(a, "event", None) for m in merged for a in m.alerts}
+        if len(merged) > 1 and len(numbers) == len(names) and None not in numbers:
+            # One event per channel told by several alerts: its outcome is said once, for the
+            # event (an amplitude alert that ended while a threshold alert went on did not end
+            # the event), after each finding.
+            text = "; ".join(_finding(result, m, facts, True, control, False) for m in merged)
+            alerts = [a for m in merged for a in m.alerts]
+            open_ = [a for a in alerts if not a.recovered]
+            subject += f" (event{'s' if len(numbers) > 1 else ''} " \
+                       f"{names_text([str(n) for n in sorted(numbers)])})"
+            out.append(f"{subject}: {text}; as one event, "
+                       f"{outcome_words(result, open_ or alerts, facts)}.")
+            continue
         outcomes = {outcome_words(result, m.alerts, facts) for m in merged}
         shared = len(outcomes) == 1 and len(merged) > 1
         text = "; ".join(_finding(result, m, facts, True, control, not shared)
@@ -242,12 +282,13 @@ def _systemic_sentence(result, event: AlertEvent, facts: CaseFacts) -> str:
                       else f"{span} of their baseline {event.criterion}")
             if kind.style == "rise_v":
                 values = f"+{max(a.threshold_rise_v or 0 for a in alerts):g} V at most"
-            who_here = names_text([a.channel for a in alerts]) + (f" ({label})" if label else "")
-            groups.append(f"{who_here} to {values}" if kind.style != "rise_v"
+            who_here = names_text(list(dict.fromkeys(a.channel for a in alerts))) + (
+                f" ({label})" if label else "")
+            groups.append(f"{who_here} to a lowest {values}" if kind.style != "rise_v"
                           else f"{who_here} {values}")
     return (f"Systemic: {who} {kind.systemic_verb} {_since(result, event, facts)}"
-            f"{_cite(facts, event.onset_s)}: {'; '.join(groups)}; consistent with a "
-            f"blood-pressure or anaesthetic change. "
+            f"{_cite(facts, event.onset_s, kinds=SYSTEMIC_CAUSES)}: {'; '.join(groups)}; "
+            "consistent with a blood-pressure or anaesthetic change. "
             f"{_capital(outcome_words(result, event.alerts, facts, True, event.onset_s))}.")
 
 
@@ -372,7 +413,7 @@ def _at_the_end(result, facts: CaseFacts) -> str | None:
         items = [f"{channels[c].name} {percent_text(facts.final[c])}" if channels[c].name
                  not in facts.ends else f"{channels[c].name} {final_text(result, c, facts)}"
                  for c in watched]
-        text = (f"At the end of the recording, at {common[0]:g} V (baseline at "
+        text = (f"At the end of the recording, at {common[0]:g} V (baseline sweeps at "
                 f"{common[1]:g} V), ")
     else:
         items = [f"{channels[c].name} {final_text(result, c, facts)}" for c in watched]
@@ -386,7 +427,7 @@ def _at_the_end(result, facts: CaseFacts) -> str | None:
             text += f" ({names_text(early)} left out: no valid sweep to the end)"
     bases = sorted({pair[1] for c in watched if (pair := final_intensity(result, c))})
     if bases and common is None:
-        text += f" (baseline at {names_text([f'{b:g} V' for b in bases])})"
+        text += f" (baseline sweeps at {names_text([f'{b:g} V' for b in bases])})"
     return text + "; each channel the median of its last 3 valid sweeps."
 
 

@@ -67,6 +67,8 @@ def state_payload(session) -> dict:
         "criteria": result.criteria.name,
         "start_clock_s": (None if start is None else
                           start.hour * 3600 + start.minute * 60 + start.second),
+        "time_scale": clock.scale,
+        "synthetic": content.synthetic,
         "header": [list(row) for row in content.header],
         "conclusion": list(content.conclusion),
         "alerts_heading": content.alerts_heading,
@@ -95,8 +97,10 @@ def state_payload(session) -> dict:
                     "recovery_sweep": a.recovery_sweep,
                     "end_s": (a.recovery_s if a.recovered else float(onsets.max()))}
                    for a in result.alerts],
-        "events": [{"n": n, "at_s": e.at_s, "text": e.text, "kind": e.kind}
-                   for n, e in session.facts.events],
+        # Numbered as the report numbers them: the recording's markers and the sidecar's
+        # theatre events in one series.
+        "events": [{"n": m.number, "at_s": m.at_s, "text": m.text, "kind": m.kind,
+                    "source": m.source} for m in session.facts.events],
         "markers": [{"at_s": s, "text": t} for s, t in recording_markers(result)][:200],
         "rebaselines": [{"at_s": r.at_s, "reason": r.reason}
                         for r in result.settings.rebaselines],

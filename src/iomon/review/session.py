@@ -69,7 +69,7 @@ class ReviewSession:
         self.lock = threading.RLock()
         self.timings: dict[str, float] = {}
         self._cache: dict = {}
-        self.checksum = file_sha256(self.path) if self.path.is_file() else None
+        self.checksum = file_sha256(self.path)  # a folder of sweep files: its files' checksums
         self.version = 0
         self.case = self._load_case()
         self._read_and_condition()
@@ -96,9 +96,12 @@ class ReviewSession:
             return True
 
     def _load_case(self):
-        from ..case.sidecar import Case, read_case
+        from ..case.sidecar import Case, load_case, read_case
+        from ..io.bidsemg import is_bids_recording
 
         self._loaded = self._stamp()
+        if is_bids_recording(self.path):  # its BIDS files, the sidecar's sections over them
+            return load_case(self.path, self.sidecar if self.sidecar.is_file() else None)
         if self.sidecar.is_file():
             return read_case(self.sidecar, default_id=self.path.stem)
         return Case(self.path.stem)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..case.sidecar import Case, ChannelSpec
+from ..case.sidecar import Case, ChannelSpec, Simulation
 from ..io import ReadOptions
 from ..model.annotations import Annotation
 from ..model.errors import InputError
@@ -176,16 +176,54 @@ def _cautery(phase_of_sweep, share, rng):
     return contaminated
 
 
-def _annotations(bounds, onsets, intensity, baseline_marker_s, time_compression):
-    """The markers a monitoring system writes: phases, baseline and every stimulus."""
+def _annotations(bounds, onsets, intensity, baseline_marker_s, time_compression, levels=(),
+                 events=()):
+    """The markers a monitoring system writes: phases, baseline and every stimulus.
+
+    With the avulsed ``levels``, the lesioning is marked level by level (``Lesioning C5``...,
+    in equal spans); with the truth's ``events``, what the team typed meanwhile
+    (:func:`_theatre_markers`).
+    """
+    lesioning = bounds["lesioning"]
     marks = [Annotation(float(baseline_marker_s), 0.0, "Baseline"),
-             Annotation(bounds["lesioning"][0] / time_compression, 0.0, "DREZ lesioning start"),
-             Annotation(bounds["lesioning"][1] / time_compression, 0.0, "DREZ lesioning end"),
+             Annotation(lesioning[0] / time_compression, 0.0, "DREZ lesioning start"),
+             Annotation(lesioning[1] / time_compression, 0.0, "DREZ lesioning end"),
              Annotation(bounds["exposure"][0] / time_compression, 0.0, "Exposure start"),
              Annotation(bounds["closure"][0] / time_compression, 0.0, "Closure start")]
+    step = (lesioning[1] - lesioning[0]) / max(len(levels), 1)
+    marks += [Annotation((lesioning[0] + k * step) / time_compression, 0.0, f"Lesioning {level}")
+              for k, level in enumerate(levels)]
+    marks += [Annotation(at / time_compression, 0.0, text)
+              for at, text in _theatre_markers(events, bounds["closure"][1])]
     marks += [Annotation(float(t), 0.0, f"TcMEP {v:.0f}V C3-C4")
               for t, v in zip(onsets, intensity)]
     return sorted(marks, key=lambda a: a.onset_s)
+
+
+#: When the team types what it did about an injected change, s of the surgical clock from
+#: its start: the anaesthetist notes the hypotension a minute before the responses fall,
+#: treats it two minutes before they return; the surgeon is told of a focal drop two minutes
+#: after it began (a sustained change), and irrigates a minute later.
+THEATRE_MARKERS = {
+    "systemic": ((-60.0, "start", "Blood pressure: MAP 50 mmHg"),
+                 (-120.0, "end", "Anaesthesia: phenylephrine 100 µg")),
+    "focal": ((120.0, "start", "Surgeon informed"),
+              (180.0, "start", "Intervention: warm saline irrigation")),
+}
+THEATRE_MARKERS["loss"] = THEATRE_MARKERS["focal"]
+
+
+def _theatre_markers(events, case_end_s) -> list[tuple[float, str]]:
+    """Typed markers of the truth's events: (surgical clock s, text), within the case."""
+    out = []
+    for event in events:
+        for offset, anchor, text in THEATRE_MARKERS.get(event.kind, ()):
+            if anchor == "end" and not event.recovers:
+                continue
+            at = (event.start_nominal_s if anchor == "start" else event.end_nominal_s) + offset
+            if 0.0 < at < case_end_s:
+                out.append((at, text))
+    return out
 
 
 def _events(scenario, applied, channels, bounds, time_compression):
@@ -356,13 +394,15 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
     case = Case(case_id or f"SIM-{scenario}-{seed}", side, levels,
                 tuple(ChannelSpec(ch.name, ch.muscle, ch.side, ch.limb, ch.role)
                       for ch in channels),
-                read_options=ReadOptions(window_s=tuple(acquisition.window_s)))
+                read_options=ReadOptions(window_s=tuple(acquisition.window_s)),
+                simulation=Simulation(float(time_compression), scenario, int(seed)))
     marker_s = float(marker_nominal / time_compression)
+    events = _events(spec, applied, channels, bounds, time_compression)
     truth = _truth(spec, seed, (sfreq, time_compression, mains_hz, noise_uv), case, channels,
-                   traits, cvs, bounds, marker_s,
-                   _events(spec, applied, channels, bounds, time_compression),
+                   traits, cvs, bounds, marker_s, events,
                    SweepTruth(onsets, nominal, intensity, threshold_rise, tuple(phase_of_sweep),
                               contaminated), amplitude, onset, n_phases, acquisition)
     return SimulatedCase(plan, float(sfreq), channels,
-                         _annotations(bounds, onsets, intensity, marker_s, time_compression),
+                         _annotations(bounds, onsets, intensity, marker_s, time_compression,
+                                      levels, events),
                          case, truth)

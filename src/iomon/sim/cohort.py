@@ -4,8 +4,9 @@ The clinical facts follow what published DREZ series for brachial plexus avulsio
 report: mostly young men after motorcycle accidents, pain scores of 7-10 before surgery, about
 half with complete relief after it. They are drawn from a seeded generator, so the same seed
 gives the same series. ``new_deficit`` follows the monitoring truth: a case whose injected leg
-drop lasts to the end of the case (``focal_persistent``, ``loss``) leaves a new deficit, every
-other case none, so an alert audit run on the series has an answer to find.
+drop lasts to the end of the case (``focal_persistent``, ``loss``) leaves a new deficit in the
+leg of the lesioning side (``deficit_limbs``), every other case none, so an alert audit run on
+the series has an answer to find, per case and per limb.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ _ETIOLOGY_SHARE = (0.7, 0.15, 0.1, 0.05)
 _FIRST_DATE = datetime.date(2019, 3, 4)
 
 
-def clinical_facts(index: int, scenario: str, rng: np.random.Generator) -> dict:
-    """The ``[clinical]`` table of the ``index``-th case of a series (0-based)."""
+def clinical_facts(index: int, scenario: str, rng: np.random.Generator, side: str = "left"
+                   ) -> dict:
+    """The ``[clinical]`` table of the ``index``-th case of a series (0-based).
+
+    A new deficit is in the leg of the lesioning ``side`` (``deficit_limbs``), where the
+    simulator drops the responses.
+    """
     vas_pre = int(rng.integers(7, 11))
     outcome = rng.choice(3, p=(0.5, 0.35, 0.15))  # complete, partial, poor relief
     vas_post = (0 if outcome == 0 else int(rng.integers(1, 5)) if outcome == 1
@@ -52,6 +58,7 @@ def clinical_facts(index: int, scenario: str, rng: np.random.Generator) -> dict:
         "analgesics_post": bool(vas_post >= 3 or rng.random() < 0.15),
         "complications": complications,
         "new_deficit": deficit,
+        "deficit_limbs": [f"{side} lower"] if deficit else [],
     }
 
 
@@ -85,7 +92,7 @@ def write_cohort(out_dir: str | Path, n_cases: int, seed: int = 0, **simulate_kw
         case_id = f"P{index + 1:02d}"
         side = "left" if rng.random() < 0.6 else "right"
         levels = _LEVELS[int(rng.integers(len(_LEVELS)))]
-        clinical = clinical_facts(index, scenario, rng)
+        clinical = clinical_facts(index, scenario, rng, side)
         sim = simulate_case(scenario, seed * 1000 + index, side=side, levels=levels,
                             case_id=case_id, **simulate_kwargs)
         sim.case = dataclasses.replace(sim.case, clinical=clinical,

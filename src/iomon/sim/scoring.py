@@ -114,6 +114,9 @@ class CaseScore:
         The muscle of each false focal alert.
     criteria : str
         The preset that ran.
+    unassessable : int
+        Channel-events the export cannot show (a threshold rise where no sweep states its
+        intensity): not counted in ``injected``.
     """
 
     scenario: str
@@ -129,6 +132,7 @@ class CaseScore:
     events: list = field(default_factory=list)
     false_focal_muscles: list = field(default_factory=list)
     criteria: str = ""
+    unassessable: int = 0
 
 
 def _reference_sweep(event, onsets, truth, criteria):
@@ -154,8 +158,14 @@ def score_case(sim, result) -> CaseScore:
     focal = [a for a in result.alerts if a.scope == "focal" and not a.informational]
     score.false_focal_muscles = [muscles[a.channel] for a in focal if a.channel not in expected]
     score.false_focal = len(score.false_focal_muscles)
+    # An export that states no stimulus intensity (one file per sweep, as inomed's) cannot show
+    # a threshold rise: the criterion does not apply, and the event is not scored.
+    intensities = np.isfinite(result.sweeps.table["stim_intensity"].to_numpy(float)).any()
     for event in truth.events:
         if event.kind not in ("focal", "loss", "threshold"):
+            continue
+        if event.kind == "threshold" and not intensities:
+            score.unassessable += len([c for c in event.channels if c in expected])
             continue
         first = _reference_sweep(event, onsets, truth, result.criteria)
         for channel in event.channels:
@@ -261,6 +271,7 @@ def summarise(scores, muscles=None) -> dict:
         "cases": len(scores),
         "case_hours": hours,
         "injected": len(events),
+        "unassessable": sum(s.unassessable for s in scores),
         "sensitivity": len(found) / len(events) if events else float("nan"),
         "median_delay": float(np.median(delays)) if delays else float("nan"),
         "max_delay": float(max(delays)) if delays else float("nan"),

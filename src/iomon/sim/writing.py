@@ -25,7 +25,12 @@ __all__ = ["RECORDING_START", "sweep_file_name", "sweep_windows", "write_case_to
 
 
 def _toml_value(value) -> str:
-    """A TOML literal of a string, bool or number (JSON's string escapes are TOML's)."""
+    """A TOML literal of a string, bool, number or a list of them.
+
+    JSON's string escapes are TOML's.
+    """
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -62,6 +67,13 @@ def write_case_toml(case: Case, path: Path, recording: dict | None = None) -> No
         table.append(f"window_ms = [{window[0] * 1e3:g}, {window[1] * 1e3:g}]")
     if table:
         lines += ["", "[recording]", *table]
+    simulation = case.simulation
+    if simulation is not None:  # says the case is synthetic, and how compressed its time is
+        lines += ["", "[simulation]"] + [
+            f"{key} = {_toml_value(value)}" for key, value in (
+                ("time_compression", simulation.time_compression),
+                ("scenario", simulation.scenario), ("seed", simulation.seed))
+            if value is not None]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -351,8 +363,9 @@ def write_sweep_files(sim, folder: str | Path, window_s=(-0.010, 0.100), *,
     fixed range does); patient field ``X X X Anonymous``; no stimulus annotation. With
     ``markers`` the phase and ``Baseline`` markers go into the next sweep's file as EDF+
     annotations (their onsets may precede the record). The folder also gets the case sidecar
-    (``case.toml``, with ``[recording] stimulus_s`` when the window starts before the
-    stimulus) and, beside it, ``<folder>.truth.json``.
+    (``case.toml``, with ``[recording] mains_hz`` as a team states it for such exports, and
+    ``stimulus_s`` when the window starts before the stimulus) and, beside it,
+    ``<folder>.truth.json``.
 
     Parameters
     ----------
@@ -394,8 +407,13 @@ def write_sweep_files(sim, folder: str | Path, window_s=(-0.010, 0.100), *,
             _write_sweep(tmp / sweep_file_name(when, uids[k]), names, window, sfreq, start_s,
                          marks[k], range_mv)
         # Episodic files: the window is each file's, not one cut from a recording.
+        # Sweeps alone are too short to tell 50 from 60 Hz hum: the team states its mains, as
+        # iomon's note on such exports asks.
+        recording = {"mains_hz": int(round(sim.truth.mains_hz))}
+        if first < 0:
+            recording["stimulus_s"] = -first / sfreq
         write_case_toml(dataclasses.replace(sim.case, read_options=ReadOptions()),
-                        tmp / "case.toml", {"stimulus_s": -first / sfreq} if first < 0 else None)
+                        tmp / "case.toml", recording)
         if folder.exists():
             folder.rmdir()
         os.replace(tmp, folder)

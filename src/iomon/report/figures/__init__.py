@@ -1,9 +1,10 @@
 """Figures of a case: MEP trends, baseline against final, latency trends, stacked waveforms.
 
-Each figure is one module (:mod:`.trend`, :mod:`.overlay`, :mod:`.latency`,
-:mod:`.waveforms`) with a function that takes a :class:`~iomon.results.CaseResult` and returns
-a matplotlib Figure, so a case-report author can restyle or save it at any size, and a
-:class:`~.common.FigureSpec` (file name, heading, drawing, caption). :data:`FIGURES` lists
+Each figure is one module (:mod:`.trend`, :mod:`.threshold`, :mod:`.overlay`,
+:mod:`.latency`, :mod:`.waveforms`) with a function that takes a
+:class:`~iomon.results.CaseResult` and returns a matplotlib Figure, so a case-report author
+can restyle or save it at any size, and a :class:`~.common.FigureSpec` (file name, heading,
+drawing, caption, and whether the case has anything for it). :data:`FIGURES` lists
 them in the report's order; :func:`save_figures` draws each once per format and writes it as
 PNG (for the report) and SVG (for publication). What they share is in :mod:`.common` (colours,
 sizes, the grid of channel panels) and :mod:`.marks` (what trend panels draw: phases, events,
@@ -19,22 +20,24 @@ from pathlib import Path
 import numpy as np
 
 from ..clock import TimeAxis, whole_seconds
-from . import latency, overlay, trend, waveforms
+from . import latency, overlay, threshold, trend, waveforms
 from .common import COLOURS, PNG_DPI, FigureSpec, channel_grid, sweep_edges
 from .latency import latency_figure
 from .marks import alert_end_s, alert_lanes, excluded_runs
 from .overlay import final_sweep, overlay_figure, overlay_rows
+from .threshold import threshold_figure
 from .trend import trend_figure
 from .waveforms import RowChoice, choose_rows, rows_that_fit, waveform_figure
 
 __all__ = ["COLOURS", "FIGURES", "FigureFile", "FigureSpec", "RowChoice", "TimeAxis",
            "alert_end_s", "alert_lanes", "channel_grid", "choose_rows", "excluded_runs",
            "final_sweep", "latency_figure", "overlay_figure", "overlay_rows", "rows_that_fit",
-           "save_figures", "sweep_edges", "trend_figure", "waveform_figure", "whole_seconds",
-           "write_png"]
+           "save_figures", "sweep_edges", "threshold_figure", "trend_figure", "waveform_figure",
+           "whole_seconds", "write_png"]
 
 #: The report's figures, in its order.
-FIGURES: list[FigureSpec] = [trend.FIGURE, overlay.FIGURE, latency.FIGURE, waveforms.FIGURE]
+FIGURES: list[FigureSpec] = [trend.FIGURE, threshold.FIGURE, overlay.FIGURE, latency.FIGURE,
+                              waveforms.FIGURE]
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def save_figures(result, folder: Path, dpi: int = PNG_DPI, svg: bool = True,
     folder.mkdir(parents=True, exist_ok=True)
     made = []
     for spec in FIGURES if figures is None else figures:
+        if not spec.applies(result):
+            continue
         fig = spec.draw(result)
         png, svg_path = folder / f"{spec.name}.png", folder / f"{spec.name}.svg"
         write_png(fig, png, dpi)

@@ -41,6 +41,7 @@ COLOURS = {
     "event": "#000000",        # black: theatre events
     "final": "#000000",
     "reference": "#999999",    # grey: 100 % of baseline, baseline latency
+    "peak": "#009E73",         # bluish green: peak latency, beside the onset's blue
 }
 
 
@@ -112,8 +113,14 @@ def new_figure(width_in: float, height_in: float):
 
 
 def time_axis(result) -> TimeAxis:
-    """The recording's time axis (clock time when its start is known)."""
-    return TimeAxis(result.recording.start, result.recording.duration_s)
+    """The recording's time axis (clock time when its start is known).
+
+    A simulated case's times are shown on the surgical clock it stands for
+    (:func:`~iomon.report.clock.case_clock`).
+    """
+    from ..clock import case_clock
+
+    return case_clock(result)
 
 
 def time_span(result) -> tuple[float, float]:
@@ -285,9 +292,9 @@ def label_bottom(grid: Grid, clock: TimeAxis, span=None) -> None:
     """Label the bottom panels with the time axis (shared by every panel) over ``span``."""
     for ax in grid.bottom:
         ax.set_xlabel(clock.label())
-    clock.format(grid.bottom[0])
     if span is not None:
         grid.bottom[0].set_xlim(*span)
+    clock.format(grid.bottom[0])
 
 
 def legend(grid: Grid, handles):
@@ -308,11 +315,13 @@ class FigureSpec:
     """One figure of the case report: its file name, heading, drawing and caption.
 
     ``draw(result)`` returns a matplotlib Figure; ``caption(fig)`` says what it draws (a
-    figure may leave what its caption needs on itself, as ``fig.iomon_elements``). The report
-    draws the figures of :data:`iomon.report.figures.FIGURES` in order.
+    figure may leave what its caption needs on itself, as ``fig.iomon_elements``);
+    ``applies(result)`` whether the case has anything for it to show (default: always). The
+    report draws the figures of :data:`iomon.report.figures.FIGURES` in order.
     """
 
     name: str
     title: str
     draw: Callable
     caption: Callable
+    applies: Callable = lambda result: True

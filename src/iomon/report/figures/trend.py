@@ -30,6 +30,7 @@ from .marks import (
     mark_events,
     mark_exclusions,
     number_events,
+    numbered_markers,
     shade_lesioning,
     values_panel,
 )
@@ -66,7 +67,7 @@ def _trend_elements(result, picked, top) -> list[str]:
              ("rejected", bool(rejected.any())), ("excluded", excluded),
              ("lesioning", any(p.name == "lesioning" for p in result.phases))]
     kinds = [k for k, on in flags if on] + drawn_alert_kinds(result, names)
-    return kinds + (["event"] if result.case.events else [])
+    return kinds + (["event"] if numbered_markers(result) else [])
 
 
 def _intensity_panel(ax, result, onsets, intensity):
@@ -96,7 +97,7 @@ def trend_figure(result, channels=None, brackets=None):
     picked = picked_channels(result, channels)
     top = _percent_top(result, picked)
     elements = _trend_elements(result, picked, top)
-    margins = Margins(legend_rows=legend_rows(len(elements)), events=bool(result.case.events))
+    margins = Margins(legend_rows=legend_rows(len(elements)), events=bool(numbered_markers(result)))
     grid = grid_axes(result, 0.95, picked, margins, extra_top=int(varied))
     onsets = result.sweeps.column("onset_s")
     edges = sweep_edges(onsets)
@@ -126,7 +127,8 @@ def trend_figure(result, channels=None, brackets=None):
             ax.yaxis.get_major_locator().set_params(nbins=3)
             ax.set_ylabel("µV")
             titles[id(ax)] = f"{channel.name}  absent at baseline (µV, not alerted)"
-        mark_alerts(ax, result, channel.name, lane_frac, span, brackets)
+        mark_alerts(ax, result, channel.name, lane_frac / max(lanes, 1), span, brackets,
+                    grid.panel_in[0])
         panel_title(ax, titles[id(ax)])
     for ax in grid.first:
         number_events(ax, result, span, titles.get(id(ax), "stimulus intensity"),

@@ -22,9 +22,10 @@ from .common import (
     picked_channels,
     time_axis,
 )
-from .marks import alert_mask
+from .marks import alert_mask, text_width_in
 
-__all__ = ["choose_rows", "FIGURE", "RowChoice", "rows_that_fit", "waveform_figure"]
+__all__ = ["choose_rows", "FIGURE", "RowChoice", "row_labels", "rows_that_fit",
+           "waveform_figure"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,26 @@ class RowChoice:
     rule: str
 
 
-def _waveform_margins() -> Margins:
-    return Margins(legend_rows=0, left=1.12, column_gap=0.13, gap=0.3)
+def _waveform_margins(labels=()) -> Margins:
+    """The grid's margins; the left one holds the longest row label."""
+    longest = max((text_width_in(t, SMALL_PT) for t in labels), default=1.0)
+    return Margins(legend_rows=0, left=max(1.12, longest + 0.12), column_gap=0.13, gap=0.3)
+
+
+def row_labels(result, shown) -> list[str]:
+    """Each shown sweep's label: its number, clock time, phase and stimulus intensity.
+
+    "#12 08:53:40 les 400 V" (the intensity where the recording gives it, in its unit).
+    """
+    clock = time_axis(result)
+    intensity = result.sweeps.column("stim_intensity").astype(float)
+    units = result.sweeps.column("stim_unit").astype(str)
+    # The sweep number too: sweeps less than a second apart share a clock time.
+    return [f"#{i} {clock.text(t, True)} {_phase_short(p)}".strip()
+            + (f" {intensity[i]:g} {units[i] or ''}".rstrip() if np.isfinite(intensity[i])
+               else "")
+            for i, t, p in zip(shown, result.sweeps.column("onset_s")[shown],
+                               result.sweep_phase[shown])]
 
 
 def rows_that_fit(result) -> int:
@@ -44,7 +63,8 @@ def rows_that_fit(result) -> int:
     n_rows = channel_grid(result.sweeps.channels, fold=True)[0]
     margins = _waveform_margins()
     fixed = margins.top + margins.bottom + (n_rows - 1) * margins.gap
-    return int(max(4, min(MAX_ROWS, (MAX_HEIGHT_IN - fixed) / n_rows / ROW_IN - 1.5)))
+    extra = 1.3 * (not result.baseline.present.all())  # the "absent at baseline" row
+    return int(max(4, min(MAX_ROWS, (MAX_HEIGHT_IN - fixed) / n_rows / ROW_IN - 1.5 - extra)))
 
 
 def _ordinal(n: int) -> str:
@@ -107,7 +127,8 @@ def _row_spacing(result, shown, picked) -> dict:
 def waveform_figure(result, rows: RowChoice | None = None, channels=None):
     """Stacked conditioned sweeps per channel, first at the top.
 
-    Every row is labelled with its sweep number, clock time and phase (7 pt at print size).
+    Every row is labelled with its sweep number, clock time, phase and stimulus intensity (7
+    pt at print size).
     Baseline sweeps sky blue, sweeps within an alert episode vermillion, setup sweeps grey;
     rejected sweeps are not drawn (a cross marks their row). Shaded: the response window. With
     more than three muscles, two sit side by side within each side so that the rows keep their
@@ -116,14 +137,12 @@ def waveform_figure(result, rows: RowChoice | None = None, channels=None):
     rows = rows or choose_rows(result)
     shown = rows.sweeps
     picked = picked_channels(result, channels)
-    grid = grid_axes(result, ROW_IN * (shown.size + 1.5), picked, _waveform_margins(),
-                     fold=True)
+    any_absent = not result.baseline.present[picked].all()
+    grid = grid_axes(result, ROW_IN * (shown.size + 1.5 + 1.3 * any_absent), picked,
+                     _waveform_margins(row_labels(result, shown)), fold=True)
     ms = result.sweeps.times * 1e3
     alerted = alert_mask(result)
-    clock = time_axis(result)
-    # The sweep number too: sweeps less than a second apart share a clock time.
-    labels = [f"#{i} {clock.text(t, True)} {_phase_short(p)}" for i, t, p in zip(
-        shown, result.sweeps.column("onset_s")[shown], result.sweep_phase[shown])]
+    labels = row_labels(result, shown)
     spacing = _row_spacing(result, shown, picked)
     for c, ax in zip(picked, grid.panels):
         _stack(ax, ms, result.conditioned[shown, c] * 1e6, ~result.rejected[shown, c],
@@ -137,16 +156,20 @@ def waveform_figure(result, rows: RowChoice | None = None, channels=None):
         if ax.get_subplotspec().is_first_col():
             _row_labels(ax, labels, spacing[c])
         ax.xaxis.get_major_locator().set_params(nbins=4)
-        ax.set_ylim(-(shown.size - 0.2) * spacing[c], 1.2 * spacing[c])
+        # A channel absent at baseline says so in a row of its own below its traces (beside
+        # the name and the scale it would not fit; over the traces it would hide them): every
+        # panel keeps that row, so that rows stay level with their labels.
+        ax.set_ylim(-(shown.size - 0.2 + 1.3 * any_absent) * spacing[c], 1.2 * spacing[c])
         panel_title(ax, result.sweeps.ch_names[c], fontsize=FONT_PT)
         panel_title(ax, f"{spacing[c]:.0f} µV/row", loc="right", fontsize=SMALL_PT)
         if not result.baseline.present[c]:
-            # Inside the panel: beside the name and the scale it would not fit.
-            ax.text(0.5, 0.01, "absent at baseline", transform=ax.transAxes, ha="center",
-                    va="bottom", fontsize=SMALL_PT, color="0.25", zorder=3,
-                    bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none"))
+            ax.text(0.5, -(shown.size + 0.75) * spacing[c], "absent at baseline",
+                    transform=ax.get_yaxis_transform(), ha="center", va="center",
+                    fontsize=SMALL_PT, color="0.25", zorder=3)
     for ax in grid.bottom:
-        ax.set_xlabel("ms after the stimulus")
+        # The full label where the panel holds it (it would run into its neighbour's).
+        wide = text_width_in("ms after the stimulus", FONT_PT) < grid.panel_in[0] + 0.1
+        ax.set_xlabel("ms after the stimulus" if wide else "ms")
     grid.fig.iomon_rows = rows
     return grid.fig
 
@@ -187,8 +210,8 @@ def _stack(ax, ms, traces, valid, spacing, colours):
 
 def _waveform_caption(rows: RowChoice) -> str:
     return (f"Conditioned sweeps, first at the top, each row labelled with its sweep number "
-            f"(from 0, as in the alert table), clock time and phase (pre: pre-lesioning, les: "
-            f"lesioning, post: post-lesioning); shown: "
+            f"(from 0, as in the alert table), clock time, phase (pre: pre-lesioning, les: "
+            f"lesioning, post: post-lesioning) and stimulus intensity; shown: "
             f"{rows.rule}. Sky blue: baseline sweeps; vermillion: within an alert episode; "
             "grey: setup; crosses: rejected sweeps (not drawn). Each panel's scale (µV per "
             "row) is over it; a channel absent at baseline takes the responding channels' "

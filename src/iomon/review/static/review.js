@@ -45,9 +45,11 @@ function fmt(value, digits, unit) {
 }
 
 /* ------------------------------------------------------------------ time */
+/* A synthetic case's times are shown on the surgical clock it stands for (time_scale: its
+   time compression), as its report shows them; the file's seconds stay the data's. */
 function clockText(seconds) {
   const start = S.state.start_clock_s;
-  let t = Math.round(seconds) + (start == null ? 0 : start);
+  let t = Math.round(seconds * (S.state.time_scale || 1)) + (start == null ? 0 : start);
   if (start != null) t = ((t % 86400) + 86400) % 86400;
   const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), s = t % 60;
   return `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
@@ -60,7 +62,7 @@ function parseClock(text) {
   let t = parts[0] * 3600 + parts[1] * 60 + parts[2];
   const start = S.state.start_clock_s;
   if (start != null) t = (((t - start) % 86400) + 86400) % 86400;
-  return t;
+  return t / (S.state.time_scale || 1);
 }
 
 /* ------------------------------------------------------------------ trends */
@@ -411,7 +413,7 @@ async function select(sweep, channel) {
 /* ------------------------------------------------------------------ side panel */
 function renderSide() {
   const st = S.state;
-  $("case-title").textContent = `${st.case_id} · ${st.recording}`;
+  $("case-title").textContent = `${st.case_id} · ${st.recording}` + (st.synthetic ? ` · ${st.synthetic}` : "");
   $("criteria").textContent = `criteria ${st.criteria}`;
   $("conclusion").innerHTML = st.conclusion.map((p) => `<p>${esc(p)}</p>`).join("");
   $("alerts-heading").textContent = st.alerts_heading;
