@@ -101,10 +101,20 @@ def abf_file(folder: Path) -> Path:
     return path
 
 
+def as_from_a_terminal() -> None:
+    """SIGINT answered as at a terminal, even when the tests run in a background job.
+
+    A non-interactive shell starts a background job with SIGINT ignored, which its children
+    inherit: Python then installs no KeyboardInterrupt handler and the SIGINT cases would wait
+    forever for an iomon that never hears them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_info(env, path: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "iomon.cli", "info", str(path)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=as_from_a_terminal)
 
 
 def the_hung_parse(process: subprocess.Popen, pids: Path) -> int:
@@ -129,7 +139,7 @@ def test_a_guarded_parse_dies_with_iomon_info(tmp_path, hook, how):
             os.killpg(info.pid, signal.SIGINT)
         else:
             os.kill(info.pid, getattr(signal, how.split(",")[0]))
-        _, err = info.communicate()
+        _, err = info.communicate(timeout=120)
     finally:
         kill_survivors([info.pid])
     if how in ("SIGINT", "Ctrl-C"):
@@ -206,7 +216,7 @@ def test_cases_and_their_parses_die_with_an_ended_batch(tmp_path, hook, how):
     batch = subprocess.Popen([sys.executable, "-m", "iomon.cli", "batch", str(archive),
                               "--out", str(tmp_path / "out"), "--no-report", "--quiet"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=as_from_a_terminal)
     try:
         parse = the_hung_parse(batch, pids)
         case = int(Path(f"/proc/{parse}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -215,7 +225,7 @@ def test_cases_and_their_parses_die_with_an_ended_batch(tmp_path, hook, how):
             os.killpg(batch.pid, signal.SIGINT)
         else:
             os.kill(batch.pid, getattr(signal, how))
-        _, err = batch.communicate()
+        _, err = batch.communicate(timeout=120)
     finally:
         kill_survivors([batch.pid])
     if how == "Ctrl-C":
