@@ -29,6 +29,25 @@ def test_long_recording_benchmark_runs_small():
     assert "MNE pipeline / iomon:" in out and "iomon peak memory:" in out
 
 
+REAL_MEPS = ROOT.parent / "shared" / "realdata" / "mat_mep"
+
+
+@pytest.mark.skipif(not REAL_MEPS.is_dir(), reason="needs ../shared/realdata/mat_mep/")
+def test_the_real_mep_misses_are_listed_and_drawn(tmp_path):
+    """Each MEP off by more than 1 ms is one line with its marks, and drawn."""
+    figure = tmp_path / "misses.png"
+    out = run_benchmark("real_mep_agreement.py", "--misses-figure", str(figure))
+    table, listing = out.split("MEPs whose onset is more than 1 ms from MEPFeatX's")
+    pooled = next(line for line in table.splitlines() if line.startswith("all")).split()
+    n_meps, share = int(pooled[1]), float(pooled[4])  # MEPs; threshold onsets <= 1 ms, %
+    rows = [line for line in listing.splitlines()[2:] if line.startswith("ID")]
+    assert len(rows) == round(n_meps * (1 - share / 100))
+    for line in rows:
+        published, threshold = map(float, line.split()[2:4])
+        assert abs(published - threshold) > 1.0
+    assert figure.stat().st_size > 10_000
+
+
 @pytest.mark.slow
 def test_typical_export_benchmark_runs_small():
     """The command with and without the report, the report's steps, and a --no-report run
