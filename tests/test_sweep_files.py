@@ -323,7 +323,8 @@ def test_reading_a_folder_opens_each_file_a_few_times(folder, monkeypatch):
     assert max(counts) == 3  # the header, the annotations, the data record
 
 
-@pytest.mark.parametrize("window_s", [(0.0, 0.100), (0.0, 0.150), (-0.010, 0.100)])
+@pytest.mark.parametrize("window_s", [(0.0, 0.100), (0.0, 0.150), (-0.005, 0.095),
+                                      (-0.010, 0.100)])
 def test_hum_removed_from_sweeps_with_quiet_samples_at_one_end_leaves_the_noise(small_case,
                                                                                 window_s,
                                                                                 tmp_path):
