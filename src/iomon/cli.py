@@ -121,25 +121,17 @@ def _add_review(sub) -> None:
                         help="print the address only; do not open a browser")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (its help is the command-line documentation)."""
-    from .io import formats_text
-    from .sim import SCENARIOS
-
-    parser = argparse.ArgumentParser(
-        prog="iomon",
-        description="Analyse intraoperative TcMEP recordings: measurements, cited alert "
-                    "criteria and per-case reports.",
-    )
-    parser.add_argument("--version", action="version", version=f"iomon {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="simulate a DREZ case, analyse it, write its report")
     demo.add_argument("--out", default="iomon-demo", metavar="DIR",
                       help="output folder (default: iomon-demo)")
     demo.add_argument("--force", action="store_true",
                       help="write into a DIR that holds files iomon did not write, or another "
                            "case's results (only iomon's own files are replaced)")
+
+
+def _add_analyze(sub) -> None:
+    from .io import formats_text
 
     analyze = sub.add_parser(
         "analyze", help="analyse one recording and write its outputs",
@@ -164,10 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write into a --out that holds another case's results or files "
                               "iomon did not write (only iomon's own files are replaced)")
 
+
+def _add_info(sub) -> None:
+    from .io import formats_text
+
     info = sub.add_parser("info", help="what the reader sees: channels, sweeps, annotations, "
                                        "phases")
     info.add_argument("recording", metavar="RECORDING", help=_RECORDING_HELP + formats_text())
     info.add_argument("--case", metavar="FILE", default=None, help=_CASE_HELP)
+
+
+def _add_simulate(sub) -> None:
+    from .sim import SCENARIOS
 
     simulate = sub.add_parser(
         "simulate", help="write a synthetic DREZ case (or a case series) with its ground truth",
@@ -196,6 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
                                "jitter, polarity, shape), amplifier saturation and sweep window "
                                "drawn from the seed, as theatres differ (default fixed)")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (its help is the command-line documentation)."""
+    parser = argparse.ArgumentParser(
+        prog="iomon",
+        description="Analyse intraoperative TcMEP recordings: measurements, cited alert "
+                    "criteria and per-case reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"iomon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_demo(sub)
+    _add_analyze(sub)
+    _add_info(sub)
+    _add_simulate(sub)
     _add_batch(sub)
     _add_review(sub)
     _add_bids(sub)

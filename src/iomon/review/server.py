@@ -113,17 +113,25 @@ def _static(name: str) -> bytes:
     return resources.files("iomon.review").joinpath("static", name).read_bytes()
 
 
-def make_app(session, token: str, port: int):
-    """The review app of one session, guarded (see the module docstring)."""
-    from starlette.applications import Starlette
+def _error(status: int, text: str):
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"error": text}, status_code=status)
+
+
+def _locked(session, build, *args):
+    """``build(session, *args)`` under the session's lock (one analysis at a time)."""
+    with session.lock:
+        return build(session, *args)
+
+
+def _read_routes(session, token: str) -> list:
+    """The page, its files and what it asks for: the case's state, a sweep, a stack."""
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
     from .payload import stack_payload, state_payload, sweep_payload
-
-    def error(status, text):
-        return JSONResponse({"error": text}, status_code=status)
 
     async def index(request):
         page = _static("index.html").decode("utf-8").replace("__TOKEN__", token)
@@ -132,40 +140,48 @@ def make_app(session, token: str, port: int):
     async def static(request):
         name = request.path_params["name"]
         if name not in STATIC_FILES:
-            return error(404, "no such file")
+            return _error(404, "no such file")
         return Response(_static(name), media_type=STATIC_FILES[name])
-
-    def locked(build, *args):
-        with session.lock:
-            return build(session, *args)
 
     def fresh_state():
         session.refresh()  # the sidecar may have been edited by hand meanwhile
-        return locked(state_payload)
+        return _locked(session, state_payload)
 
     async def state(request):
         try:
             return JSONResponse(await run_in_threadpool(fresh_state))
         except InputError as err:
-            return error(422, " ".join(err.reason.splitlines()))
+            return _error(422, " ".join(err.reason.splitlines()))
 
     async def sweep(request):
         try:
             return JSONResponse(await run_in_threadpool(
-                locked, sweep_payload, int(request.path_params["n"])))
+                _locked, session, sweep_payload, int(request.path_params["n"])))
         except IndexError as err:
-            return error(404, str(err))
+            return _error(404, str(err))
 
     async def stack(request):
         try:
             q = request.query_params
             return JSONResponse(await run_in_threadpool(
-                locked, stack_payload, int(q["channel"]), int(q["last"]),
+                _locked, session, stack_payload, int(q["channel"]), int(q["last"]),
                 int(q.get("count", 40))))
         except (KeyError, ValueError):
-            return error(400, "channel and last sweep needed")
+            return _error(400, "channel and last sweep needed")
         except IndexError as err:
-            return error(404, str(err))
+            return _error(404, str(err))
+
+    return [Route("/", index), Route("/static/{name}", static), Route("/api/state", state),
+            Route("/api/sweep/{n:int}", sweep), Route("/api/stack", stack)]
+
+
+def _write_routes(session) -> list:
+    """The writes: an edit, its undo and the sign-off, each answered with the new state."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from .payload import state_payload
 
     async def act(request, action):
         try:
@@ -173,13 +189,13 @@ def make_app(session, token: str, port: int):
             if not isinstance(body, dict):
                 raise ValueError
         except ValueError:
-            return error(400, "a JSON object is needed")
+            return _error(400, "a JSON object is needed")
         try:
             answer = await run_in_threadpool(action, body)
         except InputError as err:
-            return error(422, " ".join(err.reason.splitlines()))
+            return _error(422, " ".join(err.reason.splitlines()))
         except (KeyError, TypeError, ValueError) as err:
-            return error(400, f"bad edit: {err}")
+            return _error(400, f"bad edit: {err}")
         return JSONResponse(answer)
 
     def do_edit(body):
@@ -188,15 +204,15 @@ def make_app(session, token: str, port: int):
         if not isinstance(entry, dict):
             raise TypeError("entry must be an object")
         written = session.edit(table, entry, body.get("reviewer", ""))
-        return {"written": written, "state": locked(state_payload)}
+        return {"written": written, "state": _locked(session, state_payload)}
 
     def do_undo(body):
         removed = session.undo()
-        return {"removed": removed, "state": locked(state_payload)}
+        return {"removed": removed, "state": _locked(session, state_payload)}
 
     def do_signoff(body):
         out = session.sign_off(body.get("reviewer", ""))
-        return {"out": str(out), "state": locked(state_payload)}
+        return {"out": str(out), "state": _locked(session, state_payload)}
 
     async def edit(request):
         return await act(request, do_edit)
@@ -207,12 +223,15 @@ def make_app(session, token: str, port: int):
     async def signoff(request):
         return await act(request, do_signoff)
 
-    app = Starlette(routes=[
-        Route("/", index), Route("/static/{name}", static), Route("/api/state", state),
-        Route("/api/sweep/{n:int}", sweep), Route("/api/stack", stack),
-        Route("/api/edit", edit, methods=["POST"]), Route("/api/undo", undo, methods=["POST"]),
-        Route("/api/signoff", signoff, methods=["POST"]),
-    ])
+    return [Route("/api/edit", edit, methods=["POST"]), Route("/api/undo", undo, methods=["POST"]),
+            Route("/api/signoff", signoff, methods=["POST"])]
+
+
+def make_app(session, token: str, port: int):
+    """The review app of one session, guarded (see the module docstring)."""
+    from starlette.applications import Starlette
+
+    app = Starlette(routes=_read_routes(session, token) + _write_routes(session))
     return Guard(app, token, port)
 
 

@@ -315,6 +315,39 @@ def _channel_cvs(channels, cv, cv_scale):
     return cvs * cv_scale
 
 
+def _sweep_responses(spec, traits, channels, nominal, bounds, intensity, threshold_rise, n_ramp,
+                     cvs, focal_sweeps, acquisition, rng):
+    """Every sweep's response on every channel, the scenario's drops and fades in.
+
+    Returns (amplitude V, the intensity used, onset s, the focal changes applied).
+    """
+    factor, applied = amplitude_factors(spec, nominal, bounds["lesioning"],
+                                        bounds["closure"][1], spec.focal_targets(channels),
+                                        focal_sweeps)
+    amplitude, intensity = _responses(spec, traits, channels, nominal, intensity,
+                                      threshold_rise, factor, bounds["closure"][1], n_ramp,
+                                      cvs, rng)
+    onset = (traits.onset_s[None, :] + summation_delay_s(acquisition)
+             + rng.normal(0.0, physiology.ONSET_JITTER_S, amplitude.shape))
+    return amplitude, intensity, onset, applied
+
+
+def _baseline_marker_s(nominal, n_ramp, time_compression) -> float:
+    """When the Baseline marker is placed in the file: just before the first baseline sweep."""
+    marker_nominal = ((nominal[n_ramp] - BASELINE_MARKER_LEAD_S) if nominal.size > n_ramp
+                      else 0.0)
+    return float(marker_nominal / time_compression)
+
+
+def _sidecar(case_id, side, levels, channels, acquisition, simulation) -> Case:
+    """The case sidecar the simulator writes beside the recording."""
+    return Case(case_id, side, levels,
+                tuple(ChannelSpec(ch.name, ch.muscle, ch.side, ch.limb, ch.role)
+                      for ch in channels),
+                read_options=ReadOptions(window_s=tuple(acquisition.window_s)),
+                simulation=simulation)
+
+
 def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 5000.0,
                   muscles=DEFAULT_MUSCLES, side: str = "left", levels=("C5", "C6", "C7", "C8"),
                   schedule: Schedule = DEFAULT_SCHEDULE, time_compression: float = 20.0,
@@ -375,34 +408,23 @@ def simulate_case(scenario: str = "stable", seed: int = 0, *, sfreq: float = 500
     onsets = _file_onsets(nominal, time_compression, acquisition)
     n_ramp = min(schedule.pre_baseline_sweeps, nominal.size - 1)
     intensity, threshold_rise = _intensities(spec, nominal, bounds["lesioning"], n_ramp)
-    marker_nominal = ((nominal[n_ramp] - BASELINE_MARKER_LEAD_S) if nominal.size > n_ramp
-                      else 0.0)
     traits = physiology.channel_traits(channels, side, levels, rng)
-    factor, applied = amplitude_factors(spec, nominal, bounds["lesioning"],
-                                        bounds["closure"][1], spec.focal_targets(channels),
-                                        focal_sweeps)
     cvs = _channel_cvs(channels, cv, cv_scale)
-    amplitude, intensity = _responses(spec, traits, channels, nominal, intensity,
-                                      threshold_rise, factor, bounds["closure"][1], n_ramp,
-                                      cvs, rng)
-    onset = (traits.onset_s[None, :] + summation_delay_s(acquisition)
-             + rng.normal(0.0, physiology.ONSET_JITTER_S, amplitude.shape))
+    amplitude, intensity, onset, applied = _sweep_responses(
+        spec, traits, channels, nominal, bounds, intensity, threshold_rise, n_ramp, cvs,
+        focal_sweeps, acquisition, rng)
     contaminated = _cautery(phase_of_sweep, spec.cautery_share, rng)
     plan, n_phases = signal.record(len(channels), onsets, sfreq, mains_hz, noise_uv * 1e-6,
                                    traits.templates, amplitude, onset, contaminated, rng,
                                    acquisition, np.random.default_rng([int(seed), 0x7A1]))
-    case = Case(case_id or f"SIM-{scenario}-{seed}", side, levels,
-                tuple(ChannelSpec(ch.name, ch.muscle, ch.side, ch.limb, ch.role)
-                      for ch in channels),
-                read_options=ReadOptions(window_s=tuple(acquisition.window_s)),
-                simulation=Simulation(float(time_compression), scenario, int(seed)))
-    marker_s = float(marker_nominal / time_compression)
+    case = _sidecar(case_id or f"SIM-{scenario}-{seed}", side, levels, channels, acquisition,
+                    Simulation(float(time_compression), scenario, int(seed)))
+    marker_s = _baseline_marker_s(nominal, n_ramp, time_compression)
     events = _events(spec, applied, channels, bounds, time_compression)
     truth = _truth(spec, seed, (sfreq, time_compression, mains_hz, noise_uv), case, channels,
                    traits, cvs, bounds, marker_s, events,
                    SweepTruth(onsets, nominal, intensity, threshold_rise, tuple(phase_of_sweep),
                               contaminated), amplitude, onset, n_phases, acquisition)
-    return SimulatedCase(plan, float(sfreq), channels,
-                         _annotations(bounds, onsets, intensity, marker_s, time_compression,
-                                      levels, events),
-                         case, truth)
+    annotations = _annotations(bounds, onsets, intensity, marker_s, time_compression, levels,
+                               events)
+    return SimulatedCase(plan, float(sfreq), channels, annotations, case, truth)
