@@ -21,7 +21,7 @@ Usage::
 
     python benchmarks/long_recording.py                  # 1 h x 16 channels (the issue's file)
     python benchmarks/long_recording.py --small          # CI: 3 min x 8 channels, for crashes
-    python benchmarks/long_recording.py --scaling        # 15 min, 1 h, 4 h; 8, 16, 24 channels
+    python benchmarks/long_recording.py --scaling        # 15 min, 1, 4, 8 h; 8, 16, 24 channels
     python benchmarks/long_recording.py --keep DIR       # keep (and reuse) the simulated files
 """
 
@@ -178,8 +178,8 @@ def main():
     parser.add_argument("--small", action="store_true",
                         help="3 minutes x 8 channels at 5 kHz: a quick run for CI")
     parser.add_argument("--scaling", action="store_true",
-                        help="iomon alone on 15 min, 1 h and 4 h (16 channels) and on 8 and 24 "
-                             "channels (15 min)")
+                        help="iomon alone on 15 min, 1 h, 4 h and 8 h (16 channels) and on 8 "
+                             "and 24 channels (15 min)")
     parser.add_argument("--keep", default=None, help="folder to keep and reuse recordings in")
     args = parser.parse_args()
     if args.small:
@@ -188,7 +188,7 @@ def main():
     folder.mkdir(parents=True, exist_ok=True)
     try:
         if args.scaling:
-            lengths = (3, 6) if args.small else (15, 60, 240)
+            lengths = (3, 6) if args.small else (15, 60, 240, 480)
             scaling(folder, args.sfreq, lengths, (8, 16, 24), keep=bool(args.keep))
         else:
             path = make_recording(folder, args.minutes, args.channels, args.sfreq)

@@ -473,12 +473,16 @@ def test_measuring_in_chunks_of_sweeps_changes_nothing(monkeypatch):
     from pathlib import Path
 
     import iomon.processing.measures
+    from iomon.io import read
     from iomon.pipeline import analyze_file
 
     recording = Path(__file__).resolve().parents[1] / "recordings" / "drez_systemic.edf"
     whole = analyze_file(recording).measurements
     assert whole.amplitude.shape[0] > 3 * 7
-    monkeypatch.setattr(iomon.processing.measures, "CHUNK_SWEEPS", 7)
+    recording_shape = read(recording).sweeps.shape
+    # Chunks of 7 sweeps.
+    monkeypatch.setattr(iomon.processing.measures, "CHUNK_BYTES",
+                        7 * 8 * recording_shape[1] * recording_shape[2])
     chunked = analyze_file(recording).measurements
     for field in dataclasses.fields(whole):
         np.testing.assert_array_equal(getattr(chunked, field.name), getattr(whole, field.name),

@@ -336,12 +336,14 @@ def _print_artefact(sweeps, case) -> list[str]:
     import numpy as np
 
     from .pipeline import plan_artefact
+    from .processing.conditioning import ARTEFACT_SWEEPS, spread_sweeps
     from .processing.settings import Settings, resolve
 
     resolved = resolve(Settings(), case.processing, sweeps.times, sweeps.sfreq,
                        sidecar_path=case.source)
-    windows, train, notes = plan_artefact(sweeps.data, sweeps.times, sweeps.sfreq,
-                                          sweeps.channels, resolved.artefact_s)
+    windows, train, notes = plan_artefact(
+        sweeps.rows(spread_sweeps(sweeps.n_sweeps, ARTEFACT_SWEEPS)), sweeps.times,
+        sweeps.sfreq, sweeps.channels, resolved.artefact_s)
     if np.isnan(windows).all():
         print("artefact:   not blanked ([processing] artefact_ms = \"none\")")
         return notes

@@ -25,6 +25,7 @@ from .case.sidecar import SIMULATOR, Case, Simulation
 from .io import Recording
 from .model.annotations import Marker, Phase, assign_levels, numbered_markers
 from .model.notes import Note
+from .model.spill import SpilledSweeps
 from .model.sweeps import Sweeps
 from .processing.baseline import Baseline, BaselineSet
 from .processing.conditioning import Train
@@ -79,8 +80,8 @@ class CaseResult:
     criteria : Criteria
     settings : Resolved
         Every processing setting used.
-    conditioned : array of float, shape (n_sweeps, n_channels, n_samples)
-        The conditioned sweeps, V.
+    conditioned : array of float32, shape (n_sweeps, n_channels, n_samples), or SpilledSweeps
+        The conditioned sweeps, V; a long recording's in a temporary file, indexed alike.
     artefact_s : array of float, shape (n_channels, 2)
         The blanked span per channel, s; NaN where nothing was blanked.
     train : Train or None
@@ -121,7 +122,7 @@ class CaseResult:
     setup: np.ndarray
     criteria: Criteria
     settings: Resolved
-    conditioned: np.ndarray = field(repr=False)
+    conditioned: np.ndarray | SpilledSweeps = field(repr=False)
     artefact_s: np.ndarray
     train: Train | None
     band_hz: tuple[float, float] | None
@@ -139,8 +140,12 @@ class CaseResult:
     declines: tuple[UnexplainedDrop, ...] = ()
 
     def __post_init__(self):
-        for name in ("conditioned", "artefact_s", "windows", "rejected", "reject_reason",
-                     "percent", "sweep_phase", "setup"):
+        names = ("artefact_s", "windows", "rejected", "reject_reason", "percent",
+                 "sweep_phase", "setup")
+        # Spilled conditioned sweeps (a long recording's) stay in their file.
+        if not isinstance(self.conditioned, SpilledSweeps):
+            names = ("conditioned",) + names
+        for name in names:
             value = np.asarray(getattr(self, name))
             value.flags.writeable = False
             object.__setattr__(self, name, value)

@@ -502,13 +502,19 @@ def check_times(values, what: str, path) -> np.ndarray:
     return values
 
 
-def check_sweep_size(n_sweeps: int, n_channels: int, n_samples: int, path) -> None:
-    """Refuse sweeps too large to hold (MAX_SWEEP_VALUES): a damaged count or rate."""
+def check_sweep_size(n_sweeps: int, n_channels: int, n_samples: int, path,
+                     bytes_per_value: int = 8) -> None:
+    """Refuse sweeps too large to hold (MAX_SWEEP_VALUES): a damaged count or rate.
+
+    ``bytes_per_value``: 8 for sweeps held as read (float64), 4 for sweeps streamed from
+    their file, of which only the conditioned sweeps are held (float32), so twice as many fit.
+    """
     values = int(n_sweeps) * int(n_channels) * int(n_samples)
-    if values > MAX_SWEEP_VALUES:
+    limit_bytes = MAX_SWEEP_VALUES * 8
+    if values * bytes_per_value > limit_bytes:
         raise InputError(f"{n_sweeps} sweeps x {n_channels} channels x {n_samples} samples "
-                         f"would need {values * 8 / 1e9:.1f} GB: more than iomon holds "
-                         f"({MAX_SWEEP_VALUES * 8 / 1e9:.1f} GB); the file's counts or rates "
+                         f"would need {values * bytes_per_value / 1e9:.1f} GB: more than iomon "
+                         f"holds ({limit_bytes / 1e9:.1f} GB); the file's counts or rates "
                          "look damaged", path)
 
 

@@ -40,9 +40,9 @@ from .base import (
     unit_scale,
 )
 
-__all__ = ["MAX_EPISODE_S", "READER", "BdfSignal", "EdfSignal", "HeaderSignal", "Records",
-           "check_header", "header_signals", "read_edf", "read_tals",
-           "read_windows", "record_tals", "voltage_channels"]
+__all__ = ["MAX_EPISODE_S", "READER", "STREAM_BYTES", "BdfSignal", "EdfSignal", "HeaderSignal",
+           "Records", "check_header", "header_signals", "read_edf", "read_tals", "read_windows",
+           "record_tals", "sweep_windows", "voltage_channels"]
 
 
 def check_header(path: Path) -> dict:
@@ -523,9 +523,34 @@ def read_windows(records, signals, starts, n_samples, path=None):
     ``starts`` are sample indices of the concatenated records at the signals' rate.
     """
     check_sweep_size(len(starts), len(signals), n_samples, path)
+    return records.windows(signals, starts, n_samples, _scales(signals))
+
+
+def _scales(signals) -> list:
     # No unit: µV, as noted.
-    scales = [unit_scale(signal.physical_dimension) or 1e-6 for signal in signals]
-    return records.windows(signals, starts, n_samples, scales)
+    return [unit_scale(signal.physical_dimension) or 1e-6 for signal in signals]
+
+
+#: Sweeps taking more than this many bytes (float64) are not read with the recording but when
+#: the analysis asks for them, a chunk at a time (a SweepSource): an hour of 16 channels at
+#: 10 kHz is 250 MB of sweeps, and the conditioned sweeps are held beside them otherwise.
+STREAM_BYTES = 64 << 20
+
+
+def sweep_windows(records, signals, starts, n_samples, path):
+    """The sweeps' windows: read now (an array) or, beyond :data:`STREAM_BYTES`, when asked for.
+
+    Returns an array of float, shape (n_windows, n_signals, n_samples), V, or a
+    :class:`~iomon.model.sweeps.SweepSource` of that shape reading them from the file.
+    """
+    if len(starts) * len(signals) * n_samples * 8 <= STREAM_BYTES:
+        return read_windows(records, signals, starts, n_samples, path)
+    from ..model.sweeps import SweepSource
+
+    check_sweep_size(len(starts), len(signals), n_samples, path, bytes_per_value=4)
+    starts, scales = np.asarray(starts, dtype=np.int64), _scales(signals)
+    return SweepSource((len(starts), len(signals), n_samples),
+                       lambda index: records.windows(signals, starts[index], n_samples, scales))
 
 
 #: Longest run of contiguous records taken for one sweep of an EDF+D file without stimulus
@@ -731,7 +756,7 @@ def read_edf(path: str | Path, options: ReadOptions | None = None, *, stimuli=No
         stimuli, options.window_s, sfreq,
         lambda stimulus, first, n: timeline.window_start(stimulus.onset_s + first / sfreq, n),
         notes, path, span_samples=n_total)
-    data = read_windows(header["records"], emg, starts, times.size, path)
+    data = sweep_windows(header["records"], emg, starts, times.size, path)
     mains = _mains(header["records"], emg, timeline, starts, duration, first_record_s, sfreq)
     return assemble(path, kind, header["reader"], data, times, sfreq,
                     [s.label.strip() for s in emg], stimuli, duration, annotations=annotations,

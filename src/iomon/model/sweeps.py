@@ -23,7 +23,7 @@ SIDES = ("left", "right")
 LIMBS = ("upper", "lower")
 ROLES = ("test", "control")
 
-__all__ = ["Channel", "Sweeps", "TABLE_COLUMNS", "intensity_varies"]
+__all__ = ["Channel", "SweepSource", "Sweeps", "TABLE_COLUMNS", "intensity_varies"]
 
 #: Columns of :attr:`Sweeps.table`, in order (a reader may add its own after them).
 TABLE_COLUMNS = ("onset_s", "stim_intensity", "stim_unit", "montage")
@@ -65,13 +65,45 @@ class Channel:
                 )
 
 
+class SweepSource:
+    """Sweeps read from their file when asked for, a few at a time, instead of held.
+
+    A reader hands one to :class:`Sweeps` in place of an array when holding every sweep
+    would take more memory than the analysis needs (hours of sweeps at 10 kHz): the pipeline
+    then conditions and measures them chunk by chunk from the file (:meth:`Sweeps.rows`), and
+    memory holds the conditioned sweeps, not the raw ones beside them.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (n_sweeps, n_channels, n_samples).
+    read : callable
+        ``read(index)`` with an array of sweep indices returns their signals, V: an array of
+        float, shape (len(index), n_channels, n_samples).
+    """
+
+    def __init__(self, shape, read):
+        self.shape = tuple(int(n) for n in shape)
+        self._read = read
+
+    def read(self, index) -> np.ndarray:
+        """The signals of the sweeps at ``index`` (array of int), V, as float64."""
+        index = np.asarray(index, dtype=np.intp).reshape(-1)
+        data = np.asarray(self._read(index), dtype=np.float64)
+        if data.shape != (index.size,) + self.shape[1:]:
+            raise ValueError(f"a sweep source read {data.shape} for {index.size} sweeps of "
+                             f"{self.shape[1:]}")
+        return data
+
+
 class Sweeps:
     """Stimulus-locked sweeps of a case.
 
     Parameters
     ----------
-    data : array of float, shape (n_sweeps, n_channels, n_samples)
-        Signals in volts. Time is on the last axis.
+    data : array of float, shape (n_sweeps, n_channels, n_samples), or SweepSource
+        Signals in volts. Time is on the last axis. A :class:`SweepSource` is read when the
+        sweeps are asked for (:meth:`rows`, :attr:`data`), never held whole.
     times : array of float, shape (n_samples,)
         Seconds relative to the stimulus, strictly increasing and evenly spaced at ``1/sfreq``.
     sfreq : float
@@ -88,8 +120,9 @@ class Sweeps:
     def __init__(self, data, times, sfreq, channels, table=None):
         import pandas as pd
 
-        data = np.asarray(data, dtype=np.float64)
-        if data.ndim != 3:
+        if not isinstance(data, SweepSource):
+            data = np.asarray(data, dtype=np.float64)
+        if len(data.shape) != 3:
             raise InputError(
                 f"sweep data must have shape (n_sweeps, n_channels, n_samples), got {data.shape}"
             )
@@ -133,8 +166,9 @@ class Sweeps:
         if np.isfinite(onsets).all() and np.any(np.diff(onsets) < 0):
             raise InputError("sweeps must be in time order (onset_s increasing)")
 
-        data = data.view()
-        data.flags.writeable = False
+        if not isinstance(data, SweepSource):
+            data = data.view()
+            data.flags.writeable = False
         times = times.copy()
         times.flags.writeable = False
         self._data = data
@@ -145,8 +179,38 @@ class Sweeps:
 
     @property
     def data(self) -> np.ndarray:
-        """Signals, V, shape (n_sweeps, n_channels, n_samples); read-only."""
+        """Signals, V, shape (n_sweeps, n_channels, n_samples); read-only.
+
+        Sweeps from a :class:`SweepSource` are read whole for each access: go through
+        :meth:`rows` to keep memory to a chunk.
+        """
+        if isinstance(self._data, SweepSource):
+            data = self._data.read(np.arange(self._data.shape[0]))
+            data.flags.writeable = False
+            return data
         return self._data
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the sweeps are read from their file when asked for (a SweepSource)."""
+        return isinstance(self._data, SweepSource)
+
+    def rows(self, index) -> np.ndarray:
+        """The signals of some sweeps, V: shape (n_index, n_channels, n_samples), float64.
+
+        ``index`` is a slice or an array of sweep indices. Held sweeps give a read-only
+        view or copy; streamed ones are read from the file, only these.
+        """
+        if isinstance(self._data, SweepSource):
+            if isinstance(index, slice):
+                index = np.arange(self._data.shape[0])[index]
+            return self._data.read(index)
+        return self._data[index]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(n_sweeps, n_channels, n_samples), without reading streamed sweeps."""
+        return tuple(self._data.shape)
 
     @property
     def times(self) -> np.ndarray:
@@ -176,12 +240,12 @@ class Sweeps:
     @property
     def n_sweeps(self) -> int:
         """Number of sweeps."""
-        return self.data.shape[0]
+        return self.shape[0]
 
     @property
     def n_channels(self) -> int:
         """Number of channels."""
-        return self.data.shape[1]
+        return self.shape[1]
 
     @property
     def ch_names(self) -> list[str]:
@@ -191,17 +255,17 @@ class Sweeps:
     def __repr__(self) -> str:
         return (
             f"<Sweeps | {self.n_sweeps} sweeps x {self.n_channels} channels x "
-            f"{self.data.shape[2]} samples, {self.sfreq:g} Hz, "
+            f"{self.shape[2]} samples, {self.sfreq:g} Hz, "
             f"{self.times[0] * 1e3:.1f} to {self.times[-1] * 1e3:.1f} ms>"
         )
 
     # ------------------------------------------------------------------ selection (copies)
     def _subset(self, sweep_index=None, channel_index=None) -> Sweeps:
-        data = self.data
+        # Streamed sweeps: only the selected ones are read.
+        data = self.rows(sweep_index) if sweep_index is not None else self.data
         table = self._table
         channels = self.channels
         if sweep_index is not None:
-            data = data[sweep_index]
             table = table.iloc[sweep_index]
         if channel_index is not None:
             data = data[:, channel_index]

@@ -22,8 +22,9 @@ __all__ = ["ARTEFACT_MARGINS_S", "ARTEFACT_SWEEPS", "DEFAULT_ARTEFACT_S", "DEFAU
            "artefact_windows", "bandpass", "blank_artefact", "check_band", "clipped_sweeps",
            "condition", "detect_mains", "find_train", "first_pulse", "hum_fits",
            "noise_window_mask", "plan_artefact", "pre_stimulus_mask", "rail_end", "rail_samples",
-           "reference_mask", "reject_sweeps", "remove_mains", "remove_offset", "slope_ratio",
-           "spread_sweeps", "sweep_noise", "tail_end", "typical_size"]
+           "raw_faults", "reference_mask", "reject_sweeps", "remove_mains", "remove_offset",
+           "sizes_after", "slope_ratio", "spread_sweeps", "sweep_noise", "tail_end",
+           "typical_size"]
 
 #: Default IONM band for TcMEP (Hz). The 2 Hz high-pass edge was chosen by measurement
 #: (benchmarks/real_mep_agreement.py --band-sweep): on real TMS MEPs a 10 Hz edge shaved up
@@ -641,23 +642,35 @@ def typical_size(conditioned, times, after_s) -> np.ndarray:
     -------
     array of float, shape (n_channels,)
     """
-    out = np.full(conditioned.shape[1], np.nan)
-    for c, start in enumerate(np.broadcast_to(after_s, out.shape)):
+    return np.median(sizes_after(conditioned, times, after_s), axis=0)
+
+
+def sizes_after(conditioned, times, after_s) -> np.ndarray:
+    """Every sweep's peak-to-peak after its channel's artefact, V (:func:`typical_size` per sweep).
+
+    Returns
+    -------
+    array of float, shape (n_sweeps, n_channels)
+        NaN on channels with fewer than 2 samples after the artefact.
+    """
+    out = np.full(conditioned.shape[:2], np.nan)
+    for c, start in enumerate(np.broadcast_to(after_s, out.shape[1:])):
         span = times > start
         if span.sum() >= 2:
-            out[c] = np.median(np.ptp(conditioned[:, c][:, span], axis=-1))
+            out[:, c] = np.ptp(conditioned[:, c][:, span], axis=-1)
     return out
 
 
 def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_run_s=0.001,
                   sfreq=None, typical=None, share=NOISE_REJECT_SHARE, quiet=None, times=None,
-                  artefact_s=None):
+                  artefact_s=None, faults=None):
     """Decide which sweep x channel pairs cannot be measured, and why.
 
     Parameters
     ----------
-    raw : array of float, shape (n_sweeps, n_channels, n_samples)
-        Sweeps before filtering (clipping and flat lines are seen there).
+    raw : array of float, shape (n_sweeps, n_channels, n_samples), or None
+        Sweeps before filtering (clipping and flat lines are seen there); None with
+        ``faults``.
     noise : array of float, shape (n_sweeps, n_channels)
         Pre-stimulus noise of each sweep (see :func:`sweep_noise`).
     noise_ratio : float
@@ -672,18 +685,22 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
         A run at the sweep's extreme value lasting this long is amplifier clipping.
     sfreq : float
         Sampling rate (Hz), needed for ``clip_run_s``.
-    quiet : array of float, shape (n_sweeps, n_channels, n_quiet), optional
-        The filtered noise windows (see :func:`sweep_noise`). Given, the noise judged is
-        their robust SD (:func:`iomon.processing.onsets.robust_noise`, 1.4826 x the median
-        absolute deviation), sweep and channel alike: a brief burst of interference or a step
-        inside an otherwise clean window does not make it noisy, noise throughout the window
-        (electrocautery) does. Another lab's small MEPs (56-84 µV) were rejected by the
+    quiet : array of float, shape (n_sweeps, n_channels, n_quiet), or QuietFigures, optional
+        The filtered noise windows (see :func:`sweep_noise`) or their figures. Given, the noise
+        judged is their robust SD (:func:`iomon.processing.onsets.robust_noise`, 1.4826 x the
+        median absolute deviation), sweep and channel alike: a brief burst of interference or a
+        step inside an otherwise clean window does not make it noisy, noise throughout the
+        window (electrocautery) does. Another lab's small MEPs (56-84 µV) were rejected by the
         standard deviation of such windows.
     times : array of float, shape (n_samples,), optional
     artefact_s : array of float, shape (n_channels, 2), optional
         Each channel's blanked artefact (s; NaN: none): an amplifier that saturates during
         the stimulus train is not clipping what is measured, so clipping is looked for
         outside it.
+    faults : array of str, shape (n_sweeps, n_channels), optional
+        What :func:`raw_faults` found in ``raw``, when the raw sweeps were looked at chunk by
+        chunk as they were read (then ``raw``, ``flat_v``, ``clip_run_s``, ``sfreq``, ``times``
+        and ``artefact_s`` are not used).
 
     Returns
     -------
@@ -691,11 +708,12 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
     reason : array of str, shape (n_sweeps, n_channels)
         One of :data:`REASONS` (``""`` where kept).
     """
-    reason = np.full(raw.shape[:2], "", dtype=object)
-    if quiet is not None and quiet.shape[-1] >= 5:
-        from .onsets import robust_noise
+    reason = np.full(np.shape(noise), "", dtype=object)
+    if quiet is not None:
+        from .onsets import QuietFigures
 
-        noise = robust_noise(quiet)
+        robust = (quiet if isinstance(quiet, QuietFigures) else QuietFigures.of(quiet)).robust
+        noise = noise if robust is None else robust
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a channel without any noise figure
         usual = np.nanmedian(noise, axis=0, keepdims=True)
@@ -703,50 +721,84 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
         if typical is not None:
             noisy &= noise > share * np.asarray(typical, float)[None, :]
     reason[noisy] = "noisy baseline"
-
-    if sfreq is not None:
+    if faults is None:
         from .measures import sweep_chunks
 
-        run = max(int(round(clip_run_s * sfreq)), 2)
-        clipped = np.concatenate([clipped_sweeps(_outside(raw[part], times, artefact_s), run)
-                                  for part in sweep_chunks(raw.shape[0])])
-        reason[clipped] = "clipped"
-    reason[np.ptp(raw, axis=-1) < flat_v] = "flat"
-    reason[~np.isfinite(raw).all(axis=-1)] = "nan"
+        faults = np.concatenate([raw_faults(raw[part], sfreq, times, artefact_s, flat_v,
+                                            clip_run_s) for part in sweep_chunks(raw.shape)])
+    found = faults != ""  # what the raw sweeps show outranks their noise
+    reason[found] = faults[found]
     return reason != "", reason.astype(str)
 
 
-def _outside(raw, times, artefact_s):
-    """Sweeps with each channel's blanked artefact set to the sweep's median (no extreme)."""
+def raw_faults(raw, sfreq=None, times=None, artefact_s=None, flat_v=1e-7,
+               clip_run_s=0.001) -> np.ndarray:
+    """What the raw sweeps show that rules a sweep x channel out, before any filtering.
+
+    ``"nan"`` (a sample that is not a number), else ``"flat"`` (peak-to-peak under
+    ``flat_v``), else ``"clipped"`` (a run of ``clip_run_s`` at the extreme value, outside
+    the blanked artefact; looked for only with ``sfreq``), else ``""``. Every verdict is a
+    sweep's own, so sweeps can be judged a chunk at a time as they are read.
+
+    Parameters
+    ----------
+    raw : array of float, shape (n_sweeps, n_channels, n_samples)
+    sfreq, times, artefact_s, flat_v, clip_run_s
+        As for :func:`reject_sweeps`.
+
+    Returns
+    -------
+    array of str, shape (n_sweeps, n_channels)
+    """
+    faults = np.full(raw.shape[:2], "", dtype=object)
+    if sfreq is not None:
+        run = max(int(round(clip_run_s * sfreq)), 2)
+        faults[clipped_sweeps(raw, run, _outside(raw.shape, times, artefact_s))] = "clipped"
+    faults[np.ptp(raw, axis=-1) < flat_v] = "flat"
+    faults[~np.isfinite(raw).all(axis=-1)] = "nan"
+    return faults.astype(str)
+
+
+def _outside(shape, times, artefact_s):
+    """Samples outside each channel's blanked artefact: bool (n_channels, n_samples), or None.
+
+    None when there is no artefact to leave out (every sample counts).
+    """
     if times is None or artefact_s is None:
-        return raw
-    out = raw.copy()
+        return None
+    outside = np.ones(shape[1:], bool)
     for c, (start, end) in enumerate(np.asarray(artefact_s, float)):
-        inside = (times >= start) & (times <= end)
-        if np.isfinite(start) and inside.any():
-            out[:, c, inside] = np.median(raw[:, c], axis=-1, keepdims=True)
-    return out
+        if np.isfinite(start):
+            outside[c] &= ~((times >= start) & (times <= end))
+    return outside
 
 
-def clipped_sweeps(raw, run) -> np.ndarray:
+def clipped_sweeps(raw, run, outside=None) -> np.ndarray:
     """Sweep x channel pairs that stay at their extreme value for ``run`` samples or more.
 
     Parameters
     ----------
     raw : array of float, shape (n_sweeps, n_channels, n_samples)
     run : int
+    outside : array of bool, shape (n_channels, n_samples), optional
+        The samples to look at (default all): an amplifier saturated by the stimulus train
+        is not clipping what is measured, so the blanked artefact is left out, neither an
+        extreme nor part of a run.
 
     Returns
     -------
     array of bool, shape (n_sweeps, n_channels)
     """
+    from .onsets import window_counts
+
     clipped = np.zeros(raw.shape[:2], bool)
-    for extreme in (raw.max(axis=-1, keepdims=True), raw.min(axis=-1, keepdims=True)):
-        # A run of `run` consecutive samples at the extreme: a moving sum reaches `run`.
-        counts = np.cumsum(raw == extreme, axis=-1, dtype=np.int32)
-        window = counts[..., run - 1:] - np.concatenate(
-            [np.zeros(counts.shape[:2] + (1,), np.int32), counts[..., :-run]], axis=-1)
-        clipped |= (window >= run).any(axis=-1)
+    if raw.shape[-1] < run:
+        return clipped
+    mask = np.ones(raw.shape[1:], bool) if outside is None else outside
+    for reduce, fill in ((np.max, -np.inf), (np.min, np.inf)):
+        extreme = reduce(np.where(mask, raw, fill), axis=-1, keepdims=True)
+        # A run of `run` consecutive samples at the extreme.
+        clipped |= (window_counts((raw == extreme) & mask, run) >= run).any(axis=-1)
     return clipped
 
 
@@ -882,14 +934,14 @@ def condition(data, times, sfreq, band_hz, artefact_s, mains_hz=None, quiet_afte
     Notes
     -----
     Every step is a sweep's own, so sweeps are conditioned
-    :data:`~iomon.processing.measures.CHUNK_SWEEPS` at a time: the temporaries (the filter pads each
+    :data:`~iomon.processing.measures.CHUNK_BYTES` at a time: the temporaries (the filter pads each
     sweep to three times its length) stay a few copies of a chunk, not of hours of sweeps.
     """
     from .measures import sweep_chunks
 
     conditioned = np.empty(data.shape)
     quiet, noise, removed = [], [], None
-    for part in sweep_chunks(data.shape[0]):
+    for part in sweep_chunks(data.shape):
         conditioned[part], removed, quiet_part, noise_part = _condition_sweeps(
             data[part], times, sfreq, band_hz, artefact_s, mains_hz, quiet_after_s,
             noise_window_s)

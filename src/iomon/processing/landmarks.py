@@ -76,7 +76,8 @@ def apply_landmarks(measurements: Measurements, data, times, sfreq, windows, noi
            for name in Measurements.__dataclass_fields__}
     for (s, c), mark in merged.items():
         if mark.onset_s is not None:
-            _put_onset(out, data[s:s + 1], s, c, mark.onset_s, times, sfreq, windows,
+            sweep = np.asarray(data[s:s + 1], float)  # float64, however the sweeps are held
+            _put_onset(out, sweep, s, c, mark.onset_s, times, sfreq, windows,
                        float(np.fmax(noise_sd[c], out["noise"][s, c])))
         if mark.peak_s is not None:
             out["peak_latency"][s, c] = times[_index(times, mark.peak_s)]

@@ -40,9 +40,9 @@ from ..model.muscles import MUSCLES
 __all__ = ["CHANGEPOINT_PRE_S", "CHANGEPOINT_SPAN_S", "DEFAULT_ONSET_METHOD",
            "EARLIEST_MARGIN_S", "FLAT_PEAK_K", "FLAT_RMS_K", "JUMP_S", "LEVEL_SPAN_S",
            "ONSET_BAND_K", "ONSET_HOLD_S", "ONSET_K", "ONSET_METHODS", "ONSET_PEAK_SHARE",
-           "PLATEAU_S", "RETURN_S", "SETTLE_S", "TKEO_H", "Localised", "earliest_onsets",
-           "localise", "onset_changepoint", "onset_notes", "onset_tkeo", "robust_noise",
-           "teager_kaiser", "tkeo_threshold"]
+           "PLATEAU_S", "RETURN_S", "SETTLE_S", "TKEO_H", "Localised", "QuietFigures",
+           "earliest_onsets", "localise", "onset_changepoint", "onset_notes", "onset_tkeo",
+           "robust_noise", "teager_kaiser", "tkeo_own", "tkeo_threshold", "window_counts"]
 
 #: The onset methods ``[processing] onset_method`` may name, and the default: the one that
 #: agrees best with the onsets published for real MEPs (benchmarks/real_mep_agreement.py).
@@ -123,6 +123,48 @@ def robust_noise(quiet) -> np.ndarray:
     return 1.4826 * np.median(np.abs(quiet - median), axis=-1)
 
 
+@dataclass(frozen=True)
+class QuietFigures:
+    """What each sweep's filtered noise window tells, without the window itself.
+
+    Both figures are a sweep's own, so they can be taken chunk by chunk as sweeps are
+    conditioned and the windows (a tenth of the sweeps' size) let go: hours of sweeps then
+    hold two numbers per sweep and channel. Index it as an array of (n_sweeps, n_channels).
+
+    Attributes
+    ----------
+    robust : array of float, shape (n_sweeps, n_channels), or None
+        :func:`robust_noise`, V; None when the windows hold fewer than 5 samples.
+    energy : array of float, shape (n_sweeps, n_channels), or None
+        The TKEO threshold of each sweep alone (:func:`tkeo_own`), V^2; None likewise.
+    """
+
+    robust: np.ndarray | None
+    energy: np.ndarray | None
+
+    @classmethod
+    def of(cls, quiet) -> QuietFigures:
+        """The figures of noise windows, shape (n_sweeps, n_channels, n_quiet)."""
+        quiet = np.asarray(quiet, float)
+        if quiet.shape[-1] < 5:
+            return cls(None, None)
+        return cls(robust_noise(quiet), tkeo_own(quiet))
+
+    @classmethod
+    def concatenate(cls, parts) -> QuietFigures:
+        """The figures of consecutive chunks of sweeps, as one."""
+        parts = list(parts)
+        if parts[0].robust is None:
+            return cls(None, None)
+        return cls(np.concatenate([p.robust for p in parts]),
+                   np.concatenate([p.energy for p in parts]))
+
+    def __getitem__(self, key) -> QuietFigures:
+        if self.robust is None:
+            return self
+        return QuietFigures(self.robust[key], self.energy[key])
+
+
 def earliest_onsets(muscles) -> np.ndarray:
     """The earliest plausible onset per channel (s): NaN for an unknown muscle.
 
@@ -192,11 +234,19 @@ def _held(above, hold):
         return above.copy()
     if above.shape[-1] < hold:
         return np.zeros_like(above)
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    runs = sliding_window_view(above, hold, axis=-1).all(axis=-1)
+    runs = window_counts(above, hold) == hold
     pad = np.zeros(above.shape[:-1] + (hold - 1,), bool)
     return np.concatenate([runs, pad], axis=-1)
+
+
+def window_counts(mask, n):
+    """How many of ``mask[..., j:j + n]`` are True, for every j that leaves n samples.
+
+    One cumulative sum (integers, exact) rather than n passes over the data.
+    """
+    total = np.zeros(mask.shape[:-1] + (mask.shape[-1] + 1,), np.int32)
+    np.cumsum(mask, axis=-1, dtype=np.int32, out=total[..., 1:])
+    return total[..., n:] - total[..., :-n]
 
 
 def _rolling_sum(values, n):
@@ -608,9 +658,9 @@ def tkeo_threshold(quiet, h=TKEO_H):
 
     Parameters
     ----------
-    quiet : array of float, shape (n_sweeps, n_channels, n_quiet) or None
+    quiet : array of float, shape (n_sweeps, n_channels, n_quiet), QuietFigures or None
         The filtered noise window of every sweep (see
-        :func:`iomon.processing.conditioning.sweep_noise`).
+        :func:`iomon.processing.conditioning.sweep_noise`), or its figures.
 
     Returns
     -------
@@ -618,14 +668,27 @@ def tkeo_threshold(quiet, h=TKEO_H):
     samples or more. A sweep is held to the larger of its own threshold and its channel's
     (the median over sweeps), as it is to its own noise.
     """
-    if quiet is None or quiet.shape[-1] < 5:
+    own = quiet.energy if isinstance(quiet, QuietFigures) else tkeo_own(quiet, h)
+    if own is None:
         return None
-    energy = teager_kaiser(quiet)[..., 1:-1]
-    own = energy.mean(axis=-1) + h * energy.std(axis=-1)
     return np.fmax(own, np.nanmedian(own, axis=0))
 
 
-def onset_tkeo(data, times, sfreq, loc: Localised, threshold):
+def tkeo_own(quiet, h=TKEO_H):
+    """Each sweep's own TKEO threshold (:func:`tkeo_threshold` before the channel's median).
+
+    Returns
+    -------
+    array of float, shape (n_sweeps, n_channels), V^2, or None (``quiet`` None or under 5
+    samples).
+    """
+    if quiet is None or quiet.shape[-1] < 5:
+        return None
+    energy = teager_kaiser(quiet)[..., 1:-1]
+    return energy.mean(axis=-1) + h * energy.std(axis=-1)
+
+
+def onset_tkeo(data, times, sfreq, loc: Localised, threshold, centred=None):
     """Onset where the Teager-Kaiser energy of the response first exceeds its threshold.
 
     After Li, Zhou & Aruin (2007, Ann Biomed Eng 35:1532-1538) and Solnik et al. (2010, Eur J
@@ -644,18 +707,18 @@ def onset_tkeo(data, times, sfreq, loc: Localised, threshold):
     loc : Localised
     threshold : array of float, shape (n_sweeps, n_channels)
         See :func:`tkeo_threshold`.
+    centred : array of float, shape (n_sweeps, n_channels, n_samples), optional
+        ``data`` less ``loc.baseline(times)``, when the caller has it already.
 
     Returns
     -------
     array of int, shape (n_sweeps, n_channels): onset sample, -1 without a response.
     """
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    energy = teager_kaiser(data - loc.baseline(times))
+    energy = teager_kaiser(data - loc.baseline(times) if centred is None else centred)
     above = energy > threshold[..., None]
     hold = _Rules.at(sfreq).hold
     # Energy dips at the zero crossings inside a burst; half the samples held suffice.
-    share = sliding_window_view(above, hold, axis=-1).mean(axis=-1) >= 0.5
+    share = 2 * window_counts(above, hold) >= hold
     held = np.zeros_like(above)
     held[..., :share.shape[-1]] = share & above[..., :share.shape[-1]]
     sample = np.arange(data.shape[-1])

@@ -1,0 +1,88 @@
+"""Sweeps kept in a temporary file rather than in memory, read back a few at a time.
+
+An analysis passes over a case's conditioned sweeps twice (once to judge them, once to
+measure them in windows the baseline sets) and the report draws some of them: hours of sweeps
+at 10 kHz would hold 126 MB per hour of 16 channels in memory for this. For sweeps streamed
+from their file, the pipeline keeps them in a :class:`SpilledSweeps` instead, whose memory is
+the chunk being read, whatever the recording's length.
+
+The file is created unlinked (``tempfile.TemporaryFile``, in ``TMPDIR``): nothing is left
+behind when the process ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import mmap
+import tempfile
+
+import numpy as np
+
+__all__ = ["SpilledSweeps"]
+
+
+class SpilledSweeps:
+    """An array of sweeps (n_sweeps, ...) in a temporary file, indexed like an array.
+
+    Sweeps are written a run at a time (``store[start:stop] = values``) and read back by any
+    index whose first part picks sweeps (an int, a slice, an array of indices or a boolean
+    mask); the rest of the index applies to what was read. Reading maps the file only for the
+    call: the pages read are let go with it, so the process's memory stays a chunk's.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    dtype : numpy dtype
+    """
+
+    def __init__(self, shape, dtype=np.float32):
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+        self.ndim = len(self.shape)
+        self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._file = tempfile.TemporaryFile(prefix="iomon-sweeps-")
+        self._file.truncate(max(self._row_bytes * self.shape[0], 1))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __setitem__(self, rows, values) -> None:
+        """Write consecutive sweeps: ``rows`` a slice of step 1."""
+        start, stop, step = rows.indices(self.shape[0])
+        if step != 1:
+            raise IndexError("spilled sweeps are written a run of consecutive sweeps at a time")
+        values = np.ascontiguousarray(np.broadcast_to(
+            np.asarray(values, self.dtype), (stop - start,) + self.shape[1:]))
+        self._file.seek(start * self._row_bytes)
+        self._file.write(memoryview(values).cast("B"))
+        self._file.flush()
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if rows is Ellipsis:
+            rows, rest = slice(None), (Ellipsis,) + rest
+        one = not isinstance(rows, slice) and np.ndim(rows) == 0  # a single sweep
+        if rest and not one and not isinstance(rows, slice) and any(
+                np.ndim(k) > 0 for k in rest):
+            # numpy would pair the two arrays; reading first, then indexing, would not.
+            raise IndexError("index spilled sweeps by an array of sweeps and arrays of the "
+                             "other axes in two steps")
+        with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = np.frombuffer(mapped, self.dtype, count=self.nbytes // self.dtype.itemsize)
+            picked = np.array(view.reshape(self.shape)[rows])  # a copy: the map is let go
+            del view
+        if not rest:
+            return picked
+        return picked[rest] if one else picked[(slice(None),) + rest]
+
+    def __array__(self, dtype=None, copy=None):
+        data = self[:]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the sweeps take in the file (none of them in memory)."""
+        return self._row_bytes * self.shape[0]
+
+    def close(self) -> None:
+        """Let the file go now (otherwise when the store is collected)."""
+        self._file.close()
