@@ -107,6 +107,20 @@ def make_recording(folder: Path, minutes: float, n_channels: int, sfreq: float) 
     return written
 
 
+def compile_as_installed() -> None:
+    """Compile iomon's modules to bytecode, as ``pip install`` does when it installs them.
+
+    Measured from a source tree, every run would otherwise compile them again where Python
+    writes no bytecode (``PYTHONDONTWRITEBYTECODE``, set on the development machine): about
+    0.2 s of every command that an installed iomon does not spend.
+    """
+    import compileall
+
+    import iomon
+
+    compileall.compile_dir(Path(iomon.__file__).parent, quiet=1)
+
+
 def _own_peak_mb() -> float:
     import resource
 
@@ -184,6 +198,7 @@ def main():
     args = parser.parse_args()
     if args.small:
         args.minutes, args.channels, args.sfreq = 3.0, 8, 5000.0
+    compile_as_installed()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="iomon-long-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:

@@ -9,6 +9,7 @@ time.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tracemalloc
 
 import numpy as np
@@ -185,7 +186,6 @@ def test_a_streamed_case_is_reported_and_reviewed_as_a_held_one(small_case, tmp_
 
 
 def test_spilled_sweeps_index_as_an_array_and_leave_no_file(tmp_path, monkeypatch):
-    import os
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the store's file goes
@@ -206,3 +206,26 @@ def test_spilled_sweeps_index_as_an_array_and_leave_no_file(tmp_path, monkeypatc
     # Unlinked from the start: a crash or a kill leaves nothing in the temporary folder.
     assert os.fstat(store._file.fileno()).st_nlink == 0
     assert not list(tmp_path.iterdir())
+
+
+def test_no_room_for_spilled_sweeps_is_said_in_one_line_before_any_work(tmp_path):
+    """A temporary folder without room (here a file-size limit) is one clear error at once."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource, signal\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))\n"
+        "from iomon.model.errors import InputError\n"
+        "from iomon.model.spill import SpilledSweeps\n"
+        "try:\n"
+        "    SpilledSweeps((1000, 16, 1000))\n"
+        "except InputError as err:\n"
+        "    print(err)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("no room for the conditioned sweeps (64 MB) in the "
+                                  f"temporary folder {tmp_path}"), done.stdout
+    assert "set TMPDIR" in done.stdout and not list(tmp_path.iterdir())

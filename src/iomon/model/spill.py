@@ -13,9 +13,12 @@ behind when the process ends, however it ends.
 from __future__ import annotations
 
 import mmap
+import os
 import tempfile
 
 import numpy as np
+
+from .errors import InputError
 
 __all__ = ["SpilledSweeps"]
 
@@ -32,6 +35,11 @@ class SpilledSweeps:
     ----------
     shape : tuple of int
     dtype : numpy dtype
+
+    Raises
+    ------
+    InputError
+        The temporary folder has no room for them (said at once: the room is reserved).
     """
 
     def __init__(self, shape, dtype=np.float32):
@@ -39,8 +47,19 @@ class SpilledSweeps:
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
         self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
-        self._file = tempfile.TemporaryFile(prefix="iomon-sweeps-")
-        self._file.truncate(max(self._row_bytes * self.shape[0], 1))
+        try:
+            self._file = tempfile.TemporaryFile(prefix="iomon-sweeps-")
+            # The room is taken now: a full disk is said before any work, not half-way.
+            size = max(self._row_bytes * self.shape[0], 1)
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(self._file.fileno(), 0, size)
+            else:  # pragma: no cover - not Linux
+                self._file.truncate(size)
+        except OSError as err:
+            raise InputError(
+                f"no room for the conditioned sweeps ({self.nbytes / 1e6:,.0f} MB) in the "
+                f"temporary folder {tempfile.gettempdir()} ({err.strerror or err}): free space "
+                "there or set TMPDIR to a folder with room") from None
 
     def __len__(self) -> int:
         return self.shape[0]

@@ -6,6 +6,7 @@ with time on the last axis, and works on all sweeps and channels at once.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -576,13 +577,28 @@ def bandpass(data, sfreq, band_hz=DEFAULT_BAND_HZ, order=2) -> np.ndarray:
     ring at its edges for a low high-pass edge. ``band_hz=None`` leaves the data as they are
     (exports the vendor already filtered).
     """
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
     if band_hz is None:
         return np.array(data, dtype=float, copy=True)
     check_band(band_hz, sfreq)
-    sos = butter(order, list(band_hz), btype="bandpass", fs=sfreq, output="sos")
+    # A copy of the cached design: SciPy's filter wants it writable.
+    sos = _butter_bandpass(order, float(band_hz[0]), float(band_hz[1]), float(sfreq)).copy()
     return sosfiltfilt(sos, data, axis=-1, padtype="odd", padlen=data.shape[-1] - 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _butter_bandpass(order: int, low_hz: float, high_hz: float, sfreq: float) -> np.ndarray:
+    """The band-pass's second-order sections, designed once per case (read-only: copy it).
+
+    Sweeps are filtered a chunk at a time, twice each (the sweep and its noise window): the
+    design took a tenth of the filtering time when made for every call.
+    """
+    from scipy.signal import butter
+
+    sos = butter(order, [low_hz, high_hz], btype="bandpass", fs=sfreq, output="sos")
+    sos.flags.writeable = False
+    return sos
 
 
 def check_band(band_hz, sfreq) -> None:
