@@ -487,3 +487,67 @@ def test_measuring_in_chunks_of_sweeps_changes_nothing(monkeypatch):
     for field in dataclasses.fields(whole):
         np.testing.assert_array_equal(getattr(chunked, field.name), getattr(whole, field.name),
                                       err_msg=field.name)
+
+
+def test_window_counts_match_a_plain_count_and_runs_are_held():
+    """The cumulative-sum count of True samples in every window of n, against a plain sum."""
+    from iomon.processing.onsets import _held, window_counts
+
+    mask = np.random.default_rng(4).random((3, 5, 40)) < 0.6
+    for n in (1, 2, 5, 40):
+        expected = np.stack([mask[..., j:j + n].sum(axis=-1) for j in range(40 - n + 1)],
+                            axis=-1)
+        np.testing.assert_array_equal(window_counts(mask, n), expected)
+        held = _held(mask, n)
+        for j in range(40):
+            np.testing.assert_array_equal(held[..., j], mask[..., j:j + n].all(axis=-1)
+                                          if j + n <= 40 else False)
+
+
+def _phases_by_hand(trace, onset, offset, threshold):
+    """Phases as read off a trace: sign changes between supra-threshold samples, plus one."""
+    if onset < 0:
+        return 0
+    signs = [np.sign(x) for x in trace[onset:offset + 1] if abs(x) > threshold]
+    return 1 + sum(a != b for a, b in zip(signs, signs[1:]))
+
+
+def test_phases_are_counted_as_read_off_the_trace():
+    rng = np.random.default_rng(7)
+    data = rng.normal(size=(40, 3, 60)) + np.sin(np.linspace(0, 9, 60))
+    onset = rng.integers(-1, 50, size=(40, 3))
+    offset = onset + rng.integers(-3, 30, size=(40, 3))
+    threshold = rng.uniform(0.0, 1.5, size=(40, 3))
+    phases = count_phases(data, onset, offset, threshold)
+    for i, c in np.ndindex(40, 3):
+        assert phases[i, c] == _phases_by_hand(data[i, c], onset[i, c], offset[i, c],
+                                               threshold[i, c]), (i, c)
+    # A triphasic response: up, down, up again, with sub-threshold wiggles between.
+    trace = np.array([0, 0, 5, 6, 0.2, -0.1, -7, -4, 0.3, 3, 4, 0, 0], float)[None, None]
+    assert count_phases(trace, np.array([[2]]), np.array([[10]]), np.array([[1.0]]))[0, 0] == 3
+
+
+def test_a_blanked_artefact_is_neither_an_extreme_nor_part_of_a_run():
+    """Clipping is looked for outside the blanked artefact only.
+
+    The blank used to be filled with the sweep's median before looking: when the artefact
+    covered most of a short sweep, that fill was itself a run at the extreme, and a sweep
+    without any clipping was rejected as clipped.
+    """
+    from iomon.processing.conditioning import raw_faults
+
+    sfreq = 5000.0
+    times = np.arange(-5, 30) / sfreq
+    noise = np.random.default_rng(2).normal(scale=5e-6, size=(1, 1, times.size))
+    artefact = np.array([[times[0], times[22]]])  # two thirds of the sweep
+    assert raw_faults(noise, sfreq, times, artefact)[0, 0] == ""
+    train = noise.copy()
+    train[..., :23] -= 1e-3  # the train's artefact, most of the sweep, never at one value
+    assert raw_faults(train, sfreq, times, artefact)[0, 0] == ""
+    railed = noise.copy()
+    railed[..., 25:] = 1e-3  # ten samples (2 ms) at the rail after the artefact
+    assert raw_faults(railed, sfreq, times, artefact)[0, 0] == "clipped"
+    saturated = noise.copy()
+    saturated[..., 3:20] = 1e-3  # at the rail during the train only
+    assert raw_faults(saturated, sfreq, times, artefact)[0, 0] == ""
+    assert raw_faults(saturated, sfreq)[0, 0] == "clipped"  # no blank given: it counts

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -283,6 +284,11 @@ class HeaderSignal:
         return (digital + offset) * gain
 
 
+def _identity(stat) -> tuple:
+    """Device, inode, size and modification time of a file: a change to any is a new file."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def header_signals(path: Path, layout: dict) -> list:
     """The data signals of an EDF or BDF file from its header (no edfio), read lazily."""
     if layout["bytes_per_sample"] == 3:
@@ -314,6 +320,9 @@ class Records:
         self.first = np.cumsum([0] + list(self.per_record[:-1]))  # a signal's first sample
         self.record_samples = sum(self.per_record)
         self.record_bytes = self.record_samples * self.width
+        # What the file was when its header was read: long recordings' windows are read
+        # later, during the analysis, and must come from that same file.
+        self.identity = _identity(path.stat())
 
     def windows(self, signals, starts, n_samples: int, scales) -> np.ndarray:
         """Windows of signals sharing a sampling rate: (n_windows, n_signals, n_samples).
@@ -328,7 +337,7 @@ class Records:
         first = self.first[[s.index for s in signals]]
         out = np.empty((len(starts), len(signals), n_samples))
         step = max(1, self.CHUNK_VALUES // max(1, len(signals) * n_samples))
-        with self.path.open("rb") as f:
+        with self._open() as f:
             for k in range(0, len(starts), step):
                 digital = np.stack([self._window(f, int(start), n_samples, per, first)
                                     for start in starts[k:k + step]])
@@ -337,6 +346,19 @@ class Records:
                     values *= scale
                     out[k:k + step, c] = values
         return out
+
+    def _open(self):
+        """The file, opened for reading, refused if it is no longer the one read."""
+        try:
+            f = self.path.open("rb")
+        except OSError as err:
+            raise InputError(f"can no longer be read ({err.strerror or err})",
+                             self.path) from None
+        if _identity(os.fstat(f.fileno())) != self.identity:
+            f.close()
+            raise InputError("changed since it was read (replaced or written to during the "
+                             "analysis): analyse it again", self.path)
+        return f
 
     def _window(self, f, start: int, n_samples: int, per: int, first) -> np.ndarray:
         """Digital values (n_signals, n_samples) of one window from ``start``."""

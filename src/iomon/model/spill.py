@@ -12,9 +12,9 @@ behind when the process ends, however it ends.
 
 from __future__ import annotations
 
-import mmap
 import os
 import tempfile
+import weakref
 
 import numpy as np
 
@@ -28,8 +28,10 @@ class SpilledSweeps:
 
     Sweeps are written a run at a time (``store[start:stop] = values``) and read back by any
     index whose first part picks sweeps (an int, a slice, an array of indices or a boolean
-    mask); the rest of the index applies to what was read. Reading maps the file only for the
-    call: the pages read are let go with it, so the process's memory stays a chunk's.
+    mask); the rest of the index applies to what was read. Only the sweeps asked for are read
+    (``pread`` into the array returned; nothing is mapped, so neither the process's memory
+    nor its address space grows with the file), a chunk at a time when other axes are picked
+    too.
 
     Parameters
     ----------
@@ -55,6 +57,8 @@ class SpilledSweeps:
                 os.posix_fallocate(self._file.fileno(), 0, size)
             else:  # pragma: no cover - not Linux
                 self._file.truncate(size)
+            # Closed when the store is collected (the file is unlinked: nothing stays).
+            self._closer = weakref.finalize(self, self._file.close)
         except OSError as err:
             raise InputError(
                 f"no room for the conditioned sweeps ({self.nbytes / 1e6:,.0f} MB) in the "
@@ -85,13 +89,41 @@ class SpilledSweeps:
             # numpy would pair the two arrays; reading first, then indexing, would not.
             raise IndexError("index spilled sweeps by an array of sweeps and arrays of the "
                              "other axes in two steps")
-        with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = np.frombuffer(mapped, self.dtype, count=self.nbytes // self.dtype.itemsize)
-            picked = np.array(view.reshape(self.shape)[rows])  # a copy: the map is let go
-            del view
+        index = np.arange(self.shape[0])[rows]  # IndexError out of range, as an array's
+        if one:
+            return self._read(np.atleast_1d(index))[0][rest]
         if not rest:
-            return picked
-        return picked[rest] if one else picked[(slice(None),) + rest]
+            return self._read(index)
+        # Other axes picked too (a channel of every sweep): a chunk of sweeps at a time, so
+        # that memory holds what is returned and one chunk, not every sweep.
+        per = max(1, self.CHUNK_BYTES // max(self._row_bytes, 1))
+        picked = None
+        for i in range(0, max(index.size, 1), per):
+            part = self._read(index[i:i + per])[(slice(None),) + rest]
+            if picked is None:  # the result, filled chunk by chunk
+                picked = np.empty((index.size,) + part.shape[1:], self.dtype)
+            picked[i:i + per] = part
+        return picked
+
+    #: Bytes of sweeps read at once when other axes are picked from them.
+    CHUNK_BYTES = 1 << 20
+
+    def _read(self, index) -> np.ndarray:
+        """The sweeps at ``index`` (array of int, in range), read run by run of consecutive ones."""
+        out = np.empty((index.size,) + self.shape[1:], self.dtype)
+        if not index.size:
+            return out
+        breaks = np.flatnonzero(np.diff(index) != 1) + 1
+        bytes_out = memoryview(out.reshape(-1)).cast("B")
+        for first, last in zip(np.r_[0, breaks], np.r_[breaks, index.size]):
+            at, size = int(index[first]) * self._row_bytes, int(last - first) * self._row_bytes
+            target = bytes_out[int(first) * self._row_bytes:][:size]
+            while size:  # a read may return less than asked
+                got = os.preadv(self._file.fileno(), [target], at)
+                if got <= 0:
+                    raise OSError(f"the temporary file of spilled sweeps ended early at {at}")
+                target, at, size = target[got:], at + got, size - got
+        return out
 
     def __array__(self, dtype=None, copy=None):
         data = self[:]
@@ -104,4 +136,4 @@ class SpilledSweeps:
 
     def close(self) -> None:
         """Let the file go now (otherwise when the store is collected)."""
-        self._file.close()
+        self._closer()

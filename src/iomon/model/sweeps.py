@@ -87,13 +87,27 @@ class SweepSource:
         self._read = read
 
     def read(self, index) -> np.ndarray:
-        """The signals of the sweeps at ``index`` (array of int), V, as float64."""
-        index = np.asarray(index, dtype=np.intp).reshape(-1)
+        """The signals of the sweeps at ``index`` (array of int, or a boolean mask), V, float64."""
+        index = np.asarray(index)
+        index = (np.flatnonzero(index) if index.dtype == bool
+                 else index.astype(np.intp).reshape(-1))
+        if index.size and (index.min() < -self.shape[0] or index.max() >= self.shape[0]):
+            raise IndexError(f"sweep index out of range for {self.shape[0]} sweeps")
+        index = index % max(self.shape[0], 1)  # negative indices count from the end
         data = np.asarray(self._read(index), dtype=np.float64)
         if data.shape != (index.size,) + self.shape[1:]:
             raise ValueError(f"a sweep source read {data.shape} for {index.size} sweeps of "
                              f"{self.shape[1:]}")
         return data
+
+    def subset(self, sweep_index=None, channel_index=None) -> SweepSource:
+        """A source of some of the sweeps and channels, still read when asked for."""
+        rows = (np.arange(self.shape[0]) if sweep_index is None
+                else np.arange(self.shape[0])[sweep_index])
+        columns = (np.arange(self.shape[1]) if channel_index is None
+                   else np.asarray(channel_index, dtype=np.intp))
+        return SweepSource((rows.size, columns.size, self.shape[2]),
+                           lambda index: self.read(rows[index])[:, columns])
 
 
 class Sweeps:
@@ -198,13 +212,15 @@ class Sweeps:
     def rows(self, index) -> np.ndarray:
         """The signals of some sweeps, V: shape (n_index, n_channels, n_samples), float64.
 
-        ``index`` is a slice or an array of sweep indices. Held sweeps give a read-only
+        ``index`` is a slice, an array of sweep indices or a boolean mask (an int gives one
+        sweep, shape (n_channels, n_samples), as an array would). Held sweeps give a read-only
         view or copy; streamed ones are read from the file, only these.
         """
         if isinstance(self._data, SweepSource):
-            if isinstance(index, slice):
-                index = np.arange(self._data.shape[0])[index]
-            return self._data.read(index)
+            one = np.ndim(index) == 0 and not isinstance(index, slice)
+            picked = np.arange(self._data.shape[0])[index]
+            data = self._data.read(np.atleast_1d(picked))
+            return data[0] if one else data
         return self._data[index]
 
     @property
@@ -261,16 +277,22 @@ class Sweeps:
 
     # ------------------------------------------------------------------ selection (copies)
     def _subset(self, sweep_index=None, channel_index=None) -> Sweeps:
-        # Streamed sweeps: only the selected ones are read.
-        data = self.rows(sweep_index) if sweep_index is not None else self.data
         table = self._table
         channels = self.channels
         if sweep_index is not None:
             table = table.iloc[sweep_index]
         if channel_index is not None:
-            data = data[:, channel_index]
             channels = tuple(channels[i] for i in channel_index)
-        return Sweeps(data.copy(), self.times.copy(), self.sfreq, channels, table.copy())
+        if isinstance(self._data, SweepSource):  # streamed sweeps stay streamed
+            data = self._data.subset(sweep_index, channel_index)
+        else:
+            data = self._data
+            if sweep_index is not None:
+                data = data[sweep_index]
+            if channel_index is not None:
+                data = data[:, channel_index]
+            data = data.copy()
+        return Sweeps(data, self.times.copy(), self.sfreq, channels, table.copy())
 
     def pick_channels(self, names) -> Sweeps:
         """Return a copy holding only the named channels, in the order given."""
