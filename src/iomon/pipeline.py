@@ -529,7 +529,7 @@ def _mains_notes(asked, removed) -> list[Note]:
     return []
 
 
-def _baseline_average(conditioned, main) -> np.ndarray:
+def _baseline_sum(conditioned, main) -> np.ndarray:
     """The sum over each channel's baseline sweeps (``main``, bool (n_sweeps, n_channels)).
 
     Over the rows that hold a baseline sweep only, in float64 a chunk at a time: the whole
@@ -558,7 +558,7 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
                              table["montage"].to_numpy(), table["stim_intensity"].to_numpy(),
                              baseline_start, resolved.baseline_sweeps, resolved.rebaselines)
     counts = choice.main.sum(axis=0)
-    average = _baseline_average(conditioned, choice.main) / np.maximum(counts, 1)[:, None]
+    average = _baseline_sum(conditioned, choice.main) / np.maximum(counts, 1)[:, None]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a channel without any noise figure
         noise_sd = np.nanmedian(np.where(valid, noise, np.nan), axis=0)
