@@ -278,3 +278,15 @@ def test_a_channel_of_every_spilled_sweep_is_read_a_chunk_at_a_time():
     np.testing.assert_array_equal(channel, values[:, 2])
     # The result (4 MB) and a chunk (1 MB) with its part, not the 16 MB of all sweeps.
     assert peak < channel.nbytes + 3 * SpilledSweeps.CHUNK_BYTES, peak
+
+
+def test_spilled_sweeps_read_alike_without_positioned_reads(monkeypatch):
+    """Where the system has no preadv (Windows), a seek and a read under a lock do the same."""
+    import os
+
+    values = np.random.default_rng(1).normal(size=(30, 3, 20)).astype(np.float32)
+    store = SpilledSweeps(values.shape)
+    store[0:30] = values
+    monkeypatch.delattr(os, "preadv")
+    for key in [(slice(None, None, 2), 1), 5, np.array([3, 4, 9])]:
+        np.testing.assert_array_equal(store[key], values[key])

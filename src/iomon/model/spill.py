@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import weakref
 
 import numpy as np
@@ -29,7 +30,7 @@ class SpilledSweeps:
     Sweeps are written a run at a time (``store[start:stop] = values``) and read back by any
     index whose first part picks sweeps (an int, a slice, an array of indices or a boolean
     mask); the rest of the index applies to what was read. Only the sweeps asked for are read
-    (``pread`` into the array returned; nothing is mapped, so neither the process's memory
+    (``preadv`` into the array returned; nothing is mapped, so neither the process's memory
     nor its address space grows with the file), a chunk at a time when other axes are picked
     too.
 
@@ -49,6 +50,7 @@ class SpilledSweeps:
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
         self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._lock = threading.Lock()
         try:
             self._file = tempfile.TemporaryFile(prefix="iomon-sweeps-")
             # The room is taken now: a full disk is said before any work, not half-way.
@@ -75,9 +77,10 @@ class SpilledSweeps:
             raise IndexError("spilled sweeps are written a run of consecutive sweeps at a time")
         values = np.ascontiguousarray(np.broadcast_to(
             np.asarray(values, self.dtype), (stop - start,) + self.shape[1:]))
-        self._file.seek(start * self._row_bytes)
-        self._file.write(memoryview(values).cast("B"))
-        self._file.flush()
+        with self._lock:
+            self._file.seek(start * self._row_bytes)
+            self._file.write(memoryview(values).cast("B"))
+            self._file.flush()
 
     def __getitem__(self, key) -> np.ndarray:
         rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
@@ -119,11 +122,23 @@ class SpilledSweeps:
             at, size = int(index[first]) * self._row_bytes, int(last - first) * self._row_bytes
             target = bytes_out[int(first) * self._row_bytes:][:size]
             while size:  # a read may return less than asked
-                got = os.preadv(self._file.fileno(), [target], at)
+                got = self._read_into(target, at)
                 if got <= 0:
                     raise OSError(f"the temporary file of spilled sweeps ended early at {at}")
                 target, at, size = target[got:], at + got, size - got
         return out
+
+    def _read_into(self, target, at: int) -> int:
+        """Read into ``target`` from byte ``at``; the bytes read.
+
+        ``preadv`` where the system has it (positioned: reads from several threads, as the
+        review's server makes, need no lock); elsewhere (Windows) a seek and a read under a lock.
+        """
+        if hasattr(os, "preadv"):
+            return os.preadv(self._file.fileno(), [target], at)
+        with self._lock:  # pragma: no cover - not POSIX
+            self._file.seek(at)
+            return self._file.readinto(target)
 
     def __array__(self, dtype=None, copy=None):
         data = self[:]
