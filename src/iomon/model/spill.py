@@ -51,6 +51,7 @@ class SpilledSweeps:
         self.ndim = len(self.shape)
         self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
         self._lock = threading.Lock()
+        self._file = None
         try:
             self._file = tempfile.TemporaryFile(prefix="iomon-sweeps-")
             # The room is taken now: a full disk is said before any work, not half-way.
@@ -62,6 +63,8 @@ class SpilledSweeps:
             # Closed when the store is collected (the file is unlinked: nothing stays).
             self._closer = weakref.finalize(self, self._file.close)
         except OSError as err:
+            if self._file is not None:
+                self._file.close()
             raise InputError(
                 f"no room for the conditioned sweeps ({self.nbytes / 1e6:,.0f} MB) in the "
                 f"temporary folder {tempfile.gettempdir()} ({err.strerror or err}): free space "

@@ -89,6 +89,8 @@ class SweepSource:
     def read(self, index) -> np.ndarray:
         """The signals of the sweeps at ``index`` (array of int, or a boolean mask), V, float64."""
         index = np.asarray(index)
+        if index.dtype == bool and index.shape != self.shape[:1]:
+            raise IndexError(f"a mask of {index.shape} for {self.shape[0]} sweeps")
         index = (np.flatnonzero(index) if index.dtype == bool
                  else index.astype(np.intp).reshape(-1))
         if index.size and (index.min() < -self.shape[0] or index.max() >= self.shape[0]):

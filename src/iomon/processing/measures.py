@@ -230,8 +230,8 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
         The filtered noise windows (or their figures, taken as the sweeps were conditioned).
         With them the onset's thresholds are judged on their robust SD
         (:func:`~iomon.processing.onsets.robust_noise`, the channel's level the median over
-        sweeps), which a burst of interference in the window does not inflate, and the Teager-
-        Kaiser onset is measured; without them, on ``noise`` and no TKEO.
+        sweeps), which a burst of interference in the window does not inflate, and the
+        Teager-Kaiser onset is measured; without them, on ``noise`` and no TKEO.
     presence_v : float
         Smallest peak-to-peak amplitude of a response, V.
     presence_ratio : float
