@@ -35,7 +35,12 @@ def main():
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--noise", default="5,10,20")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="iomon-measures-"))
+    with tempfile.TemporaryDirectory(prefix="iomon-measures-") as folder:
+        run(args, Path(folder))
+
+
+def run(args, folder: Path) -> None:
+    """Simulate, analyse and score the cases in ``folder`` (removed afterwards)."""
     print(f"{'noise µV':>9}{'amp err %':>11}{'onset thr ms':>14}{'onset TKEO ms':>15}"
           f"{'onset CP ms':>13}{'found %':>9}{'silent ok %':>13}")
     start = time.perf_counter()
