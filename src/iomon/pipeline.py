@@ -432,6 +432,7 @@ def _condition_and_reject(sweeps, resolved, artefact, mains):
     conditioned, mains_hz, quiet, noise, sizes, faults = _condition_stream(
         sweeps, resolved.band_hz, blank, mains, windows[~unmeasurable, 1].max() + 0.002,
         resolved.noise_window_s, artefact, not_before)
+    # Each channel's typical size: the median over sweeps of their size after the artefact.
     rejected, reason = reject_sweeps(None, noise, typical=np.median(sizes, axis=0),
                                      quiet=quiet, faults=faults)
     rejected[:, unmeasurable] = True

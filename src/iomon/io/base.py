@@ -507,7 +507,8 @@ def check_sweep_size(n_sweeps: int, n_channels: int, n_samples: int, path,
     """Refuse sweeps too large to hold (MAX_SWEEP_VALUES): a damaged count or rate.
 
     ``bytes_per_value``: 8 for sweeps held as read (float64), 4 for sweeps streamed from
-    their file, of which only the conditioned sweeps are held (float32), so twice as many fit.
+    their file, of which only the conditioned sweeps are kept (float32, in a temporary file),
+    so twice as many are taken.
     """
     values = int(n_sweeps) * int(n_channels) * int(n_samples)
     limit_bytes = MAX_SWEEP_VALUES * 8

@@ -71,7 +71,8 @@ class SweepSource:
     A reader hands one to :class:`Sweeps` in place of an array when holding every sweep
     would take more memory than the analysis needs (hours of sweeps at 10 kHz): the pipeline
     then conditions and measures them chunk by chunk from the file (:meth:`Sweeps.rows`), and
-    memory holds the conditioned sweeps, not the raw ones beside them.
+    memory holds neither them nor the conditioned sweeps (those go to a temporary file,
+    :class:`~iomon.model.spill.SpilledSweeps`).
 
     Parameters
     ----------

@@ -24,8 +24,7 @@ __all__ = ["ARTEFACT_MARGINS_S", "ARTEFACT_SWEEPS", "DEFAULT_ARTEFACT_S", "DEFAU
            "condition", "detect_mains", "find_train", "first_pulse", "hum_fits",
            "noise_window_mask", "plan_artefact", "pre_stimulus_mask", "rail_end", "rail_samples",
            "raw_faults", "reference_mask", "reject_sweeps", "remove_mains", "remove_offset",
-           "sizes_after", "slope_ratio", "spread_sweeps", "sweep_noise", "tail_end",
-           "typical_size"]
+           "sizes_after", "slope_ratio", "spread_sweeps", "sweep_noise", "tail_end"]
 
 #: Default IONM band for TcMEP (Hz). The 2 Hz high-pass edge was chosen by measurement
 #: (benchmarks/real_mep_agreement.py --band-sweep): on real TMS MEPs a 10 Hz edge shaved up
@@ -644,25 +643,11 @@ def sweep_noise(data, times, sfreq, band_hz, window_s=DEFAULT_NOISE_WINDOW_S):
     return quiet, quiet.std(axis=-1)
 
 
-def typical_size(conditioned, times, after_s) -> np.ndarray:
-    """Each channel's typical peak-to-peak after the artefact: the median over sweeps, V.
-
-    Parameters
-    ----------
-    conditioned : array of float, shape (n_sweeps, n_channels, n_samples)
-    times : array of float, shape (n_samples,)
-    after_s : array of float, shape (n_channels,)
-        End of each channel's blanked artefact, s.
-
-    Returns
-    -------
-    array of float, shape (n_channels,)
-    """
-    return np.median(sizes_after(conditioned, times, after_s), axis=0)
-
-
 def sizes_after(conditioned, times, after_s) -> np.ndarray:
-    """Every sweep's peak-to-peak after its channel's artefact, V (:func:`typical_size` per sweep).
+    """Every sweep's peak-to-peak after its channel's artefact, V.
+
+    Their median over sweeps is the channel's typical size, which :func:`reject_sweeps` holds
+    a noisy sweep's noise against.
 
     Returns
     -------
@@ -693,8 +678,8 @@ def reject_sweeps(raw, noise, noise_ratio=NOISE_REJECT_RATIO, flat_v=1e-7, clip_
         A sweep whose pre-stimulus noise exceeds this many times the channel's median is
         rejected as contaminated (electrocautery and other bursts)...
     typical : array of float, shape (n_channels,), optional
-        ... when the noise also exceeds ``share`` of the channel's typical peak-to-peak (see
-        :func:`typical_size`); without it, whatever its size.
+        ... when the noise also exceeds ``share`` of the channel's typical peak-to-peak (the
+        median over sweeps of :func:`sizes_after`); without it, whatever its size.
     flat_v : float
         Peak-to-peak below this (V) over the whole sweep is a flat line.
     clip_run_s : float
