@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -245,14 +247,17 @@ def _edf_d(path):
 @pytest.mark.parametrize("kind, write", [("EDF+C", _edf_c), ("EDF+D", _edf_d)])
 def test_bulk_windows_equal_edfio(tmp_path, monkeypatch, kind, write, piecewise):
     """Windows cut in bulk from the records they cover are edfio's values bit for bit,
-    across record boundaries, annotation signals and units; so are they when records too
-    large to read at once make the reader read each channel's part."""
+    across record boundaries, annotation signals and units; so are they when the reader reads
+    each channel's part instead (records too large to read at once, or a window a small part
+    of them)."""
     import edfio
 
     from iomon.io.edf import EdfSignal, Records, _edfio_indices, check_header
 
-    if piecewise:
-        monkeypatch.setattr(Records, "MAX_READ_BYTES", 1)
+    # Each path forced: piece by piece (records too large, or a window a small part of
+    # them), or the covered records read whole.
+    monkeypatch.setattr(Records, "MAX_READ_BYTES" if piecewise else "PIECE_COST_BYTES",
+                        1 if piecewise else 1 << 62)
 
     path = tmp_path / "bulk.edf"
     write(path)
@@ -266,6 +271,10 @@ def test_bulk_windows_equal_edfio(tmp_path, monkeypatch, kind, write, piecewise)
     n_samples = 130  # longer than a record: windows span two or three
     starts = _starts(n_total, n_samples)
     windows = Records(path, layout).windows(signals, starts, n_samples, [1.0] * len(signals))
+    if piecewise:  # and where the system has no positioned read (Windows): seek and read
+        monkeypatch.delattr(os, "pread")
+        again = Records(path, layout).windows(signals, starts, n_samples, [1.0] * len(signals))
+        assert again.tobytes() == windows.tobytes()
     for c, signal in enumerate(reference.signals):
         expected = np.stack([signal.data[s:s + n_samples] for s in starts])
         assert windows[:, c].tobytes() == expected.tobytes()
@@ -284,8 +293,10 @@ def test_bulk_bdf_windows_equal_mne(realdata, monkeypatch, name, piecewise):
 
     from iomon.io.edf import BdfSignal, Records, check_header
 
-    if piecewise:
-        monkeypatch.setattr(Records, "MAX_READ_BYTES", 1)
+    # Each path forced: piece by piece (records too large, or a window a small part of
+    # them), or the covered records read whole.
+    monkeypatch.setattr(Records, "MAX_READ_BYTES" if piecewise else "PIECE_COST_BYTES",
+                        1 if piecewise else 1 << 62)
 
     path = realdata / "edf" / name
     layout = check_header(path)

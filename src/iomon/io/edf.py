@@ -301,16 +301,22 @@ def header_signals(path: Path, layout: dict) -> list:
 class Records:
     """The data records of an EDF or BDF file, from which sweep windows are cut in bulk.
 
-    For each window the bytes of the data records it covers are read once (one seek and read)
-    and every channel's window is cut from them; memory holds a chunk of windows and their
-    records, never the file. Where the records a window covers are larger than
-    ``MAX_READ_BYTES`` (a file of a few huge records), each channel's part is read instead.
+    For each window either the bytes of the data records it covers are read once and every
+    channel's window is cut from them, or, where the window is a small part of those records
+    (long records: an hour's file of 1 s records holds 110 ms windows), each channel's part of
+    each record is read on its own; memory holds a chunk of windows and their records, never
+    the file.
     """
 
     #: Windows (x channels x samples) decoded at once: bounds the temporaries.
     CHUNK_VALUES = 1 << 20
     #: Most bytes read at once for one window: beyond, its channels are read one by one.
     MAX_READ_BYTES = 16 << 20
+    #: A read's fixed cost (the call, the system call) in bytes copied: a window's channels are
+    #: read piece by piece when its records hold more than this many bytes per piece. Measured
+    #: on the hour's file (16 channels of 1 s records, 1,783 windows of 110 ms): 0.29 CPU s
+    #: piece by piece, 0.69 s reading the records whole.
+    PIECE_COST_BYTES = 4096
 
     def __init__(self, path: Path, layout: dict):
         self.path = path
@@ -363,29 +369,34 @@ class Records:
     def _window(self, f, start: int, n_samples: int, per: int, first) -> np.ndarray:
         """Digital values (n_signals, n_samples) of one window from ``start``."""
         r0, r1 = start // per, (start + n_samples - 1) // per
-        if (r1 - r0 + 1) * self.record_bytes > self.MAX_READ_BYTES:
-            return np.stack([self._piecewise(f, start, n_samples, per, at) for at in first])
+        covered, pieces = (r1 - r0 + 1) * self.record_bytes, (r1 - r0 + 1) * len(first)
+        if covered > min(self.MAX_READ_BYTES, pieces * self.PIECE_COST_BYTES):
+            raw = b"".join(self._piecewise(f, start, n_samples, per, at) for at in first)
+            return self._decode(raw).reshape(len(first), n_samples)
         records = self._decode(self._read(f, r0 * self.record_bytes,
                                           (r1 - r0 + 1) * self.record_bytes))
         record, within = np.divmod(start - r0 * per + np.arange(n_samples), per)
         # One flat index per value: np.take is several times faster than two index arrays.
         return np.take(records, first[:, None] + (record * self.record_samples + within))
 
-    def _piecewise(self, f, start: int, n_samples: int, per: int, first: int):
-        """Digital values (n_samples,) of one signal, read record by record."""
+    def _piecewise(self, f, start: int, n_samples: int, per: int, first: int) -> bytes:
+        """The bytes of ``n_samples`` of one signal from ``start``, read record by record."""
         pieces = []
         while n_samples > 0:
             record, within = divmod(start, per)
             count = min(per - within, n_samples)
-            at = record * self.record_bytes + (first + within) * self.width
-            pieces.append(self._decode(self._read(f, at, count * self.width)))
+            at = record * self.record_bytes + (int(first) + within) * self.width
+            pieces.append(self._read(f, at, count * self.width))
             start, n_samples = start + count, n_samples - count
-        return np.concatenate(pieces)
+        return b"".join(pieces)
 
     def _read(self, f, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` in the data records (of the open file ``f``)."""
-        f.seek(self.header_bytes + offset)
-        raw = f.read(size)
+        if hasattr(os, "pread"):  # one system call, no seek (absent on Windows)
+            raw = os.pread(f.fileno(), size, self.header_bytes + offset)
+        else:
+            f.seek(self.header_bytes + offset)
+            raw = f.read(size)
         if len(raw) != size:  # the header's size check passed: the file changed since
             raise InputError("the file is shorter than its header says (changed while being "
                              "read?)", self.path)
