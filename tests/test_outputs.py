@@ -160,3 +160,20 @@ def test_demo_keeps_a_users_files_and_replaces_its_own(tmp_path):
     assert files["notes.txt"] == b"mine\n" and "recording/demo.edf" in files
     manifest = json.loads(files["iomon-manifest.json"])
     assert set(manifest["files"]) == set(files) - {"notes.txt", "iomon-manifest.json"}
+
+
+def test_measurements_csv_is_what_pandas_writes(cases):
+    """measurements.csv's own writer gives pandas' ``to_csv`` text byte for byte: on a real
+    analysis (rejected sweeps' empty cells, booleans, text) and on the awkward values."""
+    import numpy as np
+    import pandas as pd
+
+    _, result = cases.analyse("stable", 0)
+    awkward = pd.DataFrame({
+        "number": [1.5, np.nan, -0.0, 1e-9, 123456789.0, np.inf, 0.1 + 0.2],
+        "text": ["a,b", 'say "x"', None, "", "two\nlines", np.nan, "µV"],
+        "flag": [True, False, True, False, True, False, True],
+        "count": np.arange(7), "small": np.arange(7, dtype=np.uint8)})
+    for frame in (result.documents().measurements, awkward):
+        expected = frame.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+        assert outputs.table_csv(frame) == expected
