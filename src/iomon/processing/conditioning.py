@@ -656,9 +656,9 @@ def sizes_after(conditioned, times, after_s) -> np.ndarray:
     """
     out = np.full(conditioned.shape[:2], np.nan)
     for c, start in enumerate(np.broadcast_to(after_s, out.shape[1:])):
-        span = times > start
-        if span.sum() >= 2:
-            out[:, c] = np.ptp(conditioned[:, c][:, span], axis=-1)
+        first = int(np.searchsorted(times, start, side="right"))  # times increase
+        if times.size - first >= 2:
+            out[:, c] = np.ptp(conditioned[:, c, first:], axis=-1)
     return out
 
 
@@ -755,8 +755,12 @@ def raw_faults(raw, sfreq=None, times=None, artefact_s=None, flat_v=1e-7,
     if sfreq is not None:
         run = max(int(round(clip_run_s * sfreq)), 2)
         faults[clipped_sweeps(raw, run, _outside(raw.shape, times, artefact_s))] = "clipped"
-    faults[np.ptp(raw, axis=-1) < flat_v] = "flat"
-    faults[~np.isfinite(raw).all(axis=-1)] = "nan"
+    # One pass each for the largest and smallest sample: a NaN or an infinity in a sweep
+    # makes one of them not finite (NumPy's max and min propagate NaN).
+    top, bottom = raw.max(axis=-1), raw.min(axis=-1)
+    with np.errstate(invalid="ignore"):
+        faults[top - bottom < flat_v] = "flat"
+    faults[~(np.isfinite(top) & np.isfinite(bottom))] = "nan"
     return faults.astype(str)
 
 
@@ -795,12 +799,32 @@ def clipped_sweeps(raw, run, outside=None) -> np.ndarray:
     clipped = np.zeros(raw.shape[:2], bool)
     if raw.shape[-1] < run:
         return clipped
-    mask = np.ones(raw.shape[1:], bool) if outside is None else outside
-    for reduce, fill in ((np.max, -np.inf), (np.min, np.inf)):
-        extreme = reduce(np.where(mask, raw, fill), axis=-1, keepdims=True)
-        # A run of `run` consecutive samples at the extreme.
-        clipped |= (window_counts((raw == extreme) & mask, run) >= run).any(axis=-1)
+    mask = np.ones(raw.shape[1:], bool) if outside is None else np.asarray(outside, bool)
+    for extreme in _masked_extremes(raw, mask):
+        at = (raw == extreme[..., None]) & mask
+        # A run of `run` samples at the extreme needs `run` of them at all: only the few
+        # sweeps with that many (a clipped amplifier, a flat line) are searched for the run.
+        many = np.count_nonzero(at, axis=-1) >= run
+        if many.any():
+            clipped[many] |= (window_counts(at[many], run) >= run).any(axis=-1)
     return clipped
+
+
+def _masked_extremes(raw, mask):
+    """Largest and smallest sample of each sweep x channel among ``mask``'s samples.
+
+    Reduced over the mask's runs of samples as views (a channel's blank is one run left out),
+    without a masked copy of the sweeps; NaN where one is NaN, as np.max gives it. -inf and
+    +inf where a channel has no sample.
+    """
+    top = np.full(raw.shape[:2], -np.inf)
+    bottom = np.full(raw.shape[:2], np.inf)
+    for c, keep in enumerate(mask):
+        edges = np.flatnonzero(np.diff(np.r_[False, keep, False]))
+        for a, b in zip(edges[::2], edges[1::2]):
+            np.maximum(top[:, c], raw[:, c, a:b].max(axis=-1), out=top[:, c])
+            np.minimum(bottom[:, c], raw[:, c, a:b].min(axis=-1), out=bottom[:, c])
+    return top, bottom
 
 
 #: Degree of the polynomial fitted beside the hum (offset, slope and the curvature of slow
