@@ -489,6 +489,55 @@ def test_measuring_in_chunks_of_sweeps_changes_nothing(monkeypatch):
                                       err_msg=field.name)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_measuring_only_the_samples_the_windows_read_changes_nothing(cases, monkeypatch, seed):
+    """Sweeps cut to the span the windows' measures read (:func:`measured_span`) give every
+    measure of the whole sweeps bit for bit, by each onset method, over drawn acquisitions
+    (rates, trains, sweeps that start at the stimulus) and windows moved about in them."""
+    import dataclasses
+    import warnings
+
+    import iomon.processing.measures
+    from iomon.processing.onsets import ONSET_METHODS, QuietFigures, measured_span
+
+    _, result = cases.analyse("focal_recovering", seed, acquisition="drawn")
+    times, sfreq = result.sweeps.times, result.sweeps.sfreq
+    data = np.asarray(result.conditioned, float)
+    noise = result.measurements.noise
+    rng = np.random.default_rng(seed)
+    # The noise windows' figures stand in for the pipeline's (equal inputs both ways).
+    quiet = QuietFigures(noise * rng.uniform(0.8, 1.0, noise.shape),
+                         (noise * rng.uniform(1.0, 2.0, noise.shape)) ** 2)
+    not_before = np.asarray(result.artefact_s, float)[:, 1]
+    muscles = [ch.muscle for ch in result.sweeps.channels]
+    shifted = np.clip(result.windows + rng.uniform(-0.004, 0.02, (len(muscles), 1)),
+                      times[0], times[-1])
+    # ... and windows ending just after the responses begin, where the rules read past the
+    # window's end (a TKEO share, a return to baseline, the change point's span).
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a channel without responses
+        onset = np.nanmedian(result.measurements.onset_latency, axis=0)
+    short = np.column_stack([result.windows[:, 0],
+                             np.fmax(onset + rng.uniform(0, 5, onset.shape) / sfreq,
+                                     result.windows[:, 0] + 1e-3)])
+    for windows in (result.windows, shifted, short):
+        span = measured_span(times, windows, sfreq)
+        assert span.stop - span.start < times.size  # the cut is a real cut
+        for method in ONSET_METHODS:
+            settings = dict(quiet=quiet, onset_method=method, not_before=not_before,
+                            muscles=muscles)
+            cut = measure(data, times, sfreq, windows, noise, **settings)
+            with monkeypatch.context() as m:
+                m.setattr(iomon.processing.measures, "measured_span",
+                          lambda times, *_: slice(0, times.size))
+                whole = measure(data, times, sfreq, windows, noise, **settings)
+            assert np.any(whole.present), method
+            for field in dataclasses.fields(whole):
+                np.testing.assert_array_equal(getattr(cut, field.name),
+                                              getattr(whole, field.name),
+                                              err_msg=f"{field.name} by {method}")
+
+
 def test_window_counts_match_a_plain_count_and_runs_are_held():
     """The cumulative-sum count of True samples in every window of n, against a plain sum."""
     from iomon.processing.onsets import _held, window_counts

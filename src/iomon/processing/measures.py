@@ -20,6 +20,7 @@ from .onsets import (
     QuietFigures,
     earliest_onsets,
     localise,
+    measured_span,
     onset_changepoint,
     onset_tkeo,
     tkeo_threshold,
@@ -271,8 +272,12 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
                   presence_v=presence_v, presence_ratio=presence_ratio,
                   onset_method=onset_method, not_before=not_before,
                   earliest=None if muscles is None else earliest_onsets(muscles))
-    # Chunks in float64 whatever the sweeps are held as (the pipeline holds float32).
-    parts = [_measure_sweeps(np.asarray(data[part], float), noise[part], own[part],
+    # Only the samples the windows' measures read (bit for bit the same measures), in chunks
+    # of float64 whatever the sweeps are held as (the pipeline holds float32). The chunks are
+    # those of the whole sweeps: a chunk's sweeps share some sums' starting sample.
+    span = measured_span(times, windows, sfreq)
+    common["times"] = times[span]
+    parts = [_measure_sweeps(np.asarray(data[part][..., span], float), noise[part], own[part],
                              None if energy is None else energy[part], **common)
              for part in sweep_chunks(data.shape)]
     return Measurements(**{name: np.concatenate([getattr(p, name) for p in parts])

@@ -41,8 +41,9 @@ __all__ = ["CHANGEPOINT_PRE_S", "CHANGEPOINT_SPAN_S", "DEFAULT_ONSET_METHOD",
            "EARLIEST_MARGIN_S", "FLAT_PEAK_K", "FLAT_RMS_K", "JUMP_S", "LEVEL_SPAN_S",
            "ONSET_BAND_K", "ONSET_HOLD_S", "ONSET_K", "ONSET_METHODS", "ONSET_PEAK_SHARE",
            "PLATEAU_S", "RETURN_S", "SETTLE_S", "TKEO_H", "Localised", "QuietFigures",
-           "earliest_onsets", "localise", "onset_changepoint", "onset_notes", "onset_tkeo",
-           "robust_noise", "teager_kaiser", "tkeo_own", "tkeo_threshold", "window_counts"]
+           "earliest_onsets", "localise", "measured_span", "onset_changepoint", "onset_notes",
+           "onset_tkeo", "robust_noise", "teager_kaiser", "tkeo_own", "tkeo_threshold",
+           "window_counts"]
 
 #: The onset methods ``[processing] onset_method`` may name, and the default: the one that
 #: agrees best with the onsets published for real MEPs (benchmarks/real_mep_agreement.py).
@@ -278,6 +279,33 @@ class _Rules:
         return cls(hold=n(ONSET_HOLD_S), level=n(LEVEL_SPAN_S, 3), back=n(RETURN_S, 3),
                    plateau=n(PLATEAU_S, 4), jump=n(JUMP_S, 2), settle=n(SETTLE_S),
                    flat=n(FLAT_S, _FLAT_MIN_SAMPLES))
+
+
+def measured_span(times, windows, sfreq) -> slice:
+    """The samples of a sweep that measuring it in ``windows`` reads: a slice of ``times``.
+
+    Every rule here reads a channel's samples from its level span before the window's start
+    (:data:`LEVEL_SPAN_S`; a Teager-Kaiser energy or a turn at the start reads the sample
+    before) to the window's end and a little beyond: a return to the baseline held
+    :data:`RETURN_S`, a TKEO share over :data:`ONSET_HOLD_S` (one sample of energy further),
+    the change point's :data:`CHANGEPOINT_SPAN_S`, a turn's next sample. Measuring the sweeps
+    cut to this span gives every measure bit for bit (indices relative to the cut, times as
+    they were), at a fraction of the work where the windows cover part of the sweep (an hour's
+    simulated case: 11-66 ms of a -10 to 100 ms sweep, 55 % of its samples).
+
+    Windows not all finite leave the whole sweep (what such a channel reads is its last
+    sample).
+    """
+    windows = np.asarray(windows, float)
+    n = times.size
+    if windows.size == 0 or not np.all(np.isfinite(windows)):
+        return slice(0, n)
+    rules = _Rules.at(sfreq)
+    first = int(np.searchsorted(times, windows[:, 0], side="left").min())
+    last = int(np.searchsorted(times, windows[:, 1], side="right").max()) - 1
+    before = rules.level + 2
+    after = max(rules.back, rules.hold + 1, max(int(round(CHANGEPOINT_SPAN_S * sfreq)), 2)) + 2
+    return slice(max(0, first - before), min(n, last + after + 1))
 
 
 def _near(x, reference, sigma) -> bool:
