@@ -600,3 +600,24 @@ def test_a_blanked_artefact_is_neither_an_extreme_nor_part_of_a_run():
     saturated[..., 3:20] = 1e-3  # at the rail during the train only
     assert raw_faults(saturated, sfreq, times, artefact)[0, 0] == ""
     assert raw_faults(saturated, sfreq)[0, 0] == "clipped"  # no blank given: it counts
+
+
+@pytest.mark.parametrize("sfreq", [3000.0, 10_000.0, 48_000.0])
+def test_zero_phase_filter_is_scipys_to_the_bit(sfreq):
+    """The band-pass's own forward-backward pass (the backward pass stopped at the first
+    sample kept) gives SciPy's ``sosfiltfilt`` with odd padding bit for bit, whatever the
+    sweep's length, the rows and the input's type."""
+    from scipy.signal import sosfiltfilt
+
+    from iomon.processing.conditioning import _butter_bandpass, zero_phase
+
+    rng = np.random.default_rng(int(sfreq))
+    sos = _butter_bandpass(2, 2.0, 1000.0, sfreq).copy()
+    for shape in [(3, 2, 1), (3, 2, 2), (3, 2, 7), (5, 16, 1101), (1, 1, 4000), (6, 40)]:
+        for dtype in (np.float64, np.float32):
+            x = (rng.standard_normal(shape) * 1e-5).astype(dtype)
+            for padlen in {0, shape[-1] // 3, shape[-1] - 1}:
+                expected = sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=padlen)
+                got = zero_phase(sos, x, padlen)
+                assert got.dtype == expected.dtype and got.shape == expected.shape
+                assert got.tobytes() == expected.tobytes(), (shape, dtype, padlen)
