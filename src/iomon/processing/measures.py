@@ -163,13 +163,7 @@ def _last_true(mask, axis=-1):
 
 def count_turns(data, onset, offset, threshold):
     """Number of turns: local extrema between onset and offset whose size exceeds threshold."""
-    sample = np.arange(data.shape[-1])
-    slope = np.diff(data, axis=-1)
-    extremum = np.zeros(data.shape, bool)
-    extremum[..., 1:-1] = slope[..., :-1] * slope[..., 1:] < 0
-    span = (sample >= onset[..., None]) & (sample <= offset[..., None])
-    big = np.abs(data) > threshold[..., None]
-    return np.where(onset >= 0, (extremum & span & big).sum(axis=-1), 0)
+    return _turns(data, _beyond_in_span(data, onset, offset, threshold), onset)
 
 
 def count_phases(data, onset, offset, threshold):
@@ -178,12 +172,30 @@ def count_phases(data, onset, offset, threshold):
     Deflections smaller than ``threshold`` (V, per sweep x channel) do not count as phases, so
     noise riding on a baseline crossing is not mistaken for one.
     """
+    return _phases(data, _beyond_in_span(data, onset, offset, threshold), onset)
+
+
+def _beyond_in_span(data, onset, offset, threshold):
+    """Samples from onset to offset whose size exceeds ``threshold``: what turns and phases
+    count (the measures make it once for both)."""
     sample = np.arange(data.shape[-1])
     span = (sample >= onset[..., None]) & (sample <= offset[..., None])
+    return (np.abs(data) > threshold[..., None]) & span
+
+
+def _turns(data, beyond, onset):
+    """:func:`count_turns` given :func:`_beyond_in_span`."""
+    slope = np.diff(data, axis=-1)
+    extremum = np.zeros(data.shape, bool)
+    extremum[..., 1:-1] = slope[..., :-1] * slope[..., 1:] < 0
+    return np.where(onset >= 0, (extremum & beyond).sum(axis=-1), 0)
+
+
+def _phases(data, beyond, onset):
+    """:func:`count_phases` given :func:`_beyond_in_span`."""
     # The supra-threshold samples in the span, in order: a change is a sample whose sign
     # differs from the previous such sample of its sweep, however far back (across gaps).
-    pair, at = np.nonzero(((np.abs(data) > threshold[..., None]) & span).reshape(
-        -1, data.shape[-1]))
+    pair, at = np.nonzero(beyond.reshape(-1, data.shape[-1]))
     positive = data.reshape(-1, data.shape[-1])[pair, at] > 0
     change = (pair[1:] == pair[:-1]) & (positive[1:] != positive[:-1])
     changes = np.bincount(pair[1:][change], minlength=onset.size).reshape(onset.shape)
@@ -345,6 +357,7 @@ def _measure_sweeps(data, noise, own, energy, times, sfreq, windows, noise_sd, o
     peak_index = np.argmax(np.where(in_window[None], np.abs(data), -np.inf), axis=-1)
     first = (np.full(data.shape[1], -1) if earliest is None else
              np.array([np.searchsorted(times, e) if np.isfinite(e) else -1 for e in earliest]))
+    beyond = _beyond_in_span(centred, onset, offset, ONSET_K * sigma)
     nan = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         snr_db = 20 * np.log10(amplitude / (2 * np.sqrt(2) * sigma))
@@ -356,8 +369,8 @@ def _measure_sweeps(data, noise, own, energy, times, sfreq, windows, noise_sd, o
         peak_latency=np.where(present, times[peak_index], nan),
         area=np.where(present, area, nan),
         duration=np.where(present, times[np.maximum(offset, 0)] - onset_s, nan),
-        n_phases=count_phases(centred, onset, offset, ONSET_K * sigma),
-        n_turns=count_turns(centred, onset, offset, ONSET_K * sigma),
+        n_phases=_phases(centred, beyond, onset),
+        n_turns=_turns(centred, beyond, onset),
         snr_db=snr_db,
         noise=noise,
         present=present,
