@@ -561,11 +561,12 @@ def blank_artefact(data, times, windows) -> np.ndarray:
 def _blank_in_place(out, times, windows) -> None:
     """:func:`blank_artefact` on ``out`` itself."""
     windows = np.broadcast_to(np.asarray(windows, float), (out.shape[1], 2))
-    for c, (start, end) in enumerate(windows):
-        inside = (times >= start) & (times <= end)
-        if not inside.any():
+    # The first and last sample in each span (times increase); none where a bound is NaN.
+    firsts = np.searchsorted(times, windows[:, 0], side="left")
+    lasts = np.searchsorted(times, windows[:, 1], side="right") - 1
+    for c, (first, last) in enumerate(zip(firsts.tolist(), lasts.tolist())):
+        if first > last or np.isnan(windows[c]).any():
             continue
-        first, last = np.flatnonzero(inside)[[0, -1]]
         after = min(last + 1, times.size - 1)
         # A blank from the sweep's first sample (sweeps exported from the first pulse) holds
         # the value after it: the samples before it are artefact too.
@@ -864,9 +865,12 @@ def _masked_extremes(raw, mask):
     """
     top = np.full(raw.shape[:2], -np.inf)
     bottom = np.full(raw.shape[:2], np.inf)
-    for c, keep in enumerate(mask):
-        edges = np.flatnonzero(np.diff(np.r_[False, keep, False]))
-        for a, b in zip(edges[::2], edges[1::2]):
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), bool)
+    padded[:, 1:-1] = mask
+    changes = padded[:, 1:] != padded[:, :-1]  # where each run of kept samples starts and ends
+    for c in range(mask.shape[0]):
+        edges = np.flatnonzero(changes[c])
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist()):
             np.maximum(top[:, c], raw[:, c, a:b].max(axis=-1), out=top[:, c])
             np.minimum(bottom[:, c], raw[:, c, a:b].min(axis=-1), out=bottom[:, c])
     return top, bottom
@@ -963,16 +967,31 @@ def remove_mains(data, times, fit_mask, mains_hz=None, n_harmonics=MAINS_HARMONI
 
 def _hum(data, times, fit_mask, frequency, n_harmonics, drift_degree) -> np.ndarray:
     """The hum :func:`remove_mains` subtracts: shape (n_samples, n_sweeps x n_channels)."""
-    fit_times = times[fit_mask]
+    times, fit_mask = np.asarray(times, float), np.asarray(fit_mask, bool)
+    fit, sweep = _hum_operators(times.tobytes(), fit_mask.tobytes(), float(frequency),
+                                int(n_harmonics), int(drift_degree))
+    flat = data[..., fit_mask].reshape(-1, int(fit_mask.sum())).T
+    return sweep @ (fit @ flat)
+
+
+@functools.lru_cache(maxsize=8)
+def _hum_operators(times_bytes, mask_bytes, frequency, n_harmonics, drift_degree):
+    """The hum's least-squares fit and its design over the sweep, once per case (read-only).
+
+    One pseudo-inverse for every sweep and channel (the least-squares solution, as lstsq's,
+    without solving the same system once per right-hand side); only the hum's rows are
+    needed: the fitted drift polynomial is not hum and stays. Keyed by the bytes of the
+    times and the fit's mask, which every chunk of a case shares.
+    """
+    times = np.frombuffer(times_bytes, float)
+    fit_mask = np.frombuffer(mask_bytes, bool)
     reference = (times.mean(), np.ptp(times) / 2)  # one polynomial scale for fit and sweep
-    flat = data[..., fit_mask].reshape(-1, fit_times.size).T
-    design = _mains_design(fit_times, frequency, n_harmonics, reference, drift_degree)
-    # One pseudo-inverse for every sweep and channel (the least-squares solution, as lstsq's,
-    # without solving the same system once per right-hand side); only the hum's rows are
-    # needed: the fitted drift polynomial is not hum and stays.
     drift = drift_degree + 1
-    coef = np.linalg.pinv(design)[drift:] @ flat
-    return _mains_design(times, frequency, n_harmonics, reference, drift_degree)[:, drift:] @ coef
+    design = _mains_design(times[fit_mask], frequency, n_harmonics, reference, drift_degree)
+    fit = np.linalg.pinv(design)[drift:]
+    sweep = _mains_design(times, frequency, n_harmonics, reference, drift_degree)[:, drift:]
+    fit.flags.writeable = sweep.flags.writeable = False
+    return fit, sweep
 
 
 def condition(data, times, sfreq, band_hz, artefact_s, mains_hz=None, quiet_after_s=None,

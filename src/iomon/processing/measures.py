@@ -176,8 +176,10 @@ def count_phases(data, onset, offset, threshold):
 
 
 def _beyond_in_span(data, onset, offset, threshold):
-    """Samples from onset to offset whose size exceeds ``threshold``: what turns and phases
-    count (the measures make it once for both)."""
+    """Samples from onset to offset whose size exceeds ``threshold``.
+
+    What turns and phases count: the measures make it once for both.
+    """
     sample = np.arange(data.shape[-1])
     span = (sample >= onset[..., None]) & (sample <= offset[..., None])
     return (np.abs(data) > threshold[..., None]) & span
