@@ -371,24 +371,35 @@ class Records:
         r0, r1 = start // per, (start + n_samples - 1) // per
         covered, pieces = (r1 - r0 + 1) * self.record_bytes, (r1 - r0 + 1) * len(first)
         if covered > min(self.MAX_READ_BYTES, pieces * self.PIECE_COST_BYTES):
-            raw = b"".join(self._piecewise(f, start, n_samples, per, at) for at in first)
-            return self._decode(raw).reshape(len(first), n_samples)
+            return self._decode(self._piecewise(f, start, n_samples, per, first)).reshape(
+                len(first), n_samples)
         records = self._decode(self._read(f, r0 * self.record_bytes,
                                           (r1 - r0 + 1) * self.record_bytes))
         record, within = np.divmod(start - r0 * per + np.arange(n_samples), per)
         # One flat index per value: np.take is several times faster than two index arrays.
         return np.take(records, first[:, None] + (record * self.record_samples + within))
 
-    def _piecewise(self, f, start: int, n_samples: int, per: int, first: int) -> bytes:
-        """The bytes of ``n_samples`` of one signal from ``start``, read record by record."""
-        pieces = []
+    def _piecewise(self, f, start: int, n_samples: int, per: int, first) -> bytes:
+        """The bytes of ``n_samples`` of each signal from ``start``, signal after signal.
+
+        Each signal's part of each record the window covers is one read.
+        """
+        pieces = []  # (offset within the data records less the signal's, bytes) per record
         while n_samples > 0:
             record, within = divmod(start, per)
             count = min(per - within, n_samples)
-            at = record * self.record_bytes + (int(first) + within) * self.width
-            pieces.append(self._read(f, at, count * self.width))
+            pieces.append((record * self.record_bytes + within * self.width, count * self.width))
             start, n_samples = start + count, n_samples - count
-        return b"".join(pieces)
+        signals = [int(at) * self.width for at in first]
+        if not hasattr(os, "pread"):
+            return b"".join(self._read(f, at + offset, size)
+                            for at in signals for offset, size in pieces)
+        fd, header = f.fileno(), self.header_bytes
+        raw = b"".join([os.pread(fd, size, header + at + offset)
+                        for at in signals for offset, size in pieces])
+        if len(raw) != len(signals) * sum(size for _, size in pieces):
+            raise self._shorter()  # the header's size check passed: the file changed since
+        return raw
 
     def _read(self, f, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` in the data records (of the open file ``f``)."""
@@ -398,9 +409,12 @@ class Records:
             f.seek(self.header_bytes + offset)
             raw = f.read(size)
         if len(raw) != size:  # the header's size check passed: the file changed since
-            raise InputError("the file is shorter than its header says (changed while being "
-                             "read?)", self.path)
+            raise self._shorter()
         return raw
+
+    def _shorter(self) -> InputError:
+        return InputError("the file is shorter than its header says (changed while being "
+                          "read?)", self.path)
 
     def _decode(self, raw: bytes) -> np.ndarray:
         """Samples as integers: little-endian int16 (EDF) or 24-bit (BDF)."""
