@@ -187,7 +187,7 @@ def test_fresh_case_processes_each_import_them_again(series, hooked, tmp_path):
     assert len(cases) == N_CASES
     assert {int(parent) for parent, _ in cases.values()} == {run.pid}
     for pid in cases:
-        assert {"numpy", "scipy.signal", "pandas"} <= imports[pid]
+        assert {"numpy", "scipy.signal"} <= imports[pid]
 
 
 def test_forked_and_fresh_cases_write_the_same_bytes(series, tmp_path):

@@ -174,6 +174,9 @@ def test_measurements_csv_is_what_pandas_writes(cases):
         "text": ["a,b", 'say "x"', None, "", "two\nlines", np.nan, "µV"],
         "flag": [True, False, True, False, True, False, True],
         "count": np.arange(7), "small": np.arange(7, dtype=np.uint8)})
-    for frame in (result.documents().measurements, awkward):
+    for frame in (result.measurement_table(), awkward):
         expected = frame.to_csv(index=False, float_format="%.6g", lineterminator="\n")
         assert outputs.table_csv(frame) == expected
+    # and the columns the outputs write, without pandas
+    columns = result.documents().measurements
+    assert outputs.table_csv(columns) == outputs.table_csv(result.measurement_table())

@@ -554,10 +554,10 @@ def _measure_against_baseline(conditioned, sweeps, phases, windows, noise, quiet
     channel's expected-latency window to where its response really is; every sweep is then
     measured once, in those windows, and the baselines' values computed from the measures.
     """
-    times, sfreq, table = sweeps.times, sweeps.sfreq, sweeps.table
-    choice = baseline_sweeps(valid, table["onset_s"].to_numpy(), phases,
-                             table["montage"].to_numpy(), table["stim_intensity"].to_numpy(),
-                             baseline_start, resolved.baseline_sweeps, resolved.rebaselines)
+    times, sfreq = sweeps.times, sweeps.sfreq
+    choice = baseline_sweeps(valid, sweeps.column("onset_s"), phases, sweeps.column("montage"),
+                             sweeps.column("stim_intensity"), baseline_start,
+                             resolved.baseline_sweeps, resolved.rebaselines)
     counts = choice.main.sum(axis=0)
     average = _baseline_sum(conditioned, choice.main) / np.maximum(counts, 1)[:, None]
     with warnings.catch_warnings():

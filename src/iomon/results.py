@@ -53,8 +53,8 @@ class CaseDocuments:
         The content of summary.json.
     alerts : dict
         The content of alerts.json.
-    measurements : pandas.DataFrame
-        The rows of measurements.csv.
+    measurements : dict of str to array
+        The columns of measurements.csv (:meth:`CaseResult.measurement_columns`).
     """
 
     summary: dict
@@ -234,25 +234,40 @@ class CaseResult:
 
     def documents(self) -> CaseDocuments:
         """summary.json, alerts.json and measurements.csv's rows, built once."""
-        return CaseDocuments(self.summary(), self.alerts_document(), self.measurement_table())
+        return CaseDocuments(self.summary(), self.alerts_document(),
+                             self.measurement_columns())
 
     # ------------------------------------------------------------------ tables for outputs
     def measurement_table(self):
-        """One row per sweep x channel, the columns of :data:`MEASUREMENT_COLUMNS`."""
+        """One row per sweep x channel, the columns of :data:`MEASUREMENT_COLUMNS`.
+
+        A pandas DataFrame of :meth:`measurement_columns`.
+        """
         import pandas as pd
 
+        return pd.DataFrame(self.measurement_columns())
+
+    def measurement_columns(self) -> dict:
+        """measurements.csv's columns (:data:`MEASUREMENT_COLUMNS`, in order) as arrays.
+
+        One row per sweep x channel; a number that is not finite is NaN (written empty, as a
+        missing one, never "inf").
+        """
         n_sweeps, n_channels = self.percent.shape
-        table = self.sweep_table()
+        sweeps = self.sweeps
         m = self.measurements
         sweep = np.repeat(np.arange(n_sweeps), n_channels)
 
         def flat(values, scale=1.0, digits=3):
             return np.round(np.asarray(values, float).ravel() * scale, digits)
 
-        frame = pd.DataFrame({
+        # Text as object arrays of str, as a DataFrame's text columns give them.
+        phase = np.empty(n_sweeps, object)
+        phase[:] = [str(p) for p in self.sweep_phase]
+        columns = {
             "sweep": sweep,
-            "time_s": np.round(table["onset_s"].to_numpy()[sweep], 4),
-            "phase": table["phase"].to_numpy()[sweep],
+            "time_s": np.round(sweeps.column("onset_s")[sweep], 4),
+            "phase": phase[sweep],
             "channel": np.tile(self.sweeps.ch_names, n_sweeps),
             "amplitude_uv": flat(np.where(self.rejected, np.nan, m.amplitude), 1e6, 2),
             "onset_latency_ms": flat(np.where(self.rejected, np.nan, m.onset_latency), 1e3),
@@ -263,8 +278,8 @@ class CaseResult:
             "percent_of_baseline": flat(np.where(self.rejected, np.nan, self.percent), 1.0, 1),
             "present": (m.present & ~self.rejected).ravel(),
             "rejected": self.rejected.ravel(),
-            "stim_intensity": table["stim_intensity"].to_numpy()[sweep],
-            "stim_unit": table["stim_unit"].to_numpy()[sweep],
+            "stim_intensity": sweeps.column("stim_intensity")[sweep],
+            "stim_unit": sweeps.column("stim_unit")[sweep],
             "reject_reason": self.reject_reason.ravel(),
             "noise_uv": flat(m.noise, 1e6, 2),
             "onset_latency_tkeo_ms": flat(np.where(self.rejected, np.nan,
@@ -276,11 +291,11 @@ class CaseResult:
             "baseline_sweep": np.any([e.baseline.sweeps for e in self.baselines.entries],
                                      axis=0).ravel(),
             "setup": np.repeat(self.setup, n_channels),
-        })
-        # A number that is not finite is written empty, as a missing one (never "inf").
-        floats = frame.select_dtypes("float").columns
-        frame[floats] = frame[floats].where(np.isfinite(frame[floats]))
-        return frame[list(MEASUREMENT_COLUMNS)]
+        }
+        for name, values in columns.items():
+            if values.dtype.kind == "f":
+                columns[name] = np.where(np.isfinite(values), values, np.nan)
+        return {name: columns[name] for name in MEASUREMENT_COLUMNS}
 
     def final_percent(self) -> np.ndarray:
         """Per channel: % of baseline of the median of the last 3 valid sweeps (NaN if none)."""

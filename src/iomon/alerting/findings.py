@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.notes import Note
+from ..model.sweeps import TABLE_COLUMNS
 from .alerts import (
     Alert,
     UnexplainedDrop,
@@ -88,14 +89,14 @@ def find(sweeps, phases, measurements, baselines, percent, valid, setup, criteri
     -------
     Findings
     """
-    table = sweeps.table
     notes = []
     thresholds = None
     if criteria.threshold_rise_v is not None:
-        thresholds, note = thresholds_for(table, measurements.present, valid, baselines,
+        columns = {name: sweeps.column(name) for name in TABLE_COLUMNS}
+        thresholds, note = thresholds_for(columns, measurements.present, valid, baselines,
                                           rebaselines)
         notes += [note] if note else []
-    onsets = table["onset_s"].to_numpy()
+    onsets = sweeps.column("onset_s")
     present = baselines.main.present
     compared = Compared.of(measurements, baselines, percent, thresholds,
                            [ch.muscle for ch in sweeps.channels])

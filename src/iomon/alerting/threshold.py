@@ -198,13 +198,15 @@ def thresholds_for(table, present, valid, baselines, rebaselines):
     """Threshold brackets for the threshold criterion, and a note for the report.
 
     The criterion is in volts: it needs intensities, in volts, that vary (a threshold shows
-    only where some sweeps fail and others respond). Returns ``(thresholds, note)``:
-    thresholds (:class:`Thresholds`) is None when the criterion cannot run, note (a
-    :class:`~iomon.model.notes.Note`) None when there is nothing to say.
+    only where some sweeps fail and others respond). ``table``: the sweep table's columns
+    (:attr:`~iomon.model.sweeps.Sweeps.table`, or a mapping of its column names to arrays).
+    Returns ``(thresholds, note)``: thresholds (:class:`Thresholds`) is None when the
+    criterion cannot run, note (a :class:`~iomon.model.notes.Note`) None when there is
+    nothing to say.
     """
-    intensity = table["stim_intensity"].to_numpy(dtype=float)
+    intensity = np.asarray(table["stim_intensity"], dtype=float)
     known = np.isfinite(intensity)
-    units = set(table["stim_unit"].to_numpy().astype(str)[known])
+    units = set(np.asarray(table["stim_unit"]).astype(str)[known])
     skipped = "the threshold-elevation criterion was not applied"
     if not known.any():
         return None, Note("threshold", f"{skipped}: the recording gives no stimulus intensities")
@@ -218,10 +220,10 @@ def thresholds_for(table, present, valid, baselines, rebaselines):
                              "took them as volts") if "" in units else None
     from ..processing.baseline import baseline_epochs
 
-    onsets = table["onset_s"].to_numpy(dtype=float)
+    onsets = np.asarray(table["onset_s"], dtype=float)
     epoch = baseline_epochs(onsets, rebaselines)
     chosen = np.any([e.baseline.sweeps.any(axis=1) for e in baselines.entries], axis=0)
-    groups = np.array([f"{m}|{k}" for m, k in zip(table["montage"].to_numpy(), epoch)])
+    groups = np.array([f"{m}|{k}" for m, k in zip(np.asarray(table["montage"]), epoch)])
     return Thresholds(*track_thresholds(intensity, present, valid, groups,
                                         reference_sweeps(epoch, chosen))), note
 

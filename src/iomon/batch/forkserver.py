@@ -43,10 +43,10 @@ __all__ = ["BASE_PRELOAD", "FORMAT_PRELOAD", "REPORT_PRELOAD", "ForkServer", "Fo
            "available", "serve"]
 
 #: What every case imports, preloaded when the server starts: the analysis and its tables
-#: (measured: a case of the shipped kind imports nothing else but a CSV writer of pandas).
-BASE_PRELOAD = ("numpy", "scipy.signal", "scipy.stats", "pandas", "pandas.io.formats.csvs",
-                "edfio", "iomon.io", "iomon.case.sidecar", "iomon.pipeline",
-                "iomon.report.outputs", "iomon.batch.cohort", "iomon.batch.run")
+#: (an EDF case needs no pandas; readers of tables (CSV, BIDS) and the cohort's do).
+BASE_PRELOAD = ("numpy", "scipy.signal", "scipy.stats", "pandas", "edfio", "iomon.io",
+                "iomon.case.sidecar", "iomon.pipeline", "iomon.report.outputs",
+                "iomon.batch.cohort", "iomon.batch.run")
 #: What the case report adds (HTML, PDF and the figures).
 REPORT_PRELOAD = ("matplotlib.figure", "matplotlib.backends.backend_agg",
                   "matplotlib.backends.backend_svg", "matplotlib.collections", "PIL.Image",

@@ -551,8 +551,6 @@ def assemble(path, format_name, reader, data, times, sfreq, names, stimuli, dura
     columns : mapping of str to sequence, optional
         Further per-sweep facts the file holds (CFS frame variables), for the sweep table.
     """
-    import pandas as pd
-
     notes = list(notes)
     names = unique_names(list(names), notes)
     check_times([s.onset_s for s in stimuli], "the onset of sweep", path)
@@ -562,7 +560,7 @@ def assemble(path, format_name, reader, data, times, sfreq, names, stimuli, dura
                          " is not a finite number", path)
     check_times([a.onset_s for a in annotations], "the onset of annotation", path)
     check_time(duration_s, "the recording's duration", path, low=0.0)
-    table = pd.DataFrame(sweep_table(stimuli))
+    table = sweep_table(stimuli)  # columns: the DataFrame is made only if asked for
     for name, values in (columns or {}).items():
         table[name] = list(values)
     try:

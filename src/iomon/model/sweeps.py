@@ -127,16 +127,16 @@ class Sweeps:
         Sampling rate in Hz.
     channels : sequence of Channel
         One per channel, names unique.
-    table : pandas.DataFrame
+    table : pandas.DataFrame or mapping of str to sequence, optional
         One row per sweep, in time order, with the columns of :data:`TABLE_COLUMNS`:
         ``onset_s`` (float, seconds since the start of the recording), ``stim_intensity``
         (float, NaN when unknown), ``stim_unit`` (``"V"``, ``"mA"`` or ``""``) and ``montage``
         (str, ``""`` when unknown). Missing columns are filled with their "unknown" value.
+        Given as columns (a mapping, as readers build it), :attr:`table` is made a DataFrame
+        only when asked for: an analysis reads the columns (:meth:`column`) without pandas.
     """
 
     def __init__(self, data, times, sfreq, channels, table=None):
-        import pandas as pd
-
         if not isinstance(data, SweepSource):
             data = np.asarray(data, dtype=np.float64)
         if len(data.shape) != 3:
@@ -167,19 +167,21 @@ class Sweeps:
             dup = sorted({n for n in names if names.count(n) > 1})
             raise InputError(f"channel names must be unique; repeated: {', '.join(dup)}")
 
-        table = pd.DataFrame(index=range(n_sweeps)) if table is None else table.copy()
-        if len(table) != n_sweeps:
-            raise InputError(f"the sweep table has {len(table)} rows for {n_sweeps} sweeps")
-        table = table.reset_index(drop=True)
-        defaults = {"onset_s": np.nan, "stim_intensity": np.nan, "stim_unit": "", "montage": ""}
-        for column, default in defaults.items():
-            if column not in table:
-                table[column] = default
-        table["onset_s"] = table["onset_s"].astype(float)
-        table["stim_intensity"] = table["stim_intensity"].astype(float)
-        for column in ("stim_unit", "montage"):
-            table[column] = table[column].fillna("").astype(str)
-        onsets = table["onset_s"].to_numpy()
+        if _is_frame(table):
+            frame = _normalised(table)
+            if len(frame) != n_sweeps:
+                raise InputError(f"the sweep table has {len(frame)} rows for {n_sweeps} sweeps")
+            source = frame
+            columns = {name: frame[name].to_numpy() for name in TABLE_COLUMNS}
+        else:
+            frame = None
+            source = {name: list(values) for name, values in dict(table or {}).items()}
+            lengths = {len(values) for values in source.values()}
+            if lengths - {n_sweeps}:
+                raise InputError(f"the sweep table has {max(lengths - {n_sweeps})} rows for "
+                                 f"{n_sweeps} sweeps")
+            columns = _core_columns(source, n_sweeps)
+        onsets = columns["onset_s"]
         if np.isfinite(onsets).all() and np.any(np.diff(onsets) < 0):
             raise InputError("sweeps must be in time order (onset_s increasing)")
 
@@ -192,7 +194,9 @@ class Sweeps:
         self._times = times
         self._sfreq = sfreq
         self._channels = channels
-        self._table = table[list(TABLE_COLUMNS) + [c for c in table if c not in TABLE_COLUMNS]]
+        # The table as given (a DataFrame, normalised; or the reader's columns) and its core
+        # columns as arrays; the DataFrame of columns is made when first asked for.
+        self._source, self._columns, self._frame = source, columns, frame
 
     @property
     def data(self) -> np.ndarray:
@@ -248,12 +252,18 @@ class Sweeps:
 
     @property
     def table(self):
-        """The per-sweep table (a copy: changing it changes nothing here)."""
-        return self._table.copy()
+        """The per-sweep table, a pandas DataFrame (a copy: changing it changes nothing here)."""
+        if self._frame is None:
+            import pandas as pd
+
+            self._frame = _normalised(pd.DataFrame(self._source, index=range(self.n_sweeps)))
+        return self._frame.copy()
 
     def column(self, name: str) -> np.ndarray:
         """One column of the sweep table as an array (a copy)."""
-        return self._table[name].to_numpy(copy=True)
+        if name in self._columns:
+            return self._columns[name].copy()
+        return self.table[name].to_numpy(copy=True)
 
     # ------------------------------------------------------------------ description
     @property
@@ -280,10 +290,14 @@ class Sweeps:
 
     # ------------------------------------------------------------------ selection (copies)
     def _subset(self, sweep_index=None, channel_index=None) -> Sweeps:
-        table = self._table
         channels = self.channels
-        if sweep_index is not None:
-            table = table.iloc[sweep_index]
+        if set(self._source) - set(TABLE_COLUMNS):  # a reader's own columns: pandas keeps them
+            table = self.table
+            if sweep_index is not None:
+                table = table.iloc[sweep_index]
+        else:
+            table = {name: values if sweep_index is None else values[sweep_index]
+                     for name, values in self._columns.items()}
         if channel_index is not None:
             channels = tuple(channels[i] for i in channel_index)
         if isinstance(self._data, SweepSource):  # streamed sweeps stay streamed
@@ -295,7 +309,7 @@ class Sweeps:
             if channel_index is not None:
                 data = data[:, channel_index]
             data = data.copy()
-        return Sweeps(data, self.times.copy(), self.sfreq, channels, table.copy())
+        return Sweeps(data, self.times.copy(), self.sfreq, channels, table)
 
     def pick_channels(self, names) -> Sweeps:
         """Return a copy holding only the named channels, in the order given."""
@@ -331,7 +345,7 @@ class Sweeps:
         data = self._data if data is None else np.array(data, dtype=np.float64)
         return Sweeps(data, self.times, self.sfreq,
                       self.channels if channels is None else channels,
-                      self._table if table is None else table)
+                      self._source if table is None else table)
 
     # ------------------------------------------------------------------ MNE conversion
     def to_mne(self):
@@ -356,6 +370,50 @@ class Sweeps:
             channels = [Channel(name) for name in epochs.ch_names]
         return cls(epochs.get_data(copy=True), epochs.times, epochs.info["sfreq"], channels,
                    epochs.metadata)
+
+
+#: The value of each table column where the reader gave none.
+_DEFAULTS = {"onset_s": np.nan, "stim_intensity": np.nan, "stim_unit": "", "montage": ""}
+
+
+def _is_frame(table) -> bool:
+    """Whether ``table`` is a pandas DataFrame (told without importing pandas)."""
+    return hasattr(table, "iloc") and hasattr(table, "columns")
+
+
+def _normalised(table):
+    """The sweep table as :class:`Sweeps` holds it (a copy).
+
+    A DataFrame with :data:`TABLE_COLUMNS` first, unknown values filled in, numbers as floats
+    and text as text.
+    """
+    table = table.copy().reset_index(drop=True)
+    for column, default in _DEFAULTS.items():
+        if column not in table:
+            table[column] = default
+    table["onset_s"] = table["onset_s"].astype(float)
+    table["stim_intensity"] = table["stim_intensity"].astype(float)
+    for column in ("stim_unit", "montage"):
+        table[column] = table[column].fillna("").astype(str)
+    return table[list(TABLE_COLUMNS) + [c for c in table if c not in TABLE_COLUMNS]]
+
+
+def _core_columns(source: dict, n_sweeps: int) -> dict:
+    """:data:`TABLE_COLUMNS` as arrays from a reader's columns, as :func:`_normalised` makes them.
+
+    Floats (NaN where missing) and text (``""`` where missing; object arrays of str).
+    """
+    columns = {}
+    for name in ("onset_s", "stim_intensity"):
+        values = source.get(name)
+        columns[name] = (np.full(n_sweeps, np.nan) if values is None
+                         else np.array([np.nan if v is None else v for v in values], float))
+    for name in ("stim_unit", "montage"):
+        text = np.empty(n_sweeps, object)
+        text[:] = ["" if v is None or (isinstance(v, float) and v != v) else str(v)
+                   for v in source.get(name, [""] * n_sweeps)]
+        columns[name] = text
+    return columns
 
 
 def intensity_varies(intensity) -> bool:
