@@ -96,3 +96,35 @@ def test_mne_round_trip():
     kept = Sweeps.from_mne(epochs, sweeps.channels)
     assert kept.channels[0].muscle == "TA" and kept.channels[0].side == "left"
     assert back.table["stim_intensity"].tolist() == [300.0, 350, 400, 400]
+
+
+def test_a_table_given_as_columns_is_the_table_given_as_a_dataframe():
+    """Readers give the sweep table as columns, so an analysis needs no pandas: the DataFrame
+    made from them when asked for, and every column read without it, are those of the same
+    table given as a DataFrame, in selections too."""
+    n = 5
+    columns = {"onset_s": [0.5, 1.0, 1.5, None, 3.0],
+               "stim_intensity": [400.0, None, float("nan"), 350, 300.0],
+               "stim_unit": ["V", None, "V", float("nan"), ""],
+               "montage": ["C3-C4", "", None, "C3-C4", "Cz"],
+               "frame_state": [1, 2, 3, 4, 5]}
+    data = np.zeros((n, 2, 10))
+    channels = [Channel("a"), Channel("b")]
+    by_columns = Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels, columns)
+    by_frame = Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels, pd.DataFrame(columns))
+    pd.testing.assert_frame_equal(by_columns.table, by_frame.table)
+    for name in ("onset_s", "stim_intensity", "stim_unit", "montage", "frame_state"):
+        np.testing.assert_array_equal(by_columns.column(name), by_frame.table[name].to_numpy())
+    keep = np.array([True, False, True, True, False])
+    for pick in (lambda s: s.select(keep), lambda s: s.pick_channels(["b"]),
+                 lambda s: s.replace(data=data + 1.0)):
+        pd.testing.assert_frame_equal(pick(by_columns).table, pick(by_frame).table)
+    core = {k: v for k, v in columns.items() if k != "frame_state"}
+    only_core = Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels, core)
+    pd.testing.assert_frame_equal(only_core.select(keep).table,
+                                  Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels,
+                                         pd.DataFrame(core)).select(keep).table)
+    assert list(Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels).column("montage")) == [
+        ""] * n
+    with pytest.raises(InputError, match="4 rows for 5 sweeps"):
+        Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels, {"onset_s": [0.0, 1, 2, 3]})

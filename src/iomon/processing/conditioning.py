@@ -1080,7 +1080,10 @@ def _condition_sweeps(data, times, sfreq, band_hz, artefact_s, mains_hz, quiet_a
             removed = float(mains_hz)
             hum = _hum(clean, times, late | early, removed, MAINS_HARMONICS,
                        _ONE_END_DRIFT_DEGREE if one_end else _DRIFT_DEGREE)
-            clean -= hum.T.reshape(clean.shape)
+            if clean.dtype == hum.dtype:
+                clean -= hum.T.reshape(clean.shape)
+            else:  # sweeps given in single precision come out in double, as remove_mains's
+                clean = clean - hum.T.reshape(clean.shape)
     quiet, noise = sweep_noise(clean, times, sfreq, band_hz, noise_window_s)
     return bandpass(clean, sfreq, band_hz), removed, quiet, noise
 
