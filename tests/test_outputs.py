@@ -162,9 +162,12 @@ def test_demo_keeps_a_users_files_and_replaces_its_own(tmp_path):
     assert set(manifest["files"]) == set(files) - {"notes.txt", "iomon-manifest.json"}
 
 
-def test_measurements_csv_is_what_pandas_writes(cases):
+@pytest.mark.parametrize("rows", [outputs.CSV_ROWS, 3])
+def test_measurements_csv_is_what_pandas_writes(cases, monkeypatch, rows):
     """measurements.csv's own writer gives pandas' ``to_csv`` text byte for byte: on a real
-    analysis (rejected sweeps' empty cells, booleans, text) and on the awkward values."""
+    analysis (rejected sweeps' empty cells, booleans, text) and on the awkward values, written
+    at once or a few rows at a time."""
+    monkeypatch.setattr(outputs, "CSV_ROWS", rows)
     import numpy as np
     import pandas as pd
 

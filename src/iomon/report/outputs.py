@@ -29,7 +29,7 @@ from ..model.errors import InputError
 
 __all__ = ["MANIFEST", "OS_LITTER", "OUTPUT_FILES", "REPORT_FILES", "check_folder",
            "move_into_place", "owned_files", "record_facts", "record_files", "staging_folder",
-           "table_csv", "unrecorded", "write_atomic", "write_outputs"]
+           "table_csv", "unrecorded", "write_atomic", "write_csv", "write_outputs"]
 
 #: The report's files (and folder), removed when a rerun writes no report.
 REPORT_FILES = ("report.html", "report.pdf", "figures")
@@ -49,34 +49,50 @@ def _write_json(path: Path, document: dict) -> None:
 
 
 def table_csv(columns, float_format: str = "%.6g") -> str:
-    """Columns as CSV text, as pandas' ``to_csv`` writes their DataFrame, column by column.
-
-    ``columns``: a mapping of name to array (or a DataFrame). What
-    ``DataFrame(columns).to_csv(index=False, float_format=float_format, lineterminator=...)``
-    gives with a newline at each line's end: numbers that are missing (NaN) are empty cells,
-    booleans ``True``/``False``, text quoted only where it holds a comma, a quote or a line
-    break. pandas formats every value through its own machinery (and takes 0.2 s to import):
-    0.3-0.7 s for the 28,528 rows of an hour's case, 0.03 s here.
-    """
-    import csv
+    """Columns as CSV text, as pandas' ``to_csv`` writes their DataFrame (see :func:`write_csv`)."""
     import io
 
-    names = list(columns)
-    cells = []
-    for name in names:
-        values = np.asarray(columns[name])
-        if values.dtype.kind == "f":
-            cells.append(["" if v != v else float_format % v for v in values.tolist()])
-        elif values.dtype.kind in "biu":
-            cells.append([str(v) for v in values.tolist()])
-        else:  # text; None or NaN where unknown
-            cells.append(["" if v is None or (isinstance(v, float) and v != v) else str(v)
-                          for v in values.tolist()])
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([str(name) for name in names])
-    writer.writerows(zip(*cells))
+    write_csv(columns, buffer, float_format)
     return buffer.getvalue()
+
+
+#: Rows of a table formatted at a time: the text of an 8-hour case's 230,000 rows would take
+#: hundreds of MB at once.
+CSV_ROWS = 8192
+
+
+def write_csv(columns, file, float_format: str = "%.6g") -> None:
+    """Write columns to a text file as CSV, as pandas' ``to_csv`` writes their DataFrame.
+
+    ``columns``: a mapping of name to array (or a DataFrame); ``file`` open for writing text
+    with ``newline=""``. What ``DataFrame(columns).to_csv(index=False,
+    float_format=float_format, lineterminator=...)`` gives with a newline at each line's end:
+    numbers that are missing (NaN) are empty cells, booleans ``True``/``False``, text quoted
+    only where it holds a comma, a quote or a line break. Column by column, :data:`CSV_ROWS`
+    rows at a time: pandas formats every value through its own machinery (and takes 0.2 s to
+    import), 0.3-0.7 s for the 28,528 rows of an hour's case; 0.03 s here.
+    """
+    import csv
+
+    names = list(columns)
+    arrays = [np.asarray(columns[name]) for name in names]
+    writer = csv.writer(file, lineterminator="\n")
+    writer.writerow([str(name) for name in names])
+    n_rows = len(arrays[0]) if arrays else 0
+    for start in range(0, n_rows, CSV_ROWS):
+        writer.writerows(zip(*[_cells(values[start:start + CSV_ROWS], float_format)
+                               for values in arrays]))
+
+
+def _cells(values, float_format: str) -> list[str]:
+    """One column's values as CSV cells (empty where a number or text is missing)."""
+    if values.dtype.kind == "f":
+        return ["" if v != v else float_format % v for v in values.tolist()]
+    if values.dtype.kind in "biu":
+        return [str(v) for v in values.tolist()]
+    return ["" if v is None or (isinstance(v, float) and v != v) else str(v)
+            for v in values.tolist()]  # text
 
 
 def _umask() -> int:
@@ -379,8 +395,8 @@ def write_outputs(result, out_dir: str | Path, report: bool = True, identify: bo
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_folder(out_dir.parent, out_dir.name)
     try:
-        (staging / "measurements.csv").write_text(table_csv(documents.measurements),
-                                                  encoding="utf-8", newline="")
+        with (staging / "measurements.csv").open("w", encoding="utf-8", newline="") as f:
+            write_csv(documents.measurements, f)
         _write_json(staging / "alerts.json", documents.alerts)
         _write_json(staging / "summary.json", documents.summary)
         if report:
