@@ -174,8 +174,9 @@ def test_measurements_csv_is_what_pandas_writes(cases, monkeypatch, rows):
     _, result = cases.analyse("stable", 0)
     awkward = pd.DataFrame({
         "number": [1.5, np.nan, -0.0, 1e-9, 123456789.0, np.inf, 0.1 + 0.2],
-        "text": ["a,b", 'say "x"', None, "", "two\nlines", np.nan, "µV"],
+        "text": ["a,b", 'say "x"', None, "", "two\nlines", np.nan, pd.NA],
         "flag": [True, False, True, False, True, False, True],
+        "unit": ["µV", "mV", "", "V", "µV", "mA", "V"],
         "count": np.arange(7), "small": np.arange(7, dtype=np.uint8)})
     for frame in (result.measurement_table(), awkward):
         expected = frame.to_csv(index=False, float_format="%.6g", lineterminator="\n")

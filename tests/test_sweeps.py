@@ -126,5 +126,13 @@ def test_a_table_given_as_columns_is_the_table_given_as_a_dataframe():
                                          pd.DataFrame(core)).select(keep).table)
     assert list(Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels).column("montage")) == [
         ""] * n
+    # Values other than numbers and text are read as pandas reads them.
+    foreign = {"stim_intensity": [np.float32(400), None, True, "350", 300],
+               "montage": [pd.NA, np.float32("nan"), b"C3-C4", "Cz", None]}
+    by_columns = Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels, foreign)
+    by_frame = Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels, pd.DataFrame(foreign))
+    pd.testing.assert_frame_equal(by_columns.table, by_frame.table)
+    for name in ("stim_intensity", "montage"):
+        np.testing.assert_array_equal(by_columns.column(name), by_frame.table[name].to_numpy())
     with pytest.raises(InputError, match="4 rows for 5 sweeps"):
         Sweeps(data, np.arange(10) / 1000.0, 1000.0, channels, {"onset_s": [0.0, 1, 2, 3]})

@@ -3,8 +3,9 @@
 :class:`CaseResult` is frozen: what :func:`iomon.pipeline.analyze` decided, per sweep and
 channel, and what the criteria found (alerts with where each change began, the thresholds
 followed, the declines that raised no alert, notes with their codes), with the tables and
-documents the output files hold (``measurements.csv``: :meth:`CaseResult.measurement_table`;
-``summary.json``: :meth:`CaseResult.summary`; ``alerts.json``:
+documents the output files hold (``measurements.csv``: :meth:`CaseResult.measurement_columns`,
+a DataFrame of them :meth:`CaseResult.measurement_table`; ``summary.json``:
+:meth:`CaseResult.summary`; ``alerts.json``:
 :meth:`CaseResult.alerts_document`), each column and key documented once in
 :mod:`iomon.schema`. The outputs and both report renderers draw on the documents built once
 by :meth:`CaseResult.documents`; the report computes no finding of its own.

@@ -398,13 +398,22 @@ class Records:
         raw = b"".join([os.pread(fd, size, header + at + offset)
                         for at in signals for offset, size in pieces])
         if len(raw) != len(signals) * sum(size for _, size in pieces):
-            raise self._shorter()  # the header's size check passed: the file changed since
+            # A read may return less than asked (network and FUSE file systems): read again,
+            # each piece until it is whole or the file ends.
+            raw = b"".join(self._read(f, at + offset, size)
+                           for at in signals for offset, size in pieces)
         return raw
 
     def _read(self, f, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` in the data records (of the open file ``f``)."""
-        if hasattr(os, "pread"):  # one system call, no seek (absent on Windows)
+        if hasattr(os, "pread"):  # no seek (absent on Windows); again after a short read
             raw = os.pread(f.fileno(), size, self.header_bytes + offset)
+            while 0 < len(raw) < size:
+                more = os.pread(f.fileno(), size - len(raw), self.header_bytes + offset
+                                + len(raw))
+                if not more:
+                    break
+                raw += more
         else:
             f.seek(self.header_bytes + offset)
             raw = f.read(size)

@@ -181,6 +181,11 @@ class Sweeps:
                 raise InputError(f"the sweep table has {max(lengths - {n_sweeps})} rows for "
                                  f"{n_sweeps} sweeps")
             columns = _core_columns(source, n_sweeps)
+            if columns is None:  # values other than numbers and text: pandas reads them
+                import pandas as pd
+
+                frame = _normalised(pd.DataFrame(source, index=range(n_sweeps)))
+                columns = {name: frame[name].to_numpy() for name in TABLE_COLUMNS}
         onsets = columns["onset_s"]
         if np.isfinite(onsets).all() and np.any(np.diff(onsets) < 0):
             raise InputError("sweeps must be in time order (onset_s increasing)")
@@ -398,20 +403,26 @@ def _normalised(table):
     return table[list(TABLE_COLUMNS) + [c for c in table if c not in TABLE_COLUMNS]]
 
 
-def _core_columns(source: dict, n_sweeps: int) -> dict:
+def _core_columns(source: dict, n_sweeps: int) -> dict | None:
     """:data:`TABLE_COLUMNS` as arrays from a reader's columns, as :func:`_normalised` makes them.
 
-    Floats (NaN where missing) and text (``""`` where missing; object arrays of str).
+    Floats (NaN where missing) and text (``""`` where missing; object arrays of str). None
+    where a column holds anything but numbers (or None) and text (or None): pandas' own
+    reading of missing and foreign values is then the one to follow.
     """
     columns = {}
     for name in ("onset_s", "stim_intensity"):
-        values = source.get(name)
-        columns[name] = (np.full(n_sweeps, np.nan) if values is None
-                         else np.array([np.nan if v is None else v for v in values], float))
+        values = source.get(name, [None] * n_sweeps)
+        if not all(v is None or (isinstance(v, (int, float, np.integer, np.floating))
+                                 and not isinstance(v, (bool, np.bool_))) for v in values):
+            return None
+        columns[name] = np.array([np.nan if v is None else v for v in values], float)
     for name in ("stim_unit", "montage"):
+        values = source.get(name, [""] * n_sweeps)
+        if not all(v is None or isinstance(v, str) for v in values):
+            return None
         text = np.empty(n_sweeps, object)
-        text[:] = ["" if v is None or (isinstance(v, float) and v != v) else str(v)
-                   for v in source.get(name, [""] * n_sweeps)]
+        text[:] = ["" if v is None else str(v) for v in values]
         columns[name] = text
     return columns
 

@@ -606,6 +606,9 @@ def zero_phase(sos, data, padlen: int, zi=None) -> np.ndarray:
     from scipy.signal import sosfilt, sosfilt_zi
 
     shape, n = data.shape, data.shape[-1]
+    if n <= padlen:  # as SciPy refuses it
+        raise ValueError(f"The length of the input vector x must be greater than padlen, which "
+                         f"is {padlen}.")
     rows = data.reshape(-1, n)
     # The odd extension, as scipy.signal's odd_ext computes it.
     extended = np.empty((rows.shape[0], n + 2 * padlen), np.result_type(rows, np.float64))
@@ -967,24 +970,29 @@ def remove_mains(data, times, fit_mask, mains_hz=None, n_harmonics=MAINS_HARMONI
 
 def _hum(data, times, fit_mask, frequency, n_harmonics, drift_degree) -> np.ndarray:
     """The hum :func:`remove_mains` subtracts: shape (n_samples, n_sweeps x n_channels)."""
-    times, fit_mask = np.asarray(times, float), np.asarray(fit_mask, bool)
-    fit, sweep = _hum_operators(times.tobytes(), fit_mask.tobytes(), float(frequency),
-                                int(n_harmonics), int(drift_degree))
-    flat = data[..., fit_mask].reshape(-1, int(fit_mask.sum())).T
+    times, fit_mask = np.asarray(times), np.asarray(fit_mask)
+    if times.dtype == np.float64 and fit_mask.dtype == bool:  # as the pipeline gives them
+        fit, sweep = _hum_operators(times.tobytes(), fit_mask.tobytes(), float(frequency),
+                                    int(n_harmonics), int(drift_degree))
+    else:
+        fit, sweep = _hum_operators.__wrapped__(times, fit_mask, float(frequency),
+                                                int(n_harmonics), int(drift_degree))
+    flat = data[..., fit_mask].reshape(-1, times[fit_mask].size).T
     return sweep @ (fit @ flat)
 
 
 @functools.lru_cache(maxsize=8)
-def _hum_operators(times_bytes, mask_bytes, frequency, n_harmonics, drift_degree):
+def _hum_operators(times, fit_mask, frequency, n_harmonics, drift_degree):
     """The hum's least-squares fit and its design over the sweep, once per case (read-only).
 
     One pseudo-inverse for every sweep and channel (the least-squares solution, as lstsq's,
     without solving the same system once per right-hand side); only the hum's rows are
-    needed: the fitted drift polynomial is not hum and stays. Keyed by the bytes of the
-    times and the fit's mask, which every chunk of a case shares.
+    needed: the fitted drift polynomial is not hum and stays. Cached by the bytes of the
+    times (float64) and the fit's mask (bool), which every chunk of a case shares; called
+    uncached (``__wrapped__``) with the arrays themselves otherwise.
     """
-    times = np.frombuffer(times_bytes, float)
-    fit_mask = np.frombuffer(mask_bytes, bool)
+    if isinstance(times, bytes):
+        times, fit_mask = np.frombuffer(times, np.float64), np.frombuffer(fit_mask, bool)
     reference = (times.mean(), np.ptp(times) / 2)  # one polynomial scale for fit and sweep
     drift = drift_degree + 1
     design = _mains_design(times[fit_mask], frequency, n_harmonics, reference, drift_degree)

@@ -291,6 +291,7 @@ def measure(data, times, sfreq, windows, noise, noise_sd=None, quiet=None,
     # those of the whole sweeps: a chunk's sweeps share some sums' starting sample.
     span = measured_span(times, windows, sfreq)
     common["times"] = times[span]
+    common["cut"] = (span.start, times.size - span.stop)
     parts = [_measure_sweeps(np.asarray(data[part][..., span], float), noise[part], own[part],
                              None if energy is None else energy[part], **common)
              for part in sweep_chunks(data.shape)]
@@ -320,8 +321,12 @@ def sweep_chunks(shape) -> list[slice]:
 
 def _measure_sweeps(data, noise, own, energy, times, sfreq, windows, noise_sd, own_sd,
                     presence_v, presence_ratio, onset_method, not_before,
-                    earliest) -> Measurements:
-    """:func:`measure` on some of the sweeps, the channel-wide figures given."""
+                    earliest, cut=(0, 0)) -> Measurements:
+    """:func:`measure` on some of the sweeps, the channel-wide figures given.
+
+    ``data`` and ``times`` may be the sweeps cut to :func:`measured_span`, ``cut`` the samples
+    left out before and after.
+    """
     # A sweep noisier than its channel's usual is judged against its own noise: for presence
     # the smaller of its SD (what 12 times was set against) and its robust SD, so that a burst
     # in the noise window cannot hide a response; the robust SD for the onset's thresholds.
@@ -354,7 +359,12 @@ def _measure_sweeps(data, noise, own, energy, times, sfreq, windows, noise_sd, o
     del above
     sample = np.arange(data.shape[-1])
     span = (sample >= onset[..., None]) & (sample <= offset[..., None]) & present[..., None]
-    area = np.sum(np.abs(data) * span, axis=-1) / sfreq
+    weighted = np.abs(data) * span
+    if any(cut):  # summed over the whole sweep's length, zeros where it was cut: NumPy sums
+        # pairwise, and a shorter row would group, and round, the same values otherwise
+        weighted = np.pad(weighted, [(0, 0), (0, 0), cut])
+    area = np.sum(weighted, axis=-1) / sfreq
+    del weighted
     del span
     peak_index = np.argmax(np.where(in_window[None], np.abs(data), -np.inf), axis=-1)
     first = (np.full(data.shape[1], -1) if earliest is None else

@@ -293,12 +293,13 @@ def measured_span(times, windows, sfreq) -> slice:
     they were), at a fraction of the work where the windows cover part of the sweep (an hour's
     simulated case: 11-66 ms of a -10 to 100 ms sweep, 55 % of its samples).
 
-    Windows not all finite leave the whole sweep (what such a channel reads is its last
-    sample).
+    Windows not all finite, or one ending before it starts, leave the whole sweep (what such
+    a channel reads is its last sample, or the samples before its start).
     """
     windows = np.asarray(windows, float)
     n = times.size
-    if windows.size == 0 or not np.all(np.isfinite(windows)):
+    if (windows.size == 0 or not np.all(np.isfinite(windows))
+            or np.any(windows[:, 1] < windows[:, 0])):
         return slice(0, n)
     rules = _Rules.at(sfreq)
     first = int(np.searchsorted(times, windows[:, 0], side="left").min())
