@@ -290,8 +290,10 @@ def measured_span(times, windows, sfreq) -> slice:
     :data:`RETURN_S`, a TKEO share over :data:`ONSET_HOLD_S` (one sample of energy further),
     the change point's :data:`CHANGEPOINT_SPAN_S`, a turn's next sample. Measuring the sweeps
     cut to this span gives every measure bit for bit (indices relative to the cut, times as
-    they were), at a fraction of the work where the windows cover part of the sweep (an hour's
-    simulated case: 11-66 ms of a -10 to 100 ms sweep, 55 % of its samples).
+    they were; the area summed over the sweep's whole length, as
+    :func:`~iomon.processing.measures.measure` does), at a fraction of the work where the
+    windows cover part of the sweep (an hour's simulated case: 11-66 ms of a -10 to 100 ms
+    sweep, 55 % of its samples).
 
     Windows not all finite, or one ending before it starts, leave the whole sweep (what such
     a channel reads is its last sample, or the samples before its start).
