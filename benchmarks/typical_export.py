@@ -45,7 +45,7 @@ FLOORS = {
     "import numpy": "import numpy",
     "import scipy.signal": "import scipy.signal",
 }
-HEAVY = ("matplotlib", "reportlab", "mne", "neo", "dask", "jinja2")
+HEAVY = ("matplotlib", "reportlab", "mne", "neo", "dask", "jinja2", "pandas")
 #: Targets of issue 13 for a typical export, whole command, wall s.
 TARGET_NO_REPORT_S, TARGET_REPORT_S = 1.0, 3.0
 

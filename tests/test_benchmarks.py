@@ -73,8 +73,8 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-print(" ".join(sorted(m for m in ("mne", "neo", "matplotlib", "dask", "jinja2", "reportlab")
-                      if m in sys.modules)))
+print(" ".join(sorted(m for m in ("mne", "neo", "matplotlib", "dask", "jinja2", "reportlab",
+                                  "pandas") if m in sys.modules)))
 """
 
 

@@ -266,6 +266,8 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_info(args) -> int:
+    import numpy as np
+
     from .io import read
     from .model.annotations import assign_levels, find_baseline_start, is_stimulus
     from .pipeline import load_case, prepare, refusals
@@ -291,11 +293,12 @@ def _cmd_info(args) -> int:
         artefact_notes = []
     else:
         artefact_notes = _print_artefact(sweeps, case)
-    intensities = sweeps.table["stim_intensity"].dropna()
+    intensities = sweeps.column("stim_intensity")
+    intensities = intensities[~np.isnan(intensities)]
     if len(intensities):
-        unit = sweeps.table["stim_unit"].iloc[0]
+        unit = sweeps.column("stim_unit")[0]
         print(f"intensity:  {intensities.min():g} to {intensities.max():g} {unit}")
-    montages = sorted(set(sweeps.table["montage"]) - {""})
+    montages = sorted(set(sweeps.column("montage")) - {""})
     print(f"montage:    {', '.join(montages) if montages else 'not stated'}")
     print(f"case:       {case.id} (sidecar: {case.source or 'none'}), side "
           f"{case.side or 'unknown'}")

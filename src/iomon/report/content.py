@@ -405,12 +405,12 @@ def rejection_words(result) -> str:
 
 def _stimulation(result) -> str:
     """The stimulation as found: montages, intensities (the baseline's), the train."""
-    table = result.sweeps.table
-    montages = sorted(set(table["montage"]) - {""})
+    sweeps = result.sweeps
+    montages = sorted(set(sweeps.column("montage")) - {""})
     parts = [f"montage {', '.join(montages)}" if montages else "montage not stated"]
-    intensity = table["stim_intensity"].to_numpy(dtype=float)
+    intensity = sweeps.column("stim_intensity").astype(float)
     known = intensity[np.isfinite(intensity)]
-    units = sorted(set(table["stim_unit"]) - {""})
+    units = sorted(set(sweeps.column("stim_unit")) - {""})
     unit = f" {units[0]}" if len(units) == 1 else ""
     if known.size:
         text = (f"{known.min():g}{unit}" if known.min() == known.max()
