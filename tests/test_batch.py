@@ -493,7 +493,7 @@ def test_cohort_report_with_case_reports(archive, tmp_path):
         assert "SYNTHETIC SERIES" in " ".join(page.split()), number
 
 
-def run_in_terminal(*args) -> tuple[int, list[str]]:
+def run_in_terminal(*args, env=None) -> tuple[int, list[str]]:
     """``iomon ARGS`` with its stderr on a pseudo-terminal (100 columns), as a user sees it.
 
     Returns the exit status and the frames drawn on the terminal (text between carriage
@@ -509,7 +509,7 @@ def run_in_terminal(*args) -> tuple[int, list[str]]:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     process = subprocess.Popen([sys.executable, "-m", "iomon.cli", *map(str, args)],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=slave)
+                               stderr=slave, env=env)
     os.close(slave)
     chunks = []
     while True:
@@ -525,6 +525,27 @@ def run_in_terminal(*args) -> tuple[int, list[str]]:
     return process.wait(), [f for f in re.split(r"[\r\n]+", text) if f.strip()]
 
 
+#: A hook (a ``sitecustomize`` module) that makes every case of a batch take
+#: ``IOMON_TEST_CASE_DELAY_S`` longer: a case analysed in a tenth of a second ends before a
+#: progress bar's clock could show it running.
+SLOW_CASES = """
+import os
+
+if os.environ.get("IOMON_TEST_CASE_DELAY_S"):
+    import time
+
+    import iomon.batch.run as run
+
+    _analyse = run.analyse_case
+
+    def _slowly(job, key):
+        time.sleep(float(os.environ["IOMON_TEST_CASE_DELAY_S"]))
+        return _analyse(job, key)
+
+    run.analyse_case = _slowly
+"""
+
+
 def test_progress_bar_from_the_start_per_case_its_clock_running_and_the_cohort_step(
         archive, tmp_path):
     """The bar appeared about 6 s late (at the first case's end), its clock stood still
@@ -532,8 +553,13 @@ def test_progress_bar_from_the_start_per_case_its_clock_running_and_the_cohort_s
     import re
 
     series = some_cases(archive, ("P01", "P02"), tmp_path)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_CASES)
+    env = dict(os.environ, IOMON_TEST_CASE_DELAY_S="1.5", PYTHONPATH=os.pathsep.join(
+        filter(None, [str(hook), os.environ.get("PYTHONPATH")])))
     code, frames = run_in_terminal("batch", series, "--out", tmp_path / "out", "--jobs", "1",
-                                   "--no-report")
+                                   "--no-report", env=env)
     assert code == 0, frames
     bars = [(int(m[1]), m[2], f) for f in frames
             if (m := re.search(r"(\d)/2 \[(\d\d:\d\d)", f))]
