@@ -971,12 +971,9 @@ def remove_mains(data, times, fit_mask, mains_hz=None, n_harmonics=MAINS_HARMONI
 def _hum(data, times, fit_mask, frequency, n_harmonics, drift_degree) -> np.ndarray:
     """The hum :func:`remove_mains` subtracts: shape (n_samples, n_sweeps x n_channels)."""
     times, fit_mask = np.asarray(times), np.asarray(fit_mask)
-    if times.dtype == np.float64 and fit_mask.dtype == bool:  # as the pipeline gives them
-        fit, sweep = _hum_operators(times.tobytes(), fit_mask.tobytes(), float(frequency),
-                                    int(n_harmonics), int(drift_degree))
-    else:
-        fit, sweep = _hum_operators.__wrapped__(times, fit_mask, float(frequency),
-                                                int(n_harmonics), int(drift_degree))
+    fit, sweep = _hum_operators((times.tobytes(), times.dtype.str),
+                                (fit_mask.tobytes(), fit_mask.dtype.str), float(frequency),
+                                int(n_harmonics), int(drift_degree))
     flat = data[..., fit_mask].reshape(-1, times[fit_mask].size).T
     return sweep @ (fit @ flat)
 
@@ -987,12 +984,10 @@ def _hum_operators(times, fit_mask, frequency, n_harmonics, drift_degree):
 
     One pseudo-inverse for every sweep and channel (the least-squares solution, as lstsq's,
     without solving the same system once per right-hand side); only the hum's rows are
-    needed: the fitted drift polynomial is not hum and stays. Cached by the bytes of the
-    times (float64) and the fit's mask (bool), which every chunk of a case shares; called
-    uncached (``__wrapped__``) with the arrays themselves otherwise.
+    needed: the fitted drift polynomial is not hum and stays. ``times`` and ``fit_mask`` come
+    as (bytes, dtype), the key every chunk of a case shares.
     """
-    if isinstance(times, bytes):
-        times, fit_mask = np.frombuffer(times, np.float64), np.frombuffer(fit_mask, bool)
+    times, fit_mask = (np.frombuffer(values, dtype) for values, dtype in (times, fit_mask))
     reference = (times.mean(), np.ptp(times) / 2)  # one polynomial scale for fit and sweep
     drift = drift_degree + 1
     design = _mains_design(times[fit_mask], frequency, n_harmonics, reference, drift_degree)
@@ -1084,14 +1079,9 @@ def _condition_sweeps(data, times, sfreq, band_hz, artefact_s, mains_hz, quiet_a
         if hum_fits(late_s, early_s):
             # Under 2 ms before the stimulus, every quiet sample follows the responses.
             one_end = early_s < MIN_BOTH_ENDS_S[1]
-            # remove_mains, in place.
-            removed = float(mains_hz)
-            hum = _hum(clean, times, late | early, removed, MAINS_HARMONICS,
-                       _ONE_END_DRIFT_DEGREE if one_end else _DRIFT_DEGREE)
-            if clean.dtype == hum.dtype:
-                clean -= hum.T.reshape(clean.shape)
-            else:  # sweeps given in single precision come out in double, as remove_mains's
-                clean = clean - hum.T.reshape(clean.shape)
+            clean, removed = remove_mains(
+                clean, times, late | early, mains_hz,
+                drift_degree=_ONE_END_DRIFT_DEGREE if one_end else _DRIFT_DEGREE)
     quiet, noise = sweep_noise(clean, times, sfreq, band_hz, noise_window_s)
     return bandpass(clean, sfreq, band_hz), removed, quiet, noise
 

@@ -29,7 +29,7 @@ from ..model.errors import InputError
 
 __all__ = ["MANIFEST", "OS_LITTER", "OUTPUT_FILES", "REPORT_FILES", "check_folder",
            "move_into_place", "owned_files", "record_facts", "record_files", "staging_folder",
-           "table_csv", "unrecorded", "write_atomic", "write_csv", "write_outputs"]
+           "unrecorded", "write_atomic", "write_csv", "write_outputs"]
 
 #: The report's files (and folder), removed when a rerun writes no report.
 REPORT_FILES = ("report.html", "report.pdf", "figures")
@@ -46,15 +46,6 @@ NAMED = 3
 
 def _write_json(path: Path, document: dict) -> None:
     path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-
-
-def table_csv(columns, float_format: str = "%.6g") -> str:
-    """Columns as CSV text, as pandas' ``to_csv`` writes their DataFrame (see :func:`write_csv`)."""
-    import io
-
-    buffer = io.StringIO()
-    write_csv(columns, buffer, float_format)
-    return buffer.getvalue()
 
 
 #: Rows of a table formatted at a time: the text of an 8-hour case's 230,000 rows would take
