@@ -338,15 +338,12 @@ def _print_artefact(sweeps, case) -> list[str]:
     """Print the stimulus artefact span that analysis would blank; return its notes."""
     import numpy as np
 
-    from .pipeline import plan_artefact
-    from .processing.conditioning import ARTEFACT_SWEEPS, spread_sweeps
+    from .pipeline import plan_sweeps_artefact
     from .processing.settings import Settings, resolve
 
     resolved = resolve(Settings(), case.processing, sweeps.times, sweeps.sfreq,
                        sidecar_path=case.source)
-    windows, train, notes = plan_artefact(
-        sweeps.rows(spread_sweeps(sweeps.n_sweeps, ARTEFACT_SWEEPS)), sweeps.times,
-        sweeps.sfreq, sweeps.channels, resolved.artefact_s)
+    windows, train, notes = plan_sweeps_artefact(sweeps, resolved.artefact_s)
     if np.isnan(windows).all():
         print("artefact:   not blanked ([processing] artefact_ms = \"none\")")
         return notes

@@ -54,7 +54,7 @@ from .results import CaseResult
 
 __all__ = ["CaseResult", "Conditioned", "Settings", "analyze", "analyze_each", "analyze_file",
            "condition_case", "file_sha256", "load_case", "measure_conditioned", "noise_window",
-           "prepare", "refusals", "with_alerts"]
+           "plan_sweeps_artefact", "prepare", "refusals", "with_alerts"]
 
 #: Below this sampling rate (Hz) a recording is refused: MEP phases last 1-5 ms.
 MIN_SFREQ_HZ = 1000.0
@@ -228,11 +228,7 @@ def condition_case(recording: Recording, case: Case, settings: Settings | None =
     sweeps, phases, sweep_phase = prepare(recording, case)
     _check_sweeps(sweeps, recording.path)
     resolved = _resolved(recording, case, sweeps, settings)
-    # The artefact's statistics come from at most ARTEFACT_SWEEPS spread over the case: only
-    # these are read for it.
-    artefact, train, artefact_notes = plan_artefact(
-        sweeps.rows(spread_sweeps(sweeps.n_sweeps, ARTEFACT_SWEEPS)), sweeps.times,
-        sweeps.sfreq, sweeps.channels, resolved.artefact_s)
+    artefact, train, artefact_notes = plan_sweeps_artefact(sweeps, resolved.artefact_s)
     mains = next((m for m in (resolved.mains_hz, case.read_options.mains_hz,
                               recording.mains_hz) if m is not None), None)
     try:
@@ -407,6 +403,16 @@ def noise_window(windows, times, channels):
                       f"noise was measured after the responses, {start * 1e3:g} to "
                       f"{times[-1] * 1e3:g} ms"))
     return (start, float(times[-1])), notes
+
+
+def plan_sweeps_artefact(sweeps: Sweeps, setting):
+    """:func:`~iomon.processing.conditioning.plan_artefact` of a case's sweeps.
+
+    The artefact's statistics come from at most ``ARTEFACT_SWEEPS`` spread over the case: only
+    these are read for it (a long recording's from its file).
+    """
+    return plan_artefact(sweeps.rows(spread_sweeps(sweeps.n_sweeps, ARTEFACT_SWEEPS)),
+                         sweeps.times, sweeps.sfreq, sweeps.channels, setting)
 
 
 def _condition_and_reject(sweeps, resolved, artefact, mains):
